@@ -1,0 +1,147 @@
+"""Turn Settings into a checked RunPlan: every prompt, expression and file is validated here,
+before any model loads or any GPU time is spent."""
+
+from dataclasses import dataclass
+
+from .errors import PyttiError, SettingsError
+from .images import check_image_file
+from .schema import Settings
+
+SCHEDULED = ("smoothing_weight", "direct_init_weight", "semantic_init_weight")
+MAX_OUTPUT_PIXELS = 4096 * 4096
+MIN_OUTPUT_SIDE = 8
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Parsed, checked settings: what the engine runs."""
+
+    settings: Settings
+    scenes: tuple            # tuple[prompts.Scene, ...]
+    direct_prompts: tuple    # tuple[prompts.DirectImagePrompt, ...]
+    weights: dict            # setting name -> TimeValue, for the scheduled settings
+    width: int               # parameter pixels
+    height: int
+    total_steps: int
+
+    def clock(self, step: int) -> tuple[float, float]:
+        """(t in seconds, fractional frame number) at a global step."""
+        frame = step / self.settings.steps_per_frame
+        return frame / self.settings.frames_per_second, frame
+
+    def scene_at(self, step: int) -> int:
+        """Index of the scene a global step belongs to."""
+        return min(step // self.settings.steps_per_scene, len(self.scenes) - 1)
+
+
+def plan(settings: Settings) -> RunPlan:
+    """Check everything that can be checked without models; raise one SettingsError listing all."""
+    from .output import validate_namespace
+    from .perceptors import check_perceptor_spec
+    from .prompts import parse_direct_image_prompts, parse_scenes
+    from .schedules import parse_time_value
+
+    s, problems = settings, []
+
+    def attempt(label, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PyttiError as e:
+            problems.append(f"{label}: {e}")
+            return None
+
+    scenes = attempt("scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix) or ()
+    direct = attempt("direct_image_prompts", parse_direct_image_prompts,
+                     s.direct_image_prompts) or ()
+    weights = {name: attempt(name, parse_time_value, getattr(s, name),
+                             where=f"setting {name!r}") for name in SCHEDULED}
+    for spec in s.perceptors:
+        attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
+    attempt("file_namespace", validate_namespace, s.file_namespace)
+    init_size = attempt("init_image", check_image_file, s.init_image,
+                        "init_image") if s.init_image else None
+    for scene in scenes:
+        for pr in scene.prompts:
+            if pr.mask.kind == "video":
+                problems.append(f"mask of prompt {pr.source!r}: video masks need the Video "
+                                "Source animation mode, which pytti_nb does not have yet")
+    for path, where in _referenced_files(scenes, direct):
+        attempt(where, check_image_file, path, where)
+    width, height = _resolve_size(s, init_size, problems)
+    if s.cutouts % s.gradient_accumulation_steps:
+        problems.append(f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
+                        f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}")
+    if (s.direct_init_weight != "0" or s.semantic_init_weight != "0") and not s.init_image:
+        problems.append("init_image: direct_init_weight/semantic_init_weight are set but "
+                        "init_image is empty; give an image or set the weights to 0")
+    total = max(len(scenes), 1) * s.steps_per_scene
+    result = RunPlan(s, tuple(scenes), tuple(direct), weights, width, height, total)
+    if not problems:
+        _check_expressions_over_run(result, problems)
+    if problems:
+        raise SettingsError(problems)
+    return result
+
+
+def _referenced_files(scenes, direct):
+    """(path, label) of every image file named in the prompts."""
+    for scene in scenes:
+        for p in scene.prompts:
+            if p.image:
+                yield p.image, f"image prompt {p.source!r}"
+            if p.mask.kind == "image":
+                yield p.mask.path, f"mask of prompt {p.source!r}"
+    for d in direct:
+        yield d.path, f"direct image prompt {d.source!r}"
+        if d.mask is not None:
+            yield d.mask, f"mask of direct image prompt {d.source!r}"
+
+
+def _resolve_size(s, init_size, problems):
+    """Parameter width and height, deriving -1 from the init image's aspect ratio."""
+    width, height = s.width, s.height
+    if 0 in (width, height):
+        problems.append("width/height: 0 is not a size; use a positive number or -1")
+        return 1, 1
+    if -1 in (width, height):
+        if init_size is None:
+            problems.append("width/height: -1 takes the size from init_image, but init_image "
+                            "is empty; give both sizes or an init_image")
+            return 1, 1
+        iw, ih = init_size
+        if width == -1 and height == -1:
+            width, height = iw // s.pixel_size, ih // s.pixel_size
+        elif width == -1:
+            width = max(1, round(height * iw / ih))
+        else:
+            height = max(1, round(width * ih / iw))
+    ow, oh = width * s.pixel_size, height * s.pixel_size
+    if ow * oh > MAX_OUTPUT_PIXELS:
+        problems.append(f"width/height/pixel_size: the output would be {ow}x{oh} pixels, more "
+                        f"than the {MAX_OUTPUT_PIXELS:,} allowed; lower width, height or "
+                        "pixel_size")
+    if min(ow, oh) < MIN_OUTPUT_SIDE:
+        problems.append(f"width/height/pixel_size: the output would be {ow}x{oh} pixels; each "
+                        f"side needs at least {MIN_OUTPUT_SIDE}")
+    return width, height
+
+
+def _check_expressions_over_run(p: RunPlan, problems):
+    """Evaluate every time value at every step of the run, so none fails mid-render."""
+    from .schedules import check_time_value
+
+    samples = [p.clock(i) for i in range(p.total_steps)]
+    values = [(v, f"setting {name!r}") for name, v in p.weights.items()]
+    for scene in p.scenes:
+        for pr in scene.prompts:
+            values += [(pr.weight, f"weight of prompt {pr.source!r}"),
+                       (pr.stop, f"stop of prompt {pr.source!r}")]
+            if pr.mask.cutoff is not None:
+                values.append((pr.mask.cutoff, f"mask cutoff of prompt {pr.source!r}"))
+    for d in p.direct_prompts:
+        values += [(d.weight, f"weight of {d.source!r}"), (d.stop, f"stop of {d.source!r}")]
+    for value, where in values:
+        try:
+            check_time_value(value, samples, where)
+        except PyttiError as e:
+            problems.append(str(e))

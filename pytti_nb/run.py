@@ -1,0 +1,91 @@
+"""A run on disk: prepare its folder, consume the engine's frames, save PNGs, checkpoints, video."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import SettingsError
+from .output import RunWriter, check_writable, resolve_run_dir
+from .plan import RunPlan, plan
+from .settings import from_dict, load_settings, to_dict, to_yaml
+from .versions import environment_versions
+
+
+@dataclass
+class Job:
+    """Everything checked and decided before any model loads."""
+
+    plan: RunPlan
+    run_dir: Path
+    writer: RunWriter
+    resume_state: dict | None = None
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run wrote."""
+
+    frames: int
+    video: Path | None
+    last_frame: Path | None
+
+
+def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=None) -> Job:
+    """Validate settings and paths and set up the run folder; loads no model."""
+    from .render import with_seed
+    if resume_dir is not None:
+        run_dir = Path(resume_dir)
+        state = load_checkpoint(run_dir)
+        checked = plan(from_dict(state["settings"], source=f"checkpoint in {run_dir}"))
+        check_writable(run_dir)
+        writer = RunWriter(run_dir, fps=checked.settings.frames_per_second, overwrite=False)
+        return Job(checked, run_dir, writer, state)
+    if settings is None:
+        settings = load_settings(settings_path, overrides)
+    elif overrides:
+        raise SettingsError(["give overrides either through settings or overrides, not both"])
+    checked = plan(with_seed(settings))
+    s = checked.settings
+    root = Path(s.output_root).expanduser()
+    check_writable(root)
+    run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
+    writer = RunWriter(run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite)
+    writer.write_settings(to_yaml(s))
+    return Job(checked, run_dir, writer)
+
+
+def run_frames(job: Job, *, perceptors=None, should_stop=lambda: False):
+    """Drive the engine, saving every save point; yields each Frame after its files are written."""
+    from .perceptors import PerceptorCache
+    from .render import Renderer
+    perceptors = perceptors or PerceptorCache()
+    renderer = Renderer(job.plan, perceptors, resume=job.resume_state)
+    settings = to_dict(job.plan.settings)
+    versions = environment_versions()
+    for frame in renderer.frames(should_stop):
+        if frame.save_index is not None:
+            metadata = {"settings": settings, "seed": job.plan.settings.seed,
+                        "step": frame.step, "frame": frame.save_index, "versions": versions}
+            frame.metadata["path"] = job.writer.write_frame(frame.save_index, frame.image,
+                                                            metadata)
+            save_checkpoint(job.run_dir, {**frame.state, "versions": versions})
+        yield frame
+
+
+def run_to_completion(job: Job, *, perceptors=None, should_stop=lambda: False,
+                      progress=True) -> RunResult:
+    """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
+    from tqdm.auto import tqdm
+    done = job.resume_state["step"] if job.resume_state else 0
+    bar = tqdm(total=job.plan.total_steps, initial=done, disable=not progress, unit="step",
+               dynamic_ncols=True)
+    saved, last = 0, None
+    with bar:
+        for frame in run_frames(job, perceptors=perceptors, should_stop=should_stop):
+            bar.update(frame.step - bar.n)
+            bar.set_postfix(scene=f"{frame.scene + 1}/{len(job.plan.scenes)}",
+                            loss=f"{frame.losses.get('total', 0.0):.3f}")
+            if frame.save_index is not None:
+                saved, last = saved + 1, frame.metadata["path"]
+    video = job.writer.finish()
+    return RunResult(saved, video, last)

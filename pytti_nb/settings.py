@@ -1,0 +1,233 @@
+"""Settings from and to dicts, YAML, JSON and PNG files, with per-setting type and range checks."""
+
+import dataclasses
+import difflib
+import json
+from pathlib import Path
+
+import yaml
+
+from .errors import PyttiError, SettingsError
+from .schema import Settings, schema_by_name
+
+SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".png")
+
+
+def to_dict(settings: Settings) -> dict:
+    """Plain dict of every setting, in schema order."""
+    return {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+
+
+def to_yaml(settings: Settings) -> str:
+    """YAML text of every setting, in schema order."""
+    return yaml.safe_dump(to_dict(settings), sort_keys=False, allow_unicode=True, width=100)
+
+
+def replace(settings: Settings, **changes) -> Settings:
+    """A copy with some settings changed, checked like any other input."""
+    return from_dict({**to_dict(settings), **changes})
+
+
+def from_dict(data, *, source: str = "settings") -> Settings:
+    """Build Settings from a mapping, reporting every unknown key and bad value at once."""
+    if not isinstance(data, dict):
+        raise SettingsError([f"{source}: expected a mapping of setting names to values, "
+                             f"got {type(data).__name__}"])
+    infos = schema_by_name()
+    problems, values = [], {}
+    for key, raw in data.items():
+        info = infos.get(key)
+        if info is None:
+            problems.append(_unknown_key_message(str(key), infos))
+            continue
+        try:
+            values[key] = coerce(info, raw)
+        except ValueError as e:
+            problems.append(f"{key}: {e}")
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
+
+
+def coerce(info, raw):
+    """Convert one raw value to the setting's type, or raise ValueError saying what is allowed."""
+    if raw is None or (info.optional and raw == ""):
+        if info.optional:
+            return None
+        raise ValueError(f"a value is required ({_allowed(info)})")
+    value = _COERCERS[info.kind](info, raw)
+    if info.kind in ("int", "float"):
+        _check_range(info, value)
+    return value
+
+
+def apply_overrides(data: dict, assignments) -> dict:
+    """Apply 'key=value' strings (values parsed as YAML) on top of a settings mapping."""
+    out = dict(data)
+    problems = []
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {item!r}: expected KEY=VALUE, e.g. --set width=256")
+            continue
+        try:
+            out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = text
+    if problems:
+        raise SettingsError(problems)
+    return out
+
+
+def read_settings_dict(path) -> dict:
+    """Read a raw settings mapping from a YAML, JSON or pytti_nb PNG file."""
+    path = Path(path)
+    if path.suffix.lower() not in SETTINGS_SUFFIXES:
+        raise SettingsError([f"settings file {str(path)!r}: unknown type; use one of "
+                             f"{', '.join(SETTINGS_SUFFIXES)}"])
+    if path.suffix.lower() == ".png":
+        from .output import read_png_metadata
+        return dict(read_png_metadata(path).get("settings", {}))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SettingsError([f"settings file {str(path)!r}: cannot read it ({e.strerror})"])
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise SettingsError([f"settings file {str(path)!r}: not valid "
+                             f"{path.suffix[1:].upper()}: {e}"])
+    return {} if data is None else data
+
+
+def load_settings(path, overrides=()) -> Settings:
+    """Settings from a file (YAML, JSON or a PNG this tool wrote) plus 'key=value' overrides."""
+    data = read_settings_dict(path) if path else {}
+    return from_dict(apply_overrides(data, overrides), source=str(path or "settings"))
+
+
+def save_settings(settings: Settings, path) -> None:
+    """Write settings atomically as YAML or JSON, chosen by the file's suffix."""
+    from .atomic import atomic_write_text
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        text = json.dumps(to_dict(settings), indent=2, ensure_ascii=False) + "\n"
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        text = to_yaml(settings)
+    else:
+        raise PyttiError(f"cannot save settings as {str(path)!r}: use a .yaml or .json name")
+    atomic_write_text(path, text)
+
+
+def _plain(value):
+    """A JSON/YAML-safe copy of a setting value."""
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _unknown_key_message(key, infos):
+    """Error line for an unknown setting, with a did-you-mean hint."""
+    close = difflib.get_close_matches(key, list(infos), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "; see the settings table in README.md"
+    return f"{key}: unknown setting{hint}"
+
+
+def _allowed(info):
+    """Human description of the values a setting accepts."""
+    if info.kind == "choice":
+        return "one of " + ", ".join(repr(c) for c in info.choices)
+    if info.kind in ("int", "float"):
+        word = "an integer" if info.kind == "int" else "a number"
+        empty = " or empty for the default" if info.optional else ""
+        return f"{word} from {info.min} to {info.max}{empty}"
+    return {"text": "text", "bool": "true or false", "path": "a file path or empty",
+            "schedule": "a number, an expression of t, or a schedule like '0:(1), 30:(2.5)'",
+            "list": "a list of strings, or one comma-separated string"}[info.kind]
+
+
+def _as_text(info, raw):
+    """Text settings accept strings and plain numbers."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValueError(f"{raw!r} is not text; expected {_allowed(info)}")
+    return str(raw)
+
+
+def _as_int(info, raw):
+    """Integers, also from whole floats and numeric strings."""
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not an integer; expected {_allowed(info)}")
+    try:
+        value = float(raw) if isinstance(raw, str) else raw
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{raw!r} is not an integer; expected {_allowed(info)}") from None
+
+
+def _as_float(info, raw):
+    """Finite numbers, also from numeric strings."""
+    try:
+        if isinstance(raw, bool):
+            raise TypeError
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{raw!r} is not a number; expected {_allowed(info)}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{raw!r} is not finite; expected {_allowed(info)}")
+    return value
+
+
+def _as_bool(info, raw):
+    """Booleans, also from the usual words."""
+    if isinstance(raw, bool):
+        return raw
+    words = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}
+    key = str(raw).strip().lower()
+    if key in words:
+        return words[key]
+    raise ValueError(f"{raw!r} is not true or false")
+
+
+def _as_choice(info, raw):
+    """One of the allowed choices, matched case-insensitively."""
+    if raw is False and "off" in info.choices:  # YAML reads an unquoted off as False
+        return "off"
+    for choice in info.choices:
+        if str(raw).strip().lower() == choice.lower():
+            return choice
+    raise ValueError(f"{raw!r} is not allowed; expected {_allowed(info)}")
+
+
+def _as_schedule(info, raw):
+    """A number, expression or keyframe schedule, syntax-checked now."""
+    from .schedules import parse_time_value
+    text = _as_text(info, raw).strip()
+    if not text:
+        raise ValueError(f"empty; expected {_allowed(info)}")
+    try:
+        parse_time_value(text, where=f"setting {info.name!r}")
+    except PyttiError as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _as_list(info, raw):
+    """A list of non-empty strings, or one comma-separated string."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, (list, tuple)) or not all(isinstance(s, str) for s in items):
+        raise ValueError(f"{raw!r}: expected {_allowed(info)}")
+    items = [s.strip() for s in items if s.strip()]
+    if not items:
+        raise ValueError(f"at least one entry is required ({_allowed(info)})")
+    return items
+
+
+def _check_range(info, value):
+    """Raise ValueError when a number is outside the setting's bounds."""
+    if (info.min is not None and value < info.min) or (info.max is not None and value > info.max):
+        raise ValueError(f"{value!r} is out of range; expected {_allowed(info)}")
+
+
+_COERCERS = {"text": _as_text, "path": _as_text, "int": _as_int, "float": _as_float,
+             "bool": _as_bool, "choice": _as_choice, "schedule": _as_schedule, "list": _as_list}

@@ -1,0 +1,88 @@
+"""Settings: schema coercion, file round-trips, overrides and error messages."""
+
+import json
+
+import pytest
+import yaml
+
+from pytti_nb.errors import SettingsError
+from pytti_nb.schema import Settings, schema
+from pytti_nb.settings import (apply_overrides, from_dict, load_settings, save_settings,
+                               to_dict)
+
+
+def test_every_setting_has_help_group_and_valid_default():
+    for s in schema():
+        assert s.help and s.group and s.kind
+        # the default itself must pass the setting's own checks
+        from pytti_nb.settings import coerce
+        if s.default is not None and s.default != "":
+            assert coerce(s, s.default) == s.default
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_file_round_trip(tmp_path, suffix):
+    s = from_dict({"scenes": "a | b:2 || c", "width": 64, "perceptors": ["demo"],
+                   "smoothing_weight": "0:(1), 30:(0.1)", "seed": 7})
+    path = tmp_path / f"s{suffix}"
+    save_settings(s, path)
+    assert load_settings(path) == s
+    raw = json.loads(path.read_text()) if suffix == ".json" else yaml.safe_load(path.read_text())
+    assert raw["scenes"] == "a | b:2 || c" and raw["seed"] == 7
+
+
+def test_unknown_key_gets_did_you_mean():
+    with pytest.raises(SettingsError) as e:
+        from_dict({"widht": 10})
+    assert e.value.problems == ["widht: unknown setting; did you mean 'width'?"]
+
+
+def test_every_problem_reported_at_once_naming_the_setting():
+    with pytest.raises(SettingsError) as e:
+        from_dict({"width": 100000, "cut_pow": "big", "border_mode": "round", "cutouts": 2.5})
+    text = "\n".join(e.value.problems)
+    assert len(e.value.problems) == 4
+    assert "width: 100000 is out of range; expected an integer from -1 to 4096" in text
+    assert "cut_pow: 'big' is not a number" in text
+    assert "border_mode: 'round' is not allowed; expected one of 'clamp', 'mirror'" in text
+    assert "cutouts: 2.5 is not an integer" in text
+
+
+def test_bad_schedule_is_rejected_with_setting_name():
+    with pytest.raises(SettingsError) as e:
+        from_dict({"smoothing_weight": "__import__('os')"})
+    assert e.value.problems[0].startswith("smoothing_weight:")
+    assert "__import__" in e.value.problems[0]
+
+
+def test_overrides_are_typed_like_yaml():
+    data = apply_overrides({}, ["width=64", "allow_overwrite=true", "perceptors=demo,RN50@openai",
+                                "scenes=a red circle | blue:-1", "learning_rate="])
+    s = from_dict(data)
+    assert s.width == 64 and s.allow_overwrite is True
+    assert s.perceptors == ["demo", "RN50@openai"]
+    assert s.scenes == "a red circle | blue:-1" and s.learning_rate is None
+
+
+def test_override_without_equals_is_an_error():
+    with pytest.raises(SettingsError, match="expected KEY=VALUE"):
+        apply_overrides({}, ["width"])
+
+
+def test_choices_are_case_insensitive_and_canonical():
+    assert from_dict({"border_mode": "MIRROR"}).border_mode == "mirror"
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenes: [unclosed")
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        load_settings(bad)
+    with pytest.raises(SettingsError, match="unknown type"):
+        load_settings(tmp_path / "x.txt")
+
+
+def test_defaults_match_dataclass():
+    assert to_dict(from_dict({})) == to_dict(Settings())
