@@ -1,0 +1,272 @@
+"""Random augmented square crops ("cutouts") of an image for the perceptor.
+
+One step samples every crop at once: all randomness is drawn as [n]-shaped tensors from one
+`torch.Generator` on the image's device, turned into [n,2,3] affines ("thetas"), and sampled with
+ONE `F.affine_grid` + ONE `F.grid_sample`; colour jitter and noise are elementwise afterwards.
+
+Antialiasing (mip-mapping): a crop much larger than `size` would alias under plain bilinear
+sampling (PyTTI area-averaged each crop in a Python loop). Instead the whole image is blurred
+once per step into a few mip levels (area-downscaled by 2, 4, 8 and upsampled back), stacked
+along a depth axis, and each crop reads the level matching its own scale through a 3-D
+(trilinear) `grid_sample`. That is still one sampling kernel for all crops, costs a few
+full-image resizes per step, and gives every crop a prefilter close to its own downscale factor.
+"""
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import SettingsError
+
+BORDER_MODES = ("clamp", "mirror", "wrap", "black", "smear")
+# grid_sample padding per border mode; clamp and wrap keep every sample inside the image anyway.
+_PADDING = MappingProxyType(
+    {
+        "clamp": "border",
+        "mirror": "reflection",
+        "wrap": "border",
+        "black": "zeros",
+        "smear": "border",
+    }
+)
+MAX_MIP_LEVELS = 4  # blur up to 8x: enough for crops up to ~8x the cutout size
+MASK_RESOLUTION = 64  # masks are area-downscaled to this max side before sampling
+MASK_SAMPLES = 8  # mask_weights averages an 8x8 grid per crop
+
+
+@dataclass(frozen=True)
+class CutoutAugs:
+    """Per-cutout augmentation strengths; a field set to 0 turns that augmentation off."""
+
+    flip: float = 0.5  # probability of a horizontal flip
+    rotate: float = 5.0  # max rotation, degrees
+    translate: float = 0.05  # max centre shift, fraction of the crop side
+    scale: float = 0.05  # max relative change of the crop side
+    noise: float = 0.1  # per-cutout Gaussian noise with std ~ U(0, noise) (PyTTI noise_fac)
+    color_jitter: float = (
+        0.01  # max brightness offset, saturation change and hue turn (of a full turn)
+    )
+
+
+@dataclass
+class Cutouts:
+    """A batch of cutouts plus the geometry that produced them."""
+
+    images: Tensor  # [n,3,size,size], roughly [0,1], NOT CLIP-normalised
+    # [n,2] crop centre (x, y) in [0,1] image coords before jitter; off-edge by <= `border` allowed
+    centers: Tensor
+    sizes: Tensor  # [n] crop side as a fraction of the image's max side, before jitter
+    thetas: Tensor  # [n,2,3] affines used (grid_sample's normalised coords), to sample masks alike
+    border_mode: str = "clamp"
+
+
+def make_cutouts(
+    image: Tensor,
+    n: int,
+    size: int,
+    *,
+    cut_pow: float,
+    border: float,
+    border_mode: str,
+    augs: CutoutAugs,
+    generator: torch.Generator,
+) -> Cutouts:
+    """Sample `n` random augmented crops of `image` resized to `size` (PyTTI sampler, vectorised).
+
+    Args:
+        image: [1,3,H,W] in [0,1], fp32 (low-precision grids misplace samples); gradients flow
+            back into it.
+        n: number of cutouts.
+        size: output side in pixels (the perceptor's input resolution).
+        cut_pow: crop side = max_side * clip(N(0.8, 0.3), size/max_side, 1) ** cut_pow.
+        border: fraction of the image size that crops may extend past the edges.
+        border_mode: one of BORDER_MODES, how over-edge crops are filled.
+        augs: augmentation strengths.
+        generator: the only source of randomness; must live on the image's device.
+    """
+    _check(n, size, border, border_mode)
+    height, width = image.shape[-2:]
+    dev = image.device
+    # Fixed draw order (uniforms, normals, noise) keeps runs bit-reproducible for a generator state.
+    u = torch.rand(n, 11, generator=generator, device=dev)  # one column per random quantity
+    normal = torch.randn(n, generator=generator, device=dev)
+    sides, cx, cy = _place_crops(
+        normal, u[:, 0:2], height, width, size, cut_pow, border, border_mode
+    )
+    thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, augs, border_mode)
+    crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode)
+    crops = _color_jitter(crops, u[:, 7:10], augs.color_jitter)
+    crops = _add_noise(crops, u[:, 10], augs.noise, generator)
+    centers = torch.stack((cx / width, cy / height), dim=1)
+    return Cutouts(crops, centers, sides / max(height, width), thetas, border_mode)
+
+
+def crop_with_thetas(
+    image: Tensor, thetas: Tensor, size: int, border_mode: str = "black"
+) -> Tensor:
+    """Crops [n,C,size,size] of `image` [1,C,H,W] at [n,2,3] affines, in one grid_sample."""
+    n, channels = thetas.shape[0], image.shape[1]
+    height, width = image.shape[-2:]
+    levels = _mip_levels(max(height, width), size)
+    stack = _mip_stack(image, levels, border_mode)  # [1,C,L,H,W] (+2 on H,W for wrap)
+    # [n,size,size,2] as (x, y)
+    grid = F.affine_grid(thetas, [n, 1, size, size], align_corners=False)
+    if border_mode == "wrap":
+        grid = _wrap_grid(grid, height, width)
+    # [n] depth coordinate of each crop's mip level
+    z = _level_coord(thetas, height, width, size, levels)
+    grid = torch.cat((grid, z.view(n, 1, 1, 1).expand(n, size, size, 1)), dim=-1)
+    # All crops share ONE grid over a batch of 1: the image gradient is [1,C,H,W], not n copies.
+    grid = grid.reshape(1, 1, n * size, size, 3)
+    out = F.grid_sample(
+        stack, grid, mode="bilinear", padding_mode=_PADDING[border_mode], align_corners=False
+    )
+    return out.reshape(channels, n, size, size).transpose(0, 1)  # [n,C,size,size]
+
+
+def mask_weights(mask: Tensor, cutouts: Cutouts) -> Tensor:
+    """Mean of `mask` [1,1,H,W] inside each cutout -> [n], via its affine (PyTTI image masks)."""
+    height, width = mask.shape[-2:]
+    shrink = MASK_RESOLUTION / max(height, width)
+    mask = mask.to(cutouts.thetas)
+    # a low-resolution copy is enough for a mean; area resize keeps it exact on average
+    if shrink < 1:
+        mask = F.interpolate(
+            mask, size=(max(round(height * shrink), 1), max(round(width * shrink), 1)), mode="area"
+        )
+    samples = crop_with_thetas(mask, cutouts.thetas, MASK_SAMPLES, cutouts.border_mode)
+    return samples.mean(dim=(1, 2, 3))
+
+
+def _check(n: int, size: int, border: float, border_mode: str) -> None:
+    """Raise SettingsError for cutout settings that cannot be sampled."""
+    problems = []
+    if border_mode not in BORDER_MODES:
+        problems.append(
+            f"border_mode {border_mode!r} is unknown; use one of {', '.join(BORDER_MODES)}"
+        )
+    if n < 1:
+        problems.append(f"cutouts is {n!r}; it must be a whole number >= 1")
+    if size < 1:
+        problems.append(f"cutout size is {size!r}; it must be a whole number >= 1")
+    if border < 0:
+        problems.append(f"cutout_border is {border!r}; it must be >= 0")
+    if problems:
+        raise SettingsError(problems)
+
+
+def _place_crops(normal, u, height, width, size, cut_pow, border, border_mode):
+    """Crop sides and centres in pixels; side = max_side * clip(N(0.8,0.3), min_frac, 1)^cut_pow."""
+    max_side = max(height, width)
+    min_frac = min(size / max_side, 1.0)
+    sides = max_side * (0.8 + 0.3 * normal).clamp(min_frac, 1.0) ** cut_pow  # [n]
+    if border_mode == "clamp":
+        # a square crop inside the image fits the short side
+        sides = sides.clamp(max=min(height, width))
+    # Centres range so that crops pass the edges by at most `border` of the image size.
+    cx = width / 2 + (u[:, 0] - 0.5) * (width * (1 + 2 * border) - sides).clamp(min=0)
+    cy = height / 2 + (u[:, 1] - 0.5) * (height * (1 + 2 * border) - sides).clamp(min=0)
+    if border_mode == "clamp":  # move the crop back inside, as PyTTI clamps its offsets
+        cx = torch.clamp(cx, min=sides / 2, max=width - sides / 2)
+        cy = torch.clamp(cy, min=sides / 2, max=height - sides / 2)
+    return sides, cx, cy
+
+
+def _thetas(sides, cx, cy, u, height, width, augs, border_mode):
+    """[n,2,3] affines, output to image coords: crop, scale/shift jitter, rotation and flip."""
+    side = sides * (1 + augs.scale * (2 * u[:, 0] - 1))
+    cx = cx + augs.translate * side * (2 * u[:, 1] - 1)
+    cy = cy + augs.translate * side * (2 * u[:, 2] - 1)
+    angle = math.radians(augs.rotate) * (2 * u[:, 3] - 1)
+    flip = torch.where(u[:, 4] < augs.flip, -1.0, 1.0)
+    cos, sin = angle.cos(), angle.sin()
+    if border_mode == "clamp":
+        side, cx, cy = _fit_inside(side, cx, cy, cos, sin, height, width)
+    # A = diag(1/W, 1/H) * side * R(angle) * diag(flip, 1): crops are square in pixels on any aspect
+    row_x = torch.stack(
+        (side * cos * flip / width, -side * sin / width, 2 * cx / width - 1), dim=-1
+    )
+    row_y = torch.stack(
+        (side * sin * flip / height, side * cos / height, 2 * cy / height - 1), dim=-1
+    )
+    return torch.stack((row_x, row_y), dim=1)
+
+
+def _fit_inside(side, cx, cy, cos, sin, height, width):
+    """Shrink and move jittered, rotated crops so their bounding box stays inside (clamp mode)."""
+    reach = cos.abs() + sin.abs()  # bounding-box side of a rotated unit square
+    side = torch.minimum(side, min(height, width) / reach)
+    half = side * reach / 2
+    return (
+        side,
+        torch.clamp(cx, min=half, max=width - half),
+        torch.clamp(cy, min=half, max=height - half),
+    )
+
+
+def _mip_levels(max_side: int, size: int) -> int:
+    """How many blur levels crops of this image need (Python arithmetic, no device sync)."""
+    ratio = max_side / size
+    return 1 if ratio <= 1 else min(MAX_MIP_LEVELS, 1 + math.ceil(math.log2(ratio)))
+
+
+def _mip_stack(image: Tensor, levels: int, border_mode: str) -> Tensor:
+    """Stack the image and its 2^k-blurred copies (same size) on a depth axis -> [1,C,L,H,W]."""
+    height, width = image.shape[-2:]
+    mips = [image]
+    for k in range(1, levels):  # a loop over <= MAX_MIP_LEVELS levels, not over cutouts
+        small = F.interpolate(image, size=(max(height >> k, 1), max(width >> k, 1)), mode="area")
+        mips.append(
+            F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
+        )
+    # a 1-pixel circular pad lets bilinear taps straddle the seam correctly
+    if border_mode == "wrap":
+        mips = [F.pad(m, (1, 1, 1, 1), mode="circular") for m in mips]
+    return torch.stack(mips, dim=2)
+
+
+def _wrap_grid(grid: Tensor, height: int, width: int) -> Tensor:
+    """Fold normalised (x, y) coords circularly into the image, addressing its padded copy."""
+    x = ((grid[..., 0] + 1) * (width / 2)).remainder(width)  # pixel coords, 0 = left edge
+    y = ((grid[..., 1] + 1) * (height / 2)).remainder(height)
+    return torch.stack(((x + 1) * (2 / (width + 2)) - 1, (y + 1) * (2 / (height + 2)) - 1), dim=-1)
+
+
+def _level_coord(thetas: Tensor, height: int, width: int, size: int, levels: int) -> Tensor:
+    """Normalised depth coordinate of each crop's mip level, log2(crop side in pixels / size)."""
+    det = thetas[:, 0, 0] * thetas[:, 1, 1] - thetas[:, 0, 1] * thetas[:, 1, 0]  # [n]
+    side_px = (det.abs() * (height * width)).sqrt()
+    level = torch.log2(side_px / size).clamp(0, levels - 1)
+    return (2 * level + 1) / levels - 1
+
+
+def _color_jitter(x: Tensor, u: Tensor, amount: float) -> Tensor:
+    """Per-cutout brightness offset, saturation scale and hue turn as one [n,3,3] colour matrix."""
+    if amount == 0:
+        return x
+    brightness = amount * (2 * u[:, 0] - 1)
+    saturation = 1 + amount * (2 * u[:, 1] - 1)
+    hue = 2 * math.pi * amount * (2 * u[:, 2] - 1)
+    eye = torch.eye(3, device=x.device, dtype=x.dtype)
+    # projection onto the grey axis
+    grey = torch.full((3, 3), 1 / 3, device=x.device, dtype=x.dtype)
+    # cross product with the grey axis
+    cross = (eye.roll(1, dims=0) - eye.roll(1, dims=1)) / math.sqrt(3)
+    cos, sin = hue.cos().view(-1, 1, 1).to(x.dtype), hue.sin().view(-1, 1, 1).to(x.dtype)
+    # Rodrigues rotation about the grey axis: a hue turn
+    turn = cos * eye + sin * cross + (1 - cos) * grey
+    # scale the chroma plane only
+    matrix = grey + saturation.view(-1, 1, 1).to(x.dtype) * (turn - grey)
+    return torch.einsum("nij,njhw->nihw", matrix, x) + brightness.view(-1, 1, 1, 1).to(x.dtype)
+
+
+def _add_noise(x: Tensor, u: Tensor, amount: float, generator: torch.Generator) -> Tensor:
+    """Add Gaussian noise with a per-cutout std drawn from U(0, amount) (PyTTI noise_fac)."""
+    if amount == 0:
+        return x
+    std = (amount * u).view(-1, 1, 1, 1).to(x.dtype)
+    return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

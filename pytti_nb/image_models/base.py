@@ -1,0 +1,90 @@
+"""The image-model interface (a differentiable image) and clamp_with_grad."""
+
+from numbers import Integral
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import SettingsError
+
+
+class _ClampWithGrad(torch.autograd.Function):
+    """Clamp whose gradient survives outside the range if it points back in (PyTTI tensor_tools)."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        """Clamp `x` to [low, high], remembering `x` for the backward pass."""
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high = low, high
+        return x.clamp(low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Pass the gradient inside the range; outside, only where descent moves x back in."""
+        (x,) = ctx.saved_tensors
+        overshoot = x - x.clamp(ctx.low, ctx.high)  # >0 above the range, <0 below, 0 inside
+        # Descent moves x by -grad: it heads back inside when grad and overshoot share a sign.
+        return torch.where(grad * overshoot >= 0, grad, torch.zeros_like(grad)), None, None
+
+
+def clamp_with_grad(x: Tensor, low: float = 0.0, high: float = 1.0) -> Tensor:
+    """Clamp to [low, high]; gradients that would pull values back into range still flow."""
+    return _ClampWithGrad.apply(x, low, high)
+
+
+def resize_image(image: Tensor, height: int, width: int) -> Tensor:
+    """Resize [b,c,h,w] to (height, width) without aliasing: box average down, bilinear up."""
+    if image.shape[-2] >= height and image.shape[-1] >= width:
+        # Area averaging is exact at integer factors, so nearest-upsampled pixel art round-trips.
+        return F.interpolate(image, size=(height, width), mode="area")
+    return F.interpolate(
+        image, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+    )
+
+
+class ImageModel(nn.Module):
+    """A differentiable image: fp32 parameters that decode to a [1,3,H,W] picture in [0,1].
+
+    Subclasses take `(width, height, pixel_size, *, generator, device)`; width and height are the
+    parameter (base) resolution and the decoded image is `pixel_size` times larger.
+    """
+
+    default_lr: float = 0.02  # Adam learning rate used when the settings leave it unset
+
+    def __init__(self, width: int, height: int, pixel_size: int = 1):
+        super().__init__()
+        _check_size(width, height, pixel_size)
+        self.width, self.height, self.pixel_size = width, height, pixel_size
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the decoded image in pixels."""
+        return self.width * self.pixel_size, self.height * self.pixel_size
+
+    def decode(self) -> Tensor:
+        """The image [1,3,height*pixel_size,width*pixel_size] in [0,1], differentiable."""
+        raise NotImplementedError
+
+    def encode(self, image: Tensor) -> None:
+        """Set the parameters so decode() approximates `image` [1,3,h,w] in [0,1] (any size)."""
+        raise NotImplementedError
+
+    def regularizers(self) -> dict[str, Tensor]:
+        """Model-specific losses by name, added to the objective each step."""
+        return {}
+
+    def update(self) -> None:
+        """Hook run after every optimiser step (clamps, EMA); runs under no_grad."""
+
+
+def _check_size(width: int, height: int, pixel_size: int) -> None:
+    """Raise SettingsError unless width, height and pixel_size are whole numbers >= 1."""
+    given = {"width": width, "height": height, "pixel_size": pixel_size}
+    problems = [
+        f"{name} is {value!r}; it must be a whole number >= 1"
+        for name, value in given.items()
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1
+    ]
+    if problems:
+        raise SettingsError(problems)
