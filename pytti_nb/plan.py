@@ -93,8 +93,8 @@ def _referenced_files(scenes, direct):
                 yield p.mask.path, f"mask of prompt {p.source!r}"
     for d in direct:
         yield d.path, f"direct image prompt {d.source!r}"
-        if d.mask is not None:
-            yield d.mask, f"mask of direct image prompt {d.source!r}"
+        if d.mask.kind == "image":
+            yield d.mask.path, f"mask of direct image prompt {d.source!r}"
 
 
 def _resolve_size(s, init_size, problems):
@@ -131,17 +131,18 @@ def _check_expressions_over_run(p: RunPlan, problems):
     from .schedules import check_time_value
 
     samples = [p.clock(i) for i in range(p.total_steps)]
-    values = [(v, f"setting {name!r}") for name, v in p.weights.items()]
+    values = [(v, f"setting {name!r}", False) for name, v in p.weights.items()]
     for scene in p.scenes:
         for pr in scene.prompts:
-            values += [(pr.weight, f"weight of prompt {pr.source!r}"),
-                       (pr.stop, f"stop of prompt {pr.source!r}")]
+            values += [(pr.weight, f"weight of prompt {pr.source!r}", False),
+                       (pr.stop, f"stop of prompt {pr.source!r}", True)]
             if pr.mask.cutoff is not None:
-                values.append((pr.mask.cutoff, f"mask cutoff of prompt {pr.source!r}"))
+                values.append((pr.mask.cutoff, f"mask cutoff of prompt {pr.source!r}", False))
     for d in p.direct_prompts:
-        values += [(d.weight, f"weight of {d.source!r}"), (d.stop, f"stop of {d.source!r}")]
-    for value, where in values:
+        values += [(d.weight, f"weight of {d.source!r}", False),
+                   (d.stop, f"stop of {d.source!r}", True)]
+    for value, where, allow_inf in values:
         try:
-            check_time_value(value, samples, where)
+            check_time_value(value, samples, where, allow_inf=allow_inf)
         except PyttiError as e:
             problems.append(str(e))

@@ -14,6 +14,7 @@ from .plan import RunPlan, plan
 from .schema import Settings
 from .settings import replace, to_dict
 from .targets import build_target, guidance_loss, image_to_tensor, mask_to_tensor
+from .timing import StageTimer
 
 CHECKPOINT_FORMAT = 1
 
@@ -78,6 +79,7 @@ class Renderer:
         self.scene_targets = self._build_targets()
         self.direct_targets = self._build_direct_targets()
         self.step = 0
+        self.timer = StageTimer(self.device, enabled=False)   # the benchmark switches it on
         if resume is not None:
             self.load_state(resume)
 
@@ -101,8 +103,8 @@ class Renderer:
         out = []
         for d in self.plan.direct_prompts:
             img = image_to_tensor(d.path, self.size, self.device)
-            mask = (mask_to_tensor(d.mask, d.mask_inverted, self.size, self.device)
-                    if d.mask else None)
+            mask = (mask_to_tensor(d.mask.path, d.mask.inverted, self.size, self.device)
+                    if d.mask.kind == "image" else None)
             out.append((d, img, mask))
         return out
 
@@ -170,21 +172,25 @@ class Renderer:
         """One optimisation step at self.step; returns detached loss tensors (no sync)."""
         s, i = self.settings, self.step
         t, frame = self.plan.clock(i)
-        z = self.image.decode()                      # [1,3,H,W]
+        with self.timer("decode"):
+            z = self.image.decode()                  # [1,3,H,W]
         z_leaf = z.detach().requires_grad_()         # perceptor micro-batches backprop into this
         terms = self._clip_terms(z_leaf, i, t, frame)
-        extra = self._pixel_terms(z, t, frame)
-        extra.update(self.image.regularizers())
-        extra_total = sum(extra.values(), z.new_zeros(()))
-        # one backward through the decoder, however many perceptor micro-batches ran
-        roots, grads = [z], [z_leaf.grad]
-        if extra_total.requires_grad:
-            roots.append(extra_total)
-            grads.append(None)
-        torch.autograd.backward(roots, grads)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.image.update()
+        with self.timer("loss"):
+            extra = self._pixel_terms(z, t, frame)
+            extra.update(self.image.regularizers())
+            extra_total = sum(extra.values(), z.new_zeros(()))
+        with self.timer("backward"):
+            # one backward through the decoder, however many perceptor micro-batches ran
+            roots, grads = [z], [z_leaf.grad]
+            if extra_total.requires_grad:
+                roots.append(extra_total)
+                grads.append(None)
+            torch.autograd.backward(roots, grads)
+        with self.timer("optimizer"):
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.image.update()
         terms.update({k: v.detach() for k, v in extra.items()})
         terms["total"] = sum(terms.values(), z.new_zeros(()))
         return terms
@@ -198,17 +204,23 @@ class Renderer:
         total = z_leaf.new_zeros(())
         for j, perceptor in enumerate(self.perceptors):
             for _ in range(n_micro):
-                cuts = make_cutouts(z_leaf, per_micro, perceptor.input_size, cut_pow=s.cut_pow,
-                                    border=s.cutout_border, border_mode=s.border_mode,
-                                    augs=self.augs, generator=self.rng)
-                emb = perceptor.encode_image(cuts.images)    # [n,d]
-                loss = guidance_loss(self.scene_targets[scene], j, emb, cuts, t, frame)
-                if blend < 1:
-                    prev = guidance_loss(self.scene_targets[scene - 1], j, emb, cuts, t, frame)
-                    loss = blend * loss + (1 - blend) * prev
-                loss = loss / (n_micro * len(self.perceptors))
-                if loss.requires_grad:
-                    loss.backward()
+                with self.timer("cutouts"):
+                    cuts = make_cutouts(z_leaf, per_micro, perceptor.input_size,
+                                        cut_pow=s.cut_pow, border=s.cutout_border,
+                                        border_mode=s.border_mode, augs=self.augs,
+                                        generator=self.rng)
+                with self.timer("perceptor_forward"):
+                    emb = perceptor.encode_image(cuts.images)    # [n,d]
+                with self.timer("loss"):
+                    loss = guidance_loss(self.scene_targets[scene], j, emb, cuts, t, frame)
+                    if blend < 1:
+                        prev = guidance_loss(self.scene_targets[scene - 1], j, emb, cuts, t,
+                                             frame)
+                        loss = blend * loss + (1 - blend) * prev
+                    loss = loss / (n_micro * len(self.perceptors))
+                with self.timer("backward"):
+                    if loss.requires_grad:
+                        loss.backward()
                 total = total + loss.detach()
         if z_leaf.grad is None:
             z_leaf.grad = torch.zeros_like(z_leaf)
@@ -236,8 +248,7 @@ class Renderer:
             if w == 0:
                 continue
             a, b = (z, target) if mask is None else (z * mask, target * mask)
-            loss = losses.stopped(losses.hsv_mse(a, b), d.stop(t, frame))
-            out[f"direct_{k}"] = abs(w) * loss
+            out[f"direct_{k}"] = losses.stopped(losses.hsv_mse(a, b), w, d.stop(t, frame))
         return out
 
 

@@ -1,0 +1,77 @@
+"""Whole-run validation: every problem is found before any model loads."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pytti_nb.errors import SettingsError
+from pytti_nb.plan import plan
+from pytti_nb.settings import from_dict
+
+BASE = {"scenes": "a red circle", "perceptors": ["demo"], "width": 16, "height": 16,
+        "steps_per_scene": 10}
+
+
+def problems_of(**changes):
+    with pytest.raises(SettingsError) as e:
+        plan(from_dict({**BASE, **changes}))
+    return "\n".join(e.value.problems)
+
+
+def test_valid_plan_counts_steps_and_scenes():
+    p = plan(from_dict({**BASE, "scenes": "a || b || c"}))
+    assert len(p.scenes) == 3 and p.total_steps == 30
+    assert p.scene_at(0) == 0 and p.scene_at(10) == 1 and p.scene_at(29) == 2
+
+
+def test_clock_follows_pytti():
+    p = plan(from_dict({**BASE, "steps_per_frame": 10, "frames_per_second": 2}))
+    assert p.clock(0) == (0.0, 0.0)
+    assert p.clock(25) == (1.25, 2.5)
+
+
+def test_missing_files_are_named():
+    text = problems_of(init_image="nope.png", scenes="[missing.png]:2 | cat:1_[mask.png]")
+    assert "init_image" in text and "'nope.png' does not exist" in text
+    assert "'missing.png' does not exist" in text and "'mask.png' does not exist" in text
+
+
+def test_not_an_image(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert "is not a readable image" in problems_of(init_image=str(bad))
+
+
+def test_absurd_size():
+    assert "more than the" in problems_of(width=4096, height=4096, pixel_size=8)
+
+
+def test_size_from_init_image_aspect(tmp_path):
+    path = tmp_path / "init.png"
+    Image.fromarray(np.zeros((50, 100, 3), np.uint8)).save(path)
+    p = plan(from_dict({**BASE, "init_image": str(path), "width": 40, "height": -1}))
+    assert (p.width, p.height) == (40, 20)
+    assert "init_image is empty" in problems_of(height=-1)
+
+
+def test_expression_failing_mid_run_is_caught_before_start():
+    # t = step / (steps_per_frame * fps) = step here, so 1/(t-5) divides by zero at step 5
+    text = problems_of(scenes="cat:1/(t-5)", steps_per_frame=1, frames_per_second=1)
+    assert "1/(t-5)" in text
+
+
+def test_malformed_prompt_and_bad_model_reported_together():
+    text = problems_of(scenes="cat:2:0.5:9:1", perceptors=["ViT-B-33@openai"])
+    assert "scenes:" in text and "perceptors:" in text and "ViT-B-32" in text
+
+
+def test_namespace_cannot_escape():
+    assert "file_namespace" in problems_of(file_namespace="../outside")
+
+
+def test_gradient_accumulation_must_divide():
+    assert "does not divide cutouts" in problems_of(cutouts=10, gradient_accumulation_steps=3)
+
+
+def test_url_is_refused_with_reason():
+    assert "is a URL" in problems_of(init_image="https://example.com/a.png")
