@@ -18,6 +18,16 @@ from .timing import StageTimer
 
 CHECKPOINT_FORMAT = 1
 
+# Settings that may change while a render runs (live steering); the rest fix the image,
+# the models or the output folder.
+STEERABLE = frozenset({
+    "scenes", "scene_prefix", "scene_suffix", "steps_per_scene", "interpolation_steps",
+    "direct_image_prompts", "direct_init_weight", "semantic_init_weight", "smoothing_weight",
+    "learning_rate", "cutouts", "cut_pow", "cutout_border", "border_mode", "cutout_noise",
+    "cutout_flip", "cutout_rotate", "cutout_color_jitter", "gradient_accumulation_steps",
+    "save_every", "display_every",
+})
+
 
 @dataclass
 class Frame:
@@ -80,6 +90,7 @@ class Renderer:
         self.direct_targets = self._build_direct_targets()
         self.step = 0
         self.timer = StageTimer(self.device, enabled=False)   # the benchmark switches it on
+        self._pending = None     # a RunPlan from steer(), applied before the next step
         if resume is not None:
             self.load_state(resume)
 
@@ -108,6 +119,35 @@ class Renderer:
             out.append((d, img, mask))
         return out
 
+    # -- live steering -------------------------------------------------------------------
+
+    def steer(self, settings: Settings) -> None:
+        """Validate new settings now and apply them before the next step (any thread may call)."""
+        changed = {k for k, v in to_dict(settings).items() if to_dict(self.settings)[k] != v}
+        fixed = sorted(changed - STEERABLE)
+        if fixed:
+            from .errors import SettingsError
+            raise SettingsError([f"{k}: cannot change during a render; stop, then start again"
+                                 for k in fixed])
+        new = plan(settings)             # raises SettingsError before anything changes
+        if new.total_steps <= self.step:
+            from .errors import SettingsError
+            raise SettingsError([f"steps_per_scene: the run is already at step {self.step}; "
+                                 f"the new settings would end at step {new.total_steps}"])
+        self._pending = new
+
+    def _apply_pending(self) -> None:
+        """Swap in a steered plan: new targets (text embeddings are cached), augs and lr."""
+        new, self._pending = self._pending, None
+        self.plan, self.settings = new, new.settings
+        s = self.settings
+        self.augs = CutoutAugs(flip=s.cutout_flip, rotate=s.cutout_rotate, noise=s.cutout_noise,
+                               color_jitter=s.cutout_color_jitter)
+        self.scene_targets = self._build_targets()
+        self.direct_targets = self._build_direct_targets()
+        for group in self.optimizer.param_groups:
+            group["lr"] = s.learning_rate or self.image.default_lr
+
     # -- checkpoint state ----------------------------------------------------------------
 
     def state_dict(self) -> dict:
@@ -132,9 +172,11 @@ class Renderer:
 
     def frames(self, should_stop=lambda: False):
         """Run the remaining steps, yielding a Frame at display and save points and at the end."""
-        s, total = self.settings, self.plan.total_steps
         last_yield, last_step = time.perf_counter(), self.step
-        while self.step < total:
+        while self.step < self.plan.total_steps:
+            if self._pending is not None:
+                self._apply_pending()
+            s, total = self.settings, self.plan.total_steps
             step_losses = self.train_step()
             self.step += 1
             stopping = should_stop()

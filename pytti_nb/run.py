@@ -54,17 +54,22 @@ def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=N
     return Job(checked, run_dir, writer)
 
 
-def run_frames(job: Job, *, perceptors=None, should_stop=lambda: False):
-    """Drive the engine, saving every save point; yields each Frame after its files are written."""
+def make_renderer(job: Job, perceptors=None):
+    """Load the perceptors (the slow part) and build the engine for a prepared job."""
     from .perceptors import PerceptorCache
     from .render import Renderer
-    perceptors = perceptors or PerceptorCache()
-    renderer = Renderer(job.plan, perceptors, resume=job.resume_state)
-    settings = to_dict(job.plan.settings)
+    return Renderer(job.plan, perceptors or PerceptorCache(), resume=job.resume_state)
+
+
+def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False):
+    """Drive the engine, saving every save point; yields each Frame after its files are written."""
+    renderer = renderer or make_renderer(job, perceptors)
     versions = environment_versions()
     for frame in renderer.frames(should_stop):
         if frame.save_index is not None:
-            metadata = {"settings": settings, "seed": job.plan.settings.seed,
+            # settings may have been steered mid-run: record the ones in force now
+            settings = to_dict(renderer.settings)
+            metadata = {"settings": settings, "seed": renderer.settings.seed,
                         "step": frame.step, "frame": frame.save_index, "versions": versions}
             frame.metadata["path"] = job.writer.write_frame(frame.save_index, frame.image,
                                                             metadata)

@@ -1,0 +1,124 @@
+"""The command line: outputs, exit codes, resume after a kill, settings from a PNG."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.output import read_png_metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, timeout=300):
+    """Run `python -m pytti_nb ARGS` and return the completed process."""
+    return subprocess.run([sys.executable, "-m", "pytti_nb", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def write_settings(tmp_path, settings, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_render_writes_frames_video_settings_and_metadata(tmp_path, tiny):
+    run = cli("render", str(write_settings(tmp_path, tiny)), "--quiet")
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out" / "run"
+    frames = sorted((out / "frames").glob("*.png"))
+    assert [f.name for f in frames] == ["000001.png", "000002.png", "000003.png"]
+    assert (out / "run.mp4").stat().st_size > 0
+    saved = yaml.safe_load((out / "settings.yaml").read_text())
+    meta = read_png_metadata(frames[-1])
+    assert meta["settings"] == saved and meta["seed"] == 1 and meta["step"] == 12
+    assert {"torch", "open_clip", "pytti_nb"} <= set(meta["versions"])
+
+
+def test_settings_loaded_from_a_png_reproduce_it(tmp_path, tiny):
+    assert cli("render", str(write_settings(tmp_path, tiny)), "--quiet").returncode == 0
+    first = tmp_path / "out" / "run" / "frames" / "000003.png"
+    again = cli("render", str(first), "--set", "file_namespace=again", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(pixels(first), pixels(tmp_path / "out/again/frames/000003.png"))
+
+
+def test_existing_run_folder_gets_a_suffix(tmp_path, tiny):
+    path = write_settings(tmp_path, {**tiny, "steps_per_scene": 2, "save_every": 2})
+    assert cli("render", str(path), "--quiet").returncode == 0
+    assert cli("render", str(path), "--quiet").returncode == 0
+    assert (tmp_path / "out" / "run(1)" / "frames" / "000001.png").exists()
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny):
+    settings = {**tiny, "steps_per_scene": 400, "save_every": 25, "display_every": 25}
+    whole = cli("render", str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})),
+                "--quiet")
+    assert whole.returncode == 0, whole.stderr
+    killed_dir = tmp_path / "out" / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "pytti_nb", "render", "--quiet",
+                             str(write_settings(tmp_path, {**settings, "file_namespace": "killed"},
+                                                "k.yaml"))], cwd=ROOT)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if (killed_dir / "checkpoint.pt").exists() and \
+                load_checkpoint(killed_dir)["step"] >= 50:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step = load_checkpoint(killed_dir)["step"]
+    assert 50 <= step < 400, "the run must be killed mid-way for this test to mean anything"
+    assert not (killed_dir / "killed.mp4").exists()
+    resumed = cli("render", "--resume", str(killed_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(tmp_path / "out" / "whole")
+    b = load_checkpoint(killed_dir)
+    assert a["step"] == b["step"] == 400
+    for key in a["image"]:
+        assert torch.equal(a["image"][key], b["image"][key])
+    assert np.array_equal(pixels(tmp_path / "out/whole/frames/000016.png"),
+                          pixels(killed_dir / "frames" / "000016.png"))
+    assert (killed_dir / "killed.mp4").exists()
+
+
+def test_validate_exit_codes(tmp_path, tiny):
+    ok = cli("validate", str(write_settings(tmp_path, tiny)))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    bad = cli("validate", str(write_settings(tmp_path, {**tiny, "scenes": "cat:2:0.5:9",
+                                                        "widht": 3}, "bad.yaml")))
+    assert bad.returncode == 2
+    assert "widht: unknown setting; did you mean 'width'?" in bad.stderr
+    assert "cat:2:0.5:9" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_unwritable_output_exits_4_and_keeps_files(tmp_path, tiny):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    run = cli("render", str(write_settings(tmp_path, {**tiny, "output_root": str(blocker)})))
+    assert run.returncode == 4 and "Traceback" not in run.stderr
+    assert blocker.read_text() == "keep me"
+
+
+def test_missing_weights_exit_3_and_point_to_demo(tmp_path, tiny):
+    settings = {**tiny, "perceptors": ["ViT-B-32@openai"], "models_cache_dir": str(tmp_path)}
+    run = cli("render", str(write_settings(tmp_path, settings)), "--quiet", timeout=120)
+    assert run.returncode == 3, run.stderr
+    assert "demo" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_resume_refuses_extra_settings(tmp_path):
+    run = cli("render", "x.yaml", "--resume", str(tmp_path))
+    assert run.returncode == 2 and "--resume continues a run" in run.stderr

@@ -1,0 +1,96 @@
+"""End to end: the demo perceptor steers the pixels, and runs are exactly reproducible."""
+
+import numpy as np
+import pytest
+
+from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.plan import plan
+from pytti_nb.render import Renderer
+from pytti_nb.settings import from_dict
+
+CHANNEL = {"red": 0, "green": 1, "blue": 2}
+
+
+@pytest.fixture(scope="module")
+def perceptors():
+    return PerceptorCache()
+
+
+def final_image(settings, perceptors, should_stop=lambda: False, resume=None):
+    """Run to the end (or the stop) and return the last frame."""
+    frames = list(Renderer(plan(from_dict(settings)), perceptors, resume=resume)
+                  .frames(should_stop))
+    return frames[-1]
+
+
+@pytest.mark.parametrize("colour", ["red", "green", "blue"])
+def test_demo_perceptor_paints_the_prompted_colour(colour, perceptors, tmp_path):
+    settings = {"scenes": f"a {colour} circle on a black background", "perceptors": ["demo"],
+                "width": 24, "height": 24, "pixel_size": 4, "cutouts": 16,
+                "steps_per_scene": 250, "learning_rate": 0.1, "cutout_noise": 0.1,
+                "smoothing_weight": 0.05, "seed": 3, "save_every": 0, "display_every": 250,
+                "device": "cpu", "output_root": str(tmp_path)}
+    img = final_image(settings, perceptors).image.astype(np.float32) / 255
+    c = CHANNEL[colour]
+    others = [k for k in range(3) if k != c]
+    dominant = img[..., c] - img[..., others].max(-1)
+    inside = dominant > 0.25
+    # the shape: a sizeable region where the prompted channel clearly dominates
+    assert 0.03 < inside.mean() < 0.8, inside.mean()
+    assert img[inside][:, c].mean() > 0.5
+    assert img[inside][:, others].mean() < img[inside][:, c].mean() - 0.3
+    # the background: dark, as prompted
+    assert img[~inside].max(-1).mean() < 0.35
+
+
+def test_same_seed_same_bits_and_other_seed_differs(tiny, perceptors):
+    a = final_image(tiny, perceptors).image
+    b = final_image(tiny, perceptors).image
+    c = final_image({**tiny, "seed": 2}, perceptors).image
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_stop_then_resume_matches_uninterrupted_run(tiny, perceptors):
+    whole = final_image(tiny, perceptors)
+    stop_at = 5
+    r = Renderer(plan(from_dict(tiny)), perceptors)
+    stopped = list(r.frames(should_stop=lambda: r.step >= stop_at))[-1]
+    assert stopped.step == stop_at and stopped.state is not None and stopped.final
+    resumed = final_image(tiny, perceptors, resume=stopped.state)
+    assert resumed.step == whole.step
+    assert np.array_equal(resumed.image, whole.image)
+
+
+def test_frames_come_at_display_and_save_points(tiny, perceptors):
+    frames = list(Renderer(plan(from_dict(tiny)), perceptors).frames())
+    assert [f.step for f in frames] == [2, 4, 6, 8, 10, 12]
+    assert [f.save_index for f in frames] == [None, 1, None, 2, None, 3]
+    assert frames[-1].final and set(frames[-1].losses) >= {"prompts", "total"}
+
+
+def test_scenes_and_interpolation_follow_steps(tiny, perceptors):
+    settings = {**tiny, "scenes": "a red circle || a blue square", "interpolation_steps": 4}
+    r = Renderer(plan(from_dict(settings)), perceptors)
+    assert [r._scene_blend(i) for i in (0, 11, 12, 13, 14, 16)] == [1, 1, 0, 0.25, 0.5, 1]
+    frames = list(r.frames())
+    assert frames[-1].scene == 1 and frames[0].scene == 0
+
+
+def test_live_steering_changes_the_target_at_the_next_step(tiny, perceptors):
+    r = Renderer(plan(from_dict(tiny)), perceptors)
+    frames = r.frames()
+    next(frames)
+    before = r.scene_targets[0][0].embeds[0].clone()
+    r.steer(from_dict({**tiny, "scenes": "a blue square on a white background"}))
+    assert r.scene_targets[0][0].source == "a red circle on a black background"  # not yet
+    next(frames)
+    assert r.scene_targets[0][0].source == "a blue square on a white background"
+    assert not np.allclose(before.numpy(), r.scene_targets[0][0].embeds[0].numpy())
+
+
+def test_steering_rejects_fixed_settings(tiny, perceptors):
+    from pytti_nb.errors import SettingsError
+    r = Renderer(plan(from_dict(tiny)), perceptors)
+    with pytest.raises(SettingsError, match="width: cannot change during a render"):
+        r.steer(from_dict({**tiny, "width": 20}))
