@@ -28,5 +28,8 @@ bench: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python -m pytti_nb.docs
 
+notebook: $(STAMP)
+	$(BIN)/jupytext --sync pyttitools.ipynb
+
 clean:
 	rm -rf $(VENV) out

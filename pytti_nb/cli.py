@@ -69,9 +69,9 @@ def main(argv=None) -> int:
 
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
-    from .plan import plan
-    from .settings import load_settings
-    p = plan(load_settings(args.settings, args.set))
+    from .plan import plan_dict
+    from .settings import load_settings_dict
+    p = plan_dict(load_settings_dict(args.settings, args.set), source=args.settings)
     print(f"{args.settings}: valid ({len(p.scenes)} scene(s), {p.total_steps} steps, "
           f"{p.width * p.settings.pixel_size}x{p.height * p.settings.pixel_size} pixels)")
     return EXIT_OK

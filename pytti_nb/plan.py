@@ -83,6 +83,21 @@ def plan(settings: Settings) -> RunPlan:
     return result
 
 
+def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
+    """Plan from a raw mapping, reporting type errors and whole-run problems in one list."""
+    from .settings import from_dict_lenient
+    settings, problems = from_dict_lenient(data, source=source)
+    try:
+        result = plan(settings)
+    except SettingsError as e:
+        # skip what the lenient defaults caused: those keys are already reported
+        bad = {p.split(":", 1)[0] for p in problems}
+        problems += [p for p in e.problems if p.split(":", 1)[0] not in bad]
+    if problems:
+        raise SettingsError(problems)
+    return result
+
+
 def _referenced_files(scenes, direct):
     """(path, label) of every image file named in the prompts."""
     for scene in scenes:

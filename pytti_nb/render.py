@@ -170,8 +170,12 @@ class Renderer:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def frames(self, should_stop=lambda: False):
-        """Run the remaining steps, yielding a Frame at display and save points and at the end."""
+    def frames(self, should_stop=lambda: False, every_step=False):
+        """Run the remaining steps, yielding a Frame at display and save points and at the end.
+
+        With every_step, None is yielded after every other step too (no GPU sync), so a UI
+        driving the loop can handle clicks and live edits between any two steps.
+        """
         last_yield, last_step = time.perf_counter(), self.step
         while self.step < self.plan.total_steps:
             if self._pending is not None:
@@ -183,6 +187,8 @@ class Renderer:
             final = self.step == total or stopping
             save = final or (s.save_every > 0 and self.step % s.save_every == 0)
             if not (save or self.step % s.display_every == 0):
+                if every_step:
+                    yield None
                 continue
             now = time.perf_counter()
             per_step = (now - last_yield) / max(self.step - last_step, 1)

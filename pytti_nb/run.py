@@ -6,8 +6,8 @@ from pathlib import Path
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import SettingsError
 from .output import RunWriter, check_writable, resolve_run_dir
-from .plan import RunPlan, plan
-from .settings import from_dict, load_settings, to_dict, to_yaml
+from .plan import RunPlan, plan, plan_dict
+from .settings import from_dict, load_settings_dict, to_dict, to_yaml
 from .versions import environment_versions
 
 
@@ -41,7 +41,9 @@ def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=N
         writer = RunWriter(run_dir, fps=checked.settings.frames_per_second, overwrite=False)
         return Job(checked, run_dir, writer, state)
     if settings is None:
-        settings = load_settings(settings_path, overrides)
+        # a lenient first pass, so one run reports every problem of the file at once
+        settings = plan_dict(load_settings_dict(settings_path, overrides),
+                             source=str(settings_path or "settings")).settings
     elif overrides:
         raise SettingsError(["give overrides either through settings or overrides, not both"])
     checked = plan(with_seed(settings))
@@ -61,12 +63,16 @@ def make_renderer(job: Job, perceptors=None):
     return Renderer(job.plan, perceptors or PerceptorCache(), resume=job.resume_state)
 
 
-def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False):
-    """Drive the engine, saving every save point; yields each Frame after its files are written."""
+def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False,
+               every_step=False):
+    """Drive the engine, saving every save point; yields each Frame after its files are written.
+
+    With every_step, None comes between frames after each step (see Renderer.frames).
+    """
     renderer = renderer or make_renderer(job, perceptors)
     versions = environment_versions()
-    for frame in renderer.frames(should_stop):
-        if frame.save_index is not None:
+    for frame in renderer.frames(should_stop, every_step=every_step):
+        if frame is not None and frame.save_index is not None:
             # settings may have been steered mid-run: record the ones in force now
             settings = to_dict(renderer.settings)
             metadata = {"settings": settings, "seed": renderer.settings.seed,

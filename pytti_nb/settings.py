@@ -30,9 +30,17 @@ def replace(settings: Settings, **changes) -> Settings:
 
 def from_dict(data, *, source: str = "settings") -> Settings:
     """Build Settings from a mapping, reporting every unknown key and bad value at once."""
+    settings, problems = from_dict_lenient(data, source=source)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def from_dict_lenient(data, *, source: str = "settings") -> tuple[Settings, list[str]]:
+    """Settings from the valid entries of a mapping (defaults elsewhere), plus every problem."""
     if not isinstance(data, dict):
-        raise SettingsError([f"{source}: expected a mapping of setting names to values, "
-                             f"got {type(data).__name__}"])
+        return Settings(), [f"{source}: expected a mapping of setting names to values, "
+                            f"got {type(data).__name__}"]
     infos = schema_by_name()
     problems, values = [], {}
     for key, raw in data.items():
@@ -44,9 +52,7 @@ def from_dict(data, *, source: str = "settings") -> Settings:
             values[key] = coerce(info, raw)
         except ValueError as e:
             problems.append(f"{key}: {e}")
-    if problems:
-        raise SettingsError(problems)
-    return Settings(**values)
+    return Settings(**values), problems
 
 
 def coerce(info, raw):
@@ -102,8 +108,12 @@ def read_settings_dict(path) -> dict:
 
 def load_settings(path, overrides=()) -> Settings:
     """Settings from a file (YAML, JSON or a PNG this tool wrote) plus 'key=value' overrides."""
-    data = read_settings_dict(path) if path else {}
-    return from_dict(apply_overrides(data, overrides), source=str(path or "settings"))
+    return from_dict(load_settings_dict(path, overrides), source=str(path or "settings"))
+
+
+def load_settings_dict(path, overrides=()) -> dict:
+    """The raw mapping of a settings file (if any) with 'key=value' overrides applied."""
+    return apply_overrides(read_settings_dict(path) if path else {}, overrides)
 
 
 def save_settings(settings: Settings, path) -> None:
