@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,notebook_src//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # pytti-nb studio
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pytti-nb/pytti-nb/blob/main/pyttitools.ipynb)
+#
+# Make images by describing them. pytti-nb optimises a picture until CLIP, looking at random
+# crops of it, agrees with your prompts.
+#
+# **How to start:** run every cell (*Run → Run All Cells*, or *Runtime → Run all* on Colab).
+# The studio appears at the bottom: type a prompt in **scenes**, press **Render** and watch the
+# image form. **Pause** and **Stop** work at any time (Stop saves everything); prompts, weights and
+# stops edited while it renders take effect at the next step. Hover over a setting to read what
+# it does; **Show all settings** reveals the advanced ones.
+#
+# Without network access the default CLIP model cannot be downloaded: the studio then offers
+# the small offline **demo** perceptor, which knows coloured shapes
+# (try `a red circle on a black background`).
+
+# %%
+# Setup: on Colab, install pytti-nb from PACKAGE_SOURCE; everywhere, report the GPU.
+PACKAGE_SOURCE = "pytti-nb[notebook] @ git+https://github.com/pytti-nb/pytti-nb@main"
+MOUNT_DRIVE = True  # @param {type:"boolean"}
+import importlib.util, subprocess, sys
+if "google.colab" in sys.modules and importlib.util.find_spec("pytti_nb") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE_SOURCE], check=True)
+from pytti_nb.ui.setup import prepare_notebook
+env = prepare_notebook(mount_drive=MOUNT_DRIVE)
+
+# %% tags=["parameters"]
+settings_file = ""
+render_on_start = False
+output_root = ""
+
+# %% [markdown]
+# `settings_file` may name a `.yaml`/`.json` settings file or any PNG pytti-nb made;
+# `render_on_start = True` renders once while the notebook runs (for headless runs with
+# papermill or nbclient); an empty `output_root` means Google Drive on Colab when it is
+# mounted, else `out/` next to this notebook.
+
+# %%
+from IPython.display import display
+from pytti_nb.ui import build_studio
+studio = build_studio(settings_file=settings_file, output_root=output_root or env.output_root)
+display(studio)
+if render_on_start:
+    print(studio.render_now().message)
+
+# %% [markdown]
+# ## Without widgets (optional)
+#
+# The same render from code, with a text progress bar: set `RUN_WITHOUT_WIDGETS = True` and run
+# the cell. It renders the settings the studio shows.
+
+# %%
+RUN_WITHOUT_WIDGETS = False
+if RUN_WITHOUT_WIDGETS:
+    from pytti_nb.run import prepare_run, run_to_completion
+    job = prepare_run(settings=studio.settings())
+    result = run_to_completion(job, perceptors=studio.perceptors)
+    print(f"{result.frames} frame(s) in {job.run_dir}", result.video or "")

@@ -1,0 +1,74 @@
+"""One widget per setting, chosen from its schema kind; values go in and out as coerce() input."""
+
+import math
+
+import ipywidgets as widgets
+
+from ..schema import SettingInfo
+
+# Text settings that hold prompts get a multi-line box; every other text setting is one line.
+MULTILINE = frozenset({"scenes", "scene_prefix", "scene_suffix", "direct_image_prompts"})
+# Ranges this narrow read better as sliders than as number boxes.
+FLOAT_SLIDER_SPAN = 180.0
+INT_SLIDER_SPAN = 64
+DESCRIPTION_WIDTH = "170px"
+CONTROL_WIDTH = "390px"
+
+
+def make_control(info: SettingInfo) -> widgets.Widget:
+    """The widget for one setting, showing its default, with the help text as tooltip."""
+    common = dict(description=info.name, tooltip=info.help,
+                  style={"description_width": DESCRIPTION_WIDTH},
+                  layout=widgets.Layout(width=CONTROL_WIDTH))
+    value = to_widget_value(info, info.default)
+    if info.kind == "bool":
+        return widgets.Checkbox(value=value, indent=True, **common)
+    if info.kind == "choice":
+        return widgets.Dropdown(options=list(info.choices), value=value, **common)
+    if info.kind in ("int", "float") and not info.optional:
+        return _number(info, value, common)
+    if info.name in MULTILINE:
+        rows = 4 if info.name in ("scenes", "direct_image_prompts") else 2
+        return widgets.Textarea(value=value, rows=rows, placeholder=_placeholder(info), **common)
+    return widgets.Text(value=value, placeholder=_placeholder(info), **common)
+
+
+def _number(info, value, common):
+    """A slider for narrow ranges, else a bounded number box."""
+    span = info.max - info.min
+    if info.kind == "float":
+        if span <= FLOAT_SLIDER_SPAN:
+            step = 10.0 ** math.floor(math.log10(span / 1000))
+            return widgets.FloatSlider(value=value, min=info.min, max=info.max, step=step,
+                                       readout_format=".4g", continuous_update=False, **common)
+        return widgets.BoundedFloatText(value=value, min=info.min, max=info.max, **common)
+    if span <= INT_SLIDER_SPAN:
+        return widgets.IntSlider(value=value, min=info.min, max=info.max,
+                                 continuous_update=False, **common)
+    return widgets.BoundedIntText(value=value, min=info.min, max=info.max, **common)
+
+
+def _placeholder(info):
+    """Grey hint text for empty boxes."""
+    if info.optional:
+        return "empty: automatic"
+    return {"scenes": "a castle:2 | blue sky:0.5 || a forest", "perceptors": "ViT-B-32@openai",
+            "init_image": "path/to/image.png (optional)"}.get(info.name, "")
+
+
+def to_widget_value(info: SettingInfo, value):
+    """A setting value as its widget shows it (lists comma-joined, empty optionals as '')."""
+    if info.optional:
+        return "" if value is None else str(value)
+    if info.kind == "list":
+        return ", ".join(value)
+    if info.kind in ("text", "path", "schedule"):
+        return str(value)
+    return value
+
+
+def from_widget_value(info: SettingInfo, value):
+    """A widget value as raw input for settings.coerce."""
+    if isinstance(value, str):
+        return value.strip() if info.optional or info.kind in ("int", "float") else value
+    return value

@@ -1,0 +1,228 @@
+"""Drives one render at a time for the studio: as an asyncio task on the kernel's own thread, or
+in the foreground. No widget code here; the studio listens through two callbacks.
+
+Why a task on the main thread: the kernel's event loop handles widget messages (button clicks,
+live edits) whenever the task awaits, which it does after every frame pull; and every widget
+update comes from the main thread, so Colab (background-thread updates never reach the page,
+googlecolab/colabtools#3373) and ipykernel 7 (thread output needs its parent set,
+jupyter-widgets/ipywidgets#4020) need nothing special. Each pull runs the engine up to its next
+step (the engine yields a cheap None between display points), so clicks, pauses and live
+edits take effect at the next step.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PyttiError, SettingsError
+from ..render import STEERABLE, pick_device
+from ..run import Job, make_renderer, prepare_run, run_frames
+from ..settings import replace, to_dict
+
+IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
+DONE, STOPPED, ERROR = "done", "stopped", "error"
+ACTIVE = (LOADING, RUNNING, PAUSED, FINISHING)
+PAUSE_POLL_S = 0.1   # how often a paused render looks at its buttons
+_STEP, _WAIT = "step", "wait"
+_END = object()      # end of the frame generator
+
+
+@dataclass
+class Outcome:
+    """How a render ended and what it left on disk."""
+
+    state: str                  # DONE, STOPPED or ERROR
+    message: str
+    run_dir: Path | None = None
+    video: Path | None = None
+    last_saved: Path | None = None
+    error: BaseException | None = None
+
+
+class Runner:
+    """One render at a time, with stop, pause, resume and live steering."""
+
+    def __init__(self, perceptors=None, *, on_state=None, on_frame=None):
+        from ..perceptors import PerceptorCache
+        self.perceptors = perceptors if perceptors is not None else PerceptorCache()
+        self.on_state = on_state or (lambda state, message: None)
+        self.on_frame = on_frame or (lambda frame: None)
+        self.state, self.message = IDLE, ""
+        self.job = self.renderer = self.task = self.outcome = self.last_frame = None
+        self._stop = self._pause = False
+        self._steer_to = None
+
+    # -- controls (any of them may be called between steps) ------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while a render is loading, running, paused or finishing."""
+        return self.state in ACTIVE
+
+    @property
+    def pause_requested(self) -> bool:
+        """True from pause() until resume(), even before the render reaches its next pause point."""
+        return self._pause
+
+    def stop(self) -> None:
+        """End the render after the current step; it saves a frame and a checkpoint."""
+        if self.busy:
+            self._stop = True
+
+    def pause(self) -> None:
+        """Stop pulling steps until resume()."""
+        if self.busy:
+            self._pause = True
+
+    def resume(self) -> None:
+        """Continue a paused render."""
+        self._pause = False
+
+    def steer(self, settings) -> None:
+        """Apply these settings' steerable values before the next step (latest call wins)."""
+        self._steer_to = settings
+
+    # -- drivers -----------------------------------------------------------------------
+
+    def start(self, *, settings=None, resume_dir=None) -> asyncio.Task:
+        """Start rendering as a task on the running event loop (the kernel's) and return it."""
+        self._begin()
+        self.task = asyncio.ensure_future(self._drive(self._session(settings, resume_dir)))
+        return self.task
+
+    async def wait(self) -> Outcome:
+        """Wait for the running task; the outcome of the last render."""
+        if self.task is not None:
+            await self.task
+        return self.outcome
+
+    def render_blocking(self, *, settings=None, resume_dir=None) -> Outcome:
+        """Render in the foreground; Ctrl-C or the kernel's interrupt stops and saves."""
+        self._begin()
+        for tick in self._session(settings, resume_dir):
+            if tick == _WAIT:
+                try:
+                    time.sleep(PAUSE_POLL_S)
+                except KeyboardInterrupt:
+                    self.stop()
+        return self.outcome
+
+    async def _drive(self, session):
+        """Run the session, handing the loop back between frame pulls."""
+        for tick in session:
+            await asyncio.sleep(PAUSE_POLL_S if tick == _WAIT else 0)
+        return self.outcome
+
+    def _begin(self):
+        """Forget the previous render and mark this one busy at once (so Stop works already)."""
+        if self.busy:
+            raise RuntimeError("a render is already running; stop it first")
+        self._stop = self._pause = False
+        self._steer_to = self.outcome = self.last_frame = self.renderer = self.job = None
+        self._set(LOADING, "checking settings and loading models…")
+
+    # -- the render, as a generator of ticks -------------------------------------------
+
+    def _session(self, settings, resume_dir):
+        """Load, render and finish one run, yielding to the driver between frame pulls."""
+        try:
+            yield _STEP      # lets the status reach the page before the slow load
+            self.job = self._prepare(settings, resume_dir)
+            self.renderer = make_renderer(self.job, self.perceptors)
+            self._set(RUNNING, "rendering")
+            yield from self._frames(self.job)
+            self._set(FINISHING, "making the video…")
+            yield _STEP
+            video = self.job.writer.finish()
+            self._finish(STOPPED if self._stop else DONE, video)
+        except KeyboardInterrupt:
+            self._finish(STOPPED, None)
+        except PyttiError as e:
+            self.outcome = Outcome(ERROR, str(e), self.job and self.job.run_dir, error=e)
+        except Exception as e:   # a bug: report it in the studio instead of killing the task
+            self.outcome = Outcome(ERROR, f"internal error ({type(e).__name__}: {e}); please "
+                                   "report it with the settings", error=e)
+        self._set(self.outcome.state, self.outcome.message)
+
+    def _prepare(self, settings, resume_dir) -> Job:
+        """Validate, load the perceptors, then create the run folder (none is left on failure)."""
+        if resume_dir:
+            job = prepare_run(resume_dir=resume_dir)
+            preload_perceptors(job.plan.settings, self.perceptors)
+            return job
+        from ..plan import plan
+        preload_perceptors(plan(settings).settings, self.perceptors)
+        return prepare_run(settings=settings)
+
+    def _frames(self, job):
+        """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
+        frames = run_frames(job, renderer=self.renderer, should_stop=lambda: self._stop,
+                            every_step=True)
+        while True:
+            if self._pause and not self._stop:
+                self._set(PAUSED, f"paused at step {self.renderer.step}")
+                while self._pause and not self._stop:
+                    yield _WAIT
+                self._set(RUNNING, "rendering")
+            self._apply_steering()
+            try:
+                frame = next(frames, _END)
+            except KeyboardInterrupt:
+                # Colab's stop button and the kernel's interrupt land here: end like Stop,
+                # with one more step through the engine so it saves a frame and a checkpoint.
+                self._stop = True
+                frames = run_frames(job, renderer=self.renderer, should_stop=lambda: True)
+                continue
+            if frame is _END:
+                return
+            if frame is None:        # a step between display points
+                yield _STEP
+                continue
+            self.last_frame = frame
+            self.on_frame(frame)
+            yield _STEP
+
+    def _apply_steering(self):
+        """Hand the latest live edit to the engine, which applies it at its next step."""
+        new, self._steer_to = self._steer_to, None
+        if new is None:
+            return
+        current = to_dict(self.renderer.settings)
+        wanted = to_dict(new)
+        changes = {k: v for k, v in wanted.items() if k in STEERABLE and current[k] != v}
+        later = sorted(k for k, v in wanted.items() if k not in STEERABLE and current[k] != v
+                       and not (k == "seed" and v is None))
+        note = f"; {', '.join(later)} apply to the next render" if later else ""
+        if not changes:
+            if later:
+                self._set(self.state, "rendering" + note)
+            return
+        try:
+            self.renderer.steer(replace(self.renderer.settings, **changes))
+        except SettingsError as e:
+            self._set(self.state, "live edit not applied: " + "; ".join(e.problems))
+            return
+        self._set(self.state, f"rendering; live edit applied at step {self.renderer.step + 1}"
+                  + note)
+
+    def _finish(self, state, video):
+        """Record the outcome of a run that ended normally or by Stop."""
+        saved = self.job.writer.frame_paths() if self.job else []
+        where = f" in {self.job.run_dir}" if self.job else ""
+        word = "done" if state == DONE else "stopped"
+        self.outcome = Outcome(state, f"{len(saved)} frame(s) saved{where} · {word}",
+                               self.job and self.job.run_dir, video, saved[-1] if saved else None)
+
+    def _set(self, state, message):
+        """Change state and tell the listener."""
+        self.state, self.message = state, message
+        self.on_state(state, message)
+
+
+def preload_perceptors(settings, perceptors) -> None:
+    """Load a run's perceptors into the cache exactly as the engine asks for them."""
+    device = pick_device(settings.device)
+    for spec in settings.perceptors:
+        perceptors.get(spec, device=device, precision=settings.precision,
+                       cache_dir=settings.models_cache_dir or None)

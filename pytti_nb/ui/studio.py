@@ -1,0 +1,301 @@
+"""The studio: the settings panel, Render/Pause/Stop, the live preview and the run's outputs,
+wired to a Runner. `build_studio()` is what the notebook calls."""
+
+import asyncio
+import html
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from ..errors import PerceptorError, PyttiError, SettingsError
+from ..plan import plan
+from ..schema import Settings
+from ..settings import from_dict, load_settings, replace
+from . import events, plots, preview
+from .files import SettingsFiles, write_snapshot
+from .panel import SettingsPanel
+from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
+
+MAX_INLINE_VIDEO_BYTES = 64 * 2**20   # larger videos are linked by path, not sent to the page
+PREVIEW_WIDTH = "512px"
+
+
+def build_studio(settings_file: str = "", output_root: str = "", *, settings=None,
+                 perceptors=None) -> "Studio":
+    """A studio showing settings from a file (or `settings`), writing under output_root."""
+    if settings is None:
+        settings = load_settings(settings_file) if settings_file else Settings()
+    if output_root:
+        settings = replace(settings, output_root=str(output_root))
+    return Studio(settings, perceptors=perceptors)
+
+
+class Studio:
+    """The whole app; display it in a notebook (or serve it with Voila)."""
+
+    def __init__(self, settings: Settings | None = None, *, perceptors=None):
+        self.panel = SettingsPanel(settings)
+        self.runner = Runner(perceptors, on_state=self._on_state, on_frame=self._on_frame)
+        self.perceptors = self.runner.perceptors
+        self.loss_history = []
+        self._build_widgets()
+        self.panel.on_change(lambda panel: self._on_settings_changed())
+        self._on_settings_changed()
+
+    # -- layout ------------------------------------------------------------------------
+
+    def _build_widgets(self):
+        """Create every display and button and lay them out."""
+        button = dict(layout=widgets.Layout(width="110px"))
+        self.render_button = widgets.Button(description="Render", button_style="success",
+                                            icon="paint-brush", **button)
+        self.pause_button = widgets.Button(description="Pause", icon="pause", disabled=True,
+                                           **button)
+        self.stop_button = widgets.Button(description="Stop", button_style="danger",
+                                          icon="stop", disabled=True, **button)
+        self.snapshot_button = widgets.Button(description="Snapshot", icon="camera",
+                                              tooltip="Save the preview as a PNG in the run "
+                                                      "folder (key: s)", **button)
+        self.demo_button = widgets.Button(description="Use the offline demo perceptor",
+                                          icon="plug", layout=widgets.Layout(
+                                              width="260px", display="none"))
+        for widget, css in ((self.render_button, "pytti-render"),
+                            (self.stop_button, "pytti-stop"), (self.pause_button, "pytti-pause"),
+                            (self.demo_button, "pytti-use-demo")):
+            widget.add_class(css)
+        self.render_button.on_click(lambda _: self.render())
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.stop_button.on_click(lambda _: self.runner.stop())
+        self.snapshot_button.on_click(lambda _: self._report(self.snapshot, "snapshot saved"))
+        self.demo_button.on_click(lambda _: self.use_demo())
+        self.status = _with_class(widgets.HTML("ready"), "pytti-status")
+        self.progress = _with_class(widgets.IntProgress(value=0, min=0, max=1,
+                                                        layout=widgets.Layout(width="512px")),
+                                    "pytti-progress")
+        self.progress_text = _with_class(widgets.HTML("step 0/0"), "pytti-progress-text")
+        self.losses = widgets.HTML("")
+        self.loss_plot = widgets.HTML("")
+        self.preview = _with_class(widgets.Image(format="jpeg", layout=widgets.Layout(
+            max_width=PREVIEW_WIDTH)), "pytti-preview")
+        self.full_size = widgets.ToggleButton(description="Full size", icon="expand",
+                                              tooltip="Show the preview at its real size "
+                                                      "(or click the preview)", **button)
+        self.full_size.observe(lambda change: self._zoom(change["new"]), names="value")
+        self.video = widgets.VBox([])
+        self.header = widgets.HTML("")
+        self.files = SettingsFiles(get_settings=self.settings, apply_settings=self.apply_settings,
+                                   resume=self.resume, default_folder=self._output_root())
+        self.schedules = widgets.HTML("")
+        self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
+        extras = widgets.Accordion([self.files.widget, self.schedules],
+                                   titles=("Settings files, copy & resume", "Schedule preview"))
+        controls = widgets.HBox([self.render_button, self.pause_button, self.stop_button,
+                                 self.snapshot_button, self.full_size])
+        output = widgets.VBox([controls, self.demo_button, self.status, self.progress,
+                               self.progress_text, self.losses, self.preview, self.loss_plot,
+                               self.video],
+                              # flex-start: children keep their own width (the preview its size)
+                              layout=widgets.Layout(min_width="520px", align_items="flex-start"))
+        body = widgets.HBox([self.panel.widget, output],
+                            layout=widgets.Layout(flex_flow="row wrap", grid_gap="16px"))
+        self.widget = _with_class(widgets.VBox([self.header, body, extras]), "pytti-studio")
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Display as the studio's widget."""
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def settings(self) -> Settings:
+        """The settings the panel shows; raises SettingsError when any field is invalid."""
+        return self.panel.settings()
+
+    def render(self):
+        """Check the settings and start a render (a task when an event loop runs, else blocking)."""
+        settings = self._checked_settings()
+        if settings is None:
+            return None
+        return self._launch(settings=settings)
+
+    def render_now(self):
+        """Render in the foreground (headless runs); returns the Outcome, raises its error."""
+        settings = self._checked_settings(raise_errors=True)
+        self._before_run()
+        outcome = self.runner.render_blocking(settings=settings)
+        if outcome.error is not None:
+            # headless runs (papermill, nbclient) must fail loudly; the status shows it too
+            raise outcome.error
+        return outcome
+
+    def resume(self, run_dir) -> None:
+        """Continue a stopped run from its folder (its checkpoint and saved settings)."""
+        if self.runner.busy:
+            raise PyttiError("a render is running; stop it before resuming another")
+        self._launch(resume_dir=str(Path(run_dir).expanduser()))
+
+    def toggle_pause(self) -> None:
+        """Pause a running render, or resume a paused one."""
+        if self.runner.pause_requested:
+            self.runner.resume()
+        else:
+            self.runner.pause()
+        self._sync_buttons()
+
+    def use_demo(self) -> None:
+        """Switch the perceptors to the bundled offline demo model."""
+        self.panel.set_value("perceptors", ["demo"])
+        self.demo_button.layout.display = "none"
+        self._set_status("perceptors set to the offline demo model; press Render")
+
+    def apply_settings(self, data: dict) -> None:
+        """Show a raw settings mapping in the panel; the output folder stays this session's."""
+        settings = from_dict({**data, "output_root": self._output_root()})
+        self.panel.set_settings(settings)
+
+    def snapshot(self) -> Path:
+        """Save the current preview frame as a PNG (with its settings) in the run folder."""
+        frame, job = self.runner.last_frame, self.runner.job
+        if frame is None or job is None:
+            raise PyttiError("nothing to save yet: start a render first")
+        return write_snapshot(job.run_dir, frame, self.runner.renderer.settings)
+
+    # -- steps of a render -------------------------------------------------------------
+
+    def _checked_settings(self, *, raise_errors=False):
+        """The panel's settings after the full plan() check, or None with the problems shown."""
+        try:
+            settings = self.settings()
+            plan(settings)
+        except SettingsError as e:
+            self._show_error("the settings have problems", e.problems,
+                             offer_demo=any(p.startswith("perceptors") for p in e.problems))
+            if raise_errors:
+                raise
+            return None
+        return settings
+
+    def _launch(self, **what):
+        """Start the runner as a task on the running loop, or in the foreground without one."""
+        self._before_run()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self.runner.render_blocking(**what)
+        return self.runner.start(**what)
+
+    def _before_run(self):
+        """Clear the previous run's displays."""
+        self.loss_history.clear()
+        self.loss_plot.value = ""
+        self.losses.value = ""
+        self.video.children = ()
+        self.demo_button.layout.display = "none"
+        self.progress.value = 0
+
+    # -- listeners ---------------------------------------------------------------------
+
+    def _on_state(self, state, message):
+        """The runner changed state: update the status line and the buttons."""
+        outcome = self.runner.outcome
+        if state == ERROR:
+            self._show_error(message, [], offer_demo=isinstance(outcome.error, PerceptorError))
+        else:
+            self._set_status(message)
+        if state in (DONE, STOPPED):
+            self._show_video(outcome.video)
+            if outcome.run_dir:
+                self.files.resume_path.value = str(outcome.run_dir)
+        self._sync_buttons()
+
+    def _on_frame(self, frame):
+        """A display point: preview, progress, losses and the loss plot."""
+        self.preview.value = preview.preview_jpeg(frame.image)
+        self.progress.max, self.progress.value = frame.total_steps, frame.step
+        self.progress_text.value = preview.progress_text(frame, self.runner.renderer.plan,
+                                                         len(self.runner.renderer.plan.scenes))
+        self.losses.value = html.escape(preview.losses_text(frame.losses))
+        if "total" in frame.losses:
+            self.loss_history.append((frame.step, frame.losses["total"]))
+            steps, values = zip(*self.loss_history)
+            self.loss_plot.value = plots.line_chart_svg({"total loss": (steps, values)},
+                                                        title="loss")
+
+    def _on_settings_changed(self):
+        """A control changed: revalidate, steer a running render, refresh YAML and schedules."""
+        self.header.value = (f"<b>pytti-nb studio</b> · output folder: "
+                             f"<code>{html.escape(self._output_root())}</code>")
+        self._sync_buttons()
+        if not self.panel.valid:
+            return
+        settings = self.panel.settings()
+        if self.runner.busy:
+            self.runner.steer(settings)
+        self.files.refresh(settings)
+        self.schedules.value = preview.schedule_chart(settings)
+
+    def _on_preview_event(self, event):
+        """Keyboard and mouse on the preview (ipyevents)."""
+        action = events.action_for(event)
+        if action == "pause":
+            self.toggle_pause()
+        elif action == "snapshot":
+            self._report(self.snapshot, "snapshot saved")
+        elif action == "zoom":
+            self.full_size.value = not self.full_size.value
+
+    # -- display helpers ---------------------------------------------------------------
+
+    def _show_video(self, path):
+        """Play the finished video inline (or name it when it is too big to send)."""
+        if path is None:
+            return
+        if path.stat().st_size > MAX_INLINE_VIDEO_BYTES:
+            self.video.children = (widgets.HTML(f"video: <code>{html.escape(str(path))}</code>"),)
+            return
+        self.video.children = (widgets.Video.from_file(str(path), autoplay=False, loop=True,
+                                                       width=512),)
+
+    def _sync_buttons(self):
+        """Enable the buttons that make sense now."""
+        busy = self.runner.busy
+        self.render_button.disabled = busy or not self.panel.valid
+        self.pause_button.disabled = self.stop_button.disabled = not busy
+        paused = self.runner.pause_requested or self.runner.state == PAUSED
+        self.pause_button.description = "Resume" if paused and busy else "Pause"
+        self.pause_button.icon = "play" if paused and busy else "pause"
+        self.files.resume_button.disabled = busy
+
+    def _set_status(self, text):
+        """Show a plain status line."""
+        self.status.value = html.escape(text)
+
+    def _show_error(self, message, problems, *, offer_demo=False):
+        """Show an error plainly, with its problems listed, and the demo button if it helps."""
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+        listed = f"<ul>{items}</ul>" if items else ""
+        self.status.value = (f"<span style='color:#b00020;white-space:pre-wrap'>error: "
+                             f"{html.escape(message)}</span>{listed}")
+        self.demo_button.layout.display = "" if offer_demo else "none"
+
+    def _report(self, action, success):
+        """Run a small action and say how it went in the status line."""
+        try:
+            result = action()
+        except PyttiError as e:
+            self._show_error(str(e), [])
+        else:
+            self._set_status(f"{success}: {result}" if result else success)
+
+    def _zoom(self, full):
+        """Show the preview at its real size, or fitted."""
+        self.preview.layout.max_width = "none" if full else PREVIEW_WIDTH
+
+    def _output_root(self):
+        """The output folder the panel names."""
+        return str(self.panel.controls["output_root"].value)
+
+
+def _with_class(widget, css):
+    """The widget with a CSS class added (the browser tests find widgets by these)."""
+    widget.add_class(css)
+    return widget

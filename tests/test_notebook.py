@@ -1,0 +1,131 @@
+"""pyttitools.ipynb: paired with its jupytext source, stored without outputs, thin, and runnable
+headless through its parameters cell on a real kernel."""
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.settings import from_dict, save_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "pyttitools.ipynb"
+SOURCE = ROOT / "notebook_src" / "pyttitools.py"
+PARAMETERS = {"settings_file", "render_on_start", "output_root"}
+
+
+def cells(notebook):
+    """What must agree between the two files: cell kinds, sources and tags."""
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ())))
+            for c in notebook.cells]
+
+
+def test_notebook_and_its_jupytext_source_have_the_same_cells():
+    assert cells(jupytext.read(NOTEBOOK)) == cells(jupytext.read(SOURCE)), (
+        "pyttitools.ipynb and notebook_src/pyttitools.py drifted apart; edit one, then run "
+        "`jupytext --sync pyttitools.ipynb` (the newer file wins)")
+
+
+def test_notebook_is_stored_without_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    assert "widgets" not in notebook.metadata
+
+
+def test_notebook_is_thin_and_has_one_parameters_cell_of_plain_assignments():
+    notebook = jupytext.read(SOURCE)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for cell in code:
+        tree = ast.parse(cell.source)
+        assert not [n for n in ast.walk(tree)
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                      ast.Lambda))], cell.source[:60]
+        assert len(cell.source.splitlines()) <= 10
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", ())]
+    assert len(tagged) == 1
+    statements = ast.parse(tagged[0].source).body
+    assert all(isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant)
+               for s in statements)
+    assert {s.targets[0].id for s in statements} == PARAMETERS
+    assert "colab-badge" in notebook.cells[0].source
+
+
+def inject(notebook, **values):
+    """Papermill's convention: a cell tagged injected-parameters after the parameters cell."""
+    index = next(i for i, c in enumerate(notebook.cells)
+                 if "parameters" in c.metadata.get("tags", ()))
+    cell = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items()))
+    cell.metadata["tags"] = ["injected-parameters"]
+    notebook.cells.insert(index + 1, cell)
+
+
+def printed(cell):
+    """Everything a cell printed."""
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The notebook run headless on a real kernel: a foreground render through its parameters,
+    then a Render click from a cell that returns while the render goes on as a task."""
+    folder = tmp_path_factory.mktemp("nb")
+    tiny = {"scenes": "a red circle on a black background", "perceptors": ["demo"],
+            "width": 12, "height": 12, "pixel_size": 4, "cutouts": 4, "steps_per_scene": 8,
+            "save_every": 4, "display_every": 2, "seed": 3, "device": "cpu",
+            "file_namespace": "headless"}
+    save_settings(from_dict(tiny), folder / "tiny.yaml")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    inject(notebook, settings_file=str(folder / "tiny.yaml"), render_on_start=True,
+           output_root=str(folder / "out"))
+    notebook.cells += [nbformat.v4.new_code_cell(source) for source in (
+        "studio.panel.controls['steps_per_scene'].value = 100000\n"
+        "studio.panel.controls['file_namespace'].value = 'task'\n"
+        "task = studio.render()\n"
+        "print('returned while', studio.runner.state)",
+        "import asyncio\n"
+        "await asyncio.sleep(1.0)\n"
+        "print('later', studio.runner.state, studio.runner.renderer.step)\n"
+        "studio.stop_button.click()",
+        "outcome = await studio.runner.wait()\n"
+        "print('finally', outcome.state, studio.status.value)",
+    )]
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    # one thread: the CPU is shared with the test process (jupyter_client starts the kernel
+    # with this interpreter, so the package is importable there)
+    client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return notebook, folder
+
+
+def test_headless_run_renders_frames_through_the_parameters_cell(executed):
+    notebook, folder = executed
+    run = folder / "out" / "headless"
+    assert sorted(p.name for p in (run / "frames").glob("*.png")) == ["000001.png", "000002.png"]
+    assert load_checkpoint(run)["step"] == 8
+    assert (run / "headless.mp4").is_file()
+    setup = next(c for c in notebook.cells if "prepare_notebook" in c.source)
+    assert "CPU is slow" in printed(setup) or "GPU:" in printed(setup)
+    studio_cell = next(c for c in notebook.cells if "build_studio" in c.source)
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for o in studio_cell.outputs)
+
+
+def test_a_render_task_runs_on_the_kernel_loop_between_cells(executed):
+    notebook, folder = executed
+    started, later, final = (printed(c) for c in notebook.cells[-3:])
+    # the Render click returned at once; the kernel then ran the next cells while it rendered
+    assert re.fullmatch(r"returned while loading\n", started)
+    state, step = re.fullmatch(r"later (\w+) (\d+)\n", later).groups()
+    assert state == "running" and int(step) > 0
+    assert final.startswith("finally stopped") and final.rstrip().endswith("stopped")
+    # the click landed between two frame pulls: exactly one more step ran, then it saved
+    assert load_checkpoint(folder / "out" / "task")["step"] == int(step) + 1

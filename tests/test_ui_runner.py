@@ -1,0 +1,205 @@
+"""The studio's render driver: asyncio task, stop, pause, live steering, Ctrl-C, errors."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from pytti_nb import perceptors as perceptors_module
+from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.errors import PerceptorError
+from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.settings import from_dict, replace
+from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
+
+
+@pytest.fixture(scope="module")
+def cache():
+    """One perceptor cache for the module, as a notebook session keeps one."""
+    return PerceptorCache()
+
+
+def make_runner(cache, on_frame=None):
+    """A runner that records every state it passes through."""
+    states = []
+    runner = Runner(cache, on_state=lambda state, message: states.append((state, message)),
+                    on_frame=on_frame)
+    return runner, states
+
+
+def run_task(runner, settings=None, **kwargs):
+    """Start the render as an asyncio task (as the studio does) and wait for its outcome."""
+    async def main():
+        task = runner.start(settings=settings, **kwargs)
+        assert not task.done()          # start() returns at once; the loop drives the render
+        return await runner.wait()
+    return asyncio.run(main())
+
+
+def test_a_task_render_runs_every_step_and_writes_frames_and_video(cache, tiny):
+    frames = []
+    runner, states = make_runner(cache, frames.append)
+    outcome = run_task(runner, from_dict(tiny))
+    assert outcome.state == DONE and outcome.message.endswith("done")
+    assert [s for s, _ in states][:2] == [LOADING, RUNNING] and states[-1][0] == DONE
+    assert [f.step for f in frames] == [2, 4, 6, 8, 10, 12]
+    assert len(list((outcome.run_dir / "frames").glob("*.png"))) == 3
+    assert outcome.video is not None and outcome.video.is_file()
+    assert not runner.busy
+
+
+def test_the_loop_handles_other_work_between_frame_pulls(cache, tiny):
+    seen = []
+    runner, _ = make_runner(cache)
+
+    async def main():
+        runner.start(settings=from_dict(tiny))
+        while runner.busy:
+            seen.append(runner.renderer.step if runner.renderer else 0)
+            await asyncio.sleep(0)
+        return runner.outcome
+    assert asyncio.run(main()).state == DONE
+    # other coroutines (widget messages, in a kernel) ran at several points during the render
+    assert len({s for s in seen if 0 < s < 12}) >= 3
+
+
+def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache, tiny):
+    runner, _ = make_runner(cache)
+    runner.on_frame = lambda frame: runner.stop() if frame.step == 4 else None
+    outcome = run_task(runner, from_dict(tiny))
+    assert outcome.state == STOPPED and outcome.message.endswith("stopped")
+    assert load_checkpoint(outcome.run_dir)["step"] == 5
+    assert sorted(p.name for p in (outcome.run_dir / "frames").glob("*.png")) == [
+        "000001.png", "000002.png"]
+    assert runner.last_frame.final and runner.last_frame.step == 5
+
+
+def test_pause_holds_the_render_and_resume_continues(cache, tiny):
+    runner, states = make_runner(cache)
+    runner.on_frame = lambda frame: runner.pause() if frame.step == 2 else None
+
+    async def main():
+        runner.start(settings=from_dict(tiny))
+        while runner.state != PAUSED:
+            await asyncio.sleep(0.01)
+        held = runner.renderer.step
+        await asyncio.sleep(0.5)               # five pause polls: no step may run meanwhile
+        assert runner.renderer.step == held == 2 and runner.state == PAUSED
+        runner.resume()
+        return await runner.wait()
+    outcome = asyncio.run(main())
+    assert outcome.state == DONE and runner.renderer.step == 12
+    assert (PAUSED, "paused at step 2") in states
+
+
+def test_stop_while_paused_saves_after_one_more_step(cache, tiny):
+    runner, _ = make_runner(cache)
+    runner.on_frame = lambda frame: runner.pause() if frame.step == 2 else None
+
+    async def main():
+        runner.start(settings=from_dict(tiny))
+        while runner.state != PAUSED:
+            await asyncio.sleep(0.01)
+        runner.stop()
+        return await runner.wait()
+    outcome = asyncio.run(main())
+    assert outcome.state == STOPPED and load_checkpoint(outcome.run_dir)["step"] == 3
+
+
+def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
+    settings = from_dict(tiny)
+    targets = {}
+
+    def on_frame(frame):
+        target = runner.renderer.scene_targets[0][0]
+        targets[frame.step] = (target.source, target.embeds[0].clone())
+        if frame.step == 4:
+            runner.steer(replace(settings, scenes="a yellow square on a blue background"))
+    runner, states = make_runner(cache, on_frame)
+    outcome = run_task(runner, settings)
+    assert outcome.state == DONE
+    assert targets[4][0] == "a red circle on a black background"
+    assert targets[6][0] == "a yellow square on a blue background"
+    assert not targets[6][1].equal(targets[4][1])
+    assert any("live edit applied at step 5" in m for _, m in states)
+    assert runner.renderer.settings.scenes == "a yellow square on a blue background"
+
+
+def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
+    settings = from_dict(tiny)
+    runner, states = make_runner(cache)
+    runner.on_frame = lambda f: runner.steer(replace(settings, width=20)) if f.step == 2 else None
+    assert run_task(runner, settings).state == DONE
+    assert runner.renderer.settings.width == 12
+    assert any("width apply to the next render" in m for _, m in states)
+
+
+def test_an_invalid_live_edit_is_reported_and_the_render_goes_on(cache, tiny):
+    settings = from_dict(tiny)
+    runner, states = make_runner(cache)
+    runner.on_frame = lambda f: runner.steer(replace(settings, steps_per_scene=3)) \
+        if f.step == 4 else None
+    assert run_task(runner, settings).state == DONE
+    assert runner.renderer.step == 12
+    assert any(m.startswith("live edit not applied: steps_per_scene") for _, m in states)
+
+
+def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny):
+    runner, _ = make_runner(cache)
+
+    def on_frame(frame):
+        if frame.step == 4:
+            step = runner.renderer.train_step
+
+            def interrupted():
+                runner.renderer.train_step = step
+                raise KeyboardInterrupt        # what Colab's stop button raises mid-step
+            runner.renderer.train_step = interrupted
+    runner.on_frame = on_frame
+    outcome = run_task(runner, from_dict(tiny))
+    assert outcome.state == STOPPED
+    assert load_checkpoint(outcome.run_dir)["step"] == 5
+    assert (outcome.run_dir / "frames" / "000002.png").is_file()
+
+
+def test_foreground_render_ends_cleanly_on_ctrl_c(cache, tiny):
+    runner, _ = make_runner(cache)
+
+    def on_frame(frame):
+        if frame.step == 2:
+            raise KeyboardInterrupt
+    runner.on_frame = on_frame
+    outcome = runner.render_blocking(settings=from_dict(tiny))
+    assert outcome.state == STOPPED
+    assert (outcome.run_dir / "frames").is_dir()
+
+
+def test_foreground_render_without_interruption_finishes(cache, tiny):
+    runner, _ = make_runner(cache)
+    outcome = runner.render_blocking(settings=from_dict(tiny))
+    assert outcome.state == DONE and load_checkpoint(outcome.run_dir)["step"] == 12
+
+
+def test_missing_weights_end_in_a_plain_error_and_leave_no_run_folder(tiny, monkeypatch):
+    # Offline: the weights host cannot be reached and nothing is cached.
+    monkeypatch.setattr(perceptors_module, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
+    for proxy in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    runner, states = make_runner(PerceptorCache())
+    outcome = run_task(runner, from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}))
+    assert outcome.state == ERROR and isinstance(outcome.error, PerceptorError)
+    assert "'demo'" in outcome.message and states[-1] == (ERROR, outcome.message)
+    assert not (Path(tiny["output_root"]) / "run").exists()
+
+
+def test_only_one_render_at_a_time(cache, tiny):
+    runner, _ = make_runner(cache)
+
+    async def main():
+        runner.start(settings=from_dict(tiny))
+        with pytest.raises(RuntimeError, match="already running"):
+            runner.start(settings=from_dict(tiny))
+        runner.stop()
+        return await runner.wait()
+    assert asyncio.run(main()).state == STOPPED

@@ -1,0 +1,246 @@
+"""The assembled studio: buttons, preview, progress, settings in and out, resume, demo offer."""
+
+import asyncio
+import datetime
+import html
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from pytti_nb import perceptors as perceptors_module
+from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.errors import SettingsError
+from pytti_nb.output import read_png_metadata
+from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.settings import from_dict, load_settings, save_settings
+from pytti_nb.ui import build_studio
+from pytti_nb.ui.files import settings_from_upload
+
+NOW = datetime.datetime.now(datetime.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def cache():
+    """One perceptor cache for the module, as a notebook session keeps one."""
+    return PerceptorCache()
+
+
+@pytest.fixture
+def studio(cache, tiny):
+    """A studio showing the tiny demo settings."""
+    return build_studio(settings=from_dict(tiny), perceptors=cache)
+
+
+def click_and_wait(studio, button, during=None):
+    """Click a button inside a running event loop (as in a kernel) and wait for the render."""
+    async def main():
+        button.click()
+        if during is not None:
+            await during()
+        return await studio.runner.wait()
+    return asyncio.run(main())
+
+
+def text(widget):
+    """The visible text of an HTML widget (tags dropped)."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", widget.value)).strip()
+
+
+def test_render_button_renders_with_preview_progress_losses_and_video(studio, tiny):
+    previews = []
+    studio.runner.on_frame = lambda frame, show=studio._on_frame: (
+        show(frame), previews.append(bytes(studio.preview.value)))
+    outcome = click_and_wait(studio, studio.render_button)
+    assert outcome.state == "done" and text(studio.status).endswith("done")
+    assert len(previews) == 6 and len(set(previews)) > 1          # the preview changed
+    assert Image.open(io.BytesIO(previews[-1])).format == "JPEG"
+    assert (studio.progress.value, studio.progress.max) == (12, 12)
+    assert "step 12/12" in text(studio.progress_text) and "scene 1/1" in text(studio.progress_text)
+    assert text(studio.losses).startswith("total ")
+    assert studio.loss_plot.value.count("<polyline") == 1
+    assert studio.video.children[0].value[4:8] == b"ftyp"          # the MP4 plays inline
+    assert studio.files.resume_path.value == str(outcome.run_dir)
+    assert not studio.render_button.disabled and studio.stop_button.disabled
+
+
+def test_buttons_follow_the_render(studio):
+    seen = []
+    studio.runner.on_frame = lambda frame: seen.append(
+        (studio.render_button.disabled, studio.stop_button.disabled,
+         studio.pause_button.disabled))
+    click_and_wait(studio, studio.render_button)
+    assert set(seen) == {(True, False, False)}
+
+
+def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
+    def on_frame(frame):
+        if frame.step == 2:
+            studio.stop_button.click()
+    studio.runner.on_frame = on_frame
+    outcome = click_and_wait(studio, studio.render_button)
+    assert outcome.state == "stopped" and text(studio.status).endswith("stopped")
+    assert load_checkpoint(outcome.run_dir)["step"] == 3
+    studio.runner.on_frame = studio._on_frame
+    resumed = click_and_wait(studio, studio.files.resume_button)
+    assert resumed.state == "done" and resumed.run_dir == outcome.run_dir
+    assert load_checkpoint(outcome.run_dir)["step"] == 12
+    assert "step 12/12" in text(studio.progress_text)
+
+
+def test_pause_button_pauses_and_resumes(studio):
+    studio.runner.on_frame = lambda f: studio.pause_button.click() if f.step == 2 else None
+
+    async def during():
+        while studio.runner.state != "paused":
+            await asyncio.sleep(0.01)
+        assert studio.pause_button.description == "Resume"
+        assert "paused at step 2" in text(studio.status)
+        await asyncio.sleep(0.3)
+        assert studio.runner.renderer.step == 2
+        studio.pause_button.click()
+    assert click_and_wait(studio, studio.render_button, during).state == "done"
+    assert studio.runner.renderer.step == 12 and studio.pause_button.description == "Pause"
+
+
+def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio):
+    def on_frame(frame):
+        if frame.step == 2:
+            studio.panel.controls["scenes"].value = "a yellow square on a blue background"
+    studio.runner.on_frame = on_frame
+    click_and_wait(studio, studio.render_button)
+    assert studio.runner.renderer.scene_targets[0][0].source == (
+        "a yellow square on a blue background")
+
+
+def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monkeypatch):
+    monkeypatch.setattr(perceptors_module, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
+    for proxy in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    studio = build_studio(settings=from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}),
+                          perceptors=cache)
+    assert studio.demo_button.layout.display == "none"
+    click_and_wait(studio, studio.render_button)
+    status = text(studio.status)
+    assert "error" in status and "could not download weights" in status
+    assert "Traceback" not in status
+    assert studio.demo_button.layout.display != "none"
+    assert "demo" in studio.demo_button.description
+    assert "pytti-use-demo" in studio.demo_button._dom_classes
+    studio.demo_button.click()
+    assert studio.settings().perceptors == ["demo"]
+    assert studio.demo_button.layout.display == "none"
+    assert click_and_wait(studio, studio.render_button).state == "done"
+
+
+def test_foreground_render_returns_the_outcome_and_raises_errors(studio, tmp_path):
+    assert studio.render_now().state == "done"
+    assert text(studio.status).endswith("done") and studio.progress.value == 12
+    studio.panel.controls["init_image"].value = str(tmp_path / "missing.png")
+    with pytest.raises(SettingsError, match="init_image"):
+        studio.render_now()
+
+
+def test_invalid_plan_lists_every_problem_without_rendering(studio, tmp_path):
+    studio.panel.controls["init_image"].value = str(tmp_path / "missing.png")
+    assert studio.render() is None
+    status = text(studio.status)
+    assert status.startswith("error: the settings have problems") and "init_image" in status
+    assert studio.runner.state == "idle"
+
+
+def test_settings_load_from_a_png_the_studio_rendered(studio, cache, tiny):
+    outcome = click_and_wait(studio, studio.render_button)
+    png = outcome.run_dir / "frames" / "000001.png"
+    fresh = build_studio(output_root="/tmp/elsewhere", perceptors=cache)
+    assert fresh.panel.controls["scenes"].value == ""
+    fresh.files.upload.value = ({"name": "frame.png", "type": "image/png",
+                                 "size": png.stat().st_size, "content": png.read_bytes(),
+                                 "last_modified": NOW},)
+    loaded = fresh.settings()
+    assert loaded.scenes == tiny["scenes"] and loaded.seed == 1 and loaded.width == 12
+    assert loaded.output_root == "/tmp/elsewhere"     # the session keeps its output folder
+    assert "loaded frame.png" in text(fresh.files.message)
+    assert fresh.files.upload.value == ()
+
+
+def test_upload_of_an_unrelated_file_says_what_is_allowed(studio):
+    studio.files.upload.value = ({"name": "notes.txt", "type": "text/plain", "size": 2,
+                                  "content": b"hi", "last_modified": NOW},)
+    message = text(studio.files.message)
+    assert message.startswith("error:") and "'notes.txt'" in message and ".yaml" in message
+
+
+def test_save_and_load_a_settings_file(studio, tmp_path, tiny):
+    path = tmp_path / "mine.yaml"
+    studio.files.path.value = str(path)
+    studio.files.save_button.click()
+    assert load_settings(path) == studio.settings()
+    save_settings(from_dict({**tiny, "scenes": "a blue star", "cutouts": 8}), path)
+    studio.files.load_button.click()
+    assert (studio.settings().scenes, studio.settings().cutouts) == ("a blue star", 8)
+
+
+def test_copy_box_shows_yaml_and_applies_pasted_settings(studio):
+    assert "scenes: a red circle on a black background" in studio.files.yaml.value
+    studio.files.yaml.value = "scenes: a green triangle\ncutouts: 2\nwidth: 20\n"
+    studio.files.apply_button.click()
+    s = studio.settings()
+    assert (s.scenes, s.cutouts, s.width) == ("a green triangle", 2, 20)
+    assert "scenes: a green triangle" in studio.files.yaml.value
+    studio.files.yaml.value = "widht: 3"
+    studio.files.apply_button.click()
+    assert "did you mean 'width'" in text(studio.files.message)
+
+
+def test_keys_on_the_preview_pause_and_save_a_snapshot_click_zooms(studio):
+    def on_frame(frame):
+        studio._on_frame(frame)
+        if frame.step == 4:
+            studio._on_preview_event({"type": "keydown", "key": "s"})
+            studio._on_preview_event({"type": "keydown", "key": " "})
+            assert studio.runner.pause_requested
+            studio._on_preview_event({"type": "keydown", "key": " "})
+            assert not studio.runner.pause_requested
+    studio.runner.on_frame = on_frame
+    outcome = click_and_wait(studio, studio.render_button)
+    snapshot = outcome.run_dir / "snapshots" / "step_000004.png"
+    assert read_png_metadata(snapshot)["step"] == 4
+    restored = settings_from_upload("s.png", snapshot.read_bytes())
+    assert restored["scenes"] == studio.settings().scenes
+    studio._on_preview_event({"type": "click"})
+    assert studio.preview.layout.max_width == "none" and studio.full_size.value
+    studio._on_preview_event({"type": "click"})
+    assert studio.preview.layout.max_width == "512px"
+
+
+def test_snapshot_before_any_render_says_so(studio):
+    studio.snapshot_button.click()
+    assert "nothing to save yet" in text(studio.status)
+
+
+def test_schedule_preview_plots_time_varying_values(studio):
+    assert "constant" in text(studio.schedules)
+    studio.panel.controls["scenes"].value = "a red circle:{0:(1), 1:(3)} | blue:sin(t)"
+    studio.panel.controls["smoothing_weight"].value = "0:(0.1), 1:(0.5)"
+    chart = html.unescape(studio.schedules.value)
+    assert chart.count("<polyline") == 3
+    assert "smoothing_weight" in chart and "blue:sin(t) (weight)" in chart
+
+
+def test_header_names_the_output_folder(cache, tmp_path):
+    studio = build_studio(output_root=str(tmp_path / "renders"), perceptors=cache)
+    assert str(tmp_path / "renders") in text(studio.header)
+    assert studio.settings is not None and "pytti-studio" in studio.widget._dom_classes
+
+
+def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cache, tmp_path,
+                                                                            tiny):
+    path = tmp_path / "s.yaml"
+    save_settings(from_dict(tiny), path)
+    studio = build_studio(settings_file=str(path), output_root=str(tmp_path / "o"),
+                          perceptors=cache)
+    assert studio.settings().scenes == tiny["scenes"]
+    assert studio.settings().output_root == str(tmp_path / "o")
