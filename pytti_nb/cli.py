@@ -54,7 +54,8 @@ def main(argv=None) -> int:
             return EXIT_OK
         return render_command(args)
     except SettingsError as e:
-        _error("invalid settings:\n" + "\n".join(f"  - {p}" for p in e.problems))
+        _error("invalid settings:\n" + "\n".join("  - " + p.replace("\n", "\n    ")
+                                                  for p in e.problems))
         return EXIT_BAD_INPUT
     except PerceptorError as e:
         _error(str(e))

@@ -257,3 +257,26 @@ def test_resolve_precision(monkeypatch):
     assert perceptors.resolve_precision("auto", torch.device("mps")) == torch.float16
     with pytest.raises(PerceptorError, match="'fp8'.*'auto', 'fp32', 'fp16', 'bf16'"):
         perceptors.resolve_precision("fp8", cpu)
+
+
+def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
+    """Two different architectures (ViT from safetensors, ResNet from .pth) steer one image."""
+    import numpy as np
+
+    from pytti_nb.plan import plan
+    from pytti_nb.render import Renderer
+    from pytti_nb.settings import from_dict
+
+    def final(specs):
+        s = from_dict({"scenes": "a red circle", "perceptors": list(specs), "width": 8,
+                       "height": 8, "pixel_size": 4, "cutouts": 4, "steps_per_scene": 4,
+                       "seed": 5, "save_every": 0, "display_every": 4, "device": "cpu",
+                       "output_root": str(tmp_path)})
+        r = Renderer(plan(s), cache)
+        return r, list(r.frames())[-1]
+
+    both, frame = final(tiny_specs)
+    assert [p.embed_dim for p in both.perceptors] == [24, 40]
+    assert np.isfinite(frame.losses["prompts"])
+    alone = [final([spec])[1].image for spec in tiny_specs]
+    assert all(not np.array_equal(frame.image, a) for a in alone)
