@@ -122,3 +122,23 @@ def test_missing_weights_exit_3_and_point_to_demo(tmp_path, tiny):
 def test_resume_refuses_extra_settings(tmp_path):
     run = cli("render", "x.yaml", "--resume", str(tmp_path))
     assert run.returncode == 2 and "--resume continues a run" in run.stderr
+
+
+def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
+    settings = {**tiny, "steps_per_scene": 2000, "save_every": 500, "display_every": 10}
+    run_dir = tmp_path / "out" / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "pytti_nb", "render", "--quiet",
+                             str(write_settings(tmp_path, settings))], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "settings.yaml").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(2)  # let it load the perceptor and take some steps
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    step = load_checkpoint(run_dir)["step"]
+    assert 0 < step < 2000
+    # the stop saved a frame at the step it stopped on, so nothing rendered is lost
+    frames = sorted((run_dir / "frames").glob("*.png"))
+    assert read_png_metadata(frames[-1])["step"] == step
