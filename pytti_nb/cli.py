@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a settings file without rendering")
     v.add_argument("settings")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    i = sub.add_parser("import-pytti", help="convert a PyTTI settings file to pytti_nb's")
+    i.add_argument("source", help="PyTTI YAML or JSON settings")
+    i.add_argument("dest", help="pytti_nb settings file to write (.yaml or .json)")
     sub.add_parser("settings-table", help="print the settings table in Markdown")
     return parser
 
@@ -48,6 +51,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "validate":
             return validate_command(args)
+        if args.command == "import-pytti":
+            return import_command(args)
         if args.command == "settings-table":
             from .docs import settings_table
             print(settings_table())
@@ -75,6 +80,20 @@ def validate_command(args) -> int:
     p = plan_dict(load_settings_dict(args.settings, args.set), source=args.settings)
     print(f"{args.settings}: valid ({len(p.scenes)} scene(s), {p.total_steps} steps, "
           f"{p.width * p.settings.pixel_size}x{p.height * p.settings.pixel_size} pixels)")
+    return EXIT_OK
+
+
+def import_command(args) -> int:
+    """Convert a PyTTI settings file, validate the result and write it."""
+    from .plan import plan_dict
+    from .pytti_import import from_pytti
+    from .settings import read_settings_dict, save_settings
+    ours, notes = from_pytti(read_settings_dict(args.source))
+    settings = plan_dict(ours, source=args.source).settings
+    save_settings(settings, args.dest)
+    for note in notes:
+        print(f"  {note}")
+    print(f"wrote {args.dest}")
     return EXIT_OK
 
 

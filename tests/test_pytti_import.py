@@ -1,0 +1,118 @@
+"""Importing PyTTI settings files."""
+
+import pytest
+import yaml
+
+from pytti_nb.errors import SettingsError
+from pytti_nb.pytti_import import from_pytti
+from pytti_nb.settings import from_dict
+
+# The keys of pytti-core's assets/default.yaml (values from the reference), animation off.
+PYTTI_DEFAULT = yaml.safe_load("""
+# @package _global_
+scenes: "a castle | stormy sky:2"
+scene_prefix: ""
+scene_suffix: " | text:-1:-.9"
+direct_image_prompts: ""
+init_image: ""
+direct_init_weight: ""
+semantic_init_weight: ""
+image_model: Unlimited Palette
+vqgan_model: sflckr
+width: 180
+height: 112
+pixel_size: 4
+smoothing_weight: 0.02
+random_initial_palette: false
+palette_size: 6
+palettes: 9
+gamma: 1
+hdr_weight: 0.01
+palette_normalization_weight: 0.2
+show_palette: false
+target_palette: ""
+lock_palette: false
+animation_mode: off
+sampling_mode: bicubic
+infill_mode: wrap
+pre_animation_steps: 100
+steps_per_frame: 50
+frames_per_second: 12
+direct_stabilization_weight: ""
+semantic_stabilization_weight: ""
+depth_stabilization_weight: ""
+edge_stabilization_weight: ""
+flow_stabilization_weight: ""
+video_path: ""
+frame_stride: 1
+reencode_each_frame: true
+flow_long_term_samples: 1
+translate_x: "0"
+translate_y: "0"
+translate_z_3d: "0"
+rotate_3d: "[1, 0, 0, 0]"
+rotate_2d: "0"
+zoom_x_2d: "0"
+zoom_y_2d: "0"
+lock_camera: true
+field_of_view: 60
+near_plane: 1
+far_plane: 10000
+file_namespace: default
+allow_overwrite: false
+display_every: 50
+clear_every: 0
+display_scale: 1
+save_every: 50
+backups: 3
+show_graphs: false
+approximate_vram_usage: false
+ViTB32: true
+ViTB16: true
+ViTL14: false
+RN50: false
+learning_rate: null
+reset_lr_each_frame: true
+seed: ${now:%f}
+cutouts: 40
+cut_pow: 2
+cutout_border: 0.25
+border_mode: clamp
+models_parent_dir: ${user_cache:}
+gradient_accumulation_steps: 1
+steps_per_scene: 100
+interpolation_steps: 0
+use_mmc: false
+""")
+
+
+def test_pytti_default_imports_to_valid_settings():
+    ours, notes = from_pytti(PYTTI_DEFAULT)
+    s = from_dict({**ours, "models_cache_dir": ""})
+    assert s.perceptors == ["ViT-B-32@openai", "ViT-B-16@openai"]
+    assert s.scene_suffix == " | text:-1:-.9" and s.cutouts == 40 and s.seed is None
+    assert s.direct_init_weight == "0" and s.learning_rate is None
+    assert ours["models_cache_dir"] == "${user_cache:}"  # renamed, kept for the user to fix
+    assert any(n.startswith("animation_mode: dropped") for n in notes)
+    assert any(n.startswith("clear_every: ignored") for n in notes)
+
+
+@pytest.mark.parametrize("change", [{"animation_mode": "3D"}, {"use_mmc": True},
+                                    {"edge_stabilization_weight": "0.5"}])
+def test_features_not_yet_supported_are_refused_by_name(change):
+    with pytest.raises(SettingsError) as e:
+        from_pytti({**PYTTI_DEFAULT, **change})
+    key = next(iter(change))
+    assert any(p.startswith(f"{key}:") for p in e.value.problems)
+
+
+def test_cli_import(tmp_path):
+    import subprocess
+    import sys
+    src = tmp_path / "pytti.yaml"
+    src.write_text(yaml.safe_dump({**PYTTI_DEFAULT, "models_parent_dir": str(tmp_path)}))
+    run = subprocess.run([sys.executable, "-m", "pytti_nb", "import-pytti", str(src),
+                          str(tmp_path / "ours.yaml")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    ours = yaml.safe_load((tmp_path / "ours.yaml").read_text())
+    assert ours["perceptors"] == ["ViT-B-32@openai", "ViT-B-16@openai"]
