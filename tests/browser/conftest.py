@@ -1,0 +1,103 @@
+"""Fixtures for the browser tests: JupyterLab and Voila servers on 127.0.0.1, headless Chromium.
+
+Chromium is Debian's `/usr/bin/chromium` (installed by tools/install_browser_deps.sh), driven by
+the Python `playwright` package; `playwright install` is never used. With `CI` set, a missing
+browser fails these tests instead of skipping them, so a skip can never pass for a pass in CI.
+"""
+
+import os
+import sys
+
+import pytest
+from browser_harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TOKEN,
+    PageLog,
+    Server,
+    free_port,
+    jupyter_env,
+    make_studio_copy,
+)
+
+
+def pytest_configure(config):
+    """Register the `browser` marker so `-m "not browser"` can leave these tests out locally."""
+    config.addinivalue_line("markers", "browser: drives the notebook studio in headless Chromium")
+
+
+def _missing_browser(reason: str):
+    """Fail in CI (where a skip would hide a broken install), skip with the reason elsewhere."""
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{reason}; CI must run the browser tests (bash tools/install_browser_deps.sh)")
+    pytest.skip(f"{reason}; run `bash tools/install_browser_deps.sh` to enable the browser tests")
+
+
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, which would break asyncio.run() in every test collected after these.
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (Debian's build) launched through Playwright, for one test module."""
+    if not CHROMIUM.exists():
+        _missing_browser(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("the Python package 'playwright' is not installed (requirements-dev.txt)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, tmp_path):
+    """A fresh browser context and page; its PageLog is `page.pytti_log`."""
+    # Tall enough that the whole studio fits on screen (and in its screenshot).
+    context = chromium.new_context(viewport={"width": 1400, "height": 1800})
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    pg.pytti_log = PageLog()
+    pg.pytti_log.attach(pg)
+    yield pg
+    pg.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    """JupyterLab on 127.0.0.1 serving a fresh studio copy; yields the Server."""
+    workdir = tmp_path / "work"
+    make_studio_copy(workdir)
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    server = Server(cmd, workdir=workdir, env=jupyter_env(tmp_path / "jupyter"),
+                    url=f"http://127.0.0.1:{port}", ready_path=f"/api/status?token={TOKEN}",
+                    log=tmp_path / "jupyterlab.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def voila_server(tmp_path):
+    """Voila on 127.0.0.1 serving a fresh studio copy as an app; yields the Server."""
+    workdir = tmp_path / "work"
+    notebook = make_studio_copy(workdir)
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "voila", notebook.name, "--no-browser", f"--port={port}",
+        "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+        '--VoilaConfiguration.extension_denylist=["jupyterlab-jupytext"]',
+    ]
+    # Voila runs the notebook on every GET of "/", so readiness is probed on another path.
+    server = Server(cmd, workdir=workdir, env=jupyter_env(tmp_path / "jupyter"),
+                    url=f"http://127.0.0.1:{port}", ready_path="/favicon.ico",
+                    log=tmp_path / "voila.log")
+    yield server
+    server.stop()

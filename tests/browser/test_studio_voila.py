@@ -1,0 +1,48 @@
+"""The studio as a Voila app in headless Chromium: no code shown, a prompt rendered to the end."""
+
+import re
+
+import pytest
+from browser_harness import TINY_STEPS, save_screenshot
+from studio_driver import (
+    PROMPT,
+    STUDIO,
+    STUDIO_TIMEOUT_MS,
+    assert_clean_console,
+    is_shared_noise,
+    render_to_end,
+    rendered_scenes,
+    saved_pngs,
+)
+
+pytestmark = pytest.mark.browser
+
+
+# Voila's lab template links Font Awesome from a CDN (templates/lab/index.html.j2): offline, fails.
+VOILA_FONT_CSS = re.compile(
+    r"^https://cdn\.jsdelivr\.net/npm/@fortawesome/fontawesome-free@[^/]+/css/"
+    r"(all|v4-shims)\.min\.css$")
+
+
+def voila_noise(text: str, url: str) -> bool:
+    """Console errors Voila itself makes offline; none are ours."""
+    return is_shared_noise(text, url) or bool(VOILA_FONT_CSS.match(url))
+
+
+def test_studio_renders_in_voila(voila_server, page, tmp_path):
+    """An artist who never sees code opens the app, types a prompt and renders it to the end."""
+    page.goto(voila_server.url + "/")
+    page.locator(STUDIO).first.wait_for(timeout=STUDIO_TIMEOUT_MS)
+    body = page.locator("body").inner_text()
+    assert "settings_file = 'tiny.yaml'" not in body, "Voila shows the parameters cell's code"
+    # Markdown cells keep an input area in Voila; code cells must show their outputs only.
+    code = page.locator(".jp-CodeCell .jp-InputArea, .jp-InputArea-editor, .cm-editor")
+    assert not any(code.nth(i).is_visible() for i in range(code.count())), "a code cell shows"
+
+    changes = render_to_end(page, TINY_STEPS)
+    assert changes >= 2, f"the preview changed {changes} time(s) during a {TINY_STEPS}-step render"
+    out = voila_server.workdir / "out"
+    assert rendered_scenes(out) == [PROMPT], "the typed prompt did not reach the render"
+    assert saved_pngs(out) >= 1, "the finished render saved no PNG"
+    save_screenshot(page, "voila.png", tmp_path, full_page=True)
+    assert_clean_console(page.pytti_log, voila_noise)
