@@ -5,16 +5,16 @@ One step samples every crop at once: all randomness is drawn as [n]-shaped tenso
 ONE `F.affine_grid` + ONE `F.grid_sample`; colour jitter and noise are elementwise afterwards.
 
 Antialiasing (mip-mapping): a crop much larger than `size` would alias under plain bilinear
-sampling (PyTTI area-averaged each crop in a Python loop). Instead the whole image is blurred
-once per step into a few mip levels (area-downscaled by 2, 4, 8 and upsampled back), stacked
-along a depth axis, and each crop reads the level matching its own scale through a 3-D
-(trilinear) `grid_sample`. That is still one sampling kernel for all crops, costs a few
-full-image resizes per step, and gives every crop a prefilter close to its own downscale factor.
+sampling (PyTTI area-averaged each crop in a Python loop). Instead the image is area-downscaled
+once per step by 2, 4 and 8, the levels are laid side by side in one atlas image, and each crop
+blends the two levels around its own scale (trilinear filtering) with ONE 2-D `grid_sample`
+over the atlas. Border modes are applied to the sampling coordinates first, so every tap lands
+inside a level. (A 3-D grid_sample over a stack of full-size levels did the same at 4x the cost
+of its forward and backward on the CPU.)
 """
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -23,16 +23,6 @@ from torch import Tensor
 from .errors import SettingsError
 
 BORDER_MODES = ("clamp", "mirror", "wrap", "black", "smear")
-# grid_sample padding per border mode; clamp and wrap keep every sample inside the image anyway.
-_PADDING = MappingProxyType(
-    {
-        "clamp": "border",
-        "mirror": "reflection",
-        "wrap": "border",
-        "black": "zeros",
-        "smear": "border",
-    }
-)
 MAX_MIP_LEVELS = 4  # blur up to 8x: enough for crops up to ~8x the cutout size
 MASK_RESOLUTION = 64  # masks are area-downscaled to this max side before sampling
 MASK_SAMPLES = 8  # mask_weights averages an 8x8 grid per crop
@@ -108,24 +98,27 @@ def make_cutouts(
 def crop_with_thetas(
     image: Tensor, thetas: Tensor, size: int, border_mode: str = "black"
 ) -> Tensor:
-    """Crops [n,C,size,size] of `image` [1,C,H,W] at [n,2,3] affines, in one grid_sample."""
+    """Crops [n,C,size,size] of `image` [1,C,H,W] at [n,2,3] affines, in one 2-D grid_sample."""
     n, channels = thetas.shape[0], image.shape[1]
     height, width = image.shape[-2:]
     levels = _mip_levels(max(height, width), size)
-    stack = _mip_stack(image, levels, border_mode)  # [1,C,L,H,W] (+2 on H,W for wrap)
-    # [n,size,size,2] as (x, y)
+    atlas, boxes = _mip_atlas(image, levels, border_mode)  # [1,C,H+2,sum(w_k+2)], [L,4]
+    # [n,size,size,2] as (x, y) in the image's normalised coords
     grid = F.affine_grid(thetas, [n, 1, size, size], align_corners=False)
-    if border_mode == "wrap":
-        grid = _wrap_grid(grid, height, width)
-    # [n] depth coordinate of each crop's mip level
-    z = _level_coord(thetas, height, width, size, levels)
-    grid = torch.cat((grid, z.view(n, 1, 1, 1).expand(n, size, size, 1)), dim=-1)
+    grid, inside = _apply_border(grid, border_mode)
+    # Each crop blends the two mip levels around its own scale (trilinear filtering), both read
+    # from the atlas: ONE 2-D grid_sample for all crops and both levels.
+    level = _level(thetas, height, width, size, levels)  # [n] fractional
+    low = level.floor().long()
+    high = (low + 1).clamp(max=levels - 1)
+    both = torch.cat((_to_atlas(grid, boxes[low], atlas), _to_atlas(grid, boxes[high], atlas)))
     # All crops share ONE grid over a batch of 1: the image gradient is [1,C,H,W], not n copies.
-    grid = grid.reshape(1, 1, n * size, size, 3)
-    out = F.grid_sample(
-        stack, grid, mode="bilinear", padding_mode=_PADDING[border_mode], align_corners=False
-    )
-    return out.reshape(channels, n, size, size).transpose(0, 1)  # [n,C,size,size]
+    out = F.grid_sample(atlas, both.reshape(1, 2 * n * size, size, 2), mode="bilinear",
+                        padding_mode="border", align_corners=False)
+    out = out.reshape(channels, 2, n, size, size).permute(1, 2, 0, 3, 4)  # [2,n,C,size,size]
+    frac = (level - low).view(n, 1, 1, 1).to(out.dtype)
+    crops = out[0] + frac * (out[1] - out[0])
+    return crops if inside is None else crops * inside[:, None].to(crops.dtype)
 
 
 def mask_weights(mask: Tensor, cutouts: Cutouts) -> Tensor:
@@ -214,34 +207,54 @@ def _mip_levels(max_side: int, size: int) -> int:
     return 1 if ratio <= 1 else min(MAX_MIP_LEVELS, 1 + math.ceil(math.log2(ratio)))
 
 
-def _mip_stack(image: Tensor, levels: int, border_mode: str) -> Tensor:
-    """Stack the image and its 2^k-blurred copies (same size) on a depth axis -> [1,C,L,H,W]."""
+def _mip_atlas(image: Tensor, levels: int, border_mode: str):
+    """The image and its 2^k area-downscaled copies side by side, each with a 1-px pad.
+
+    Returns the atlas [1,C,H+2,sum(w_k+2)] and per level the pixel box (x0, y0, w, h) of its
+    unpadded content. The pad (circular for wrap, else the edge pixels) keeps bilinear taps
+    inside a level.
+    """
     height, width = image.shape[-2:]
-    mips = [image]
-    for k in range(1, levels):  # a loop over <= MAX_MIP_LEVELS levels, not over cutouts
-        small = F.interpolate(image, size=(max(height >> k, 1), max(width >> k, 1)), mode="area")
-        mips.append(
-            F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
-        )
-    # a 1-pixel circular pad lets bilinear taps straddle the seam correctly
+    pad_mode = "circular" if border_mode == "wrap" else "replicate"
+    tiles, boxes, x0 = [], [], 0
+    for k in range(levels):  # a loop over <= MAX_MIP_LEVELS levels, not over cutouts
+        h, w = max(height >> k, 1), max(width >> k, 1)
+        mip = image if k == 0 else F.interpolate(image, size=(h, w), mode="area")
+        tile = F.pad(mip, (1, 1, 1, 1), mode=pad_mode)
+        tiles.append(F.pad(tile, (0, 0, 0, height - h)))  # align heights; the rest is unused
+        boxes.append((x0 + 1, 1, w, h))
+        x0 += w + 2
+    box = torch.tensor(boxes, device=image.device, dtype=torch.float32)
+    return torch.cat(tiles, dim=3), box
+
+
+def _apply_border(grid: Tensor, border_mode: str):
+    """Fold normalised coords into [-1,1] as the border mode says; for black also an in-mask."""
     if border_mode == "wrap":
-        mips = [F.pad(m, (1, 1, 1, 1), mode="circular") for m in mips]
-    return torch.stack(mips, dim=2)
+        return (grid + 1).remainder(2) - 1, None
+    if border_mode == "mirror":  # reflect about the image edges, as grid_sample's reflection
+        u = (grid + 1).remainder(4)
+        return torch.where(u > 2, 4 - u, u) - 1, None
+    if border_mode == "black":
+        inside = (grid.abs() <= 1).all(dim=-1)  # [n,size,size]
+        return grid.clamp(-1, 1), inside
+    return grid.clamp(-1, 1), None  # clamp (crops are inside anyway) and smear
 
 
-def _wrap_grid(grid: Tensor, height: int, width: int) -> Tensor:
-    """Fold normalised (x, y) coords circularly into the image, addressing its padded copy."""
-    x = ((grid[..., 0] + 1) * (width / 2)).remainder(width)  # pixel coords, 0 = left edge
-    y = ((grid[..., 1] + 1) * (height / 2)).remainder(height)
-    return torch.stack(((x + 1) * (2 / (width + 2)) - 1, (y + 1) * (2 / (height + 2)) - 1), dim=-1)
+def _to_atlas(grid: Tensor, box: Tensor, atlas: Tensor) -> Tensor:
+    """Map image-normalised coords [n,s,s,2] into the atlas' normalised coords, per crop box."""
+    atlas_w, atlas_h = atlas.shape[-1], atlas.shape[-2]
+    x0, y0, w, h = (box[:, i].view(-1, 1, 1) for i in range(4))
+    px = x0 + (grid[..., 0] + 1) * (w / 2)  # pixel-edge coords inside the level's box
+    py = y0 + (grid[..., 1] + 1) * (h / 2)
+    return torch.stack((px * (2 / atlas_w) - 1, py * (2 / atlas_h) - 1), dim=-1)
 
 
-def _level_coord(thetas: Tensor, height: int, width: int, size: int, levels: int) -> Tensor:
-    """Normalised depth coordinate of each crop's mip level, log2(crop side in pixels / size)."""
+def _level(thetas: Tensor, height: int, width: int, size: int, levels: int) -> Tensor:
+    """Fractional mip level of each crop, log2(crop side in pixels / size), in [0, levels-1]."""
     det = thetas[:, 0, 0] * thetas[:, 1, 1] - thetas[:, 0, 1] * thetas[:, 1, 0]  # [n]
     side_px = (det.abs() * (height * width)).sqrt()
-    level = torch.log2(side_px / size).clamp(0, levels - 1)
-    return (2 * level + 1) / levels - 1
+    return torch.log2(side_px / size).clamp(0, levels - 1)
 
 
 def _color_jitter(x: Tensor, u: Tensor, amount: float) -> Tensor:

@@ -71,9 +71,13 @@ def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: 
     """
     renderer = renderer or make_renderer(job, perceptors)
     versions = environment_versions()
+    written = renderer.settings
     for frame in renderer.frames(should_stop, every_step=every_step):
         if frame is not None and frame.save_index is not None:
             # settings may have been steered mid-run: record the ones in force now
+            if renderer.settings != written:
+                written = renderer.settings
+                job.writer.write_settings(to_yaml(written))
             settings = to_dict(renderer.settings)
             metadata = {"settings": settings, "seed": renderer.settings.seed,
                         "step": frame.step, "frame": frame.save_index, "versions": versions}

@@ -165,6 +165,8 @@ def _as_int(info, raw):
     """Integers, also from whole floats and numeric strings."""
     if isinstance(raw, bool):
         raise ValueError(f"{raw!r} is not an integer; expected {_allowed(info)}")
+    if isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
+        return int(raw)  # exact: a 62-bit seed must not pass through a float
     try:
         value = float(raw) if isinstance(raw, str) else raw
         if isinstance(value, float) and not value.is_integer():

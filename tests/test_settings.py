@@ -86,3 +86,9 @@ def test_unreadable_and_malformed_files(tmp_path):
 
 def test_defaults_match_dataclass():
     assert to_dict(from_dict({})) == to_dict(Settings())
+
+
+def test_large_integers_stay_exact_from_text():
+    seed = 3922585993845962303  # 62 bits: a float would round it
+    assert from_dict({"seed": str(seed)}).seed == seed
+    assert from_dict({"seed": seed}).seed == seed

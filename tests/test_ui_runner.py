@@ -203,3 +203,14 @@ def test_only_one_render_at_a_time(cache, tiny):
         runner.stop()
         return await runner.wait()
     assert asyncio.run(main()).state == STOPPED
+
+
+def test_a_live_edit_waits_until_typing_settles(cache, tiny):
+    settings = from_dict(tiny)
+
+    def on_frame(frame):
+        if frame.step == 2:   # still "typing": the edit must not reach this short render
+            runner.steer(replace(settings, scenes="a yel"), settle=60.0)
+    runner, _ = make_runner(cache, on_frame)
+    assert run_task(runner, settings).state == DONE
+    assert runner.renderer.scene_targets[0][0].source == "a red circle on a black background"

@@ -104,7 +104,10 @@ def test_pause_button_pauses_and_resumes(studio):
     assert studio.runner.renderer.step == 12 and studio.pause_button.description == "Pause"
 
 
-def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio):
+def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypatch):
+    import pytti_nb.ui.studio as studio_module
+    monkeypatch.setattr(studio_module, "EDIT_SETTLE_S", 0.0)  # this render lasts < 0.4 s
+
     def on_frame(frame):
         if frame.step == 2:
             studio.panel.controls["scenes"].value = "a yellow square on a blue background"

@@ -75,6 +75,12 @@ class SettingsFiles:
                                         layout=widgets.Layout(width="460px"))
         self.resume_button = widgets.Button(description="Resume", icon="play")
         self.message = widgets.HTML("")
+        for widget, css in ((self.upload, "pytti-upload"), (self.yaml, "pytti-settings-yaml"),
+                            (self.apply_button, "pytti-apply-yaml"),
+                            (self.resume_path, "pytti-resume-path"),
+                            (self.resume_button, "pytti-resume"),
+                            (self.message, "pytti-files-message")):
+            widget.add_class(css)    # the browser tests find these widgets by their classes
         self.save_button.on_click(lambda _: self.save())
         self.load_button.on_click(lambda _: self.load())
         self.apply_button.on_click(lambda _: self.apply_yaml())
@@ -113,7 +119,9 @@ class SettingsFiles:
 
     def apply_yaml(self) -> None:
         """Load the settings pasted in the copy box."""
-        self._attempt(lambda: self._apply(settings_from_yaml_text(self.yaml.value)),
+        # pasted keys change those settings only; the rest keep the panel's values
+        self._attempt(lambda: self._apply({**to_dict(self._get()),
+                                           **settings_from_yaml_text(self.yaml.value)}),
                       "applied the pasted settings")
 
     def resume(self) -> None:

@@ -51,7 +51,7 @@ class Runner:
         self.state, self.message = IDLE, ""
         self.job = self.renderer = self.task = self.outcome = self.last_frame = None
         self._stop = self._pause = False
-        self._steer_to = None
+        self._steer_to, self._steer_at = None, 0.0
 
     # -- controls (any of them may be called between steps) ------------------------------
 
@@ -79,9 +79,11 @@ class Runner:
         """Continue a paused render."""
         self._pause = False
 
-    def steer(self, settings) -> None:
-        """Apply these settings' steerable values before the next step (latest call wins)."""
+    def steer(self, settings, settle: float = 0.0) -> None:
+        """Apply these settings' steerable values at the first step after `settle` seconds
+        without another call (latest call wins); typing passes a settle time."""
         self._steer_to = settings
+        self._steer_at = time.monotonic() + settle
 
     # -- drivers -----------------------------------------------------------------------
 
@@ -185,9 +187,9 @@ class Runner:
 
     def _apply_steering(self):
         """Hand the latest live edit to the engine, which applies it at its next step."""
+        if self._steer_to is None or time.monotonic() < self._steer_at:
+            return    # still typing: do not steer toward every partial prompt
         new, self._steer_to = self._steer_to, None
-        if new is None:
-            return
         current = to_dict(self.renderer.settings)
         wanted = to_dict(new)
         changes = {k: v for k, v in wanted.items() if k in STEERABLE and current[k] != v}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..checkpoint import load_checkpoint
 from ..errors import PerceptorError, PyttiError, SettingsError
 from ..plan import plan
 from ..schema import Settings
@@ -15,6 +16,8 @@ from . import events, plots, preview
 from .files import SettingsFiles, write_snapshot
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
+
+EDIT_SETTLE_S = 0.4   # a live edit reaches the render once the text has rested this long
 
 MAX_INLINE_VIDEO_BYTES = 64 * 2**20   # larger videos are linked by path, not sent to the page
 PREVIEW_WIDTH = "512px"
@@ -89,6 +92,7 @@ class Studio:
         self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
         extras = widgets.Accordion([self.files.widget, self.schedules],
                                    titles=("Settings files, copy & resume", "Schedule preview"))
+        extras.add_class("pytti-extras")
         controls = widgets.HBox([self.render_button, self.pause_button, self.stop_button,
                                  self.snapshot_button, self.full_size])
         output = widgets.VBox([controls, self.demo_button, self.status, self.progress,
@@ -131,7 +135,13 @@ class Studio:
         """Continue a stopped run from its folder (its checkpoint and saved settings)."""
         if self.runner.busy:
             raise PyttiError("a render is running; stop it before resuming another")
-        self._launch(resume_dir=str(Path(run_dir).expanduser()))
+        folder = Path(run_dir).expanduser()
+        if not folder.is_dir():
+            raise PyttiError(f"no run folder at {str(folder)!r}")
+        # show the run's own settings, so live edits steer from them and not from the panel's
+        with self.panel.hold():
+            self.panel.set_settings(from_dict(load_checkpoint(folder)["settings"]))
+        self._launch(resume_dir=str(folder))
 
     def toggle_pause(self) -> None:
         """Pause a running render, or resume a paused one."""
@@ -229,7 +239,8 @@ class Studio:
             return
         settings = self.panel.settings()
         if self.runner.busy:
-            self.runner.steer(settings)
+            # typed edits settle first, so the render never steers toward half a word
+            self.runner.steer(settings, settle=EDIT_SETTLE_S)
         self.files.refresh(settings)
         self.schedules.value = preview.schedule_chart(settings)
 

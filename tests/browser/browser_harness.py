@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "pyttitools.ipynb"
@@ -36,6 +37,13 @@ TINY_SETTINGS = (
     "display_every: 2\n"
     "save_every: 10\n"
 )
+
+
+def tiny_settings(**changes) -> str:
+    """TINY_SETTINGS as YAML with some settings changed (what a user pastes into the studio)."""
+    return yaml.safe_dump({**yaml.safe_load(TINY_SETTINGS), **changes}, sort_keys=False)
+
+
 # The two JupyterLab plugins that reach the internet on their own (news feed, PyPI listing).
 DISABLED_LAB_PLUGINS = (
     "@jupyterlab/apputils-extension:announcements",
@@ -181,6 +189,17 @@ class PageLog:
         seen = self.console_errors + [("request left 127.0.0.1", url) for url in self.blocked]
         bad = [f"{text} ({url})" for text, url in seen if not allowed(text, url)]
         return bad + [f"uncaught: {e}" for e in self.page_errors]
+
+
+def new_page(browser):
+    """A page in a fresh browser context, its PageLog attached as `page.pytti_log`."""
+    # Tall enough that the whole studio fits on screen (and in its screenshot).
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.pytti_log = PageLog()
+    page.pytti_log.attach(page)
+    return page
 
 
 def save_screenshot(target, name: str, tmp_path: Path, **options) -> None:

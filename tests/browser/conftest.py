@@ -13,11 +13,11 @@ from browser_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TOKEN,
-    PageLog,
     Server,
     free_port,
     jupyter_env,
     make_studio_copy,
+    new_page,
 )
 
 
@@ -53,20 +53,18 @@ def chromium():
 @pytest.fixture
 def page(chromium, tmp_path):
     """A fresh browser context and page; its PageLog is `page.pytti_log`."""
-    # Tall enough that the whole studio fits on screen (and in its screenshot).
-    context = chromium.new_context(viewport={"width": 1400, "height": 1800})
-    context.set_default_timeout(30_000)
-    pg = context.new_page()
-    pg.pytti_log = PageLog()
-    pg.pytti_log.attach(pg)
+    pg = new_page(chromium)
     yield pg
     pg.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-    context.close()
+    pg.context.close()
 
 
-@pytest.fixture
-def lab_server(tmp_path):
+# Module scope: starting JupyterLab, its kernel and the notebook costs far more than a test, so
+# the JupyterLab tests share one server (and one open notebook, see test_studio_jupyterlab.py).
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
     """JupyterLab on 127.0.0.1 serving a fresh studio copy; yields the Server."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     workdir = tmp_path / "work"
     make_studio_copy(workdir)
     port = free_port()

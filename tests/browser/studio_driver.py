@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import yaml
+from browser_harness import tiny_settings
 
 # The studio's DOM contract (pytti_nb/ui adds these classes to its widgets).
 STUDIO = ".pytti-studio"
@@ -13,6 +14,15 @@ STOP = "button.pytti-stop, .pytti-stop button"
 PREVIEW = "img.pytti-preview, .pytti-preview img"
 PROGRESS = ".pytti-progress-text"
 STATUS = ".pytti-status"
+# The "Settings files, copy & resume" section of the accordion (pytti_nb/ui/files.py).
+EXTRAS = ".pytti-extras"
+FILES_TITLE = "Settings files, copy & resume"
+UPLOAD = "button.pytti-upload, .pytti-upload button"
+SETTINGS_YAML = ".pytti-settings-yaml textarea"
+APPLY_YAML = "button.pytti-apply-yaml, .pytti-apply-yaml button"
+RESUME_PATH = ".pytti-resume-path input"
+RESUME = "button.pytti-resume, .pytti-resume button"
+FILES_MESSAGE = ".pytti-files-message"
 
 STUDIO_TIMEOUT_MS = 240_000  # kernel start + torch import + Run All on two busy cores
 RENDER_TIMEOUT_MS = 240_000
@@ -31,6 +41,50 @@ WATCH_PREVIEW_JS = """(sel) => {
   window.__pyttiObserver.observe(document.body,
     {subtree: true, attributes: true, attributeFilter: ['src']});
 }"""
+
+
+# Records every text a part of the studio shows (the status line, the files message), so a
+# message that lasts one step ("live edit applied at step N") is not missed between two polls.
+WATCH_TEXT_JS = """([key, sel]) => {
+  const root = document.querySelector('.pytti-studio');
+  const texts = (window.__pyttiTexts ??= {})[key] = [];
+  const read = () => {
+    const text = [...root.querySelectorAll(sel)].map((e) => e.textContent).join(' | ');
+    if (texts[texts.length - 1] !== text) texts.push(text);
+  };
+  read();
+  const watchers = (window.__pyttiWatchers ??= {});
+  watchers[key]?.disconnect();
+  watchers[key] = new MutationObserver(read);
+  watchers[key].observe(root, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def watch_text(page, key: str, selector: str) -> None:
+    """Start recording, under `key`, each text the elements matching `selector` show."""
+    page.evaluate(WATCH_TEXT_JS, [key, selector])
+
+
+def seen_texts(page, key: str) -> list[str]:
+    """The texts recorded under `key`, the one shown when watching began first."""
+    return page.evaluate("(k) => window.__pyttiTexts[k]", key)
+
+
+def wait_seen(page, key: str, pattern: str, timeout_ms: int) -> str:
+    """Wait until a text recorded under `key` after watching began matches `pattern`; return it."""
+    page.wait_for_function(
+        "([k, pat]) => window.__pyttiTexts[k].slice(1).some((t) => new RegExp(pat, 'i').test(t))",
+        arg=[key, pattern], timeout=timeout_ms, polling=100)
+    return next(t for t in seen_texts(page, key)[1:] if re.search(pattern, t, re.IGNORECASE))
+
+
+def wait_step(page, at_least: int, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
+    """Wait until the progress line shows step `at_least` or later."""
+    page.wait_for_function(
+        r"""([sel, n]) => {
+          const m = /step (\d+)\s*\/\s*\d+/.exec(document.querySelector(sel)?.textContent ?? '');
+          return m !== null && Number(m[1]) >= n;
+        }""", arg=[PROGRESS, at_least], timeout=timeout_ms, polling=50)
 
 
 def preview_changes(page, before: str | None) -> int:
@@ -65,12 +119,17 @@ def wait_text(page, selector: str, pattern: str, timeout_ms: int) -> None:
         arg=[selector, pattern], timeout=timeout_ms, polling=200)
 
 
-def render_to_end(page, total_steps: int) -> int:
-    """Render PROMPT to the end; returns how many preview changes were seen."""
-    before = start_render(page, PROMPT)
+def render_to_end(page, total_steps: int, prompt: str = PROMPT) -> int:
+    """Render `prompt` to the end; returns how many preview changes were seen."""
+    before = start_render(page, prompt)
+    wait_end(page, total_steps)
+    return preview_changes(page, before)
+
+
+def wait_end(page, total_steps: int) -> None:
+    """Wait until the progress shows the last step and the status says the render is done."""
     wait_text(page, PROGRESS, rf"\b{total_steps}\s*/\s*{total_steps}\b", RENDER_TIMEOUT_MS)
     wait_text(page, STATUS, r"\bdone\b", RENDER_TIMEOUT_MS)
-    return preview_changes(page, before)
 
 
 def render_then_stop(page) -> None:
@@ -92,9 +151,178 @@ def saved_pngs(root: Path) -> int:
     return len(list(root.rglob("*.png")))
 
 
-def rendered_scenes(root: Path) -> list[str]:
-    """The `scenes` setting of every run folder under `root`, as the kernel received it."""
-    return [yaml.safe_load(p.read_text())["scenes"] for p in root.glob("*/settings.yaml")]
+def run_folders(root: Path) -> set[Path]:
+    """The run folders under `root` (each holds the settings.yaml its render started with)."""
+    return {p.parent for p in root.glob("*/settings.yaml")}
+
+
+def rendered_scenes(root: Path, *, besides=frozenset()) -> list[str]:
+    """The `scenes` setting of every run folder under `root` not in `besides`, as started."""
+    return [yaml.safe_load((folder / "settings.yaml").read_text())["scenes"]
+            for folder in run_folders(root) - set(besides)]
+
+
+def run_dir_in_status(page, word: str) -> Path:
+    """The run folder the status line names after a render ended with `word` (done, stopped)."""
+    text = text_of(page, STATUS)
+    found = re.search(rf"saved in (.+) · {word}\b", text)
+    assert found, f"the status line does not say the run folder and {word!r}: {text!r}"
+    return Path(found.group(1))
+
+
+def frame_metadata(run_dir: Path) -> list[dict]:
+    """The metadata of every frame PNG of a run, in frame order."""
+    from pytti_nb.output import FRAMES_DIR, read_png_metadata
+    return [read_png_metadata(p) for p in sorted((run_dir / FRAMES_DIR).glob("*.png"))]
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    """The step of the checkpoint a run folder holds."""
+    from pytti_nb.checkpoint import load_checkpoint
+    return load_checkpoint(run_dir)["step"]
+
+
+def make_idle(page) -> None:
+    """Stop a render an earlier (failed) test may have left running, so each test starts idle."""
+    if page.locator(STOP).first.is_enabled():
+        page.locator(STOP).first.click()
+        wait_text(page, STATUS, r"\b(stopped|done|error)\b", RENDER_TIMEOUT_MS)
+
+
+# -- the "Settings files, copy & resume" section --------------------------------------------
+
+
+def open_files_section(page) -> None:
+    """Unfold "Settings files, copy & resume" (the accordion below the studio) if it is folded."""
+    box = page.locator(SETTINGS_YAML).first
+    if not box.is_visible():
+        page.locator(EXTRAS).first.get_by_text(FILES_TITLE, exact=True).click()
+    box.wait_for(state="visible")
+
+
+def close_files_section(page) -> None:
+    """Fold "Settings files, copy & resume" again."""
+    box = page.locator(SETTINGS_YAML).first
+    if box.is_visible():
+        page.locator(EXTRAS).first.get_by_text(FILES_TITLE, exact=True).click()
+    box.wait_for(state="hidden")
+
+
+def apply_settings_text(page, text: str) -> None:
+    """Paste settings YAML into the "copy settings" box and press "Apply pasted"."""
+    open_files_section(page)
+    page.locator(SETTINGS_YAML).first.fill(text)
+    page.locator(APPLY_YAML).first.click()
+    # Applied, the studio shows every setting in the box; failing, it says why underneath.
+    page.wait_for_function(
+        """([box, message, pasted]) => document.querySelector(box).value !== pasted
+             || /error/i.test(document.querySelector(message).textContent)""",
+        arg=[SETTINGS_YAML, FILES_MESSAGE, text], timeout=30_000, polling=100)
+    message = text_of(page, FILES_MESSAGE)
+    assert "applied the pasted settings" in message, f"Apply pasted: {message!r}"
+
+
+def upload_settings_file(page, path: Path) -> None:
+    """Drop `path` on the "Drop a PNG/YAML/JSON" button (through its file chooser).
+
+    ipywidgets' FileUpload keeps its <input type=file> out of the document, so the file goes in
+    through the chooser the button opens, as a person picks it. The same name twice in a row
+    shows no new message; give the tests' files distinct names.
+    """
+    open_files_section(page)
+    watch_text(page, "files", FILES_MESSAGE)
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator(UPLOAD).first.click()
+    chooser.value.set_files(str(path))
+    message = wait_seen(page, "files", r"loaded|error", 30_000)
+    assert f"loaded {path.name}" in message, f"dropping {path.name}: {message!r}"
+
+
+# -- what the issue asks of a person, step by step -------------------------------------------
+
+
+def steer_prompt_mid_run(page, old: str, new: str, *, steps: int = 200,
+                         save_every: int = 20) -> Path:
+    """Render `old`, replace it with `new` in the scenes box mid-run; proves the run took it.
+
+    The frame PNGs record the settings in force when each was saved, so the frames before the
+    step the status names carry `old` and the rest `new`. Returns the run folder.
+    """
+    apply_settings_text(page, tiny_settings(scenes=old, steps_per_scene=steps,
+                                            save_every=save_every))
+    watch_text(page, "status", STATUS)
+    start_render(page, old)
+    wait_step(page, save_every + 2)        # past the first save point: frame 1 holds `old`
+    page.locator(SCENES).first.fill(new)   # typed while the render runs
+    wait_end(page, steps)
+    run_dir = run_dir_in_status(page, "done")
+    texts = seen_texts(page, "status")
+    applied = [int(m.group(1)) for t in texts
+               if (m := re.search(r"live edit applied at step (\d+)", t))]
+    assert applied, ("the status never said the live edit was applied (did the render end "
+                     f"before the edit reached the kernel?); it said: {texts}")
+    at = applied[0]
+    assert save_every < at <= steps, f"the edit was applied at step {at}"
+    frames = frame_metadata(run_dir)
+    scenes = [(m["step"], m["settings"]["scenes"]) for m in frames]
+    expected = [(step, old if step < at else new) for step, _ in scenes]
+    assert scenes == expected, f"frames' (step, scenes) with the edit applied at step {at}"
+    assert scenes[0] == (save_every, old) and scenes[-1] == (steps, new), scenes
+    assert page.locator(SCENES).first.input_value() == new, "the scenes box lost the edit"
+    return run_dir
+
+
+def reload_settings_from_png(page, png: Path, decoy: str) -> None:
+    """Type `decoy` over the prompt, drop `png` on the studio: every control shows its settings."""
+    from playwright.sync_api import expect
+
+    from pytti_nb.output import read_png_metadata
+    wanted = read_png_metadata(png)["settings"]
+    assert wanted["scenes"] != decoy
+    scenes = page.locator(SCENES).first
+    scenes.fill(decoy)
+    scenes.press("Tab")
+    steps = page.locator(".pytti-panel").first.get_by_label("steps_per_scene", exact=True)
+    steps.fill(str(wanted["steps_per_scene"] + 7))
+    steps.press("Tab")
+    upload_settings_file(page, png)
+    expect(scenes).to_have_value(wanted["scenes"], timeout=10_000)
+    expect(steps).to_have_value(str(wanted["steps_per_scene"]), timeout=10_000)
+    # The "copy settings" box shows every control's value as YAML: all of them match the PNG's.
+    shown = yaml.safe_load(page.locator(SETTINGS_YAML).first.input_value())
+    differ = {k: (shown.get(k), v) for k, v in wanted.items()
+              if k != "output_root" and shown.get(k) != v}
+    assert not differ, f"settings (shown, in the PNG) that did not load: {differ}"
+
+
+def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
+    """Start a render, Stop it, resume it from its run folder to the end; returns the folder."""
+    apply_settings_text(page, tiny_settings(scenes=prompt, steps_per_scene=steps, save_every=20))
+    before = start_render(page, prompt)
+    page.wait_for_function("(b) => new Set(window.__pyttiSrcs.filter((s) => s !== b)).size >= 1",
+                           arg=before, timeout=RENDER_TIMEOUT_MS, polling=50)
+    page.locator(STOP).first.click()
+    wait_text(page, STATUS, r"\b(stopped|done)\b", RENDER_TIMEOUT_MS)
+    run_dir = run_dir_in_status(page, "stopped")
+    stopped_at = checkpoint_step(run_dir)
+    assert 0 < stopped_at < steps, f"stopped at step {stopped_at} of {steps}"
+    folders = run_folders(run_dir.parent)
+
+    open_files_section(page)
+    folder = page.locator(RESUME_PATH).first
+    assert folder.input_value() == str(run_dir), "Resume does not offer the run just stopped"
+    folder.fill(str(run_dir))              # as a person pastes the folder of a stopped run
+    watch_text(page, "files", FILES_MESSAGE)
+    page.locator(RESUME).first.click()
+    message = wait_seen(page, "files", r"resuming|error", 30_000)
+    assert f"resuming {run_dir}" in message, message
+    wait_end(page, steps)
+    assert run_dir_in_status(page, "done") == run_dir, "the resumed run wrote somewhere else"
+    assert checkpoint_step(run_dir) == steps
+    assert run_folders(run_dir.parent) == folders, "resuming started a new run folder"
+    frames = frame_metadata(run_dir)
+    assert frames[-1]["step"] == steps and frames[-1]["settings"]["scenes"] == prompt
+    return run_dir
 
 
 def assert_clean_console(log, allowed) -> None:

@@ -1,4 +1,5 @@
-"""The studio as a Voila app in headless Chromium: no code shown, a prompt rendered to the end."""
+"""The studio as a Voila app in headless Chromium: no code shown, a prompt rendered to the end;
+the prompt changed mid-run, settings reloaded from a PNG, a stopped render resumed."""
 
 import re
 
@@ -10,9 +11,13 @@ from studio_driver import (
     STUDIO_TIMEOUT_MS,
     assert_clean_console,
     is_shared_noise,
+    reload_settings_from_png,
     render_to_end,
     rendered_scenes,
+    run_dir_in_status,
     saved_pngs,
+    steer_prompt_mid_run,
+    stop_then_resume,
 )
 
 pytestmark = pytest.mark.browser
@@ -45,4 +50,17 @@ def test_studio_renders_in_voila(voila_server, page, tmp_path):
     assert rendered_scenes(out) == [PROMPT], "the typed prompt did not reach the render"
     assert saved_pngs(out) >= 1, "the finished render saved no PNG"
     save_screenshot(page, "voila.png", tmp_path, full_page=True)
+    assert_clean_console(page.pytti_log, voila_noise)
+
+
+def test_studio_steers_reloads_and_resumes_in_voila(voila_server, page):
+    """In the app: change the prompt mid-run, reload a frame's settings, stop and resume."""
+    page.goto(voila_server.url + "/")
+    page.locator(STUDIO).first.wait_for(timeout=STUDIO_TIMEOUT_MS)
+    run_dir = steer_prompt_mid_run(page, "a red circle on a black background",
+                                   "a green triangle on a white background")
+    first_frame = min((run_dir / "frames").glob("*.png"))     # saved before the edit
+    reload_settings_from_png(page, first_frame, decoy="something else entirely")
+    assert run_dir_in_status(page, "done") == run_dir
+    stop_then_resume(page, "a white star on a black sky")
     assert_clean_console(page.pytti_log, voila_noise)
