@@ -73,7 +73,8 @@ class SettingsFiles:
                                         tooltip="The output folder of a stopped run (it holds "
                                                 "checkpoint.pt)",
                                         layout=widgets.Layout(width="460px"))
-        self.resume_button = widgets.Button(description="Resume", icon="play")
+        self.resume_button = widgets.Button(description="Resume run", icon="play",
+                                            tooltip="continue the stopped run in this folder")
         self.message = widgets.HTML("")
         for widget, css in ((self.upload, "pytti-upload"), (self.yaml, "pytti-settings-yaml"),
                             (self.apply_button, "pytti-apply-yaml"),
