@@ -104,10 +104,14 @@ def render_command(args) -> int:
     if args.resume and (args.settings or overrides):
         raise SettingsError(["--resume continues a run with its saved settings; do not also "
                              "give a settings file, --set or --out"])
-    job = prepare_run(settings_path=args.settings, overrides=overrides, resume_dir=args.resume)
+    from .perceptors import PerceptorCache
+    cache = PerceptorCache()
+    job = prepare_run(settings_path=args.settings, overrides=overrides, resume_dir=args.resume,
+                      perceptors=cache)
     stop = _StopOnSigint()
     with stop:
-        result = run_to_completion(job, should_stop=stop, progress=not args.quiet)
+        result = run_to_completion(job, perceptors=cache, should_stop=stop,
+                                   progress=not args.quiet)
     print(f"wrote {result.frames} frame(s) to {job.run_dir}"
           + (f" and {result.video}" if result.video else ""))
     return EXIT_STOPPED if stop.requested else EXIT_OK

@@ -56,6 +56,14 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def load_perceptors(settings: Settings, cache) -> list:
+    """The run's perceptors from a PerceptorCache (loading them the first time: slow)."""
+    device = pick_device(settings.device)
+    return [cache.get(spec, device=device, precision=settings.precision,
+                      cache_dir=settings.models_cache_dir or None)
+            for spec in settings.perceptors]
+
+
 def with_seed(settings: Settings) -> Settings:
     """Settings with a concrete seed, drawn at random when none is set."""
     return settings if settings.seed is not None else replace(settings, seed=secrets.randbits(62))
@@ -70,9 +78,7 @@ class Renderer:
             raise ValueError("Renderer needs a concrete seed: pass with_seed(settings)")
         self.plan, self.settings = run_plan, s
         self.device = pick_device(s.device)
-        self.perceptors = [perceptors.get(spec, device=self.device, precision=s.precision,
-                                          cache_dir=s.models_cache_dir or None)
-                           for spec in s.perceptors]
+        self.perceptors = load_perceptors(s, perceptors)
         self.size = (run_plan.width * s.pixel_size, run_plan.height * s.pixel_size)
         init_gen = torch.Generator().manual_seed(s.seed)
         self.image = build_image_model(s.image_model, width=run_plan.width,

@@ -30,14 +30,21 @@ class RunResult:
     last_frame: Path | None
 
 
-def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=None) -> Job:
-    """Validate settings and paths and set up the run folder; loads no model."""
-    from .render import with_seed
+def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=None,
+                perceptors=None) -> Job:
+    """Validate settings and paths and set up the run folder.
+
+    Given a PerceptorCache, the perceptors are loaded into it after validation and before the
+    run folder is made, so a model that cannot be had leaves no folder behind.
+    """
+    from .render import load_perceptors, with_seed
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         state = load_checkpoint(run_dir)
         checked = plan(from_dict(state["settings"], source=f"checkpoint in {run_dir}"))
         check_writable(run_dir)
+        if perceptors is not None:
+            load_perceptors(checked.settings, perceptors)
         writer = RunWriter(run_dir, fps=checked.settings.frames_per_second, overwrite=False)
         return Job(checked, run_dir, writer, state)
     if settings is None:
@@ -50,6 +57,8 @@ def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=N
     s = checked.settings
     root = Path(s.output_root).expanduser()
     check_writable(root)
+    if perceptors is not None:
+        load_perceptors(s, perceptors)
     run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
     writer = RunWriter(run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite)
     writer.write_settings(to_yaml(s))

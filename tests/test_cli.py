@@ -117,6 +117,7 @@ def test_missing_weights_exit_3_and_point_to_demo(tmp_path, tiny):
     run = cli("render", str(write_settings(tmp_path, settings)), "--quiet", timeout=120)
     assert run.returncode == 3, run.stderr
     assert "demo" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "run").exists()  # models load before the run folder is made
 
 
 def test_resume_refuses_extra_settings(tmp_path):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyttiError, SettingsError
-from ..render import STEERABLE, pick_device
+from ..render import STEERABLE
 from ..run import Job, make_renderer, prepare_run, run_frames
 from ..settings import replace, to_dict
 
@@ -150,12 +150,8 @@ class Runner:
     def _prepare(self, settings, resume_dir) -> Job:
         """Validate, load the perceptors, then create the run folder (none is left on failure)."""
         if resume_dir:
-            job = prepare_run(resume_dir=resume_dir)
-            preload_perceptors(job.plan.settings, self.perceptors)
-            return job
-        from ..plan import plan
-        preload_perceptors(plan(settings).settings, self.perceptors)
-        return prepare_run(settings=settings)
+            return prepare_run(resume_dir=resume_dir, perceptors=self.perceptors)
+        return prepare_run(settings=settings, perceptors=self.perceptors)
 
     def _frames(self, job):
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
@@ -220,11 +216,3 @@ class Runner:
         """Change state and tell the listener."""
         self.state, self.message = state, message
         self.on_state(state, message)
-
-
-def preload_perceptors(settings, perceptors) -> None:
-    """Load a run's perceptors into the cache exactly as the engine asks for them."""
-    device = pick_device(settings.device)
-    for spec in settings.perceptors:
-        perceptors.get(spec, device=device, precision=settings.precision,
-                       cache_dir=settings.models_cache_dir or None)
