@@ -21,7 +21,8 @@
 # Make images by describing them. pytti-nb optimises a picture until CLIP, looking at random
 # crops of it, agrees with your prompts.
 #
-# **How to start:** run every cell (*Run → Run All Cells*, or *Runtime → Run all* on Colab).
+# **How to start:** run every cell (*Run → Run All Cells*, or *Runtime → Run all* on Colab;
+# served by Voila, the cells have already run).
 # The studio appears at the bottom: type a prompt in **scenes**, press **Render** and watch the
 # image form. **Pause** and **Stop** work at any time (Stop saves everything); prompts, weights and
 # stops edited while it renders take effect at the next step. Hover over a setting to read what

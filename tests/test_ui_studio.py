@@ -134,6 +134,7 @@ def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monke
     assert "pytti-use-demo" in studio.demo_button._dom_classes
     studio.demo_button.click()
     assert studio.settings().perceptors == ["demo"]
+    assert studio.settings().learning_rate == 0.1 and studio.settings().pixel_size == 5
     assert studio.demo_button.layout.display == "none"
     assert click_and_wait(studio, studio.render_button).state == "done"
 

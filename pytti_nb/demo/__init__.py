@@ -11,6 +11,13 @@ CONFIG_NAME = "open_clip_config.json"
 WEIGHTS_NAME = "open_clip_model.safetensors"
 
 
+# Settings under which this small perceptor paints recognisably (see examples/demo.yaml): a
+# small image of big pixels, a high learning rate and strong smoothing against the adversarial
+# speckle a tiny model is fooled by.
+FRIENDLY_SETTINGS = {"width": 24, "height": 24, "pixel_size": 5, "learning_rate": 0.1,
+                     "smoothing_weight": "0.3", "cut_pow": 1.0, "cutout_noise": 0.1}
+
+
 def model_dir():
     """Folder holding the demo's open_clip config and fp16 weights (an open_clip `local-dir:`)."""
     return resources.files("pytti_nb.demo") / "model"

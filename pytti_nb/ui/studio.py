@@ -152,10 +152,16 @@ class Studio:
         self._sync_buttons()
 
     def use_demo(self) -> None:
-        """Switch the perceptors to the bundled offline demo model."""
-        self.panel.set_value("perceptors", ["demo"])
+        """Switch to the bundled offline demo model and the image settings it paints well with."""
+        from ..demo import FRIENDLY_SETTINGS
+        with self.panel.hold():
+            self.panel.set_value("perceptors", ["demo"])
+            for name, value in FRIENDLY_SETTINGS.items():
+                self.panel.set_value(name, value)
         self.demo_button.layout.display = "none"
-        self._set_status("perceptors set to the offline demo model; press Render")
+        changed = ", ".join(f"{k} {v}" for k, v in FRIENDLY_SETTINGS.items())
+        self._set_status(f"switched to the offline demo perceptor, with settings it paints "
+                         f"well with ({changed}); press Render")
 
     def apply_settings(self, data: dict) -> None:
         """Show a raw settings mapping in the panel; the output folder stays this session's."""
