@@ -3,7 +3,6 @@
 import argparse
 import signal
 import sys
-from pathlib import Path
 
 from .errors import OutputError, PerceptorError, PyttiError, SettingsError
 

@@ -129,7 +129,8 @@ class Renderer:
 
     def steer(self, settings: Settings) -> None:
         """Validate new settings now and apply them before the next step (any thread may call)."""
-        changed = {k for k, v in to_dict(settings).items() if to_dict(self.settings)[k] != v}
+        current = to_dict(self.settings)
+        changed = {k for k, v in to_dict(settings).items() if current[k] != v}
         fixed = sorted(changed - STEERABLE)
         if fixed:
             from .errors import SettingsError
@@ -224,7 +225,7 @@ class Renderer:
 
     def train_step(self) -> dict:
         """One optimisation step at self.step; returns detached loss tensors (no sync)."""
-        s, i = self.settings, self.step
+        i = self.step
         t, frame = self.plan.clock(i)
         with self.timer("decode"):
             z = self.image.decode()                  # [1,3,H,W]

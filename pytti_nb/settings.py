@@ -97,12 +97,13 @@ def read_settings_dict(path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise SettingsError([f"settings file {str(path)!r}: cannot read it ({e.strerror})"])
+        raise SettingsError([f"settings file {str(path)!r}: cannot read it "
+                             f"({e.strerror})"]) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise SettingsError([f"settings file {str(path)!r}: not valid "
-                             f"{path.suffix[1:].upper()}: {e}"])
+                             f"{path.suffix[1:].upper()}: {e}"]) from None
     return {} if data is None else data
 
 

@@ -36,7 +36,7 @@ def line_chart_svg(series: dict, *, width=360, height=140, title="", x_label="st
             _label(left, height - 16, _fmt(x0), "start"),
             _label(left + pw, height - 16, _fmt(x1), "end"),
             _label(left + pw / 2, height - 16, x_label, "middle")]
-    for k, (name, pts) in enumerate(finite.items()):
+    for k, pts in enumerate(finite.values()):
         colour = PALETTE[k % len(PALETTE)]
         coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in (px(x, y) for x, y in _thin(pts)))
         body.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' "
