@@ -7,9 +7,10 @@ import torch
 from . import losses
 from .cutouts import CutoutAugs, make_cutouts, mask_weights
 from .images import load_gray, load_rgb
+from .prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
 
 IMAGE_PROMPT_CUTOUTS = 32
-LETTER_CUTOFF = 0.5  # PyTTI's letter masks split at the centre when no cutoff is given
+MASK_LETTERS = {kind: letter for letter, kind in LETTER_MASKS.items()}  # "right" -> "r"
 
 
 @dataclass
@@ -75,8 +76,8 @@ def cutout_weights(target, j, emb, cuts, t, frame):
         return w / target.mask_image.mean().clamp_min(1e-6).sqrt()
     if kind == "semantic":
         return losses.semantic_mask_weights(emb, target.mask_embeds[j], cutoff)
-    return losses.position_mask_weights(cuts.centers, cuts.sizes, kind,
-                                        LETTER_CUTOFF if cutoff is None else cutoff)
+    return losses.position_mask_weights(cuts.centers, cuts.sizes, MASK_LETTERS[kind],
+                                        LETTER_MASK_CUTOFF if cutoff is None else cutoff)
 
 
 def guidance_loss(targets, j, emb, cuts, t, frame):
