@@ -54,7 +54,7 @@ class Studio:
                                             icon="paint-brush", **button)
         self.pause_button = widgets.Button(description="Pause", icon="pause", disabled=True,
                                            **button)
-        self.stop_button = widgets.Button(description="Stop", button_style="danger",
+        self.stop_button = widgets.Button(description="Stop", button_style="",
                                           icon="stop", disabled=True, **button)
         self.snapshot_button = widgets.Button(description="Snapshot", icon="camera",
                                               tooltip="Save the preview as a PNG in the run "
@@ -277,6 +277,8 @@ class Studio:
         busy = self.runner.busy
         self.render_button.disabled = busy or not self.panel.valid
         self.pause_button.disabled = self.stop_button.disabled = not busy
+        # a disabled red button still reads as "press me": colour Stop only while it works
+        self.stop_button.button_style = "danger" if busy else ""
         paused = self.runner.pause_requested or self.runner.state == PAUSED
         self.pause_button.description = "Resume" if paused and busy else "Pause"
         self.pause_button.icon = "play" if paused and busy else "pause"
