@@ -2,6 +2,7 @@
 before any model loads or any GPU time is spent."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import PyttiError, SettingsError
 from .images import check_image_file
@@ -58,6 +59,10 @@ def plan(settings: Settings) -> RunPlan:
     for spec in s.perceptors:
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
     attempt("file_namespace", validate_namespace, s.file_namespace)
+    cache = Path(s.models_cache_dir).expanduser() if s.models_cache_dir else None
+    if cache is not None and cache.exists() and not cache.is_dir():
+        problems.append(f"models_cache_dir: {s.models_cache_dir!r} is a file; give a folder "
+                        "(it is created if missing) or leave it empty for open_clip's cache")
     init_size = attempt("init_image", check_image_file, s.init_image,
                         "init_image") if s.init_image else None
     for scene in scenes:

@@ -75,3 +75,9 @@ def test_gradient_accumulation_must_divide():
 
 def test_url_is_refused_with_reason():
     assert "is a URL" in problems_of(init_image="https://example.com/a.png")
+
+
+def test_models_cache_dir_must_be_a_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert "models_cache_dir" in problems_of(models_cache_dir=str(blocker))
