@@ -70,6 +70,11 @@ def main(argv=None) -> int:
     except PyttiError as e:
         _error(str(e))
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        # Ctrl-C before rendering began (while models load) or a second Ctrl-C: what was
+        # saved stays saved; nothing is half-written because every file is atomic
+        _error("interrupted")
+        return EXIT_STOPPED
 
 
 def validate_command(args) -> int:

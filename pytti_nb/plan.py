@@ -70,6 +70,10 @@ def plan(settings: Settings) -> RunPlan:
             if pr.mask.kind == "video":
                 problems.append(f"mask of prompt {pr.source!r}: video masks need the Video "
                                 "Source animation mode, which pytti_nb does not have yet")
+    for d in direct:
+        if d.mask.kind == "video":
+            problems.append(f"mask of direct image prompt {d.source!r}: video masks need the "
+                            "Video Source animation mode, which pytti_nb does not have yet")
     for path, where in _referenced_files(scenes, direct):
         attempt(where, check_image_file, path, where)
     width, height = _resolve_size(s, init_size, problems)

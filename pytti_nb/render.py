@@ -13,7 +13,8 @@ from .image_models import build_image_model
 from .plan import RunPlan, plan
 from .schema import Settings
 from .settings import replace, to_dict
-from .targets import build_target, guidance_loss, image_to_tensor, mask_to_tensor
+from .targets import (Target, build_target, embed_image, guidance_loss, image_to_tensor,
+                      mask_to_tensor)
 from .timing import StageTimer
 
 CHECKPOINT_FORMAT = 1
@@ -108,11 +109,11 @@ class Renderer:
         scenes = [[build_target(p, self.perceptors, self.size, self.device, seed)
                    for p in scene.prompts] for scene in self.plan.scenes]
         if self.init is not None and s.semantic_init_weight != "0":
-            from .prompts import parse_prompt
-            init_prompt = parse_prompt(f"[{s.init_image}]")
-            t = build_target(init_prompt, self.perceptors, self.size, self.device, seed)
-            t.source, t.weight = "semantic init", self.plan.weights["semantic_init_weight"]
-            scenes[0].append(t)
+            # the init image is already loaded; no prompt string to parse (paths may hold ']')
+            from .prompts import ALL, DEFAULT_STOP
+            embeds = [embed_image(p, self.init, seed) for p in self.perceptors]
+            scenes[0].append(Target("semantic init", self.plan.weights["semantic_init_weight"],
+                                    DEFAULT_STOP, ALL, embeds))
         return scenes
 
     def _build_direct_targets(self):

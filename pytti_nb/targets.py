@@ -23,6 +23,7 @@ class Target:
     mask: object              # prompts.Mask
     embeds: list              # per perceptor: Tensor[k,d]
     mask_image: torch.Tensor | None = None   # [1,1,H,W] for image masks
+    mask_norm: torch.Tensor | None = None    # sqrt(mean of the mask), computed once
     mask_embeds: list | None = None          # per perceptor: Tensor[1,d] for semantic masks
 
 
@@ -59,6 +60,7 @@ def build_target(prompt, perceptors, size, device, seed) -> Target:
     target = Target(prompt.source, prompt.weight, prompt.stop, prompt.mask, embeds)
     if prompt.mask.kind == "image":
         target.mask_image = mask_to_tensor(prompt.mask.path, prompt.mask.inverted, size, device)
+        target.mask_norm = target.mask_image.mean().clamp_min(1e-6).sqrt()
     elif prompt.mask.kind == "semantic":
         target.mask_embeds = [p.encode_text([prompt.mask.text]) for p in perceptors]
     return target
@@ -71,9 +73,8 @@ def cutout_weights(target, j, emb, cuts, t, frame):
         return None
     cutoff = target.mask.cutoff(t, frame) if target.mask.cutoff is not None else None
     if kind == "image":
-        w = mask_weights(target.mask_image, cuts)
         # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient.
-        return w / target.mask_image.mean().clamp_min(1e-6).sqrt()
+        return mask_weights(target.mask_image, cuts) / target.mask_norm
     if kind == "semantic":
         return losses.semantic_mask_weights(emb, target.mask_embeds[j], cutoff)
     return losses.position_mask_weights(cuts.centers, cuts.sizes, MASK_LETTERS[kind],

@@ -81,3 +81,9 @@ def test_models_cache_dir_must_be_a_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert "models_cache_dir" in problems_of(models_cache_dir=str(blocker))
+
+
+def test_video_masks_are_refused_until_video_source_exists():
+    text = problems_of(scenes="fire:1_[m.mp4]", direct_image_prompts="a.png:1_[m.mp4]")
+    assert "mask of prompt 'fire:1_[m.mp4]': video masks" in text
+    assert "mask of direct image prompt" in text and "video masks" in text
