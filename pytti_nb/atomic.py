@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 # Temp files are hidden, live beside their target and end in this suffix, so leftovers of a
 # killed write are easy to recognise (RunWriter removes them when it reuses a folder).

@@ -35,10 +35,13 @@ class _Prebuilt:
 def random_perceptor(model_name: str, device, dtype) -> Perceptor:
     """A frozen open_clip model with random weights (no download)."""
     import open_clip
-    model = open_clip.create_model(model_name, pretrained=None, device=device,
-                                   precision=PRECISION_NAMES[dtype])
-    return Perceptor(f"{model_name} (random weights)", model,
-                     open_clip.get_tokenizer(model_name), device, dtype)
+
+    model = open_clip.create_model(
+        model_name, pretrained=None, device=device, precision=PRECISION_NAMES[dtype]
+    )
+    return Perceptor(
+        f"{model_name} (random weights)", model, open_clip.get_tokenizer(model_name), device, dtype
+    )
 
 
 def time_it(fn, device, repeats: int) -> float:
@@ -55,11 +58,20 @@ def build_renderer(args) -> Renderer:
     """A renderer at the benchmark's size with a random-weight perceptor."""
     device = pick_device(args.device)
     dtype = resolve_precision(args.precision, device)
-    settings = from_dict({"scenes": "a watercolour of a lighthouse at dusk",
-                          "perceptors": [args.model], "width": args.size, "height": args.size,
-                          "pixel_size": 1, "cutouts": args.cutouts, "seed": 0,
-                          "steps_per_scene": 10**6, "device": device.type,
-                          "precision": PRECISION_NAMES[dtype]})
+    settings = from_dict(
+        {
+            "scenes": "a watercolour of a lighthouse at dusk",
+            "perceptors": [args.model],
+            "width": args.size,
+            "height": args.size,
+            "pixel_size": 1,
+            "cutouts": args.cutouts,
+            "seed": 0,
+            "steps_per_scene": 10**6,
+            "device": device.type,
+            "precision": PRECISION_NAMES[dtype],
+        }
+    )
     # plan() checks the model name without loading weights; the weights here are random
     return Renderer(plan(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
 
@@ -67,16 +79,26 @@ def build_renderer(args) -> Renderer:
 def perceptor_alone(renderer: Renderer, repeats: int) -> float:
     """Seconds for the perceptor's forward+backward alone on a fixed batch of the step's cutouts."""
     from .cutouts import make_cutouts
+
     s, p = renderer.settings, renderer.perceptors[0]
     with torch.no_grad():
         z = renderer.image.decode()
-    cuts = make_cutouts(z, s.cutouts, p.input_size, cut_pow=s.cut_pow, border=s.cutout_border,
-                        border_mode=s.border_mode, augs=renderer.augs, generator=renderer.rng)
+    cuts = make_cutouts(
+        z,
+        s.cutouts,
+        p.input_size,
+        cut_pow=s.cut_pow,
+        border=s.cutout_border,
+        border_mode=s.border_mode,
+        augs=renderer.augs,
+        generator=renderer.rng,
+    )
     x = ((cuts.images - p.mean) / p.std).to(p.dtype).requires_grad_()
 
     def fwd_bwd():
         p.model.encode_image(x).float().sum().backward()
         x.grad = None
+
     fwd_bwd()  # warm-up
     return time_it(fwd_bwd, renderer.device, repeats)
 
@@ -103,12 +125,17 @@ def main(argv=None) -> None:
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
     alone = perceptor_alone(r, args.steps)
 
-    name = (torch.cuda.get_device_name(r.device) if r.device.type == "cuda"
-            else platform.processor() or platform.machine())
-    print(f"pytti_nb bench: {args.model} (random weights), {args.size}x{args.size}, "
-          f"{args.cutouts} cutouts, {PRECISION_NAMES[r.perceptors[0].dtype]}, "
-          f"device {r.device.type} ({name}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads")
+    name = (
+        torch.cuda.get_device_name(r.device)
+        if r.device.type == "cuda"
+        else platform.processor() or platform.machine()
+    )
+    print(
+        f"pytti_nb bench: {args.model} (random weights), {args.size}x{args.size}, "
+        f"{args.cutouts} cutouts, {PRECISION_NAMES[r.perceptors[0].dtype]}, "
+        f"device {r.device.type} ({name}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} CPU threads"
+    )
     print("| stage | ms per step |")
     print("|---|---|")
     for key in ("decode", "cutouts", "perceptor_forward", "loss", "backward", "optimizer"):

@@ -8,9 +8,8 @@ A resumable state holds e.g. settings (plain dict), seed, scene/frame/step indic
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 
@@ -79,8 +78,10 @@ def load_checkpoint(run_dir: Path, *, map_location: str | torch.device = "cpu") 
     """Load the state saved by save_checkpoint (tensors mapped to `map_location`)."""
     path = checkpoint_path(run_dir)
     if not path.is_file():
-        raise OutputError(f"no checkpoint in '{run_dir}': it is not a pytti_nb run folder, or "
-                          "its run saved nothing yet (was it started with save_every > 0?)")
+        raise OutputError(
+            f"no checkpoint in '{run_dir}': it is not a pytti_nb run folder, or "
+            "its run saved nothing yet (was it started with save_every > 0?)"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as e:

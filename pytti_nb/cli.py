@@ -7,30 +7,39 @@ import sys
 from .errors import OutputError, PerceptorError, PyttiError, SettingsError
 
 EXIT_OK = 0
-EXIT_INTERNAL = 1      # a bug: please report it with the traceback
-EXIT_BAD_INPUT = 2     # invalid settings, prompt, expression, path or command line
-EXIT_MODEL = 3         # a perceptor could not be loaded (weights missing, no network)
-EXIT_OUTPUT = 4        # the output folder or a file in it cannot be written or read
-EXIT_STOPPED = 130     # stopped with Ctrl-C after saving a checkpoint; resume with --resume
+EXIT_INTERNAL = 1  # a bug: please report it with the traceback
+EXIT_BAD_INPUT = 2  # invalid settings, prompt, expression, path or command line
+EXIT_MODEL = 3  # a perceptor could not be loaded (weights missing, no network)
+EXIT_OUTPUT = 4  # the output folder or a file in it cannot be written or read
+EXIT_STOPPED = 130  # stopped with Ctrl-C after saving a checkpoint; resume with --resume
 
-EXIT_CODES = {EXIT_OK: "success", EXIT_INTERNAL: "internal error (a bug; please report it)",
-              EXIT_BAD_INPUT: "invalid settings, prompt, expression, path or arguments",
-              EXIT_MODEL: "a perceptor could not be loaded (no weights, no network)",
-              EXIT_OUTPUT: "the output folder or a file in it cannot be written or read",
-              EXIT_STOPPED: "stopped by Ctrl-C after saving; continue with --resume"}
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_INTERNAL: "internal error (a bug; please report it)",
+    EXIT_BAD_INPUT: "invalid settings, prompt, expression, path or arguments",
+    EXIT_MODEL: "a perceptor could not be loaded (no weights, no network)",
+    EXIT_OUTPUT: "the output folder or a file in it cannot be written or read",
+    EXIT_STOPPED: "stopped by Ctrl-C after saving; continue with --resume",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m pytti_nb",
-                                     description="CLIP-guided image synthesis.",
-                                     epilog="exit codes: " + "; ".join(
-                                         f"{k} {v}" for k, v in EXIT_CODES.items()))
+    parser = argparse.ArgumentParser(
+        prog="python -m pytti_nb",
+        description="CLIP-guided image synthesis.",
+        epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="render a settings file")
     r.add_argument("settings", nargs="?", help="YAML, JSON or PNG settings file")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one setting (repeatable), e.g. --set width=256")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting (repeatable), e.g. --set width=256",
+    )
     r.add_argument("--out", help="output root folder (the output_root setting)")
     r.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,12 +63,15 @@ def main(argv=None) -> int:
             return import_command(args)
         if args.command == "settings-table":
             from .docs import settings_table
+
             print(settings_table())
             return EXIT_OK
         return render_command(args)
     except SettingsError as e:
-        _error("invalid settings:\n" + "\n".join("  - " + p.replace("\n", "\n    ")
-                                                  for p in e.problems))
+        _error(
+            "invalid settings:\n"
+            + "\n".join("  - " + p.replace("\n", "\n    ") for p in e.problems)
+        )
         return EXIT_BAD_INPUT
     except PerceptorError as e:
         _error(str(e))
@@ -81,9 +93,12 @@ def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
     from .plan import plan_dict
     from .settings import load_settings_dict
+
     p = plan_dict(load_settings_dict(args.settings, args.set), source=args.settings)
-    print(f"{args.settings}: valid ({len(p.scenes)} scene(s), {p.total_steps} steps, "
-          f"{p.width * p.settings.pixel_size}x{p.height * p.settings.pixel_size} pixels)")
+    print(
+        f"{args.settings}: valid ({len(p.scenes)} scene(s), {p.total_steps} steps, "
+        f"{p.width * p.settings.pixel_size}x{p.height * p.settings.pixel_size} pixels)"
+    )
     return EXIT_OK
 
 
@@ -92,6 +107,7 @@ def import_command(args) -> int:
     from .plan import plan_dict
     from .pytti_import import from_pytti
     from .settings import read_settings_dict, save_settings
+
     ours, notes = from_pytti(read_settings_dict(args.source))
     settings = plan_dict(ours, source=args.source).settings
     save_settings(settings, args.dest)
@@ -104,20 +120,28 @@ def import_command(args) -> int:
 def render_command(args) -> int:
     """Render (or resume) a run, writing frames, checkpoints, settings and a video."""
     from .run import prepare_run, run_to_completion
+
     overrides = list(args.set) + ([f"output_root={args.out}"] if args.out else [])
     if args.resume and (args.settings or overrides):
-        raise SettingsError(["--resume continues a run with its saved settings; do not also "
-                             "give a settings file, --set or --out"])
+        raise SettingsError(
+            [
+                "--resume continues a run with its saved settings; do not also "
+                "give a settings file, --set or --out"
+            ]
+        )
     from .perceptors import PerceptorCache
+
     cache = PerceptorCache()
-    job = prepare_run(settings_path=args.settings, overrides=overrides, resume_dir=args.resume,
-                      perceptors=cache)
+    job = prepare_run(
+        settings_path=args.settings, overrides=overrides, resume_dir=args.resume, perceptors=cache
+    )
     stop = _StopOnSigint()
     with stop:
-        result = run_to_completion(job, perceptors=cache, should_stop=stop,
-                                   progress=not args.quiet)
-    print(f"wrote {result.frames} frame(s) to {job.run_dir}"
-          + (f" and {result.video}" if result.video else ""))
+        result = run_to_completion(job, perceptors=cache, should_stop=stop, progress=not args.quiet)
+    print(
+        f"wrote {result.frames} frame(s) to {job.run_dir}"
+        + (f" and {result.video}" if result.video else "")
+    )
     return EXIT_STOPPED if stop.requested else EXIT_OK
 
 

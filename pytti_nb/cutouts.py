@@ -113,8 +113,13 @@ def crop_with_thetas(
     high = (low + 1).clamp(max=levels - 1)
     both = torch.cat((_to_atlas(grid, boxes[low], atlas), _to_atlas(grid, boxes[high], atlas)))
     # All crops share ONE grid over a batch of 1: the image gradient is [1,C,H,W], not n copies.
-    out = F.grid_sample(atlas, both.reshape(1, 2 * n * size, size, 2), mode="bilinear",
-                        padding_mode="border", align_corners=False)
+    out = F.grid_sample(
+        atlas,
+        both.reshape(1, 2 * n * size, size, 2),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
     out = out.reshape(channels, 2, n, size, size).permute(1, 2, 0, 3, 4)  # [2,n,C,size,size]
     frac = (level - low).view(n, 1, 1, 1).to(out.dtype)
     crops = out[0] + frac * (out[1] - out[0])

@@ -14,8 +14,13 @@ def _describe_allowed(s) -> str:
     if s.kind in ("int", "float"):
         text = f"{s.min} … {s.max}"
         return text + (", empty" if s.optional else "")
-    return {"text": "text", "path": "file path", "bool": "true / false",
-            "schedule": "number, expression of t, or keyframes", "list": "list of strings"}[s.kind]
+    return {
+        "text": "text",
+        "path": "file path",
+        "bool": "true / false",
+        "schedule": "number, expression of t, or keyframes",
+        "list": "list of strings",
+    }[s.kind]
 
 
 def _cell(value) -> str:
@@ -35,12 +40,18 @@ def settings_table() -> str:
         rows = [s for s in schema() if s.group == group]
         if not rows:
             continue
-        lines += [f"**{group}**", "", "| setting | default | allowed | what it does |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"**{group}**",
+            "",
+            "| setting | default | allowed | what it does |",
+            "|---|---|---|---|",
+        ]
         for s in rows:
             star = " ★" if s.simple else ""
-            lines.append(f"| `{s.name}`{star} | {_cell(s.default)} | {_describe_allowed(s)} | "
-                         f"{s.help.replace('|', chr(92) + '|')} |")
+            lines.append(
+                f"| `{s.name}`{star} | {_cell(s.default)} | {_describe_allowed(s)} | "
+                f"{s.help.replace('|', chr(92) + '|')} |"
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

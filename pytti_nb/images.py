@@ -14,15 +14,19 @@ def check_image_file(path, where: str) -> tuple[int, int]:
     """Prove a path is a readable image and return its (width, height), without decoding it."""
     p = Path(str(path)).expanduser()
     if str(path).startswith(("http://", "https://")):
-        raise PyttiError(f"{where}: {str(path)!r} is a URL; download it and give the file's "
-                         "path (URLs are not fetched, so a run never depends on a website)")
+        raise PyttiError(
+            f"{where}: {str(path)!r} is a URL; download it and give the file's "
+            "path (URLs are not fetched, so a run never depends on a website)"
+        )
     if not p.is_file():
         raise PyttiError(f"{where}: file {str(path)!r} does not exist")
     try:
         with Image.open(p) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise PyttiError(f"{where}: {str(path)!r} is {im.width}x{im.height}, larger "
-                                 f"than {MAX_IMAGE_PIXELS} pixels")
+                raise PyttiError(
+                    f"{where}: {str(path)!r} is {im.width}x{im.height}, larger "
+                    f"than {MAX_IMAGE_PIXELS} pixels"
+                )
             im.verify()
             return im.width, im.height
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:

@@ -226,8 +226,15 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
     try:
         with atomic_path(video_path) as tmp:
             writer = imageio_ffmpeg.write_frames(
-                str(tmp), even, fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
+                str(tmp),
+                even,
+                fps=fps,
+                codec="libx264",
+                pix_fmt_in="rgb24",
+                pix_fmt_out="yuv420p",
+                quality=None,
+                macro_block_size=2,
+                ffmpeg_log_level="error",
                 # -f: the temp name lacks .mp4; faststart lets browsers play it while loading
                 output_params=["-f", "mp4", "-crf", str(VIDEO_CRF), "-movflags", "+faststart"],
             )

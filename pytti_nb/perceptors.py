@@ -71,7 +71,7 @@ def parse_perceptor_spec(text: str) -> PerceptorSpec:
     text = text.strip()
     for alias, name in PYTTI_ALIASES.items():
         if text == alias or text.startswith(alias + "@"):
-            text = name + text[len(alias):]
+            text = name + text[len(alias) :]
     if text == DEMO or text.startswith(LOCAL_DIR):
         return _parse_schema(text, LOCAL_DIR)
     if text.startswith(HF_HUB):
@@ -81,7 +81,9 @@ def parse_perceptor_spec(text: str) -> PerceptorSpec:
     model = model.strip().replace("/", "-")
     pretrained = pretrained.strip()
     if not model or (sep and not pretrained):
-        raise PerceptorError(f"perceptor {text!r} has an empty model or pretrained part around '@'; {ALLOWED}")
+        raise PerceptorError(
+            f"perceptor {text!r} has an empty model or pretrained part around '@'; {ALLOWED}"
+        )
     if not sep:
         pretrained = DEFAULT_TAG if DEFAULT_TAG in list_pretrained_tags_by_model(model) else None
     return PerceptorSpec(model, pretrained)
@@ -91,7 +93,7 @@ def _parse_schema(text, prefix):
     """Parse 'demo', 'hf-hub:ORG/NAME' or 'local-dir:FOLDER'."""
     if text == DEMO:
         return PerceptorSpec(DEMO)
-    rest = text[len(prefix):]
+    rest = text[len(prefix) :]
     if not rest:
         raise PerceptorError(f"perceptor {text!r} names nothing after {prefix!r}; {ALLOWED}")
     if prefix == HF_HUB and ("@" in rest or rest.count("/") != 1):
@@ -113,11 +115,13 @@ def check_perceptor_spec(text: str, cache_dir: str | None = None) -> None:
     """Validate a spec without loading weights or touching the network; raises PerceptorError."""
     spec = parse_perceptor_spec(text)
     if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
-        raise PerceptorError(f"perceptor cache directory {str(cache_dir)!r} exists but is not a folder")
+        raise PerceptorError(
+            f"perceptor cache directory {str(cache_dir)!r} exists but is not a folder"
+        )
     if spec.kind == "demo":
         _check_local_dir(text, Path(str(demo.model_dir())))
     elif spec.kind == "local-dir":
-        _check_local_dir(text, Path(spec.model[len(LOCAL_DIR):]).expanduser())
+        _check_local_dir(text, Path(spec.model[len(LOCAL_DIR) :]).expanduser())
     elif spec.kind in ("tag", "file"):
         _check_model_name(text, spec.model)
         _check_pretrained(text, spec)
@@ -150,8 +154,16 @@ def _check_pretrained(text, spec):
     tags = list_pretrained_tags_by_model(spec.model)
     if spec.pretrained in tags:
         return
-    listed = ", ".join(tags) if tags else "none (open_clip ships no weights for it; use MODEL@/path/to/weights.pt)"
-    problem = "needs a pretrained tag" if spec.pretrained is None else f"has no pretrained tag {spec.pretrained!r}"
+    listed = (
+        ", ".join(tags)
+        if tags
+        else "none (open_clip ships no weights for it; use MODEL@/path/to/weights.pt)"
+    )
+    problem = (
+        "needs a pretrained tag"
+        if spec.pretrained is None
+        else f"has no pretrained tag {spec.pretrained!r}"
+    )
     raise PerceptorError(
         f"perceptor {text!r}: model {spec.model!r} {problem}; write '{spec.model}@TAG' with TAG one of: "
         f"{listed}; or '{spec.model}@/path/to/weights.pt' for a local file"
@@ -179,7 +191,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision in explicit:
         return explicit[precision]
     if precision != "auto":
-        raise PerceptorError(f"precision {precision!r} is unknown; allowed: 'auto', 'fp32', 'fp16', 'bf16'")
+        raise PerceptorError(
+            f"precision {precision!r} is unknown; allowed: 'auto', 'fp32', 'fp16', 'bf16'"
+        )
     device = torch.device(device)
     if device.type == "cuda":
         major, _ = torch.cuda.get_device_capability(device)
@@ -203,8 +217,12 @@ class Perceptor:
         self.input_shape = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         self.input_size = int(self.input_shape[0])
         cfg = open_clip.get_model_preprocess_cfg(model)
-        self.mean = torch.tensor(cfg["mean"], device=self.device, dtype=torch.float32).view(1, 3, 1, 1)
-        self.std = torch.tensor(cfg["std"], device=self.device, dtype=torch.float32).view(1, 3, 1, 1)
+        self.mean = torch.tensor(cfg["mean"], device=self.device, dtype=torch.float32).view(
+            1, 3, 1, 1
+        )
+        self.std = torch.tensor(cfg["std"], device=self.device, dtype=torch.float32).view(
+            1, 3, 1, 1
+        )
         self._text_cache = {}
 
     def __repr__(self):
@@ -214,12 +232,18 @@ class Perceptor:
     @property
     def embed_dim(self):
         """Width of the embeddings."""
-        return int(self.model.text_projection.shape[-1]) if hasattr(self.model, "text_projection") else None
+        return (
+            int(self.model.text_projection.shape[-1])
+            if hasattr(self.model, "text_projection")
+            else None
+        )
 
     def encode_image(self, x: torch.Tensor) -> torch.Tensor:
         """Embed images [n,3,h,w] in [0,1] (fp32) to normalised fp32 [n,d], differentiable w.r.t. x."""
         if tuple(x.shape[-2:]) != self.input_shape:
-            x = F.interpolate(x, size=self.input_shape, mode="bilinear", align_corners=False, antialias=True)
+            x = F.interpolate(
+                x, size=self.input_shape, mode="bilinear", align_corners=False, antialias=True
+            )
         x = (x - self.mean) / self.std
         features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)
@@ -262,12 +286,16 @@ class PerceptorCache:
         key = (str(spec), str(device), dtype)
         if key not in self._loaded:
             check_perceptor_spec(spec_text, cache_dir)
-            self._loaded[key] = load_perceptor(spec, device=device, dtype=dtype, cache_dir=cache_dir)
+            self._loaded[key] = load_perceptor(
+                spec, device=device, dtype=dtype, cache_dir=cache_dir
+            )
         return self._loaded[key]
 
     def get_many(self, spec_texts, *, device="cpu", precision="auto", cache_dir=None):
         """Return perceptors for a list of specs (the engine averages their losses)."""
-        return [self.get(s, device=device, precision=precision, cache_dir=cache_dir) for s in spec_texts]
+        return [
+            self.get(s, device=device, precision=precision, cache_dir=cache_dir) for s in spec_texts
+        ]
 
 
 def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Perceptor:
@@ -275,7 +303,7 @@ def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Per
     lp_name = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
     options = dict(device=device, precision=lp_name, cache_dir=cache_dir, require_pretrained=True)
     if spec.kind in ("demo", "local-dir"):
-        folder = str(demo.model_dir()) if spec.kind == "demo" else spec.model[len(LOCAL_DIR):]
+        folder = str(demo.model_dir()) if spec.kind == "demo" else spec.model[len(LOCAL_DIR) :]
         name = f"{LOCAL_DIR}{Path(folder).expanduser()}"
         model = _create(spec, name, None, options)
         return Perceptor(str(spec), model, open_clip.get_tokenizer(name), device, dtype)
@@ -296,7 +324,9 @@ def _load_tag(spec, options, device, dtype):
     cached = _cached_tag_weights(tag_cfg, options["cache_dir"])
     if cached:
         # Loading the cached file directly skips the hub's online revision check (slow when offline).
-        preprocess = {k: tag_cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in tag_cfg}
+        preprocess = {
+            k: tag_cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in tag_cfg
+        }
         model = _create(spec, spec.model, cached, dict(options, force_preprocess_cfg=preprocess))
     else:
         _require_network(spec, _download_host(tag_cfg))
@@ -306,10 +336,16 @@ def _load_tag(spec, options, device, dtype):
 
 def _load_hf_hub(spec, options, device, dtype):
     """Load hf-hub:ORG/NAME from the local hub cache when complete, else download it."""
-    snapshot = _cached_hf_snapshot(spec.model[len(HF_HUB):], options["cache_dir"])
+    snapshot = _cached_hf_snapshot(spec.model[len(HF_HUB) :], options["cache_dir"])
     if snapshot is not None:
         name = f"{LOCAL_DIR}{snapshot}"
-        return Perceptor(str(spec), _create(spec, name, None, options), open_clip.get_tokenizer(name), device, dtype)
+        return Perceptor(
+            str(spec),
+            _create(spec, name, None, options),
+            open_clip.get_tokenizer(name),
+            device,
+            dtype,
+        )
     _require_network(spec, urllib.parse.urlparse(_hf_endpoint()).hostname)
     model = _create(spec, spec.model, None, options, downloading=True)
     tokenizer = open_clip.get_tokenizer(spec.model, cache_dir=options["cache_dir"])
@@ -325,7 +361,9 @@ def _create(spec, name, pretrained, options, downloading=False):
     except Exception as error:  # open_clip raises RuntimeError, OSError, ValueError, hub errors...
         if downloading:
             raise _download_error(spec, f"the download failed: {error}") from error
-        raise PerceptorError(f"perceptor {str(spec)!r}: could not load the weights: {error}") from error
+        raise PerceptorError(
+            f"perceptor {str(spec)!r}: could not load the weights: {error}"
+        ) from error
 
 
 def _create_model(name, pretrained, options):

@@ -18,10 +18,10 @@ class RunPlan:
     """Parsed, checked settings: what the engine runs."""
 
     settings: Settings
-    scenes: tuple            # tuple[prompts.Scene, ...]
-    direct_prompts: tuple    # tuple[prompts.DirectImagePrompt, ...]
-    weights: dict            # setting name -> TimeValue, for the scheduled settings
-    width: int               # parameter pixels
+    scenes: tuple  # tuple[prompts.Scene, ...]
+    direct_prompts: tuple  # tuple[prompts.DirectImagePrompt, ...]
+    weights: dict  # setting name -> TimeValue, for the scheduled settings
+    width: int  # parameter pixels
     height: int
     total_steps: int
 
@@ -52,37 +52,53 @@ def plan(settings: Settings) -> RunPlan:
             return None
 
     scenes = attempt("scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix) or ()
-    direct = attempt("direct_image_prompts", parse_direct_image_prompts,
-                     s.direct_image_prompts) or ()
-    weights = {name: attempt(name, parse_time_value, getattr(s, name),
-                             where=f"setting {name!r}") for name in SCHEDULED}
+    direct = (
+        attempt("direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts) or ()
+    )
+    weights = {
+        name: attempt(name, parse_time_value, getattr(s, name), where=f"setting {name!r}")
+        for name in SCHEDULED
+    }
     for spec in s.perceptors:
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
     attempt("file_namespace", validate_namespace, s.file_namespace)
     cache = Path(s.models_cache_dir).expanduser() if s.models_cache_dir else None
     if cache is not None and cache.exists() and not cache.is_dir():
-        problems.append(f"models_cache_dir: {s.models_cache_dir!r} is a file; give a folder "
-                        "(it is created if missing) or leave it empty for open_clip's cache")
-    init_size = attempt("init_image", check_image_file, s.init_image,
-                        "init_image") if s.init_image else None
+        problems.append(
+            f"models_cache_dir: {s.models_cache_dir!r} is a file; give a folder "
+            "(it is created if missing) or leave it empty for open_clip's cache"
+        )
+    init_size = (
+        attempt("init_image", check_image_file, s.init_image, "init_image")
+        if s.init_image
+        else None
+    )
     for scene in scenes:
         for pr in scene.prompts:
             if pr.mask.kind == "video":
-                problems.append(f"mask of prompt {pr.source!r}: video masks need the Video "
-                                "Source animation mode, which pytti_nb does not have yet")
+                problems.append(
+                    f"mask of prompt {pr.source!r}: video masks need the Video "
+                    "Source animation mode, which pytti_nb does not have yet"
+                )
     for d in direct:
         if d.mask.kind == "video":
-            problems.append(f"mask of direct image prompt {d.source!r}: video masks need the "
-                            "Video Source animation mode, which pytti_nb does not have yet")
+            problems.append(
+                f"mask of direct image prompt {d.source!r}: video masks need the "
+                "Video Source animation mode, which pytti_nb does not have yet"
+            )
     for path, where in _referenced_files(scenes, direct):
         attempt(where, check_image_file, path, where)
     width, height = _resolve_size(s, init_size, problems)
     if s.cutouts % s.gradient_accumulation_steps:
-        problems.append(f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
-                        f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}")
+        problems.append(
+            f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
+            f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
+        )
     if (s.direct_init_weight != "0" or s.semantic_init_weight != "0") and not s.init_image:
-        problems.append("init_image: direct_init_weight/semantic_init_weight are set but "
-                        "init_image is empty; give an image or set the weights to 0")
+        problems.append(
+            "init_image: direct_init_weight/semantic_init_weight are set but "
+            "init_image is empty; give an image or set the weights to 0"
+        )
     total = max(len(scenes), 1) * s.steps_per_scene
     result = RunPlan(s, tuple(scenes), tuple(direct), weights, width, height, total)
     if not problems:
@@ -95,6 +111,7 @@ def plan(settings: Settings) -> RunPlan:
 def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
     """Plan from a raw mapping, reporting type errors and whole-run problems in one list."""
     from .settings import from_dict_lenient
+
     settings, problems = from_dict_lenient(data, source=source)
     try:
         result = plan(settings)
@@ -129,8 +146,10 @@ def _resolve_size(s, init_size, problems):
         return 1, 1
     if -1 in (width, height):
         if init_size is None:
-            problems.append("width/height: -1 takes the size from init_image, but init_image "
-                            "is empty; give both sizes or an init_image")
+            problems.append(
+                "width/height: -1 takes the size from init_image, but init_image "
+                "is empty; give both sizes or an init_image"
+            )
             return 1, 1
         iw, ih = init_size
         if width == -1 and height == -1:
@@ -141,12 +160,16 @@ def _resolve_size(s, init_size, problems):
             height = max(1, round(width * ih / iw))
     ow, oh = width * s.pixel_size, height * s.pixel_size
     if ow * oh > MAX_OUTPUT_PIXELS:
-        problems.append(f"width/height/pixel_size: the output would be {ow}x{oh} pixels, more "
-                        f"than the {MAX_OUTPUT_PIXELS:,} allowed; lower width, height or "
-                        "pixel_size")
+        problems.append(
+            f"width/height/pixel_size: the output would be {ow}x{oh} pixels, more "
+            f"than the {MAX_OUTPUT_PIXELS:,} allowed; lower width, height or "
+            "pixel_size"
+        )
     if min(ow, oh) < MIN_OUTPUT_SIDE:
-        problems.append(f"width/height/pixel_size: the output would be {ow}x{oh} pixels; each "
-                        f"side needs at least {MIN_OUTPUT_SIDE}")
+        problems.append(
+            f"width/height/pixel_size: the output would be {ow}x{oh} pixels; each "
+            f"side needs at least {MIN_OUTPUT_SIDE}"
+        )
     return width, height
 
 
@@ -158,13 +181,17 @@ def _check_expressions_over_run(p: RunPlan, problems):
     values = [(v, f"setting {name!r}", False) for name, v in p.weights.items()]
     for scene in p.scenes:
         for pr in scene.prompts:
-            values += [(pr.weight, f"weight of prompt {pr.source!r}", False),
-                       (pr.stop, f"stop of prompt {pr.source!r}", True)]
+            values += [
+                (pr.weight, f"weight of prompt {pr.source!r}", False),
+                (pr.stop, f"stop of prompt {pr.source!r}", True),
+            ]
             if pr.mask.cutoff is not None:
                 values.append((pr.mask.cutoff, f"mask cutoff of prompt {pr.source!r}", False))
     for d in p.direct_prompts:
-        values += [(d.weight, f"weight of {d.source!r}", False),
-                   (d.stop, f"stop of {d.source!r}", True)]
+        values += [
+            (d.weight, f"weight of {d.source!r}", False),
+            (d.stop, f"stop of {d.source!r}", True),
+        ]
     for value, where, allow_inf in values:
         try:
             check_time_value(value, samples, where, allow_inf=allow_inf)

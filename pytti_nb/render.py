@@ -13,36 +13,60 @@ from .image_models import build_image_model
 from .plan import RunPlan, plan
 from .schema import Settings
 from .settings import replace, to_dict
-from .targets import (Target, build_target, embed_image, guidance_loss, image_to_tensor,
-                      mask_to_tensor)
+from .targets import (
+    Target,
+    build_target,
+    embed_image,
+    guidance_loss,
+    image_to_tensor,
+    mask_to_tensor,
+)
 from .timing import StageTimer
 
 CHECKPOINT_FORMAT = 1
 
 # Settings that may change while a render runs (live steering); the rest fix the image,
 # the models or the output folder.
-STEERABLE = frozenset({
-    "scenes", "scene_prefix", "scene_suffix", "steps_per_scene", "interpolation_steps",
-    "direct_image_prompts", "direct_init_weight", "semantic_init_weight", "smoothing_weight",
-    "learning_rate", "cutouts", "cut_pow", "cutout_border", "border_mode", "cutout_noise",
-    "cutout_flip", "cutout_rotate", "cutout_color_jitter", "gradient_accumulation_steps",
-    "save_every", "display_every",
-})
+STEERABLE = frozenset(
+    {
+        "scenes",
+        "scene_prefix",
+        "scene_suffix",
+        "steps_per_scene",
+        "interpolation_steps",
+        "direct_image_prompts",
+        "direct_init_weight",
+        "semantic_init_weight",
+        "smoothing_weight",
+        "learning_rate",
+        "cutouts",
+        "cut_pow",
+        "cutout_border",
+        "border_mode",
+        "cutout_noise",
+        "cutout_flip",
+        "cutout_rotate",
+        "cutout_color_jitter",
+        "gradient_accumulation_steps",
+        "save_every",
+        "display_every",
+    }
+)
 
 
 @dataclass
 class Frame:
     """What the loop yields at display and save points; the consumer does all I/O."""
 
-    step: int                 # optimisation steps completed
+    step: int  # optimisation steps completed
     total_steps: int
-    scene: int                # 0-based scene index
-    t: float                  # seconds of animation time
-    image: np.ndarray         # uint8 HxWx3
-    losses: dict              # name -> float, from the last step
-    seconds_per_step: float   # wall time per step since the previous frame
-    save_index: int | None = None   # 1-based output frame number at save points, else None
-    state: dict | None = None       # full checkpoint state at save points
+    scene: int  # 0-based scene index
+    t: float  # seconds of animation time
+    image: np.ndarray  # uint8 HxWx3
+    losses: dict  # name -> float, from the last step
+    seconds_per_step: float  # wall time per step since the previous frame
+    save_index: int | None = None  # 1-based output frame number at save points, else None
+    state: dict | None = None  # full checkpoint state at save points
     final: bool = False
     metadata: dict = field(default_factory=dict)
 
@@ -60,9 +84,15 @@ def pick_device(name: str) -> torch.device:
 def load_perceptors(settings: Settings, cache) -> list:
     """The run's perceptors from a PerceptorCache (loading them the first time: slow)."""
     device = pick_device(settings.device)
-    return [cache.get(spec, device=device, precision=settings.precision,
-                      cache_dir=settings.models_cache_dir or None)
-            for spec in settings.perceptors]
+    return [
+        cache.get(
+            spec,
+            device=device,
+            precision=settings.precision,
+            cache_dir=settings.models_cache_dir or None,
+        )
+        for spec in settings.perceptors
+    ]
 
 
 def with_seed(settings: Settings) -> Settings:
@@ -82,22 +112,32 @@ class Renderer:
         self.perceptors = load_perceptors(s, perceptors)
         self.size = (run_plan.width * s.pixel_size, run_plan.height * s.pixel_size)
         init_gen = torch.Generator().manual_seed(s.seed)
-        self.image = build_image_model(s.image_model, width=run_plan.width,
-                                       height=run_plan.height, pixel_size=s.pixel_size,
-                                       generator=init_gen, device=self.device)
+        self.image = build_image_model(
+            s.image_model,
+            width=run_plan.width,
+            height=run_plan.height,
+            pixel_size=s.pixel_size,
+            generator=init_gen,
+            device=self.device,
+        )
         self.init = image_to_tensor(s.init_image, self.size, self.device) if s.init_image else None
         if self.init is not None:
             self.image.encode(self.init)
-        self.optimizer = torch.optim.Adam(self.image.parameters(),
-                                          lr=s.learning_rate or self.image.default_lr)
+        self.optimizer = torch.optim.Adam(
+            self.image.parameters(), lr=s.learning_rate or self.image.default_lr
+        )
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
-        self.augs = CutoutAugs(flip=s.cutout_flip, rotate=s.cutout_rotate, noise=s.cutout_noise,
-                               color_jitter=s.cutout_color_jitter)
+        self.augs = CutoutAugs(
+            flip=s.cutout_flip,
+            rotate=s.cutout_rotate,
+            noise=s.cutout_noise,
+            color_jitter=s.cutout_color_jitter,
+        )
         self.scene_targets = self._build_targets()
         self.direct_targets = self._build_direct_targets()
         self.step = 0
-        self.timer = StageTimer(self.device, enabled=False)   # the benchmark switches it on
-        self._pending = None     # a RunPlan from steer(), applied before the next step
+        self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
+        self._pending = None  # a RunPlan from steer(), applied before the next step
         if resume is not None:
             self.load_state(resume)
 
@@ -106,14 +146,24 @@ class Renderer:
     def _build_targets(self):
         """Per scene, the embedded targets of its prompts (plus semantic init on scene 0)."""
         s, seed = self.settings, self.settings.seed
-        scenes = [[build_target(p, self.perceptors, self.size, self.device, seed)
-                   for p in scene.prompts] for scene in self.plan.scenes]
+        scenes = [
+            [build_target(p, self.perceptors, self.size, self.device, seed) for p in scene.prompts]
+            for scene in self.plan.scenes
+        ]
         if self.init is not None and s.semantic_init_weight != "0":
             # the init image is already loaded; no prompt string to parse (paths may hold ']')
             from .prompts import ALL, DEFAULT_STOP
+
             embeds = [embed_image(p, self.init, seed) for p in self.perceptors]
-            scenes[0].append(Target("semantic init", self.plan.weights["semantic_init_weight"],
-                                    DEFAULT_STOP, ALL, embeds))
+            scenes[0].append(
+                Target(
+                    "semantic init",
+                    self.plan.weights["semantic_init_weight"],
+                    DEFAULT_STOP,
+                    ALL,
+                    embeds,
+                )
+            )
         return scenes
 
     def _build_direct_targets(self):
@@ -121,8 +171,11 @@ class Renderer:
         out = []
         for d in self.plan.direct_prompts:
             img = image_to_tensor(d.path, self.size, self.device)
-            mask = (mask_to_tensor(d.mask.path, d.mask.inverted, self.size, self.device)
-                    if d.mask.kind == "image" else None)
+            mask = (
+                mask_to_tensor(d.mask.path, d.mask.inverted, self.size, self.device)
+                if d.mask.kind == "image"
+                else None
+            )
             out.append((d, img, mask))
         return out
 
@@ -135,13 +188,20 @@ class Renderer:
         fixed = sorted(changed - STEERABLE)
         if fixed:
             from .errors import SettingsError
-            raise SettingsError([f"{k}: cannot change during a render; stop, then start again"
-                                 for k in fixed])
-        new = plan(settings)             # raises SettingsError before anything changes
+
+            raise SettingsError(
+                [f"{k}: cannot change during a render; stop, then start again" for k in fixed]
+            )
+        new = plan(settings)  # raises SettingsError before anything changes
         if new.total_steps <= self.step:
             from .errors import SettingsError
-            raise SettingsError([f"steps_per_scene: the run is already at step {self.step}; "
-                                 f"the new settings would end at step {new.total_steps}"])
+
+            raise SettingsError(
+                [
+                    f"steps_per_scene: the run is already at step {self.step}; "
+                    f"the new settings would end at step {new.total_steps}"
+                ]
+            )
         self._pending = new
 
     def _apply_pending(self) -> None:
@@ -149,8 +209,12 @@ class Renderer:
         new, self._pending = self._pending, None
         self.plan, self.settings = new, new.settings
         s = self.settings
-        self.augs = CutoutAugs(flip=s.cutout_flip, rotate=s.cutout_rotate, noise=s.cutout_noise,
-                               color_jitter=s.cutout_color_jitter)
+        self.augs = CutoutAugs(
+            flip=s.cutout_flip,
+            rotate=s.cutout_rotate,
+            noise=s.cutout_noise,
+            color_jitter=s.cutout_color_jitter,
+        )
         self.scene_targets = self._build_targets()
         self.direct_targets = self._build_direct_targets()
         for group in self.optimizer.param_groups:
@@ -214,10 +278,18 @@ class Renderer:
         # this is a GPU sync point: only at display and save points
         loss_values = {k: float(v) for k, v in step_losses.items()}
         save_index = self._save_index() if save else None
-        return Frame(step=self.step, total_steps=self.plan.total_steps,
-                     scene=self.plan.scene_at(self.step - 1), t=t, image=image,
-                     losses=loss_values, seconds_per_step=per_step, save_index=save_index,
-                     state=self.state_dict() if save else None, final=final)
+        return Frame(
+            step=self.step,
+            total_steps=self.plan.total_steps,
+            scene=self.plan.scene_at(self.step - 1),
+            t=t,
+            image=image,
+            losses=loss_values,
+            seconds_per_step=per_step,
+            save_index=save_index,
+            state=self.state_dict() if save else None,
+            final=final,
+        )
 
     def _save_index(self) -> int:
         """1-based output frame number: PyTTI's ceil(step / save_every), last step included."""
@@ -229,8 +301,8 @@ class Renderer:
         i = self.step
         t, frame = self.plan.clock(i)
         with self.timer("decode"):
-            z = self.image.decode()                  # [1,3,H,W]
-        z_leaf = z.detach().requires_grad_()         # perceptor micro-batches backprop into this
+            z = self.image.decode()  # [1,3,H,W]
+        z_leaf = z.detach().requires_grad_()  # perceptor micro-batches backprop into this
         terms = self._clip_terms(z_leaf, i, t, frame)
         with self.timer("loss"):
             extra = self._pixel_terms(z, t, frame)
@@ -261,17 +333,22 @@ class Renderer:
         for j, perceptor in enumerate(self.perceptors):
             for _ in range(n_micro):
                 with self.timer("cutouts"):
-                    cuts = make_cutouts(z_leaf, per_micro, perceptor.input_size,
-                                        cut_pow=s.cut_pow, border=s.cutout_border,
-                                        border_mode=s.border_mode, augs=self.augs,
-                                        generator=self.rng)
+                    cuts = make_cutouts(
+                        z_leaf,
+                        per_micro,
+                        perceptor.input_size,
+                        cut_pow=s.cut_pow,
+                        border=s.cutout_border,
+                        border_mode=s.border_mode,
+                        augs=self.augs,
+                        generator=self.rng,
+                    )
                 with self.timer("perceptor_forward"):
-                    emb = perceptor.encode_image(cuts.images)    # [n,d]
+                    emb = perceptor.encode_image(cuts.images)  # [n,d]
                 with self.timer("loss"):
                     loss = guidance_loss(self.scene_targets[scene], j, emb, cuts, t, frame)
                     if blend < 1:
-                        prev = guidance_loss(self.scene_targets[scene - 1], j, emb, cuts, t,
-                                             frame)
+                        prev = guidance_loss(self.scene_targets[scene - 1], j, emb, cuts, t, frame)
                         loss = blend * loss + (1 - blend) * prev
                     loss = loss / (n_micro * len(self.perceptors))
                 with self.timer("backward"):
@@ -319,7 +396,8 @@ def _to_cpu(obj):
     return obj
 
 
-def render(settings: Settings, perceptors, *, resume: dict | None = None,
-           should_stop=lambda: False):
+def render(
+    settings: Settings, perceptors, *, resume: dict | None = None, should_stop=lambda: False
+):
     """Validate, load and run; yields Frames. `settings` must carry a seed (see with_seed)."""
     return Renderer(plan(settings), perceptors, resume=resume).frames(should_stop)

@@ -30,14 +30,16 @@ class RunResult:
     last_frame: Path | None
 
 
-def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=None,
-                perceptors=None) -> Job:
+def prepare_run(
+    *, settings=None, settings_path=None, overrides=(), resume_dir=None, perceptors=None
+) -> Job:
     """Validate settings and paths and set up the run folder.
 
     Given a PerceptorCache, the perceptors are loaded into it after validation and before the
     run folder is made, so a model that cannot be had leaves no folder behind.
     """
     from .render import load_perceptors, with_seed
+
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         state = load_checkpoint(run_dir)
@@ -49,8 +51,9 @@ def prepare_run(*, settings=None, settings_path=None, overrides=(), resume_dir=N
         return Job(checked, run_dir, writer, state)
     if settings is None:
         # a lenient first pass, so one run reports every problem of the file at once
-        settings = plan_dict(load_settings_dict(settings_path, overrides),
-                             source=str(settings_path or "settings")).settings
+        settings = plan_dict(
+            load_settings_dict(settings_path, overrides), source=str(settings_path or "settings")
+        ).settings
     elif overrides:
         raise SettingsError(["give overrides either through settings or overrides, not both"])
     checked = plan(with_seed(settings))
@@ -69,11 +72,13 @@ def make_renderer(job: Job, perceptors=None):
     """Load the perceptors (the slow part) and build the engine for a prepared job."""
     from .perceptors import PerceptorCache
     from .render import Renderer
+
     return Renderer(job.plan, perceptors or PerceptorCache(), resume=job.resume_state)
 
 
-def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False,
-               every_step=False):
+def run_frames(
+    job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False, every_step=False
+):
     """Drive the engine, saving every save point; yields each Frame after its files are written.
 
     With every_step, None comes between frames after each step (see Renderer.frames).
@@ -88,27 +93,40 @@ def run_frames(job: Job, *, perceptors=None, renderer=None, should_stop=lambda: 
                 written = renderer.settings
                 job.writer.write_settings(to_yaml(written))
             settings = to_dict(renderer.settings)
-            metadata = {"settings": settings, "seed": renderer.settings.seed,
-                        "step": frame.step, "frame": frame.save_index, "versions": versions}
-            frame.metadata["path"] = job.writer.write_frame(frame.save_index, frame.image,
-                                                            metadata)
+            metadata = {
+                "settings": settings,
+                "seed": renderer.settings.seed,
+                "step": frame.step,
+                "frame": frame.save_index,
+                "versions": versions,
+            }
+            frame.metadata["path"] = job.writer.write_frame(frame.save_index, frame.image, metadata)
             save_checkpoint(job.run_dir, {**frame.state, "versions": versions})
         yield frame
 
 
-def run_to_completion(job: Job, *, perceptors=None, should_stop=lambda: False,
-                      progress=True) -> RunResult:
+def run_to_completion(
+    job: Job, *, perceptors=None, should_stop=lambda: False, progress=True
+) -> RunResult:
     """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
     from tqdm.auto import tqdm
+
     done = job.resume_state["step"] if job.resume_state else 0
-    bar = tqdm(total=job.plan.total_steps, initial=done, disable=not progress, unit="step",
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=job.plan.total_steps,
+        initial=done,
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+    )
     saved, last = 0, None
     with bar:
         for frame in run_frames(job, perceptors=perceptors, should_stop=should_stop):
             bar.update(frame.step - bar.n)
-            bar.set_postfix(scene=f"{frame.scene + 1}/{len(job.plan.scenes)}",
-                            loss=f"{frame.losses.get('total', 0.0):.3f}")
+            bar.set_postfix(
+                scene=f"{frame.scene + 1}/{len(job.plan.scenes)}",
+                loss=f"{frame.losses.get('total', 0.0):.3f}",
+            )
             if frame.save_index is not None:
                 saved, last = saved + 1, frame.metadata["path"]
     video = job.writer.finish()

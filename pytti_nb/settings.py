@@ -39,8 +39,9 @@ def from_dict(data, *, source: str = "settings") -> Settings:
 def from_dict_lenient(data, *, source: str = "settings") -> tuple[Settings, list[str]]:
     """Settings from the valid entries of a mapping (defaults elsewhere), plus every problem."""
     if not isinstance(data, dict):
-        return Settings(), [f"{source}: expected a mapping of setting names to values, "
-                            f"got {type(data).__name__}"]
+        return Settings(), [
+            f"{source}: expected a mapping of setting names to values, got {type(data).__name__}"
+        ]
     infos = schema_by_name()
     problems, values = [], {}
     for key, raw in data.items():
@@ -89,21 +90,28 @@ def read_settings_dict(path) -> dict:
     """Read a raw settings mapping from a YAML, JSON or pytti_nb PNG file."""
     path = Path(path)
     if path.suffix.lower() not in SETTINGS_SUFFIXES:
-        raise SettingsError([f"settings file {str(path)!r}: unknown type; use one of "
-                             f"{', '.join(SETTINGS_SUFFIXES)}"])
+        raise SettingsError(
+            [
+                f"settings file {str(path)!r}: unknown type; use one of "
+                f"{', '.join(SETTINGS_SUFFIXES)}"
+            ]
+        )
     if path.suffix.lower() == ".png":
         from .output import read_png_metadata
+
         return dict(read_png_metadata(path).get("settings", {}))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise SettingsError([f"settings file {str(path)!r}: cannot read it "
-                             f"({e.strerror})"]) from None
+        raise SettingsError(
+            [f"settings file {str(path)!r}: cannot read it ({e.strerror})"]
+        ) from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise SettingsError([f"settings file {str(path)!r}: not valid "
-                             f"{path.suffix[1:].upper()}: {e}"]) from None
+        raise SettingsError(
+            [f"settings file {str(path)!r}: not valid {path.suffix[1:].upper()}: {e}"]
+        ) from None
     return {} if data is None else data
 
 
@@ -120,6 +128,7 @@ def load_settings_dict(path, overrides=()) -> dict:
 def save_settings(settings: Settings, path) -> None:
     """Write settings atomically as YAML or JSON, chosen by the file's suffix."""
     from .atomic import atomic_write_text
+
     path = Path(path)
     if path.suffix.lower() == ".json":
         text = json.dumps(to_dict(settings), indent=2, ensure_ascii=False) + "\n"
@@ -150,9 +159,13 @@ def _allowed(info):
         word = "an integer" if info.kind == "int" else "a number"
         empty = " or empty for the default" if info.optional else ""
         return f"{word} from {info.min} to {info.max}{empty}"
-    return {"text": "text", "bool": "true or false", "path": "a file path or empty",
-            "schedule": "a number, an expression of t, or a schedule like '0:(1), 30:(2.5)'",
-            "list": "a list of strings, or one comma-separated string"}[info.kind]
+    return {
+        "text": "text",
+        "bool": "true or false",
+        "path": "a file path or empty",
+        "schedule": "a number, an expression of t, or a schedule like '0:(1), 30:(2.5)'",
+        "list": "a list of strings, or one comma-separated string",
+    }[info.kind]
 
 
 def _as_text(info, raw):
@@ -194,8 +207,16 @@ def _as_bool(info, raw):
     """Booleans, also from the usual words."""
     if isinstance(raw, bool):
         return raw
-    words = {"true": True, "yes": True, "on": True, "1": True,
-             "false": False, "no": False, "off": False, "0": False}
+    words = {
+        "true": True,
+        "yes": True,
+        "on": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "off": False,
+        "0": False,
+    }
     key = str(raw).strip().lower()
     if key in words:
         return words[key]
@@ -215,6 +236,7 @@ def _as_choice(info, raw):
 def _as_schedule(info, raw):
     """A number, expression or keyframe schedule, syntax-checked now."""
     from .schedules import parse_time_value
+
     text = _as_text(info, raw).strip()
     if not text:
         raise ValueError(f"empty; expected {_allowed(info)}")
@@ -242,5 +264,13 @@ def _check_range(info, value):
         raise ValueError(f"{value!r} is out of range; expected {_allowed(info)}")
 
 
-_COERCERS = {"text": _as_text, "path": _as_text, "int": _as_int, "float": _as_float,
-             "bool": _as_bool, "choice": _as_choice, "schedule": _as_schedule, "list": _as_list}
+_COERCERS = {
+    "text": _as_text,
+    "path": _as_text,
+    "int": _as_int,
+    "float": _as_float,
+    "bool": _as_bool,
+    "choice": _as_choice,
+    "schedule": _as_schedule,
+    "list": _as_list,
+}

@@ -18,13 +18,13 @@ class Target:
     """One prompt ready for the loss: its time values, mask and per-perceptor embeddings."""
 
     source: str
-    weight: object            # TimeValue
-    stop: object              # TimeValue
-    mask: object              # prompts.Mask
-    embeds: list              # per perceptor: Tensor[k,d]
-    mask_image: torch.Tensor | None = None   # [1,1,H,W] for image masks
-    mask_norm: torch.Tensor | None = None    # sqrt(mean of the mask), computed once
-    mask_embeds: list | None = None          # per perceptor: Tensor[1,d] for semantic masks
+    weight: object  # TimeValue
+    stop: object  # TimeValue
+    mask: object  # prompts.Mask
+    embeds: list  # per perceptor: Tensor[k,d]
+    mask_image: torch.Tensor | None = None  # [1,1,H,W] for image masks
+    mask_norm: torch.Tensor | None = None  # sqrt(mean of the mask), computed once
+    mask_embeds: list | None = None  # per perceptor: Tensor[1,d] for semantic masks
 
 
 def image_to_tensor(path, size, device) -> torch.Tensor:
@@ -43,9 +43,16 @@ def mask_to_tensor(path, inverted, size, device) -> torch.Tensor:
 def embed_image(perceptor, image, seed) -> torch.Tensor:
     """A [1,d] embedding of an image: the normalised mean over seeded cutouts of it."""
     gen = torch.Generator(device=image.device).manual_seed(seed)
-    cuts = make_cutouts(image, IMAGE_PROMPT_CUTOUTS, perceptor.input_size, cut_pow=1.0,
-                        border=0.0, border_mode="clamp", augs=CutoutAugs(noise=0.0),
-                        generator=gen)
+    cuts = make_cutouts(
+        image,
+        IMAGE_PROMPT_CUTOUTS,
+        perceptor.input_size,
+        cut_pow=1.0,
+        border=0.0,
+        border_mode="clamp",
+        augs=CutoutAugs(noise=0.0),
+        generator=gen,
+    )
     emb = perceptor.encode_image(cuts.images).mean(0, keepdim=True)
     return torch.nn.functional.normalize(emb, dim=-1)
 
@@ -77,8 +84,12 @@ def cutout_weights(target, j, emb, cuts, t, frame):
         return mask_weights(target.mask_image, cuts) / target.mask_norm
     if kind == "semantic":
         return losses.semantic_mask_weights(emb, target.mask_embeds[j], cutoff)
-    return losses.position_mask_weights(cuts.centers, cuts.sizes, MASK_LETTERS[kind],
-                                        LETTER_MASK_CUTOFF if cutoff is None else cutoff)
+    return losses.position_mask_weights(
+        cuts.centers,
+        cuts.sizes,
+        MASK_LETTERS[kind],
+        LETTER_MASK_CUTOFF if cutoff is None else cutoff,
+    )
 
 
 def guidance_loss(targets, j, emb, cuts, t, frame):
@@ -89,6 +100,5 @@ def guidance_loss(targets, j, emb, cuts, t, frame):
         if w == 0:
             continue
         weights = cutout_weights(target, j, emb, cuts, t, frame)
-        total = total + losses.prompt_loss(emb, target.embeds[j], w, target.stop(t, frame),
-                                           weights)
+        total = total + losses.prompt_loss(emb, target.embeds[j], w, target.stop(t, frame), weights)
     return total

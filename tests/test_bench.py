@@ -6,11 +6,12 @@ from pytti_nb import bench
 
 
 def test_bench_reports_stages_and_ratio(capsys):
-    bench.main(["--size", "64", "--cutouts", "2", "--steps", "1", "--warmup", "0",
-                "--device", "cpu"])
+    bench.main(
+        ["--size", "64", "--cutouts", "2", "--steps", "1", "--warmup", "0", "--device", "cpu"]
+    )
     out = capsys.readouterr().out
     for stage in ("decode", "cutouts", "perceptor_forward", "loss", "backward", "optimizer"):
         assert re.search(rf"\| {stage} \| \d+\.\d \|", out), stage
     ratio = float(re.search(r"ratio whole step / perceptor alone: (\d+\.\d+)", out).group(1))
-    assert 0.5 < ratio < 10   # a real measurement, not a placeholder
+    assert 0.5 < ratio < 10  # a real measurement, not a placeholder
     assert "ViT-B-32 (random weights), 64x64, 2 cutouts, fp32, device cpu" in out

@@ -61,7 +61,7 @@ def test_round_trip_resumes_exactly(tmp_path):
     gen2 = torch.Generator()
     gen2.set_state(state["rng"])
     step(model2, opt2, gen2)  # the resumed run makes the same step
-    for a, b in zip(model.parameters(), model2.parameters()):
+    for a, b in zip(model.parameters(), model2.parameters(), strict=True):
         assert torch.equal(a, b)
     assert torch.equal(gen.get_state(), gen2.get_state())
 

@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def cli(*args, timeout=300):
     """Run `python -m pytti_nb ARGS` and return the completed process."""
-    return subprocess.run([sys.executable, "-m", "pytti_nb", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pytti_nb", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def write_settings(tmp_path, settings, name="s.yaml"):
@@ -64,17 +69,25 @@ def test_existing_run_folder_gets_a_suffix(tmp_path, tiny):
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny):
     settings = {**tiny, "steps_per_scene": 400, "save_every": 25, "display_every": 25}
-    whole = cli("render", str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})),
-                "--quiet")
+    whole = cli(
+        "render", str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})), "--quiet"
+    )
     assert whole.returncode == 0, whole.stderr
     killed_dir = tmp_path / "out" / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "pytti_nb", "render", "--quiet",
-                             str(write_settings(tmp_path, {**settings, "file_namespace": "killed"},
-                                                "k.yaml"))], cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytti_nb",
+            "render",
+            "--quiet",
+            str(write_settings(tmp_path, {**settings, "file_namespace": "killed"}, "k.yaml")),
+        ],
+        cwd=ROOT,
+    )
     deadline = time.time() + 240
     while time.time() < deadline:
-        if (killed_dir / "checkpoint.pt").exists() and \
-                load_checkpoint(killed_dir)["step"] >= 50:
+        if (killed_dir / "checkpoint.pt").exists() and load_checkpoint(killed_dir)["step"] >= 50:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
@@ -89,16 +102,20 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny):
     assert a["step"] == b["step"] == 400
     for key in a["image"]:
         assert torch.equal(a["image"][key], b["image"][key])
-    assert np.array_equal(pixels(tmp_path / "out/whole/frames/000016.png"),
-                          pixels(killed_dir / "frames" / "000016.png"))
+    assert np.array_equal(
+        pixels(tmp_path / "out/whole/frames/000016.png"),
+        pixels(killed_dir / "frames" / "000016.png"),
+    )
     assert (killed_dir / "killed.mp4").exists()
 
 
 def test_validate_exit_codes(tmp_path, tiny):
     ok = cli("validate", str(write_settings(tmp_path, tiny)))
     assert ok.returncode == 0 and "valid" in ok.stdout
-    bad = cli("validate", str(write_settings(tmp_path, {**tiny, "scenes": "cat:2:0.5:9",
-                                                        "widht": 3}, "bad.yaml")))
+    bad = cli(
+        "validate",
+        str(write_settings(tmp_path, {**tiny, "scenes": "cat:2:0.5:9", "widht": 3}, "bad.yaml")),
+    )
     assert bad.returncode == 2
     assert "widht: unknown setting; did you mean 'width'?" in bad.stderr
     assert "cat:2:0.5:9" in bad.stderr and "Traceback" not in bad.stderr
@@ -128,9 +145,19 @@ def test_resume_refuses_extra_settings(tmp_path):
 def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
     settings = {**tiny, "steps_per_scene": 2000, "save_every": 500, "display_every": 10}
     run_dir = tmp_path / "out" / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "pytti_nb", "render", "--quiet",
-                             str(write_settings(tmp_path, settings))], cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytti_nb",
+            "render",
+            "--quiet",
+            str(write_settings(tmp_path, settings)),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (run_dir / "settings.yaml").exists() and time.time() < deadline:
         time.sleep(0.05)

@@ -73,8 +73,12 @@ def test_demo_sees_through_blocky_noisy_cutouts(perceptor):
     """Pixelated (4 px blocks), noisy, zoomed-in drawings, like optimised cutouts, are still recognised."""
     images, labels = demo.heldout_images(60, seed=778)
     gen = torch.Generator().manual_seed(0)
-    blocky = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(images, 4), scale_factor=4.0)
-    zoomed = torch.nn.functional.interpolate(blocky[:, :, 8:56, 8:56], size=(64, 64), mode="bilinear")
+    blocky = torch.nn.functional.interpolate(
+        torch.nn.functional.avg_pool2d(images, 4), scale_factor=4.0
+    )
+    zoomed = torch.nn.functional.interpolate(
+        blocky[:, :, 8:56, 8:56], size=(64, 64), mode="bilinear"
+    )
     noisy = zoomed + 0.1 * torch.randn(zoomed.shape, generator=gen)
     captions, _ = demo.caption_table()
     embeddings = perceptor.encode_images_reference(noisy)

@@ -19,28 +19,43 @@ def perceptors():
 @pytest.fixture
 def images(tmp_path):
     """Solid colours, drawn shapes and a left-half mask, as files."""
+
     def save(name, array):
         path = tmp_path / name
         Image.fromarray(array.astype(np.uint8)).save(path)
         return str(path)
+
     solid = lambda rgb: np.broadcast_to(np.array(rgb, np.uint8), (48, 48, 3))  # noqa: E731
     left = np.zeros((48, 48), np.uint8)
     left[:, :24] = 255
     rng = np.random.default_rng(0)
-    return {"green": save("green.png", solid((0, 255, 0))),
-            "red": save("red.png", solid((255, 0, 0))),
-            "left": save("left.png", left),
-            "red_circle": save("rc.png", shapes.draw("circle", "red", "black", size=64, rng=rng)),
-            "blue_circle": save("bc.png", shapes.draw("circle", "blue", "black", size=64,
-                                                      rng=rng))}
+    return {
+        "green": save("green.png", solid((0, 255, 0))),
+        "red": save("red.png", solid((255, 0, 0))),
+        "left": save("left.png", left),
+        "red_circle": save("rc.png", shapes.draw("circle", "red", "black", size=64, rng=rng)),
+        "blue_circle": save("bc.png", shapes.draw("circle", "blue", "black", size=64, rng=rng)),
+    }
 
 
 def render(perceptors, tmp_path, **changes):
     """Final image (float HxWx3) of a small demo render, plus the renderer."""
-    settings = {"scenes": "a red circle on a black background", "perceptors": ["demo"],
-                "width": 12, "height": 12, "pixel_size": 4, "cutouts": 8, "seed": 4,
-                "steps_per_scene": 60, "learning_rate": 0.1, "save_every": 0,
-                "display_every": 60, "device": "cpu", "output_root": str(tmp_path), **changes}
+    settings = {
+        "scenes": "a red circle on a black background",
+        "perceptors": ["demo"],
+        "width": 12,
+        "height": 12,
+        "pixel_size": 4,
+        "cutouts": 8,
+        "seed": 4,
+        "steps_per_scene": 60,
+        "learning_rate": 0.1,
+        "save_every": 0,
+        "display_every": 60,
+        "device": "cpu",
+        "output_root": str(tmp_path),
+        **changes,
+    }
     r = Renderer(plan(from_dict(settings)), perceptors)
     return list(r.frames())[-1].image.astype(np.float32) / 255, r
 
@@ -50,41 +65,53 @@ def test_init_image_starts_the_render_and_direct_init_keeps_it(perceptors, image
     free, _ = render(perceptors, tmp_path, init_image=images["green"])
     noise, _ = render(perceptors, tmp_path)
     greenness = lambda img: (img[..., 1] - img[..., [0, 2]].max(-1)).mean()  # noqa: E731
-    assert greenness(kept) > 0.8                      # held at the init image
-    assert greenness(kept) > greenness(free) > greenness(noise)   # the init image is the start
+    assert greenness(kept) > 0.8  # held at the init image
+    assert greenness(kept) > greenness(free) > greenness(noise)  # the init image is the start
 
 
 def test_image_prompts_pull_toward_their_image(perceptors, images, tmp_path):
-    red, _ = render(perceptors, tmp_path, scenes=f"[{images['red_circle']}]",
-                    steps_per_scene=150)
-    blue, _ = render(perceptors, tmp_path, scenes=f"[{images['blue_circle']}]",
-                     steps_per_scene=150)
+    red, _ = render(perceptors, tmp_path, scenes=f"[{images['red_circle']}]", steps_per_scene=150)
+    blue, _ = render(perceptors, tmp_path, scenes=f"[{images['blue_circle']}]", steps_per_scene=150)
     assert (red[..., 0] - red[..., 2]).mean() > (blue[..., 0] - blue[..., 2]).mean() + 0.1
 
 
 def test_masked_direct_image_prompt_paints_only_inside_the_mask(perceptors, images, tmp_path):
-    img, _ = render(perceptors, tmp_path, scenes="a black background:0.1",
-                    direct_image_prompts=f"{images['red']}:20_[{images['left']}]")
+    img, _ = render(
+        perceptors,
+        tmp_path,
+        scenes="a black background:0.1",
+        direct_image_prompts=f"{images['red']}:20_[{images['left']}]",
+    )
     redness = img[..., 0] - img[..., 1:].max(-1)
     assert redness[:, :20].mean() > 0.7
     assert redness[:, :20].mean() > redness[:, 28:].mean() + 0.4
 
 
 def test_semantic_init_and_masks_build_targets_that_steer(perceptors, images, tmp_path):
-    img, r = render(perceptors, tmp_path, init_image=images["green"], semantic_init_weight=2,
-                    scenes=f"a red circle on a black background:1_[{images['left']}] | "
-                           "a blue square:1_a blue square on a white background | cat:1_r_0.3")
+    img, r = render(
+        perceptors,
+        tmp_path,
+        init_image=images["green"],
+        semantic_init_weight=2,
+        scenes=f"a red circle on a black background:1_[{images['left']}] | "
+        "a blue square:1_a blue square on a white background | cat:1_r_0.3",
+    )
     sources = [t.source for t in r.scene_targets[0]]
     assert sources[-1] == "semantic init"
     kinds = [t.mask.kind for t in r.scene_targets[0][:3]]
     assert kinds == ["image", "semantic", "right"]
-    unmasked, _ = render(perceptors, tmp_path, init_image=images["green"],
-                         scenes="a red circle on a black background | a blue square | cat")
+    unmasked, _ = render(
+        perceptors,
+        tmp_path,
+        init_image=images["green"],
+        scenes="a red circle on a black background | a blue square | cat",
+    )
     assert not np.array_equal(img, unmasked)
 
 
-@pytest.mark.parametrize("changes", [{"gradient_accumulation_steps": 4},
-                                     {"precision": "bf16"}, {"border_mode": "wrap"}])
+@pytest.mark.parametrize(
+    "changes", [{"gradient_accumulation_steps": 4}, {"precision": "bf16"}, {"border_mode": "wrap"}]
+)
 def test_render_variants_still_steer_toward_red(perceptors, tmp_path, changes):
     img, r = render(perceptors, tmp_path, steps_per_scene=120, smoothing_weight=0.3, **changes)
     assert np.isfinite(img).all()

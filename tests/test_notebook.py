@@ -22,14 +22,16 @@ PARAMETERS = {"settings_file", "render_on_start", "output_root"}
 
 def cells(notebook):
     """What must agree between the two files: cell kinds, sources and tags."""
-    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ())))
-            for c in notebook.cells]
+    return [
+        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in notebook.cells
+    ]
 
 
 def test_notebook_and_its_jupytext_source_have_the_same_cells():
     assert cells(jupytext.read(NOTEBOOK)) == cells(jupytext.read(SOURCE)), (
         "pyttitools.ipynb and notebook_src/pyttitools.py drifted apart; edit one, then run "
-        "`jupytext --sync pyttitools.ipynb` (the newer file wins)")
+        "`jupytext --sync pyttitools.ipynb` (the newer file wins)"
+    )
 
 
 def test_notebook_is_stored_without_outputs():
@@ -46,23 +48,25 @@ def test_notebook_is_thin_and_has_one_parameters_cell_of_plain_assignments():
     code = [c for c in notebook.cells if c.cell_type == "code"]
     for cell in code:
         tree = ast.parse(cell.source)
-        assert not [n for n in ast.walk(tree)
-                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                      ast.Lambda))], cell.source[:60]
+        assert not [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        ], cell.source[:60]
         assert len(cell.source.splitlines()) <= 10
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", ())]
     assert len(tagged) == 1
     statements = ast.parse(tagged[0].source).body
-    assert all(isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant)
-               for s in statements)
+    assert all(isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant) for s in statements)
     assert {s.targets[0].id for s in statements} == PARAMETERS
     assert "colab-badge" in notebook.cells[0].source
 
 
 def inject(notebook, **values):
     """Papermill's convention: a cell tagged injected-parameters after the parameters cell."""
-    index = next(i for i, c in enumerate(notebook.cells)
-                 if "parameters" in c.metadata.get("tags", ()))
+    index = next(
+        i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", ())
+    )
     cell = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items()))
     cell.metadata["tags"] = ["injected-parameters"]
     notebook.cells.insert(index + 1, cell)
@@ -78,28 +82,46 @@ def executed(tmp_path_factory):
     """The notebook run headless on a real kernel: a foreground render through its parameters,
     then a Render click from a cell that returns while the render goes on as a task."""
     folder = tmp_path_factory.mktemp("nb")
-    tiny = {"scenes": "a red circle on a black background", "perceptors": ["demo"],
-            "width": 12, "height": 12, "pixel_size": 4, "cutouts": 4, "steps_per_scene": 8,
-            "save_every": 4, "display_every": 2, "seed": 3, "device": "cpu",
-            "file_namespace": "headless"}
+    tiny = {
+        "scenes": "a red circle on a black background",
+        "perceptors": ["demo"],
+        "width": 12,
+        "height": 12,
+        "pixel_size": 4,
+        "cutouts": 4,
+        "steps_per_scene": 8,
+        "save_every": 4,
+        "display_every": 2,
+        "seed": 3,
+        "device": "cpu",
+        "file_namespace": "headless",
+    }
     save_settings(from_dict(tiny), folder / "tiny.yaml")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    inject(notebook, settings_file=str(folder / "tiny.yaml"), render_on_start=True,
-           output_root=str(folder / "out"))
-    notebook.cells += [nbformat.v4.new_code_cell(source) for source in (
-        "studio.panel.controls['steps_per_scene'].value = 100000\n"
-        "studio.panel.controls['file_namespace'].value = 'task'\n"
-        "task = studio.render()\n"
-        "print('returned while', studio.runner.state)",
-        "import asyncio\n"
-        "await asyncio.sleep(1.0)\n"
-        "print('later', studio.runner.state, studio.runner.renderer.step)\n"
-        "studio.stop_button.click()",
-        "outcome = await studio.runner.wait()\n"
-        "print('finally', outcome.state, studio.status.value)",
-    )]
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}})
+    inject(
+        notebook,
+        settings_file=str(folder / "tiny.yaml"),
+        render_on_start=True,
+        output_root=str(folder / "out"),
+    )
+    notebook.cells += [
+        nbformat.v4.new_code_cell(source)
+        for source in (
+            "studio.panel.controls['steps_per_scene'].value = 100000\n"
+            "studio.panel.controls['file_namespace'].value = 'task'\n"
+            "task = studio.render()\n"
+            "print('returned while', studio.runner.state)",
+            "import asyncio\n"
+            "await asyncio.sleep(1.0)\n"
+            "print('later', studio.runner.state, studio.runner.renderer.step)\n"
+            "studio.stop_button.click()",
+            "outcome = await studio.runner.wait()\n"
+            "print('finally', outcome.state, studio.status.value)",
+        )
+    ]
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    )
     # one thread: the CPU is shared with the test process (jupyter_client starts the kernel
     # with this interpreter, so the package is importable there)
     client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -115,8 +137,9 @@ def test_headless_run_renders_frames_through_the_parameters_cell(executed):
     setup = next(c for c in notebook.cells if "prepare_notebook" in c.source)
     assert "CPU is slow" in printed(setup) or "GPU:" in printed(setup)
     studio_cell = next(c for c in notebook.cells if "build_studio" in c.source)
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
-               for o in studio_cell.outputs)
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in studio_cell.outputs
+    )
 
 
 def test_a_render_task_runs_on_the_kernel_loop_between_cells(executed):

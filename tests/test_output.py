@@ -272,7 +272,8 @@ def test_video_is_h264_yuv420p_with_frames_in_order(tmp_path):
     assert video == tmp_path / "my run" / "my run.mp4"
     probe = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(video)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stderr
     assert re.search(r"Video: h264 .*yuv420p.* 16x10", probe), probe  # odd 17x11 cropped to even
     reader = imageio_ffmpeg.read_frames(str(video))
@@ -280,7 +281,7 @@ def test_video_is_h264_yuv420p_with_frames_in_order(tmp_path):
     assert meta["size"] == (16, 10) and meta["fps"] == 10
     frames = [np.frombuffer(f, np.uint8).reshape(10, 16, 3) for f in reader]
     assert len(frames) == 3
-    for frame, rgb in zip(frames, colours):
+    for frame, rgb in zip(frames, colours, strict=True):
         assert np.abs(frame.mean(axis=(0, 1)) - rgb).max() < 12  # right colour, right order
     assert leftovers(tmp_path / "my run") == []
 

@@ -10,7 +10,12 @@ from safetensors.torch import save_file
 
 from pytti_nb import perceptors
 from pytti_nb.errors import PerceptorError
-from pytti_nb.perceptors import PerceptorCache, PerceptorSpec, check_perceptor_spec, parse_perceptor_spec
+from pytti_nb.perceptors import (
+    PerceptorCache,
+    PerceptorSpec,
+    check_perceptor_spec,
+    parse_perceptor_spec,
+)
 
 TEXT = {"context_length": 12, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}
 TINY_VIT = {
@@ -90,7 +95,13 @@ def test_parse_rejects_malformed_specs(text):
 def test_check_accepts_known_specs_without_network():
     """Known tags validate from open_clip's tables alone, without downloading anything."""
     start = time.perf_counter()
-    for text in ("ViT-B-32@openai", "ViT-B/16", "RN50@yfcc15m", "ViT-L-14@laion2b_s32b_b82k", "hf-hub:org/name"):
+    for text in (
+        "ViT-B-32@openai",
+        "ViT-B/16",
+        "RN50@yfcc15m",
+        "ViT-L-14@laion2b_s32b_b82k",
+        "hf-hub:org/name",
+    ):
         check_perceptor_spec(text)
     assert time.perf_counter() - start < 2
 
@@ -237,10 +248,16 @@ def test_routing_of_tags_and_files_to_open_clip(tmp_path, monkeypatch, tiny_spec
     assert (name, pretrained, kwargs["precision"]) == ("ViT-B-16", str(weights), "fp16")
     assert kwargs["require_pretrained"]
 
-    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/vit-b-32.bin")
+    monkeypatch.setattr(
+        perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/vit-b-32.bin"
+    )
     PerceptorCache().get("ViT-B-32")
     name, pretrained, kwargs = calls[-1]
-    assert (name, pretrained, kwargs["force_quick_gelu"]) == ("ViT-B-32", "/cache/vit-b-32.bin", True)
+    assert (name, pretrained, kwargs["force_quick_gelu"]) == (
+        "ViT-B-32",
+        "/cache/vit-b-32.bin",
+        True,
+    )
     assert kwargs["force_preprocess_cfg"]["mean"] == open_clip.OPENAI_DATASET_MEAN
 
 
@@ -268,10 +285,22 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
     from pytti_nb.settings import from_dict
 
     def final(specs):
-        s = from_dict({"scenes": "a red circle", "perceptors": list(specs), "width": 8,
-                       "height": 8, "pixel_size": 4, "cutouts": 4, "steps_per_scene": 4,
-                       "seed": 5, "save_every": 0, "display_every": 4, "device": "cpu",
-                       "output_root": str(tmp_path)})
+        s = from_dict(
+            {
+                "scenes": "a red circle",
+                "perceptors": list(specs),
+                "width": 8,
+                "height": 8,
+                "pixel_size": 4,
+                "cutouts": 4,
+                "steps_per_scene": 4,
+                "seed": 5,
+                "save_every": 0,
+                "display_every": 4,
+                "device": "cpu",
+                "output_root": str(tmp_path),
+            }
+        )
         r = Renderer(plan(s), cache)
         return r, list(r.frames())[-1]
 

@@ -8,8 +8,13 @@ from pytti_nb.errors import SettingsError
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
-BASE = {"scenes": "a red circle", "perceptors": ["demo"], "width": 16, "height": 16,
-        "steps_per_scene": 10}
+BASE = {
+    "scenes": "a red circle",
+    "perceptors": ["demo"],
+    "width": 16,
+    "height": 16,
+    "steps_per_scene": 10,
+}
 
 
 def problems_of(**changes):

@@ -97,8 +97,9 @@ def test_pytti_default_imports_to_valid_settings():
     assert any(n.startswith("clear_every: ignored") for n in notes)
 
 
-@pytest.mark.parametrize("change", [{"animation_mode": "3D"}, {"use_mmc": True},
-                                    {"edge_stabilization_weight": "0.5"}])
+@pytest.mark.parametrize(
+    "change", [{"animation_mode": "3D"}, {"use_mmc": True}, {"edge_stabilization_weight": "0.5"}]
+)
 def test_features_not_yet_supported_are_refused_by_name(change):
     with pytest.raises(SettingsError) as e:
         from_pytti({**PYTTI_DEFAULT, **change})
@@ -109,10 +110,14 @@ def test_features_not_yet_supported_are_refused_by_name(change):
 def test_cli_import(tmp_path):
     import subprocess
     import sys
+
     src = tmp_path / "pytti.yaml"
     src.write_text(yaml.safe_dump({**PYTTI_DEFAULT, "models_parent_dir": str(tmp_path)}))
-    run = subprocess.run([sys.executable, "-m", "pytti_nb", "import-pytti", str(src),
-                          str(tmp_path / "ours.yaml")], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytti_nb", "import-pytti", str(src), str(tmp_path / "ours.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     ours = yaml.safe_load((tmp_path / "ours.yaml").read_text())
     assert ours["perceptors"] == ["ViT-B-32@openai", "ViT-B-16@openai"]

@@ -18,18 +18,31 @@ def perceptors():
 
 def final_image(settings, perceptors, should_stop=lambda: False, resume=None):
     """Run to the end (or the stop) and return the last frame."""
-    frames = list(Renderer(plan(from_dict(settings)), perceptors, resume=resume)
-                  .frames(should_stop))
+    frames = list(
+        Renderer(plan(from_dict(settings)), perceptors, resume=resume).frames(should_stop)
+    )
     return frames[-1]
 
 
 @pytest.mark.parametrize("colour", ["red", "green", "blue"])
 def test_demo_perceptor_paints_the_prompted_colour(colour, perceptors, tmp_path):
-    settings = {"scenes": f"a {colour} circle on a black background", "perceptors": ["demo"],
-                "width": 24, "height": 24, "pixel_size": 4, "cutouts": 16,
-                "steps_per_scene": 250, "learning_rate": 0.1, "cutout_noise": 0.1,
-                "smoothing_weight": 0.05, "seed": 3, "save_every": 0, "display_every": 250,
-                "device": "cpu", "output_root": str(tmp_path)}
+    settings = {
+        "scenes": f"a {colour} circle on a black background",
+        "perceptors": ["demo"],
+        "width": 24,
+        "height": 24,
+        "pixel_size": 4,
+        "cutouts": 16,
+        "steps_per_scene": 250,
+        "learning_rate": 0.1,
+        "cutout_noise": 0.1,
+        "smoothing_weight": 0.05,
+        "seed": 3,
+        "save_every": 0,
+        "display_every": 250,
+        "device": "cpu",
+        "output_root": str(tmp_path),
+    }
     img = final_image(settings, perceptors).image.astype(np.float32) / 255
     c = CHANNEL[colour]
     others = [k for k in range(3) if k != c]
@@ -91,6 +104,7 @@ def test_live_steering_changes_the_target_at_the_next_step(tiny, perceptors):
 
 def test_steering_rejects_fixed_settings(tiny, perceptors):
     from pytti_nb.errors import SettingsError
+
     r = Renderer(plan(from_dict(tiny)), perceptors)
     with pytest.raises(SettingsError, match="width: cannot change during a render"):
         r.steer(from_dict({**tiny, "width": 20}))

@@ -7,8 +7,7 @@ import yaml
 
 from pytti_nb.errors import SettingsError
 from pytti_nb.schema import Settings, schema
-from pytti_nb.settings import (apply_overrides, from_dict, load_settings, save_settings,
-                               to_dict)
+from pytti_nb.settings import apply_overrides, from_dict, load_settings, save_settings, to_dict
 
 
 def test_every_setting_has_help_group_and_valid_default():
@@ -16,14 +15,22 @@ def test_every_setting_has_help_group_and_valid_default():
         assert s.help and s.group and s.kind
         # the default itself must pass the setting's own checks
         from pytti_nb.settings import coerce
+
         if s.default is not None and s.default != "":
             assert coerce(s, s.default) == s.default
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_file_round_trip(tmp_path, suffix):
-    s = from_dict({"scenes": "a | b:2 || c", "width": 64, "perceptors": ["demo"],
-                   "smoothing_weight": "0:(1), 30:(0.1)", "seed": 7})
+    s = from_dict(
+        {
+            "scenes": "a | b:2 || c",
+            "width": 64,
+            "perceptors": ["demo"],
+            "smoothing_weight": "0:(1), 30:(0.1)",
+            "seed": 7,
+        }
+    )
     path = tmp_path / f"s{suffix}"
     save_settings(s, path)
     assert load_settings(path) == s
@@ -56,8 +63,16 @@ def test_bad_schedule_is_rejected_with_setting_name():
 
 
 def test_overrides_are_typed_like_yaml():
-    data = apply_overrides({}, ["width=64", "allow_overwrite=true", "perceptors=demo,RN50@openai",
-                                "scenes=a red circle | blue:-1", "learning_rate="])
+    data = apply_overrides(
+        {},
+        [
+            "width=64",
+            "allow_overwrite=true",
+            "perceptors=demo,RN50@openai",
+            "scenes=a red circle | blue:-1",
+            "learning_rate=",
+        ],
+    )
     s = from_dict(data)
     assert s.width == 64 and s.allow_overwrite is True
     assert s.perceptors == ["demo", "RN50@openai"]

@@ -11,9 +11,12 @@ from pytti_nb.ui.panel import SettingsPanel
 from pytti_nb.ui.studio import Studio
 
 # Text settings whose free-text stand-in would not parse.
-TEXT_VALUES = {"scenes": "a red circle:2 | blue sky:0.5 || a forest",
-               "scene_suffix": " | text:-1:-.9", "direct_image_prompts": "a.png:0.5",
-               "file_namespace": "my_run"}
+TEXT_VALUES = {
+    "scenes": "a red circle:2 | blue sky:0.5 || a forest",
+    "scene_suffix": " | text:-1:-.9",
+    "direct_image_prompts": "a.png:0.5",
+    "file_namespace": "my_run",
+}
 
 
 def changed_value(info):
@@ -43,7 +46,8 @@ def test_changed_values_differ_from_every_default():
     defaults = to_dict(Settings())
     # only a setting with a single allowed value may stay at its default
     assert {k for k in CHANGED if CHANGED[k] == defaults[k]} <= {
-        i.name for i in schema() if i.kind == "choice" and len(i.choices) == 1}
+        i.name for i in schema() if i.kind == "choice" and len(i.choices) == 1
+    }
 
 
 def test_every_setting_has_a_control_named_after_it_with_its_help_as_tooltip():
@@ -55,13 +59,23 @@ def test_every_setting_has_a_control_named_after_it_with_its_help_as_tooltip():
         assert panel.errors[info.name].value == "" or info.name == "scenes"
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("scenes", widgets.Textarea), ("file_namespace", widgets.Text),
-    ("allow_overwrite", widgets.Checkbox), ("border_mode", widgets.Dropdown),
-    ("smoothing_weight", widgets.Text), ("seed", widgets.Text), ("learning_rate", widgets.Text),
-    ("steps_per_scene", widgets.BoundedIntText), ("cutout_flip", widgets.FloatSlider),
-    ("pixel_size", widgets.IntSlider), ("perceptors", widgets.Text),
-    ("frames_per_second", widgets.BoundedFloatText)])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("scenes", widgets.Textarea),
+        ("file_namespace", widgets.Text),
+        ("allow_overwrite", widgets.Checkbox),
+        ("border_mode", widgets.Dropdown),
+        ("smoothing_weight", widgets.Text),
+        ("seed", widgets.Text),
+        ("learning_rate", widgets.Text),
+        ("steps_per_scene", widgets.BoundedIntText),
+        ("cutout_flip", widgets.FloatSlider),
+        ("pixel_size", widgets.IntSlider),
+        ("perceptors", widgets.Text),
+        ("frames_per_second", widgets.BoundedFloatText),
+    ],
+)
 def test_widget_type_follows_the_schema_kind(name, kind):
     assert type(SettingsPanel().controls[name]) is kind
 
@@ -111,16 +125,18 @@ def test_changing_controls_changes_the_settings():
     assert (s.border_mode, s.allow_overwrite, s.smoothing_weight) == ("wrap", True, "sin(t)")
 
 
-@pytest.mark.parametrize("name, bad, quoted, good", [
-    ("scenes", "a cat:two", "'two'", "a cat:2"),
-    ("scenes", "a [cat", "unbalanced '['", "a [cat]"),
-    ("smoothing_weight", "sin(", "sin(", "sin(t)"),
-    ("seed", "abc", "'abc'", "7"),
-    ("learning_rate", "-3", "out of range", "0.3"),
-    ("perceptors", " , ", "at least one entry", "demo"),
-])
-def test_invalid_text_shows_the_error_beside_its_box_and_disables_render(name, bad, quoted,
-                                                                         good):
+@pytest.mark.parametrize(
+    "name, bad, quoted, good",
+    [
+        ("scenes", "a cat:two", "'two'", "a cat:2"),
+        ("scenes", "a [cat", "unbalanced '['", "a [cat]"),
+        ("smoothing_weight", "sin(", "sin(", "sin(t)"),
+        ("seed", "abc", "'abc'", "7"),
+        ("learning_rate", "-3", "out of range", "0.3"),
+        ("perceptors", " , ", "at least one entry", "demo"),
+    ],
+)
+def test_invalid_text_shows_the_error_beside_its_box_and_disables_render(name, bad, quoted, good):
     studio = Studio(from_dict({"scenes": "a cat"}))
     assert not studio.render_button.disabled
     studio.panel.controls[name].value = bad
@@ -170,7 +186,8 @@ def test_tabs_follow_the_group_order_and_hold_their_settings():
     assert titles[:3] == ["Prompts", "Image", "Perceptors"]
     page = panel.tabs.children[titles.index("Cutouts")]
     assert {row.children[0].description for row in page.children} == {
-        i.name for i in schema() if i.group == "Cutouts"}
+        i.name for i in schema() if i.group == "Cutouts"
+    }
 
 
 def test_loading_settings_notifies_listeners_once():

@@ -22,17 +22,20 @@ def cache():
 def make_runner(cache, on_frame=None):
     """A runner that records every state it passes through."""
     states = []
-    runner = Runner(cache, on_state=lambda state, message: states.append((state, message)),
-                    on_frame=on_frame)
+    runner = Runner(
+        cache, on_state=lambda state, message: states.append((state, message)), on_frame=on_frame
+    )
     return runner, states
 
 
 def run_task(runner, settings=None, **kwargs):
     """Start the render as an asyncio task (as the studio does) and wait for its outcome."""
+
     async def main():
         task = runner.start(settings=settings, **kwargs)
-        assert not task.done()          # start() returns at once; the loop drives the render
+        assert not task.done()  # start() returns at once; the loop drives the render
         return await runner.wait()
+
     return asyncio.run(main())
 
 
@@ -58,6 +61,7 @@ def test_the_loop_handles_other_work_between_frame_pulls(cache, tiny):
             seen.append(runner.renderer.step if runner.renderer else 0)
             await asyncio.sleep(0)
         return runner.outcome
+
     assert asyncio.run(main()).state == DONE
     # other coroutines (widget messages, in a kernel) ran at several points during the render
     assert len({s for s in seen if 0 < s < 12}) >= 3
@@ -70,7 +74,9 @@ def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache,
     assert outcome.state == STOPPED and outcome.message.endswith("stopped")
     assert load_checkpoint(outcome.run_dir)["step"] == 5
     assert sorted(p.name for p in (outcome.run_dir / "frames").glob("*.png")) == [
-        "000001.png", "000002.png"]
+        "000001.png",
+        "000002.png",
+    ]
     assert runner.last_frame.final and runner.last_frame.step == 5
 
 
@@ -83,10 +89,11 @@ def test_pause_holds_the_render_and_resume_continues(cache, tiny):
         while runner.state != PAUSED:
             await asyncio.sleep(0.01)
         held = runner.renderer.step
-        await asyncio.sleep(0.5)               # five pause polls: no step may run meanwhile
+        await asyncio.sleep(0.5)  # five pause polls: no step may run meanwhile
         assert runner.renderer.step == held == 2 and runner.state == PAUSED
         runner.resume()
         return await runner.wait()
+
     outcome = asyncio.run(main())
     assert outcome.state == DONE and runner.renderer.step == 12
     assert (PAUSED, "paused at step 2") in states
@@ -102,6 +109,7 @@ def test_stop_while_paused_saves_after_one_more_step(cache, tiny):
             await asyncio.sleep(0.01)
         runner.stop()
         return await runner.wait()
+
     outcome = asyncio.run(main())
     assert outcome.state == STOPPED and load_checkpoint(outcome.run_dir)["step"] == 3
 
@@ -115,6 +123,7 @@ def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
         targets[frame.step] = (target.source, target.embeds[0].clone())
         if frame.step == 4:
             runner.steer(replace(settings, scenes="a yellow square on a blue background"))
+
     runner, states = make_runner(cache, on_frame)
     outcome = run_task(runner, settings)
     assert outcome.state == DONE
@@ -137,8 +146,9 @@ def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
 def test_an_invalid_live_edit_is_reported_and_the_render_goes_on(cache, tiny):
     settings = from_dict(tiny)
     runner, states = make_runner(cache)
-    runner.on_frame = lambda f: runner.steer(replace(settings, steps_per_scene=3)) \
-        if f.step == 4 else None
+    runner.on_frame = lambda f: (
+        runner.steer(replace(settings, steps_per_scene=3)) if f.step == 4 else None
+    )
     assert run_task(runner, settings).state == DONE
     assert runner.renderer.step == 12
     assert any(m.startswith("live edit not applied: steps_per_scene") for _, m in states)
@@ -153,8 +163,10 @@ def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny):
 
             def interrupted():
                 runner.renderer.train_step = step
-                raise KeyboardInterrupt        # what Colab's stop button raises mid-step
+                raise KeyboardInterrupt  # what Colab's stop button raises mid-step
+
             runner.renderer.train_step = interrupted
+
     runner.on_frame = on_frame
     outcome = run_task(runner, from_dict(tiny))
     assert outcome.state == STOPPED
@@ -168,6 +180,7 @@ def test_foreground_render_ends_cleanly_on_ctrl_c(cache, tiny):
     def on_frame(frame):
         if frame.step == 2:
             raise KeyboardInterrupt
+
     runner.on_frame = on_frame
     outcome = runner.render_blocking(settings=from_dict(tiny))
     assert outcome.state == STOPPED
@@ -202,6 +215,7 @@ def test_only_one_render_at_a_time(cache, tiny):
             runner.start(settings=from_dict(tiny))
         runner.stop()
         return await runner.wait()
+
     assert asyncio.run(main()).state == STOPPED
 
 
@@ -209,8 +223,9 @@ def test_a_live_edit_waits_until_typing_settles(cache, tiny):
     settings = from_dict(tiny)
 
     def on_frame(frame):
-        if frame.step == 2:   # still "typing": the edit must not reach this short render
+        if frame.step == 2:  # still "typing": the edit must not reach this short render
             runner.steer(replace(settings, scenes="a yel"), settle=60.0)
+
     runner, _ = make_runner(cache, on_frame)
     assert run_task(runner, settings).state == DONE
     assert runner.renderer.scene_targets[0][0].source == "a red circle on a black background"

@@ -35,11 +35,13 @@ def studio(cache, tiny):
 
 def click_and_wait(studio, button, during=None):
     """Click a button inside a running event loop (as in a kernel) and wait for the render."""
+
     async def main():
         button.click()
         if during is not None:
             await during()
         return await studio.runner.wait()
+
     return asyncio.run(main())
 
 
@@ -51,16 +53,18 @@ def text(widget):
 def test_render_button_renders_with_preview_progress_losses_and_video(studio, tiny):
     previews = []
     studio.runner.on_frame = lambda frame, show=studio._on_frame: (
-        show(frame), previews.append(bytes(studio.preview.value)))
+        show(frame),
+        previews.append(bytes(studio.preview.value)),
+    )
     outcome = click_and_wait(studio, studio.render_button)
     assert outcome.state == "done" and text(studio.status).endswith("done")
-    assert len(previews) == 6 and len(set(previews)) > 1          # the preview changed
+    assert len(previews) == 6 and len(set(previews)) > 1  # the preview changed
     assert Image.open(io.BytesIO(previews[-1])).format == "JPEG"
     assert (studio.progress.value, studio.progress.max) == (12, 12)
     assert "step 12/12" in text(studio.progress_text) and "scene 1/1" in text(studio.progress_text)
     assert text(studio.losses).startswith("total ")
     assert studio.loss_plot.value.count("<polyline") == 1
-    assert studio.video.children[0].value[4:8] == b"ftyp"          # the MP4 plays inline
+    assert studio.video.children[0].value[4:8] == b"ftyp"  # the MP4 plays inline
     assert studio.files.resume_path.value == str(outcome.run_dir)
     assert not studio.render_button.disabled and studio.stop_button.disabled
 
@@ -68,8 +72,8 @@ def test_render_button_renders_with_preview_progress_losses_and_video(studio, ti
 def test_buttons_follow_the_render(studio):
     seen = []
     studio.runner.on_frame = lambda frame: seen.append(
-        (studio.render_button.disabled, studio.stop_button.disabled,
-         studio.pause_button.disabled))
+        (studio.render_button.disabled, studio.stop_button.disabled, studio.pause_button.disabled)
+    )
     click_and_wait(studio, studio.render_button)
     assert set(seen) == {(True, False, False)}
 
@@ -78,6 +82,7 @@ def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
     def on_frame(frame):
         if frame.step == 2:
             studio.stop_button.click()
+
     studio.runner.on_frame = on_frame
     outcome = click_and_wait(studio, studio.render_button)
     assert outcome.state == "stopped" and text(studio.status).endswith("stopped")
@@ -100,21 +105,25 @@ def test_pause_button_pauses_and_resumes(studio):
         await asyncio.sleep(0.3)
         assert studio.runner.renderer.step == 2
         studio.pause_button.click()
+
     assert click_and_wait(studio, studio.render_button, during).state == "done"
     assert studio.runner.renderer.step == 12 and studio.pause_button.description == "Pause"
 
 
 def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypatch):
     import pytti_nb.ui.studio as studio_module
+
     monkeypatch.setattr(studio_module, "EDIT_SETTLE_S", 0.0)  # this render lasts < 0.4 s
 
     def on_frame(frame):
         if frame.step == 2:
             studio.panel.controls["scenes"].value = "a yellow square on a blue background"
+
     studio.runner.on_frame = on_frame
     click_and_wait(studio, studio.render_button)
     assert studio.runner.renderer.scene_targets[0][0].source == (
-        "a yellow square on a blue background")
+        "a yellow square on a blue background"
+    )
 
 
 def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monkeypatch):
@@ -122,8 +131,9 @@ def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monke
     monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
-    studio = build_studio(settings=from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}),
-                          perceptors=cache)
+    studio = build_studio(
+        settings=from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}), perceptors=cache
+    )
     assert studio.demo_button.layout.display == "none"
     click_and_wait(studio, studio.render_button)
     status = text(studio.status)
@@ -160,19 +170,32 @@ def test_settings_load_from_a_png_the_studio_rendered(studio, cache, tiny):
     png = outcome.run_dir / "frames" / "000001.png"
     fresh = build_studio(output_root="/tmp/elsewhere", perceptors=cache)
     assert fresh.panel.controls["scenes"].value == ""
-    fresh.files.upload.value = ({"name": "frame.png", "type": "image/png",
-                                 "size": png.stat().st_size, "content": png.read_bytes(),
-                                 "last_modified": NOW},)
+    fresh.files.upload.value = (
+        {
+            "name": "frame.png",
+            "type": "image/png",
+            "size": png.stat().st_size,
+            "content": png.read_bytes(),
+            "last_modified": NOW,
+        },
+    )
     loaded = fresh.settings()
     assert loaded.scenes == tiny["scenes"] and loaded.seed == 1 and loaded.width == 12
-    assert loaded.output_root == "/tmp/elsewhere"     # the session keeps its output folder
+    assert loaded.output_root == "/tmp/elsewhere"  # the session keeps its output folder
     assert "loaded frame.png" in text(fresh.files.message)
     assert fresh.files.upload.value == ()
 
 
 def test_upload_of_an_unrelated_file_says_what_is_allowed(studio):
-    studio.files.upload.value = ({"name": "notes.txt", "type": "text/plain", "size": 2,
-                                  "content": b"hi", "last_modified": NOW},)
+    studio.files.upload.value = (
+        {
+            "name": "notes.txt",
+            "type": "text/plain",
+            "size": 2,
+            "content": b"hi",
+            "last_modified": NOW,
+        },
+    )
     message = text(studio.files.message)
     assert message.startswith("error:") and "'notes.txt'" in message and ".yaml" in message
 
@@ -208,6 +231,7 @@ def test_keys_on_the_preview_pause_and_save_a_snapshot_click_zooms(studio):
             assert studio.runner.pause_requested
             studio._on_preview_event({"type": "keydown", "key": " "})
             assert not studio.runner.pause_requested
+
     studio.runner.on_frame = on_frame
     outcome = click_and_wait(studio, studio.render_button)
     snapshot = outcome.run_dir / "snapshots" / "step_000004.png"
@@ -240,11 +264,11 @@ def test_header_names_the_output_folder(cache, tmp_path):
     assert studio.settings is not None and "pytti-studio" in studio.widget._dom_classes
 
 
-def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cache, tmp_path,
-                                                                            tiny):
+def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cache, tmp_path, tiny):
     path = tmp_path / "s.yaml"
     save_settings(from_dict(tiny), path)
-    studio = build_studio(settings_file=str(path), output_root=str(tmp_path / "o"),
-                          perceptors=cache)
+    studio = build_studio(
+        settings_file=str(path), output_root=str(tmp_path / "o"), perceptors=cache
+    )
     assert studio.settings().scenes == tiny["scenes"]
     assert studio.settings().output_root == str(tmp_path / "o")

@@ -24,7 +24,9 @@ def evaluate(n_images, batch=500):
     perceptor = PerceptorCache().get("demo", device="cpu", precision="fp32")
     images, labels = demo.heldout_images(n_images)
     captions, _ = demo.caption_table()
-    image_emb = torch.cat([perceptor.encode_images_reference(chunk) for chunk in images.split(batch)])
+    image_emb = torch.cat(
+        [perceptor.encode_images_reference(chunk) for chunk in images.split(batch)]
+    )
     return demo.zero_shot_accuracy(image_emb, perceptor.encode_text(captions), labels)
 
 

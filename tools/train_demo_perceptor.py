@@ -31,7 +31,11 @@ MODEL_CFG = {
     "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 128, "layers": 4, "head_width": 64},
     "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
 }
-PREPROCESS_CFG = {"mean": list(OPENAI_DATASET_MEAN), "std": list(OPENAI_DATASET_STD), "interpolation": "bilinear"}
+PREPROCESS_CFG = {
+    "mean": list(OPENAI_DATASET_MEAN),
+    "std": list(OPENAI_DATASET_STD),
+    "interpolation": "bilinear",
+}
 SIZE = MODEL_CFG["vision_cfg"]["image_size"]
 
 
@@ -43,7 +47,9 @@ def parse_args():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="defaults to the package's demo/model folder")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="defaults to the package's demo/model folder"
+    )
     return parser.parse_args()
 
 
@@ -61,7 +67,9 @@ def sample_batch(rng, batch, tokens):
     # Distinct captions: duplicates would be false negatives in the contrastive loss.
     chosen = rng.choice(len(valid), size=batch, replace=False)
     labels = valid[chosen]
-    images = shapes.draw_batch(labels[:, 0], labels[:, 1], labels[:, 2], size=SIZE, rng=rng, colour_jitter=0.06)
+    images = shapes.draw_batch(
+        labels[:, 0], labels[:, 1], labels[:, 2], size=SIZE, rng=rng, colour_jitter=0.06
+    )
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     return x, tokens[table[labels[:, 0], labels[:, 1], labels[:, 2]]]
 
@@ -78,7 +86,10 @@ def augment(x, gen):
     angle = 0.2 * (2 * rand(n) - 1)
     flip = torch.where(rand(n) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[0]], 1), torch.stack([sin * flip, cos, shift[1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos * flip, -sin, shift[0]], 1), torch.stack([sin * flip, cos, shift[1]], 1)],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     noise = torch.randn(x.shape, generator=gen) * (0.1 * rand(n))[:, None, None, None]
@@ -105,7 +116,9 @@ def train(model, tokens, args):
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token_embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token_embedding" not in n)]
+    rest = [
+        p for n, p in model.named_parameters() if not (p.ndim >= 2 and "token_embedding" not in n)
+    ]
     groups = [{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=args.lr)
     targets = torch.arange(args.batch)
@@ -123,7 +136,9 @@ def train(model, tokens, args):
         loss.backward()
         opt.step()
         if step % 50 == 0 or step == args.steps - 1:
-            print(f"step {step:5d}  loss {loss.item():.3f}  {time.time() - start:6.0f}s", flush=True)
+            print(
+                f"step {step:5d}  loss {loss.item():.3f}  {time.time() - start:6.0f}s", flush=True
+            )
     return model.eval()
 
 

@@ -14,8 +14,15 @@ WEIGHTS_NAME = "open_clip_model.safetensors"
 # Settings under which this small perceptor paints recognisably (see examples/demo.yaml): a
 # small image of big pixels, a high learning rate and strong smoothing against the adversarial
 # speckle a tiny model is fooled by.
-FRIENDLY_SETTINGS = {"width": 24, "height": 24, "pixel_size": 5, "learning_rate": 0.1,
-                     "smoothing_weight": "0.3", "cut_pow": 1.0, "cutout_noise": 0.1}
+FRIENDLY_SETTINGS = {
+    "width": 24,
+    "height": 24,
+    "pixel_size": 5,
+    "learning_rate": 0.1,
+    "smoothing_weight": "0.3",
+    "cut_pow": 1.0,
+    "cutout_noise": 0.1,
+}
 
 
 def model_dir():
@@ -28,7 +35,9 @@ def caption_table():
     labels = shapes.all_labels()
     table = np.full((len(shapes.SHAPES), len(shapes.COLOUR_NAMES), len(shapes.COLOUR_NAMES)), -1)
     for i, (s, c, b) in enumerate(labels):
-        table[shapes.SHAPES.index(s), shapes.COLOUR_NAMES.index(c), shapes.COLOUR_NAMES.index(b)] = i
+        table[
+            shapes.SHAPES.index(s), shapes.COLOUR_NAMES.index(c), shapes.COLOUR_NAMES.index(b)
+        ] = i
     return [shapes.caption(*label) for label in labels], table
 
 

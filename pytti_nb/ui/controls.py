@@ -17,9 +17,12 @@ CONTROL_WIDTH = "390px"
 
 def make_control(info: SettingInfo) -> widgets.Widget:
     """The widget for one setting, showing its default, with the help text as tooltip."""
-    common = dict(description=info.name, tooltip=info.help,
-                  style={"description_width": DESCRIPTION_WIDTH},
-                  layout=widgets.Layout(width=CONTROL_WIDTH))
+    common = dict(
+        description=info.name,
+        tooltip=info.help,
+        style={"description_width": DESCRIPTION_WIDTH},
+        layout=widgets.Layout(width=CONTROL_WIDTH),
+    )
     value = to_widget_value(info, info.default)
     if info.kind == "bool":
         return widgets.Checkbox(value=value, indent=True, **common)
@@ -39,12 +42,20 @@ def _number(info, value, common):
     if info.kind == "float":
         if span <= FLOAT_SLIDER_SPAN:
             step = 10.0 ** math.floor(math.log10(span / 1000))
-            return widgets.FloatSlider(value=value, min=info.min, max=info.max, step=step,
-                                       readout_format=".4g", continuous_update=False, **common)
+            return widgets.FloatSlider(
+                value=value,
+                min=info.min,
+                max=info.max,
+                step=step,
+                readout_format=".4g",
+                continuous_update=False,
+                **common,
+            )
         return widgets.BoundedFloatText(value=value, min=info.min, max=info.max, **common)
     if span <= INT_SLIDER_SPAN:
-        return widgets.IntSlider(value=value, min=info.min, max=info.max,
-                                 continuous_update=False, **common)
+        return widgets.IntSlider(
+            value=value, min=info.min, max=info.max, continuous_update=False, **common
+        )
     return widgets.BoundedIntText(value=value, min=info.min, max=info.max, **common)
 
 
@@ -52,8 +63,11 @@ def _placeholder(info):
     """Grey hint text for empty boxes."""
     if info.optional:
         return "empty: automatic"
-    return {"scenes": "a castle:2 | blue sky:0.5 || a forest", "perceptors": "ViT-B-32@openai",
-            "init_image": "path/to/image.png (optional)"}.get(info.name, "")
+    return {
+        "scenes": "a castle:2 | blue sky:0.5 || a forest",
+        "perceptors": "ViT-B-32@openai",
+        "init_image": "path/to/image.png (optional)",
+    }.get(info.name, "")
 
 
 def to_widget_value(info: SettingInfo, value):

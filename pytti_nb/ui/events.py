@@ -11,8 +11,7 @@ def attach_preview_events(source, handler):
         from ipyevents import Event
     except ImportError:
         return None
-    events = Event(source=source, watched_events=["keydown", "click"],
-                   prevent_default_action=True)
+    events = Event(source=source, watched_events=["keydown", "click"], prevent_default_action=True)
     events.on_dom_event(handler)
     return events
 

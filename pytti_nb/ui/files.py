@@ -19,6 +19,7 @@ def write_snapshot(run_dir, frame, settings) -> Path:
     """Save a frame as run_dir/snapshots/step_N.png with its settings (so it loads back)."""
     from ..atomic import atomic_write_bytes
     from ..output import png_bytes
+
     path = Path(run_dir) / SNAPSHOTS_DIR / f"step_{frame.step:06d}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"settings": to_dict(settings), "seed": settings.seed, "step": frame.step}
@@ -30,8 +31,12 @@ def settings_from_upload(name: str, content: bytes) -> dict:
     """The raw settings mapping in an uploaded PNG (written by pytti_nb), YAML or JSON file."""
     suffix = Path(name).suffix.lower()
     if suffix not in SETTINGS_SUFFIXES:
-        raise SettingsError([f"{name!r}: cannot read settings from this file type; drop a PNG "
-                             f"made by pytti_nb, or a {', '.join(SETTINGS_SUFFIXES[:-1])} file"])
+        raise SettingsError(
+            [
+                f"{name!r}: cannot read settings from this file type; drop a PNG "
+                f"made by pytti_nb, or a {', '.join(SETTINGS_SUFFIXES[:-1])} file"
+            ]
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(bytes(content))
@@ -45,8 +50,9 @@ def settings_from_yaml_text(text: str) -> dict:
     except yaml.YAMLError as e:
         raise SettingsError([f"pasted settings: not valid YAML: {e}"]) from None
     if not isinstance(data, dict):
-        raise SettingsError(["pasted settings: expected 'name: value' lines, e.g. "
-                             "'scenes: a red circle'"])
+        raise SettingsError(
+            ["pasted settings: expected 'name: value' lines, e.g. 'scenes: a red circle'"]
+        )
     return data
 
 
@@ -55,45 +61,57 @@ class SettingsFiles:
 
     def __init__(self, *, get_settings, apply_settings, resume, default_folder="."):
         self._get, self._apply, self._resume = get_settings, apply_settings, resume
-        self.path = widgets.Text(value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
-                                 description="settings file",
-                                 tooltip="A .yaml or .json file to save to, or a .yaml, .json "
-                                         "or pytti_nb .png file to load from",
-                                 layout=widgets.Layout(width="460px"))
+        self.path = widgets.Text(
+            value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
+            description="settings file",
+            tooltip="A .yaml or .json file to save to, or a .yaml, .json "
+            "or pytti_nb .png file to load from",
+            layout=widgets.Layout(width="460px"),
+        )
         self.save_button = widgets.Button(description="Save", icon="save")
         self.load_button = widgets.Button(description="Load", icon="folder-open")
-        self.upload = widgets.FileUpload(accept=",".join(SETTINGS_SUFFIXES), multiple=False,
-                                         description="Drop a PNG/YAML/JSON")
-        self.yaml = widgets.Textarea(description="copy settings",
-                                     tooltip="These settings as YAML: copy them to share, or "
-                                             "paste settings here and press Apply",
-                                     layout=widgets.Layout(width="600px", height="160px"))
+        self.upload = widgets.FileUpload(
+            accept=",".join(SETTINGS_SUFFIXES), multiple=False, description="Drop a PNG/YAML/JSON"
+        )
+        self.yaml = widgets.Textarea(
+            description="copy settings",
+            tooltip="These settings as YAML: copy them to share, or "
+            "paste settings here and press Apply",
+            layout=widgets.Layout(width="600px", height="160px"),
+        )
         self.apply_button = widgets.Button(description="Apply pasted", icon="paste")
-        self.resume_path = widgets.Text(description="run folder",
-                                        tooltip="The output folder of a stopped run (it holds "
-                                                "checkpoint.pt)",
-                                        layout=widgets.Layout(width="460px"))
-        self.resume_button = widgets.Button(description="Resume run", icon="play",
-                                            tooltip="continue the stopped run in this folder")
+        self.resume_path = widgets.Text(
+            description="run folder",
+            tooltip="The output folder of a stopped run (it holds checkpoint.pt)",
+            layout=widgets.Layout(width="460px"),
+        )
+        self.resume_button = widgets.Button(
+            description="Resume run", icon="play", tooltip="continue the stopped run in this folder"
+        )
         self.message = widgets.HTML("")
-        for widget, css in ((self.upload, "pytti-upload"), (self.yaml, "pytti-settings-yaml"),
-                            (self.apply_button, "pytti-apply-yaml"),
-                            (self.resume_path, "pytti-resume-path"),
-                            (self.resume_button, "pytti-resume"),
-                            (self.message, "pytti-files-message")):
-            widget.add_class(css)    # the browser tests find these widgets by their classes
+        for widget, css in (
+            (self.upload, "pytti-upload"),
+            (self.yaml, "pytti-settings-yaml"),
+            (self.apply_button, "pytti-apply-yaml"),
+            (self.resume_path, "pytti-resume-path"),
+            (self.resume_button, "pytti-resume"),
+            (self.message, "pytti-files-message"),
+        ):
+            widget.add_class(css)  # the browser tests find these widgets by their classes
         self.save_button.on_click(lambda _: self.save())
         self.load_button.on_click(lambda _: self.load())
         self.apply_button.on_click(lambda _: self.apply_yaml())
         self.resume_button.on_click(lambda _: self.resume())
         self.upload.observe(lambda change: self.load_upload(), names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([self.path, self.save_button, self.load_button]),
-            self.upload,
-            widgets.HBox([self.yaml, self.apply_button]),
-            widgets.HBox([self.resume_path, self.resume_button]),
-            self.message,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.path, self.save_button, self.load_button]),
+                self.upload,
+                widgets.HBox([self.yaml, self.apply_button]),
+                widgets.HBox([self.resume_path, self.resume_button]),
+                self.message,
+            ]
+        )
 
     def refresh(self, settings) -> None:
         """Show these settings in the copy box."""
@@ -101,29 +119,38 @@ class SettingsFiles:
 
     def save(self) -> None:
         """Write the current settings to the path box."""
-        self._attempt(lambda: save_settings(self._get(), Path(self.path.value).expanduser()),
-                      f"saved {self.path.value}")
+        self._attempt(
+            lambda: save_settings(self._get(), Path(self.path.value).expanduser()),
+            f"saved {self.path.value}",
+        )
 
     def load(self) -> None:
         """Load settings from the path box."""
-        self._attempt(lambda: self._apply(read_settings_dict(Path(self.path.value).expanduser())),
-                      f"loaded {self.path.value}")
+        self._attempt(
+            lambda: self._apply(read_settings_dict(Path(self.path.value).expanduser())),
+            f"loaded {self.path.value}",
+        )
 
     def load_upload(self) -> None:
         """Load settings from the file just dropped on the upload button."""
         if not self.upload.value:
             return
         item = self.upload.value[0]
-        self._attempt(lambda: self._apply(settings_from_upload(item["name"], item["content"])),
-                      f"loaded {item['name']}")
-        self.upload.value = ()     # so dropping the same file again loads it again
+        self._attempt(
+            lambda: self._apply(settings_from_upload(item["name"], item["content"])),
+            f"loaded {item['name']}",
+        )
+        self.upload.value = ()  # so dropping the same file again loads it again
 
     def apply_yaml(self) -> None:
         """Load the settings pasted in the copy box."""
         # pasted keys change those settings only; the rest keep the panel's values
-        self._attempt(lambda: self._apply({**to_dict(self._get()),
-                                           **settings_from_yaml_text(self.yaml.value)}),
-                      "applied the pasted settings")
+        self._attempt(
+            lambda: self._apply(
+                {**to_dict(self._get()), **settings_from_yaml_text(self.yaml.value)}
+            ),
+            "applied the pasted settings",
+        )
 
     def resume(self) -> None:
         """Resume the run in the run-folder box."""
@@ -148,5 +175,6 @@ class SettingsFiles:
         """Show a message line, red for errors."""
         colour = "#b00020" if is_error else "#2e7d32"
         prefix = "error: " if is_error else ""
-        self.message.value = (f"<span style='color:{colour};white-space:pre-wrap'>"
-                              f"{html.escape(prefix + text)}</span>")
+        self.message.value = (
+            f"<span style='color:{colour};white-space:pre-wrap'>{html.escape(prefix + text)}</span>"
+        )

@@ -25,23 +25,27 @@ class SettingsPanel:
         self.controls, self.errors, self.rows = {}, {}, {}
         for name, info in self.infos.items():
             self.controls[name] = make_control(info)
-            self.errors[name] = widgets.HTML("", layout=widgets.Layout(margin="0 0 0 8px",
-                                                                       width=ERROR_WIDTH))
+            self.errors[name] = widgets.HTML(
+                "", layout=widgets.Layout(margin="0 0 0 8px", width=ERROR_WIDTH)
+            )
             self.errors[name].add_class(ERROR_CLASS)
             self.rows[name] = widgets.HBox([self.controls[name], self.errors[name]])
             if name in CSS_CLASS:
                 self.controls[name].add_class(CSS_CLASS[name])
             self.controls[name].observe(self._changed(name), names="value")
         self._listeners, self._held, self.problems = [], 0, {}
-        self.advanced = widgets.ToggleButton(value=False, description="Show all settings",
-                                             tooltip="Switch between the dozen settings most "
-                                                     "people touch and every setting",
-                                             icon="sliders")
+        self.advanced = widgets.ToggleButton(
+            value=False,
+            description="Show all settings",
+            tooltip="Switch between the dozen settings most people touch and every setting",
+            icon="sliders",
+        )
         self.advanced.add_class("pytti-advanced")
         self.advanced.observe(lambda change: self._layout(), names="value")
         self.tabs = widgets.Tab()
-        self.widget = widgets.VBox([self.advanced, self.tabs],
-                                   layout=widgets.Layout(width=PANEL_WIDTH))
+        self.widget = widgets.VBox(
+            [self.advanced, self.tabs], layout=widgets.Layout(width=PANEL_WIDTH)
+        )
         self.widget.add_class("pytti-panel")
         if settings is not None:
             self.set_settings(settings)
@@ -52,15 +56,18 @@ class SettingsPanel:
 
     def raw_values(self) -> dict:
         """Every control's value as raw settings input (not yet checked)."""
-        return {name: from_widget_value(info, self.controls[name].value)
-                for name, info in self.infos.items()}
+        return {
+            name: from_widget_value(info, self.controls[name].value)
+            for name, info in self.infos.items()
+        }
 
     def settings(self) -> Settings:
         """The settings the controls show; raises SettingsError listing every invalid field."""
         if self.problems:
             raise SettingsError([f"{k}: {v}" for k, v in self.problems.items()])
-        return Settings(**{name: coerce(self.infos[name], raw)
-                           for name, raw in self.raw_values().items()})
+        return Settings(
+            **{name: coerce(self.infos[name], raw) for name, raw in self.raw_values().items()}
+        )
 
     def set_settings(self, settings: Settings) -> None:
         """Show these settings in the controls (one change notification at the end)."""
@@ -97,13 +104,15 @@ class SettingsPanel:
 
     def _changed(self, name):
         """The observer for one control: re-check it (and its dependants), then notify."""
+
         def handler(change):
             if self._held:
                 return
             self._validate(name)
             if name in PROMPT_FIELDS:
-                self._validate("scenes")    # the prefix and suffix are parsed with the scenes
+                self._validate("scenes")  # the prefix and suffix are parsed with the scenes
             self._notify()
+
         return handler
 
     def _notify(self):
@@ -126,9 +135,13 @@ class SettingsPanel:
         else:
             self.problems.pop(name, None)
         # monospace and pre-wrap keep the caret line under the bad part of a prompt
-        self.errors[name].value = (f"<div style='color:#b00020;white-space:pre-wrap;"
-                                   f"font-family:monospace;font-size:11px;line-height:1.3'>"
-                                   f"{html.escape(problem)}</div>" if problem else "")
+        self.errors[name].value = (
+            f"<div style='color:#b00020;white-space:pre-wrap;"
+            f"font-family:monospace;font-size:11px;line-height:1.3'>"
+            f"{html.escape(problem)}</div>"
+            if problem
+            else ""
+        )
 
     def field_problem(self, name: str) -> str | None:
         """What is wrong with one field's current text, or None."""
@@ -139,6 +152,7 @@ class SettingsPanel:
                 self._check_prompts()
             elif name == "direct_image_prompts":
                 from ..prompts import parse_direct_image_prompts
+
                 parse_direct_image_prompts(value)
         except (ValueError, PyttiError) as e:
             return str(e)
@@ -147,6 +161,7 @@ class SettingsPanel:
     def _check_prompts(self):
         """Parse the scenes with their prefix and suffix (errors show beside the scenes)."""
         from ..prompts import parse_scenes
+
         texts = [str(self.controls[name].value) for name in PROMPT_FIELDS]
         parse_scenes(*texts)
 
@@ -157,18 +172,20 @@ class SettingsPanel:
         everything = self.advanced.value
         pages, titles = [], []
         for group in _groups(self.infos.values()):
-            names = [n for n, info in self.infos.items()
-                     if info.group == group and (everything or info.simple)]
+            names = [
+                n
+                for n, info in self.infos.items()
+                if info.group == group and (everything or info.simple)
+            ]
             if names:
                 pages.append(widgets.VBox([self.rows[n] for n in names]))
-                titles.append(group.split(" and ")[0])    # "Prompts and scenes" -> "Prompts"
+                titles.append(group.split(" and ")[0])  # "Prompts and scenes" -> "Prompts"
         self.tabs.children = pages
         self.tabs.titles = titles
 
     def visible_names(self) -> list[str]:
         """Names of the settings the current view shows."""
-        return [row.children[0].description for page in self.tabs.children
-                for row in page.children]
+        return [row.children[0].description for page in self.tabs.children for row in page.children]
 
 
 def _groups(infos):

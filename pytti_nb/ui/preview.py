@@ -10,7 +10,7 @@ from PIL import Image
 from ..errors import SettingsError
 from .plots import line_chart_svg
 
-PREVIEW_MIN_WIDTH = 256   # tiny renders are enlarged (nearest) so their pixels can be seen
+PREVIEW_MIN_WIDTH = 256  # tiny renders are enlarged (nearest) so their pixels can be seen
 JPEG_QUALITY = 85
 SCHEDULE_SAMPLES = 200
 
@@ -30,9 +30,11 @@ def progress_text(frame, run_plan, scenes: int) -> str:
     """'step N/M · scene s/S · frame f · ETA m:ss · x s/step' for one Frame."""
     _, anim_frame = run_plan.clock(frame.step)
     left = max(frame.total_steps - frame.step, 0) * frame.seconds_per_step
-    return (f"step {frame.step}/{frame.total_steps} · scene {frame.scene + 1}/{scenes} · "
-            f"frame {int(anim_frame)} · ETA {format_seconds(left)} · "
-            f"{frame.seconds_per_step:.3g} s/step")
+    return (
+        f"step {frame.step}/{frame.total_steps} · scene {frame.scene + 1}/{scenes} · "
+        f"frame {int(anim_frame)} · ETA {format_seconds(left)} · "
+        f"{frame.seconds_per_step:.3g} s/step"
+    )
 
 
 def format_seconds(seconds: float) -> str:
@@ -52,6 +54,7 @@ def losses_text(losses: dict) -> str:
 def schedule_chart(settings) -> str:
     """HTML for the schedule preview: a chart of every time-varying value, or why there is none."""
     from ..plan import plan
+
     try:
         series = schedule_series(plan(settings))
     except SettingsError as e:

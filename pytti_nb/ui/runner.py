@@ -23,16 +23,16 @@ from ..settings import replace, to_dict
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
 DONE, STOPPED, ERROR = "done", "stopped", "error"
 ACTIVE = (LOADING, RUNNING, PAUSED, FINISHING)
-PAUSE_POLL_S = 0.1   # how often a paused render looks at its buttons
+PAUSE_POLL_S = 0.1  # how often a paused render looks at its buttons
 _STEP, _WAIT = "step", "wait"
-_END = object()      # end of the frame generator
+_END = object()  # end of the frame generator
 
 
 @dataclass
 class Outcome:
     """How a render ended and what it left on disk."""
 
-    state: str                  # DONE, STOPPED or ERROR
+    state: str  # DONE, STOPPED or ERROR
     message: str
     run_dir: Path | None = None
     video: Path | None = None
@@ -45,6 +45,7 @@ class Runner:
 
     def __init__(self, perceptors=None, *, on_state=None, on_frame=None):
         from ..perceptors import PerceptorCache
+
         self.perceptors = perceptors if perceptors is not None else PerceptorCache()
         self.on_state = on_state or (lambda state, message: None)
         self.on_frame = on_frame or (lambda frame: None)
@@ -129,7 +130,7 @@ class Runner:
     def _session(self, settings, resume_dir):
         """Load, render and finish one run, yielding to the driver between frame pulls."""
         try:
-            yield _STEP      # lets the status reach the page before the slow load
+            yield _STEP  # lets the status reach the page before the slow load
             self.job = self._prepare(settings, resume_dir)
             self.renderer = make_renderer(self.job, self.perceptors)
             self._set(RUNNING, "rendering")
@@ -142,9 +143,12 @@ class Runner:
             self._finish(STOPPED, None)
         except PyttiError as e:
             self.outcome = Outcome(ERROR, str(e), self.job and self.job.run_dir, error=e)
-        except Exception as e:   # a bug: report it in the studio instead of killing the task
-            self.outcome = Outcome(ERROR, f"internal error ({type(e).__name__}: {e}); please "
-                                   "report it with the settings", error=e)
+        except Exception as e:  # a bug: report it in the studio instead of killing the task
+            self.outcome = Outcome(
+                ERROR,
+                f"internal error ({type(e).__name__}: {e}); please report it with the settings",
+                error=e,
+            )
         self._set(self.outcome.state, self.outcome.message)
 
     def _prepare(self, settings, resume_dir) -> Job:
@@ -155,8 +159,9 @@ class Runner:
 
     def _frames(self, job):
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
-        frames = run_frames(job, renderer=self.renderer, should_stop=lambda: self._stop,
-                            every_step=True)
+        frames = run_frames(
+            job, renderer=self.renderer, should_stop=lambda: self._stop, every_step=True
+        )
         while True:
             if self._pause and not self._stop:
                 self._set(PAUSED, f"paused at step {self.renderer.step}")
@@ -174,7 +179,7 @@ class Runner:
                 continue
             if frame is _END:
                 return
-            if frame is None:        # a step between display points
+            if frame is None:  # a step between display points
                 yield _STEP
                 continue
             self.last_frame = frame
@@ -184,13 +189,16 @@ class Runner:
     def _apply_steering(self):
         """Hand the latest live edit to the engine, which applies it at its next step."""
         if self._steer_to is None or time.monotonic() < self._steer_at:
-            return    # still typing: do not steer toward every partial prompt
+            return  # still typing: do not steer toward every partial prompt
         new, self._steer_to = self._steer_to, None
         current = to_dict(self.renderer.settings)
         wanted = to_dict(new)
         changes = {k: v for k, v in wanted.items() if k in STEERABLE and current[k] != v}
-        later = sorted(k for k, v in wanted.items() if k not in STEERABLE and current[k] != v
-                       and not (k == "seed" and v is None))
+        later = sorted(
+            k
+            for k, v in wanted.items()
+            if k not in STEERABLE and current[k] != v and not (k == "seed" and v is None)
+        )
         note = f"; {', '.join(later)} apply to the next render" if later else ""
         if not changes:
             if later:
@@ -201,16 +209,22 @@ class Runner:
         except SettingsError as e:
             self._set(self.state, "live edit not applied: " + "; ".join(e.problems))
             return
-        self._set(self.state, f"rendering; live edit applied at step {self.renderer.step + 1}"
-                  + note)
+        self._set(
+            self.state, f"rendering; live edit applied at step {self.renderer.step + 1}" + note
+        )
 
     def _finish(self, state, video):
         """Record the outcome of a run that ended normally or by Stop."""
         saved = self.job.writer.frame_paths() if self.job else []
         where = f" in {self.job.run_dir}" if self.job else ""
         word = "done" if state == DONE else "stopped"
-        self.outcome = Outcome(state, f"{len(saved)} frame(s) saved{where} · {word}",
-                               self.job and self.job.run_dir, video, saved[-1] if saved else None)
+        self.outcome = Outcome(
+            state,
+            f"{len(saved)} frame(s) saved{where} · {word}",
+            self.job and self.job.run_dir,
+            video,
+            saved[-1] if saved else None,
+        )
 
     def _set(self, state, message):
         """Change state and tell the listener."""

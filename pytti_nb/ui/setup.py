@@ -29,9 +29,11 @@ def prepare_notebook(*, mount_drive: bool = True, notebook_dir=None) -> Notebook
     colab = in_colab()
     if colab:
         from google.colab import output
-        output.enable_custom_widget_manager()   # ipyevents and other third-party widgets
+
+        output.enable_custom_widget_manager()  # ipyevents and other third-party widgets
         if mount_drive and not (DRIVE_MOUNT / "MyDrive").is_dir():
             from google.colab import drive
+
             drive.mount(str(DRIVE_MOUNT))
     env = NotebookEnv(colab, device_report(), default_output_root(colab, notebook_dir))
     print(env.device_report)
@@ -50,12 +52,15 @@ def default_output_root(colab: bool, notebook_dir=None) -> str:
 def device_report() -> str:
     """One line naming the GPU, or saying plainly that the CPU is slow."""
     import torch
+
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB); renders run on it."
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "GPU: Apple MPS; renders run on it."
-    return ("No GPU found: rendering on the CPU is slow (minutes even for small images). "
-            "On Colab choose Runtime > Change runtime type > GPU; the offline demo perceptor "
-            "is fine on a CPU.")
+    return (
+        "No GPU found: rendering on the CPU is slow (minutes even for small images). "
+        "On Colab choose Runtime > Change runtime type > GPU; the offline demo perceptor "
+        "is fine on a CPU."
+    )

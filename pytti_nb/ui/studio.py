@@ -17,14 +17,15 @@ from .files import SettingsFiles, write_snapshot
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
 
-EDIT_SETTLE_S = 0.4   # a live edit reaches the render once the text has rested this long
+EDIT_SETTLE_S = 0.4  # a live edit reaches the render once the text has rested this long
 
-MAX_INLINE_VIDEO_BYTES = 64 * 2**20   # larger videos are linked by path, not sent to the page
+MAX_INLINE_VIDEO_BYTES = 64 * 2**20  # larger videos are linked by path, not sent to the page
 PREVIEW_WIDTH = "512px"
 
 
-def build_studio(settings_file: str = "", output_root: str = "", *, settings=None,
-                 perceptors=None) -> "Studio":
+def build_studio(
+    settings_file: str = "", output_root: str = "", *, settings=None, perceptors=None
+) -> "Studio":
     """A studio showing settings from a file (or `settings`), writing under output_root."""
     if settings is None:
         settings = load_settings(settings_file) if settings_file else Settings()
@@ -50,21 +51,32 @@ class Studio:
     def _build_widgets(self):
         """Create every display and button and lay them out."""
         button = dict(layout=widgets.Layout(width="110px"))
-        self.render_button = widgets.Button(description="Render", button_style="success",
-                                            icon="paint-brush", **button)
-        self.pause_button = widgets.Button(description="Pause", icon="pause", disabled=True,
-                                           **button)
-        self.stop_button = widgets.Button(description="Stop", button_style="",
-                                          icon="stop", disabled=True, **button)
-        self.snapshot_button = widgets.Button(description="Snapshot", icon="camera",
-                                              tooltip="Save the preview as a PNG in the run "
-                                                      "folder (key: s)", **button)
-        self.demo_button = widgets.Button(description="Use the offline demo perceptor",
-                                          icon="plug", layout=widgets.Layout(
-                                              width="260px", display="none"))
-        for widget, css in ((self.render_button, "pytti-render"),
-                            (self.stop_button, "pytti-stop"), (self.pause_button, "pytti-pause"),
-                            (self.demo_button, "pytti-use-demo")):
+        self.render_button = widgets.Button(
+            description="Render", button_style="success", icon="paint-brush", **button
+        )
+        self.pause_button = widgets.Button(
+            description="Pause", icon="pause", disabled=True, **button
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", button_style="", icon="stop", disabled=True, **button
+        )
+        self.snapshot_button = widgets.Button(
+            description="Snapshot",
+            icon="camera",
+            tooltip="Save the preview as a PNG in the run folder (key: s)",
+            **button,
+        )
+        self.demo_button = widgets.Button(
+            description="Use the offline demo perceptor",
+            icon="plug",
+            layout=widgets.Layout(width="260px", display="none"),
+        )
+        for widget, css in (
+            (self.render_button, "pytti-render"),
+            (self.stop_button, "pytti-stop"),
+            (self.pause_button, "pytti-pause"),
+            (self.demo_button, "pytti-use-demo"),
+        ):
             widget.add_class(css)
         self.render_button.on_click(lambda _: self.render())
         self.pause_button.on_click(lambda _: self.toggle_pause())
@@ -72,36 +84,67 @@ class Studio:
         self.snapshot_button.on_click(lambda _: self._report(self.snapshot, "snapshot saved"))
         self.demo_button.on_click(lambda _: self.use_demo())
         self.status = _with_class(widgets.HTML("ready"), "pytti-status")
-        self.progress = _with_class(widgets.IntProgress(value=0, min=0, max=1,
-                                                        layout=widgets.Layout(width="512px")),
-                                    "pytti-progress")
+        self.progress = _with_class(
+            widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="512px")),
+            "pytti-progress",
+        )
         self.progress_text = _with_class(widgets.HTML("step 0/0"), "pytti-progress-text")
         self.losses = widgets.HTML("")
         self.loss_plot = widgets.HTML("")
-        self.preview = _with_class(widgets.Image(format="jpeg", layout=widgets.Layout(
-            max_width=PREVIEW_WIDTH)), "pytti-preview")
-        self.full_size = widgets.ToggleButton(description="Full size", icon="expand",
-                                              tooltip="Show the preview at its real size "
-                                                      "(or click the preview)", **button)
+        self.preview = _with_class(
+            widgets.Image(format="jpeg", layout=widgets.Layout(max_width=PREVIEW_WIDTH)),
+            "pytti-preview",
+        )
+        self.full_size = widgets.ToggleButton(
+            description="Full size",
+            icon="expand",
+            tooltip="Show the preview at its real size (or click the preview)",
+            **button,
+        )
         self.full_size.observe(lambda change: self._zoom(change["new"]), names="value")
         self.video = widgets.VBox([])
         self.header = widgets.HTML("")
-        self.files = SettingsFiles(get_settings=self.settings, apply_settings=self.apply_settings,
-                                   resume=self.resume, default_folder=self._output_root())
+        self.files = SettingsFiles(
+            get_settings=self.settings,
+            apply_settings=self.apply_settings,
+            resume=self.resume,
+            default_folder=self._output_root(),
+        )
         self.schedules = widgets.HTML("")
         self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
-        extras = widgets.Accordion([self.files.widget, self.schedules],
-                                   titles=("Settings files, copy & resume", "Schedule preview"))
+        extras = widgets.Accordion(
+            [self.files.widget, self.schedules],
+            titles=("Settings files, copy & resume", "Schedule preview"),
+        )
         extras.add_class("pytti-extras")
-        controls = widgets.HBox([self.render_button, self.pause_button, self.stop_button,
-                                 self.snapshot_button, self.full_size])
-        output = widgets.VBox([controls, self.demo_button, self.status, self.progress,
-                               self.progress_text, self.losses, self.preview, self.loss_plot,
-                               self.video],
-                              # flex-start: children keep their own width (the preview its size)
-                              layout=widgets.Layout(min_width="520px", align_items="flex-start"))
-        body = widgets.HBox([self.panel.widget, output],
-                            layout=widgets.Layout(flex_flow="row wrap", grid_gap="16px"))
+        controls = widgets.HBox(
+            [
+                self.render_button,
+                self.pause_button,
+                self.stop_button,
+                self.snapshot_button,
+                self.full_size,
+            ]
+        )
+        output = widgets.VBox(
+            [
+                controls,
+                self.demo_button,
+                self.status,
+                self.progress,
+                self.progress_text,
+                self.losses,
+                self.preview,
+                self.loss_plot,
+                self.video,
+            ],
+            # flex-start: children keep their own width (the preview its size)
+            layout=widgets.Layout(min_width="520px", align_items="flex-start"),
+        )
+        body = widgets.HBox(
+            [self.panel.widget, output],
+            layout=widgets.Layout(flex_flow="row wrap", grid_gap="16px"),
+        )
         self.widget = _with_class(widgets.VBox([self.header, body, extras]), "pytti-studio")
 
     def _repr_mimebundle_(self, **kwargs):
@@ -154,14 +197,17 @@ class Studio:
     def use_demo(self) -> None:
         """Switch to the bundled offline demo model and the image settings it paints well with."""
         from ..demo import FRIENDLY_SETTINGS
+
         with self.panel.hold():
             self.panel.set_value("perceptors", ["demo"])
             for name, value in FRIENDLY_SETTINGS.items():
                 self.panel.set_value(name, value)
         self.demo_button.layout.display = "none"
         changed = ", ".join(f"{k} {v}" for k, v in FRIENDLY_SETTINGS.items())
-        self._set_status(f"switched to the offline demo perceptor, with settings it paints "
-                         f"well with ({changed}); press Render")
+        self._set_status(
+            f"switched to the offline demo perceptor, with settings it paints "
+            f"well with ({changed}); press Render"
+        )
 
     def apply_settings(self, data: dict) -> None:
         """Show a raw settings mapping in the panel; the output folder stays this session's."""
@@ -183,8 +229,11 @@ class Studio:
             settings = self.settings()
             plan(settings)
         except SettingsError as e:
-            self._show_error("the settings have problems", e.problems,
-                             offer_demo=any(p.startswith("perceptors") for p in e.problems))
+            self._show_error(
+                "the settings have problems",
+                e.problems,
+                offer_demo=any(p.startswith("perceptors") for p in e.problems),
+            )
             if raise_errors:
                 raise
             return None
@@ -227,19 +276,23 @@ class Studio:
         """A display point: preview, progress, losses and the loss plot."""
         self.preview.value = preview.preview_jpeg(frame.image)
         self.progress.max, self.progress.value = frame.total_steps, frame.step
-        self.progress_text.value = preview.progress_text(frame, self.runner.renderer.plan,
-                                                         len(self.runner.renderer.plan.scenes))
+        self.progress_text.value = preview.progress_text(
+            frame, self.runner.renderer.plan, len(self.runner.renderer.plan.scenes)
+        )
         self.losses.value = html.escape(preview.losses_text(frame.losses))
         if "total" in frame.losses:
             self.loss_history.append((frame.step, frame.losses["total"]))
-            steps, values = zip(*self.loss_history)
-            self.loss_plot.value = plots.line_chart_svg({"total loss": (steps, values)},
-                                                        title="loss")
+            steps, values = zip(*self.loss_history, strict=True)
+            self.loss_plot.value = plots.line_chart_svg(
+                {"total loss": (steps, values)}, title="loss"
+            )
 
     def _on_settings_changed(self):
         """A control changed: revalidate, steer a running render, refresh YAML and schedules."""
-        self.header.value = (f"<b>pytti-nb studio</b> · output folder: "
-                             f"<code>{html.escape(self._output_root())}</code>")
+        self.header.value = (
+            f"<b>pytti-nb studio</b> · output folder: "
+            f"<code>{html.escape(self._output_root())}</code>"
+        )
         self._sync_buttons()
         if not self.panel.valid:
             return
@@ -269,8 +322,9 @@ class Studio:
         if path.stat().st_size > MAX_INLINE_VIDEO_BYTES:
             self.video.children = (widgets.HTML(f"video: <code>{html.escape(str(path))}</code>"),)
             return
-        self.video.children = (widgets.Video.from_file(str(path), autoplay=False, loop=True,
-                                                       width=512),)
+        self.video.children = (
+            widgets.Video.from_file(str(path), autoplay=False, loop=True, width=512),
+        )
 
     def _sync_buttons(self):
         """Enable the buttons that make sense now."""
@@ -292,8 +346,10 @@ class Studio:
         """Show an error plainly, with its problems listed, and the demo button if it helps."""
         items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
         listed = f"<ul>{items}</ul>" if items else ""
-        self.status.value = (f"<span style='color:#b00020;white-space:pre-wrap'>error: "
-                             f"{html.escape(message)}</span>{listed}")
+        self.status.value = (
+            f"<span style='color:#b00020;white-space:pre-wrap'>error: "
+            f"{html.escape(message)}</span>{listed}"
+        )
         self.demo_button.layout.display = "" if offer_demo else "none"
 
     def _report(self, action, success):

@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "pyttitools.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 TOKEN = "pytti-browser-test"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -81,8 +87,9 @@ def make_studio_copy(workdir: Path) -> Path:
     nb = json.loads(NOTEBOOK.read_text())
     set_parameters(nb, {"settings_file": "tiny.yaml", "output_root": str(workdir / "out")})
     # Without a kernelspec JupyterLab asks which kernel to start; a plain Python 3 kernel it is.
-    nb["metadata"].setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                             "language": "python"})
+    nb["metadata"].setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     path = workdir / NOTEBOOK.name
     path.write_text(json.dumps(nb, indent=1))
     return path
@@ -104,11 +111,18 @@ def jupyter_env(home: Path) -> dict:
     (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return dict(
-        os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"),
-        MPLCONFIGDIR=str(home / "mpl"), PYTHONPATH=path, JUPYTER_PLATFORM_DIRS="1",
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        MPLCONFIGDIR=str(home / "mpl"),
+        PYTHONPATH=path,
+        JUPYTER_PLATFORM_DIRS="1",
         # Two shared cores: the kernel's torch gets one, Chromium and the server the other.
-        OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
     )
 
 
@@ -119,8 +133,14 @@ class Server:
         """Start `cmd` in its own process group and wait until `ready_path` answers HTTP."""
         self.url, self.workdir, self.log = url, workdir, log
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_ready(url + ready_path)
 
     def _wait_ready(self, url):

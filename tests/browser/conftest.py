@@ -69,15 +69,27 @@ def lab_server(tmp_path_factory):
     make_studio_copy(workdir)
     port = free_port()
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.allow_root=True",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={workdir}",
         "--ServerApp.terminals_enabled=False",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    server = Server(cmd, workdir=workdir, env=jupyter_env(tmp_path / "jupyter"),
-                    url=f"http://127.0.0.1:{port}", ready_path=f"/api/status?token={TOKEN}",
-                    log=tmp_path / "jupyterlab.log")
+    server = Server(
+        cmd,
+        workdir=workdir,
+        env=jupyter_env(tmp_path / "jupyter"),
+        url=f"http://127.0.0.1:{port}",
+        ready_path=f"/api/status?token={TOKEN}",
+        log=tmp_path / "jupyterlab.log",
+    )
     yield server
     server.stop()
 
@@ -89,13 +101,24 @@ def voila_server(tmp_path):
     notebook = make_studio_copy(workdir)
     port = free_port()
     cmd = [
-        sys.executable, "-m", "voila", notebook.name, "--no-browser", f"--port={port}",
-        "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+        sys.executable,
+        "-m",
+        "voila",
+        notebook.name,
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
         '--VoilaConfiguration.extension_denylist=["jupyterlab-jupytext"]',
     ]
     # Voila runs the notebook on every GET of "/", so readiness is probed on another path.
-    server = Server(cmd, workdir=workdir, env=jupyter_env(tmp_path / "jupyter"),
-                    url=f"http://127.0.0.1:{port}", ready_path="/favicon.ico",
-                    log=tmp_path / "voila.log")
+    server = Server(
+        cmd,
+        workdir=workdir,
+        env=jupyter_env(tmp_path / "jupyter"),
+        url=f"http://127.0.0.1:{port}",
+        ready_path="/favicon.ico",
+        log=tmp_path / "voila.log",
+    )
     yield server
     server.stop()

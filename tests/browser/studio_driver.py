@@ -74,7 +74,10 @@ def wait_seen(page, key: str, pattern: str, timeout_ms: int) -> str:
     """Wait until a text recorded under `key` after watching began matches `pattern`; return it."""
     page.wait_for_function(
         "([k, pat]) => window.__pyttiTexts[k].slice(1).some((t) => new RegExp(pat, 'i').test(t))",
-        arg=[key, pattern], timeout=timeout_ms, polling=100)
+        arg=[key, pattern],
+        timeout=timeout_ms,
+        polling=100,
+    )
     return next(t for t in seen_texts(page, key)[1:] if re.search(pattern, t, re.IGNORECASE))
 
 
@@ -84,7 +87,11 @@ def wait_step(page, at_least: int, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
         r"""([sel, n]) => {
           const m = /step (\d+)\s*\/\s*\d+/.exec(document.querySelector(sel)?.textContent ?? '');
           return m !== null && Number(m[1]) >= n;
-        }""", arg=[PROGRESS, at_least], timeout=timeout_ms, polling=50)
+        }""",
+        arg=[PROGRESS, at_least],
+        timeout=timeout_ms,
+        polling=50,
+    )
 
 
 def preview_changes(page, before: str | None) -> int:
@@ -116,7 +123,10 @@ def wait_text(page, selector: str, pattern: str, timeout_ms: int) -> None:
     page.wait_for_function(
         """([sel, pat]) => [...document.querySelectorAll(sel)]
              .some((e) => new RegExp(pat, 'i').test(e.innerText))""",
-        arg=[selector, pattern], timeout=timeout_ms, polling=200)
+        arg=[selector, pattern],
+        timeout=timeout_ms,
+        polling=200,
+    )
 
 
 def render_to_end(page, total_steps: int, prompt: str = PROMPT) -> int:
@@ -135,8 +145,12 @@ def wait_end(page, total_steps: int) -> None:
 def render_then_stop(page) -> None:
     """Start a long render, press Stop once the preview has moved, and wait for 'stopped'."""
     before = start_render(page, LONG_PROMPT)
-    page.wait_for_function("(b) => new Set(window.__pyttiSrcs.filter((s) => s !== b)).size >= 1",
-                           arg=before, timeout=RENDER_TIMEOUT_MS, polling=100)
+    page.wait_for_function(
+        "(b) => new Set(window.__pyttiSrcs.filter((s) => s !== b)).size >= 1",
+        arg=before,
+        timeout=RENDER_TIMEOUT_MS,
+        polling=100,
+    )
     page.locator(STOP).first.click()
     wait_text(page, STATUS, r"\bstopped\b", RENDER_TIMEOUT_MS)
 
@@ -158,8 +172,10 @@ def run_folders(root: Path) -> set[Path]:
 
 def rendered_scenes(root: Path, *, besides=frozenset()) -> list[str]:
     """The `scenes` setting of every run folder under `root` not in `besides`, as started."""
-    return [yaml.safe_load((folder / "settings.yaml").read_text())["scenes"]
-            for folder in run_folders(root) - set(besides)]
+    return [
+        yaml.safe_load((folder / "settings.yaml").read_text())["scenes"]
+        for folder in run_folders(root) - set(besides)
+    ]
 
 
 def run_dir_in_status(page, word: str) -> Path:
@@ -173,12 +189,14 @@ def run_dir_in_status(page, word: str) -> Path:
 def frame_metadata(run_dir: Path) -> list[dict]:
     """The metadata of every frame PNG of a run, in frame order."""
     from pytti_nb.output import FRAMES_DIR, read_png_metadata
+
     return [read_png_metadata(p) for p in sorted((run_dir / FRAMES_DIR).glob("*.png"))]
 
 
 def checkpoint_step(run_dir: Path) -> int:
     """The step of the checkpoint a run folder holds."""
     from pytti_nb.checkpoint import load_checkpoint
+
     return load_checkpoint(run_dir)["step"]
 
 
@@ -217,7 +235,10 @@ def apply_settings_text(page, text: str) -> None:
     page.wait_for_function(
         """([box, message, pasted]) => document.querySelector(box).value !== pasted
              || /error/i.test(document.querySelector(message).textContent)""",
-        arg=[SETTINGS_YAML, FILES_MESSAGE, text], timeout=30_000, polling=100)
+        arg=[SETTINGS_YAML, FILES_MESSAGE, text],
+        timeout=30_000,
+        polling=100,
+    )
     message = text_of(page, FILES_MESSAGE)
     assert "applied the pasted settings" in message, f"Apply pasted: {message!r}"
 
@@ -241,26 +262,31 @@ def upload_settings_file(page, path: Path) -> None:
 # -- what the issue asks of a person, step by step -------------------------------------------
 
 
-def steer_prompt_mid_run(page, old: str, new: str, *, steps: int = 200,
-                         save_every: int = 20) -> Path:
+def steer_prompt_mid_run(
+    page, old: str, new: str, *, steps: int = 200, save_every: int = 20
+) -> Path:
     """Render `old`, replace it with `new` in the scenes box mid-run; proves the run took it.
 
     The frame PNGs record the settings in force when each was saved, so the frames before the
     step the status names carry `old` and the rest `new`. Returns the run folder.
     """
-    apply_settings_text(page, tiny_settings(scenes=old, steps_per_scene=steps,
-                                            save_every=save_every))
+    apply_settings_text(
+        page, tiny_settings(scenes=old, steps_per_scene=steps, save_every=save_every)
+    )
     watch_text(page, "status", STATUS)
     start_render(page, old)
-    wait_step(page, save_every + 2)        # past the first save point: frame 1 holds `old`
-    page.locator(SCENES).first.fill(new)   # typed while the render runs
+    wait_step(page, save_every + 2)  # past the first save point: frame 1 holds `old`
+    page.locator(SCENES).first.fill(new)  # typed while the render runs
     wait_end(page, steps)
     run_dir = run_dir_in_status(page, "done")
     texts = seen_texts(page, "status")
-    applied = [int(m.group(1)) for t in texts
-               if (m := re.search(r"live edit applied at step (\d+)", t))]
-    assert applied, ("the status never said the live edit was applied (did the render end "
-                     f"before the edit reached the kernel?); it said: {texts}")
+    applied = [
+        int(m.group(1)) for t in texts if (m := re.search(r"live edit applied at step (\d+)", t))
+    ]
+    assert applied, (
+        "the status never said the live edit was applied (did the render end "
+        f"before the edit reached the kernel?); it said: {texts}"
+    )
     at = applied[0]
     assert save_every < at <= steps, f"the edit was applied at step {at}"
     frames = frame_metadata(run_dir)
@@ -277,6 +303,7 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
     from playwright.sync_api import expect
 
     from pytti_nb.output import read_png_metadata
+
     wanted = read_png_metadata(png)["settings"]
     assert wanted["scenes"] != decoy
     scenes = page.locator(SCENES).first
@@ -290,8 +317,9 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
     expect(steps).to_have_value(str(wanted["steps_per_scene"]), timeout=10_000)
     # The "copy settings" box shows every control's value as YAML: all of them match the PNG's.
     shown = yaml.safe_load(page.locator(SETTINGS_YAML).first.input_value())
-    differ = {k: (shown.get(k), v) for k, v in wanted.items()
-              if k != "output_root" and shown.get(k) != v}
+    differ = {
+        k: (shown.get(k), v) for k, v in wanted.items() if k != "output_root" and shown.get(k) != v
+    }
     assert not differ, f"settings (shown, in the PNG) that did not load: {differ}"
 
 
@@ -299,8 +327,12 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
     """Start a render, Stop it, resume it from its run folder to the end; returns the folder."""
     apply_settings_text(page, tiny_settings(scenes=prompt, steps_per_scene=steps, save_every=20))
     before = start_render(page, prompt)
-    page.wait_for_function("(b) => new Set(window.__pyttiSrcs.filter((s) => s !== b)).size >= 1",
-                           arg=before, timeout=RENDER_TIMEOUT_MS, polling=50)
+    page.wait_for_function(
+        "(b) => new Set(window.__pyttiSrcs.filter((s) => s !== b)).size >= 1",
+        arg=before,
+        timeout=RENDER_TIMEOUT_MS,
+        polling=50,
+    )
     page.locator(STOP).first.click()
     wait_text(page, STATUS, r"\b(stopped|done)\b", RENDER_TIMEOUT_MS)
     run_dir = run_dir_in_status(page, "stopped")
@@ -311,7 +343,7 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
     open_files_section(page)
     folder = page.locator(RESUME_PATH).first
     assert folder.input_value() == str(run_dir), "Resume does not offer the run just stopped"
-    folder.fill(str(run_dir))              # as a person pastes the folder of a stopped run
+    folder.fill(str(run_dir))  # as a person pastes the folder of a stopped run
     watch_text(page, "files", FILES_MESSAGE)
     page.locator(RESUME).first.click()
     message = wait_seen(page, "files", r"resuming|error", 30_000)

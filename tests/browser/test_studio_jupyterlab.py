@@ -51,6 +51,7 @@ pytestmark = pytest.mark.browser
 def run_all_cells(page) -> None:
     """Run > Run All Cells from the menu bar, once the notebook has taken the click."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     # On a cold start the menu item can still be disabled (the notebook is not yet the current
     # widget) and the click does nothing; nothing has run then, so clicking again is safe.
     started = page.locator(".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
@@ -111,8 +112,9 @@ def test_studio_renders_and_stops_in_jupyterlab(lab_server, studio, tmp_path):
 
 def test_prompt_changed_mid_run_steers_the_render_in_jupyterlab(studio):
     """Replacing the prompt while a render runs changes what the rest of the run renders."""
-    steer_prompt_mid_run(studio, "a red circle on a black background",
-                         "a green triangle on a white background")
+    steer_prompt_mid_run(
+        studio, "a red circle on a black background", "a green triangle on a white background"
+    )
 
 
 def test_settings_reload_from_a_png_in_jupyterlab(studio):
@@ -131,6 +133,7 @@ def test_stopped_render_resumes_to_the_end_in_jupyterlab(studio):
 # Not a test but a README chore: defined only when asked for, so a normal run neither runs
 # nor skips it (a skip must never pass for a test).
 if os.environ.get("PYTTI_SAVE_SCREENSHOTS") == "1":
+
     def test_readme_screenshot_of_the_studio(studio, tmp_path):
         """docs/studio.png: the studio late in the demo's render, its preview recognisable."""
         steps = 300

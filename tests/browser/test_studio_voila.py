@@ -26,7 +26,8 @@ pytestmark = pytest.mark.browser
 # Voila's lab template links Font Awesome from a CDN (templates/lab/index.html.j2): offline, fails.
 VOILA_FONT_CSS = re.compile(
     r"^https://cdn\.jsdelivr\.net/npm/@fortawesome/fontawesome-free@[^/]+/css/"
-    r"(all|v4-shims)\.min\.css$")
+    r"(all|v4-shims)\.min\.css$"
+)
 
 
 def voila_noise(text: str, url: str) -> bool:
@@ -57,9 +58,10 @@ def test_studio_steers_reloads_and_resumes_in_voila(voila_server, page):
     """In the app: change the prompt mid-run, reload a frame's settings, stop and resume."""
     page.goto(voila_server.url + "/")
     page.locator(STUDIO).first.wait_for(timeout=STUDIO_TIMEOUT_MS)
-    run_dir = steer_prompt_mid_run(page, "a red circle on a black background",
-                                   "a green triangle on a white background")
-    first_frame = min((run_dir / "frames").glob("*.png"))     # saved before the edit
+    run_dir = steer_prompt_mid_run(
+        page, "a red circle on a black background", "a green triangle on a white background"
+    )
+    first_frame = min((run_dir / "frames").glob("*.png"))  # saved before the edit
     reload_settings_from_png(page, first_frame, decoy="something else entirely")
     assert run_dir_in_status(page, "done") == run_dir
     stop_then_resume(page, "a white star on a black sky")
