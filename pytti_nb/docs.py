@@ -16,6 +16,8 @@ def _describe_allowed(s) -> str:
         return text + (", empty" if s.optional else "")
     return {
         "text": "text",
+        "scenes": "prompt grammar",
+        "direct_prompts": "text",
         "path": "file path",
         "bool": "true / false",
         "schedule": "number, expression of t, or keyframes",

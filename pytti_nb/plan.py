@@ -4,11 +4,11 @@ before any model loads or any GPU time is spent."""
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine.clock import Clock
 from .errors import PyttiError, SettingsError
 from .images import check_image_file
-from .schema import Settings
+from .schema import TIME_KINDS, Settings, schema
 
-SCHEDULED = ("smoothing_weight", "direct_init_weight", "semantic_init_weight")
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
 
@@ -20,19 +20,16 @@ class RunPlan:
     settings: Settings
     scenes: tuple  # tuple[prompts.Scene, ...]
     direct_prompts: tuple  # tuple[prompts.DirectImagePrompt, ...]
-    weights: dict  # setting name -> TimeValue, for the scheduled settings
+    schedules: dict  # setting name -> TimeValue, for every setting of a time kind
+    off: frozenset  # names of the schedules that are zero at every step of the run
     width: int  # parameter pixels
     height: int
-    total_steps: int
+    clock: Clock
 
-    def clock(self, step: int) -> tuple[float, float]:
-        """(t in seconds, fractional frame number) at a global step."""
-        frame = step / self.settings.steps_per_frame
-        return frame / self.settings.frames_per_second, frame
-
-    def scene_at(self, step: int) -> int:
-        """Index of the scene a global step belongs to."""
-        return min(step // self.settings.steps_per_scene, len(self.scenes) - 1)
+    @property
+    def total_steps(self) -> int:
+        """Steps in the whole run."""
+        return self.clock.total_steps
 
 
 def plan(settings: Settings) -> RunPlan:
@@ -55,9 +52,12 @@ def plan(settings: Settings) -> RunPlan:
     direct = (
         attempt("direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts) or ()
     )
-    weights = {
-        name: attempt(name, parse_time_value, getattr(s, name), where=f"setting {name!r}")
-        for name in SCHEDULED
+    schedules = {
+        info.name: attempt(
+            info.name, parse_time_value, getattr(s, info.name), where=f"setting {info.name!r}"
+        )
+        for info in schema()
+        if info.kind in TIME_KINDS
     }
     for spec in s.perceptors:
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
@@ -94,18 +94,17 @@ def plan(settings: Settings) -> RunPlan:
             f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
             f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
         )
-    if (s.direct_init_weight != "0" or s.semantic_init_weight != "0") and not s.init_image:
+    clock = Clock.of(s, len(scenes))
+    off = _check_expressions_over_run(clock, scenes, direct, schedules, problems)
+    init_weights = [n for n in ("direct_init_weight", "semantic_init_weight") if n not in off]
+    if init_weights and not s.init_image:
         problems.append(
-            "init_image: direct_init_weight/semantic_init_weight are set but "
-            "init_image is empty; give an image or set the weights to 0"
+            f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
+            " set but init_image is empty; give an image or set the weight to 0"
         )
-    total = max(len(scenes), 1) * s.steps_per_scene
-    result = RunPlan(s, tuple(scenes), tuple(direct), weights, width, height, total)
-    if not problems:
-        _check_expressions_over_run(result, problems)
     if problems:
         raise SettingsError(problems)
-    return result
+    return RunPlan(s, tuple(scenes), tuple(direct), schedules, off, width, height, clock)
 
 
 def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
@@ -173,27 +172,36 @@ def _resolve_size(s, init_size, problems):
     return width, height
 
 
-def _check_expressions_over_run(p: RunPlan, problems):
-    """Evaluate every time value at every step of the run, so none fails mid-render."""
+def _check_expressions_over_run(clock, scenes, direct, schedules, problems) -> frozenset:
+    """Evaluate every time value at every step of the run, so none fails mid-render.
+
+    Returns the names of the schedule settings that are zero at every step (off for the run).
+    """
     from .schedules import check_time_value
 
-    samples = [p.clock(i) for i in range(p.total_steps)]
-    values = [(v, f"setting {name!r}", False) for name, v in p.weights.items()]
-    for scene in p.scenes:
+    samples = clock.samples()
+    values = [(v, f"setting {name!r}", False, name) for name, v in schedules.items()]
+    for scene in scenes:
         for pr in scene.prompts:
             values += [
-                (pr.weight, f"weight of prompt {pr.source!r}", False),
-                (pr.stop, f"stop of prompt {pr.source!r}", True),
+                (pr.weight, f"weight of prompt {pr.source!r}", False, None),
+                (pr.stop, f"stop of prompt {pr.source!r}", True, None),
             ]
             if pr.mask.cutoff is not None:
-                values.append((pr.mask.cutoff, f"mask cutoff of prompt {pr.source!r}", False))
-    for d in p.direct_prompts:
+                where = f"mask cutoff of prompt {pr.source!r}"
+                values.append((pr.mask.cutoff, where, False, None))
+    for d in direct:
         values += [
-            (d.weight, f"weight of {d.source!r}", False),
-            (d.stop, f"stop of {d.source!r}", True),
+            (d.weight, f"weight of {d.source!r}", False, None),
+            (d.stop, f"stop of {d.source!r}", True, None),
         ]
-    for value, where, allow_inf in values:
+    off = set()
+    for value, where, allow_inf, name in values:
+        if value is None:
+            continue  # it failed to parse; that is reported already
         try:
-            check_time_value(value, samples, where, allow_inf=allow_inf)
+            if check_time_value(value, samples, where, allow_inf=allow_inf) and name:
+                off.add(name)
         except PyttiError as e:
             problems.append(str(e))
+    return frozenset(off)

@@ -12,7 +12,7 @@ from .cutouts import CutoutAugs, make_cutouts
 from .image_models import build_image_model
 from .plan import RunPlan, plan
 from .schema import Settings
-from .settings import replace, to_dict
+from .settings import replace, split_changes, to_dict
 from .targets import (
     Target,
     build_target,
@@ -24,34 +24,6 @@ from .targets import (
 from .timing import StageTimer
 
 CHECKPOINT_FORMAT = 1
-
-# Settings that may change while a render runs (live steering); the rest fix the image,
-# the models or the output folder.
-STEERABLE = frozenset(
-    {
-        "scenes",
-        "scene_prefix",
-        "scene_suffix",
-        "steps_per_scene",
-        "interpolation_steps",
-        "direct_image_prompts",
-        "direct_init_weight",
-        "semantic_init_weight",
-        "smoothing_weight",
-        "learning_rate",
-        "cutouts",
-        "cut_pow",
-        "cutout_border",
-        "border_mode",
-        "cutout_noise",
-        "cutout_flip",
-        "cutout_rotate",
-        "cutout_color_jitter",
-        "gradient_accumulation_steps",
-        "save_every",
-        "display_every",
-    }
-)
 
 
 @dataclass
@@ -145,12 +117,12 @@ class Renderer:
 
     def _build_targets(self):
         """Per scene, the embedded targets of its prompts (plus semantic init on scene 0)."""
-        s, seed = self.settings, self.settings.seed
+        seed = self.settings.seed
         scenes = [
             [build_target(p, self.perceptors, self.size, self.device, seed) for p in scene.prompts]
             for scene in self.plan.scenes
         ]
-        if self.init is not None and s.semantic_init_weight != "0":
+        if self.init is not None and "semantic_init_weight" not in self.plan.off:
             # the init image is already loaded; no prompt string to parse (paths may hold ']')
             from .prompts import ALL, DEFAULT_STOP
 
@@ -158,7 +130,7 @@ class Renderer:
             scenes[0].append(
                 Target(
                     "semantic init",
-                    self.plan.weights["semantic_init_weight"],
+                    self.plan.schedules["semantic_init_weight"],
                     DEFAULT_STOP,
                     ALL,
                     embeds,
@@ -183,9 +155,7 @@ class Renderer:
 
     def steer(self, settings: Settings) -> None:
         """Validate new settings now and apply them before the next step (any thread may call)."""
-        current = to_dict(self.settings)
-        changed = {k for k, v in to_dict(settings).items() if current[k] != v}
-        fixed = sorted(changed - STEERABLE)
+        _, fixed = split_changes(self.settings, settings)
         if fixed:
             from .errors import SettingsError
 
@@ -271,7 +241,7 @@ class Renderer:
 
     def _frame(self, step_losses, per_step, save, final) -> Frame:
         """Package the current image and losses: the display point, where the GPU syncs."""
-        t, _ = self.plan.clock(self.step - 1)
+        t = self.plan.clock.at(self.step - 1).t
         with torch.no_grad():
             pixels = self.image.decode()[0].clamp(0, 1).mul(255).round().byte()
         image = pixels.permute(1, 2, 0).cpu().numpy()
@@ -281,7 +251,7 @@ class Renderer:
         return Frame(
             step=self.step,
             total_steps=self.plan.total_steps,
-            scene=self.plan.scene_at(self.step - 1),
+            scene=self.plan.clock.scene_at(self.step - 1),
             t=t,
             image=image,
             losses=loss_values,
@@ -299,7 +269,8 @@ class Renderer:
     def train_step(self) -> dict:
         """One optimisation step at self.step; returns detached loss tensors (no sync)."""
         i = self.step
-        t, frame = self.plan.clock(i)
+        ctx = self.plan.clock.at(i)
+        t, frame = ctx.t, ctx.position
         with self.timer("decode"):
             z = self.image.decode()  # [1,3,H,W]
         z_leaf = z.detach().requires_grad_()  # perceptor micro-batches backprop into this
@@ -325,7 +296,7 @@ class Renderer:
 
     def _clip_terms(self, z_leaf, i, t, frame) -> dict:
         """Prompt losses of every perceptor, backpropagated into z_leaf in micro-batches."""
-        s, scene = self.settings, self.plan.scene_at(i)
+        s, scene = self.settings, self.plan.clock.scene_at(i)
         blend = self._scene_blend(i)
         n_micro = s.gradient_accumulation_steps
         per_micro = s.cutouts // n_micro
@@ -361,7 +332,7 @@ class Renderer:
 
     def _scene_blend(self, i) -> float:
         """Weight of the current scene's loss: ramps 0->1 over interpolation_steps (PyTTI)."""
-        s, scene = self.settings, self.plan.scene_at(i)
+        s, scene = self.settings, self.plan.clock.scene_at(i)
         stage_step = i - scene * s.steps_per_scene
         if scene == 0 or stage_step >= s.interpolation_steps:
             return 1.0
@@ -370,10 +341,10 @@ class Renderer:
     def _pixel_terms(self, z, t, frame) -> dict:
         """Losses on the pixels themselves: smoothing, direct init and direct image prompts."""
         out = {}
-        w = self.plan.weights["smoothing_weight"](t, frame)
+        w = self.plan.schedules["smoothing_weight"](t, frame)
         if w:
             out["smoothing"] = w * losses.tv_loss(z)
-        w = self.plan.weights["direct_init_weight"](t, frame)
+        w = self.plan.schedules["direct_init_weight"](t, frame)
         if w and self.init is not None:
             out["direct_init"] = w * losses.hsv_mse(z, self.init)
         for k, (d, target, mask) in enumerate(self.direct_targets):

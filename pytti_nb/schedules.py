@@ -13,8 +13,9 @@ be an expression, evaluated at the current t and frame. Keyframe frames must be 
 non-negative numbers in strictly increasing order. Text is a schedule exactly when it has
 a ':' outside parentheses (no allowed expression contains one).
 
-The engine calls `value(t, frame)` every step: `frame = step / steps_per_frame` (fractional)
-and `t = frame / frames_per_second`. Extra variables (e.g. audio bands) go in as keywords.
+The engine calls `value(t, frame)` every step, with the fractional animation frame
+`frame = (step - pre_animation_steps) / steps_per_frame` and `t = frame / frames_per_second`
+(engine/clock.py). Extra variables (e.g. audio bands) go in as keywords.
 """
 
 import bisect
@@ -42,6 +43,11 @@ class TimeValue:
     def _key(self) -> tuple:
         """Return what makes two time values equal."""
         raise NotImplementedError
+
+    @property
+    def is_zero(self) -> bool:
+        """True when the value is the constant 0 (off for the whole run, whatever t is)."""
+        return self.is_constant and self(0.0) == 0.0
 
     def __eq__(self, other) -> bool:
         """Equal when the same kind with the same definition."""
@@ -225,14 +231,16 @@ def check_time_value(
     where: str,
     *,
     allow_inf: bool = False,
-) -> None:
+) -> bool:
     """Evaluate at every (t, frame[, extra]) sample, one per step; raise at the first failure.
 
     A result must be finite (or ±inf when `allow_inf`, e.g. for stops); NaN never passes.
-    A constant is checked once, so a 10_000-step run costs nothing for it.
+    A constant is checked once, so a 10_000-step run costs nothing for it. Returns whether
+    the value is zero at every sample.
     """
     if value.is_constant:
         samples = [(0.0, 0.0)]
+    all_zero = True
     for step, sample in enumerate(samples):
         t, frame = sample[0], sample[1]
         extra = dict(sample[2]) if len(sample) > 2 else {}
@@ -248,3 +256,5 @@ def check_time_value(
             raise ExpressionError(
                 f"{where}: {value.text!r} evaluates to {result}{at}; it must be {allowed}"
             )
+        all_zero = all_zero and result == 0
+    return all_zero

@@ -1,10 +1,26 @@
-"""The settings schema: every setting's name, type, default, range and help, in one place.
+"""The settings schema: every setting's name, type, default, range, help and behaviour, in one place.
 
-Validation, the settings files, the command line, the widget panel and the README's settings
-table are all generated from `Settings` below; nothing is listed twice by hand.
+Validation, the settings files, the command line, the widget panel, live steering, the schedule
+preview, PyTTI import and the README's settings table all read `Settings` below; no setting is
+listed anywhere else by hand. Metadata of a field:
+
+    help          one sentence for the tooltip and the README
+    group         the panel tab and README section
+    kind          what values it takes (KINDS)
+    min, max      bounds of numbers
+    choices       allowed values of a choice
+    simple        shown in the panel's simple view (★ in the README)
+    optional      empty means "automatic" (None)
+    steerable     may change while a render runs (live steering); the rest fix the image, the
+                  models, the step structure or the output folder
+    visible_when  {setting: values}: the panel shows the control only while each named setting
+                  has one of those values (motion only in an animation mode)
+    rows          text boxes of this many lines (prompts); one line when None
+    pytti         PyTTI's name or spelling, when it differs
 """
 
 from dataclasses import MISSING, dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 GROUPS = (
@@ -17,34 +33,42 @@ GROUPS = (
     "Performance",
 )
 
-# Kinds of value. "schedule" is a number, an expression of t, or a keyframe schedule.
-KINDS = ("text", "int", "float", "bool", "choice", "schedule", "path", "list")
+# Kinds of value:
+#   text, path, int, float, bool, choice, list   plain values
+#   scenes          the scene grammar (parsed with scene_prefix and scene_suffix)
+#   direct_prompts  'path:weight_mask:stop | ...' pixel targets
+#   schedule        a number, an expression of t, or a keyframe schedule (parsed to a TimeValue)
+KINDS = (
+    "text",
+    "path",
+    "int",
+    "float",
+    "bool",
+    "choice",
+    "list",
+    "scenes",
+    "direct_prompts",
+    "schedule",
+)
+TIME_KINDS = ("schedule",)  # kinds the plan parses into time values
 
 
-def setting(
-    default,
-    help,
-    group,
-    kind,
-    *,
-    min=None,
-    max=None,
-    choices=(),
-    simple=False,
-    optional=False,
-    pytti=None,
-):
+def setting(default, group, kind, help, **meta):
     """Declare one setting: its default plus the metadata every consumer reads."""
     meta = dict(
         help=help,
         group=group,
         kind=kind,
-        min=min,
-        max=max,
-        choices=tuple(choices),
-        simple=simple,
-        optional=optional,
-        pytti=pytti,
+        min=meta.pop("min", None),
+        max=meta.pop("max", None),
+        choices=tuple(meta.pop("choices", ())),
+        simple=meta.pop("simple", False),
+        optional=meta.pop("optional", False),
+        steerable=meta.pop("steerable", False),
+        visible_when=MappingProxyType(dict(meta.pop("visible_when", {}))),
+        rows=meta.pop("rows", None),
+        pytti=meta.pop("pytti", None),
+        **meta,
     )
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -56,212 +80,156 @@ P, IM, C, CU, A, OUT, F = GROUPS
 
 @dataclass(kw_only=True)
 class Settings:
-    """Every setting of a render; field metadata holds help, group, kind and bounds."""
+    """Every setting of a render; field metadata holds help, group, kind, bounds and behaviour."""
 
     # Prompts and scenes
     scenes: str = setting(
-        "", "Scenes separated by ||, prompts by |; see 'Prompt grammar'.", P, "text", simple=True
-    )
+        "", P, "scenes", "Scenes separated by ||, prompts by |; see 'Prompt grammar'.",
+        simple=True, steerable=True, rows=4,
+    )  # fmt: skip
     scene_prefix: str = setting(
-        "", "Text put before every scene, e.g. 'oil painting of | '.", P, "text"
-    )
-    scene_suffix: str = setting("", "Text put after every scene, e.g. ' | text:-1:-.9'.", P, "text")
+        "", P, "text", "Text put before every scene, e.g. 'oil painting of | '.",
+        steerable=True, rows=2,
+    )  # fmt: skip
+    scene_suffix: str = setting(
+        "", P, "text", "Text put after every scene, e.g. ' | text:-1:-.9'.",
+        steerable=True, rows=2,
+    )  # fmt: skip
     steps_per_scene: int = setting(
-        100, "Optimisation steps per scene.", P, "int", min=1, max=1_000_000, simple=True
-    )
+        100, P, "int", "Optimisation steps per scene.",
+        min=1, max=1_000_000, simple=True, steerable=True,
+    )  # fmt: skip
     interpolation_steps: int = setting(
-        0,
-        "Steps at the start of each scene that blend in the previous scene's loss.",
-        P,
-        "int",
-        min=0,
-        max=1_000_000,
-    )
+        0, P, "int", "Steps at the start of each scene that blend in the previous scene's loss.",
+        min=0, max=1_000_000, steerable=True,
+    )  # fmt: skip
     direct_image_prompts: str = setting(
-        "", "Pixel targets: 'path:weight_mask:stop | ...'.", P, "text"
-    )
+        "", P, "direct_prompts", "Pixel targets: 'path:weight_mask:stop | ...'.",
+        steerable=True, rows=4,
+    )  # fmt: skip
     init_image: str = setting(
-        "", "Image to start from (path); empty starts from noise.", P, "path", simple=True
-    )
+        "", P, "path", "Image to start from (path); empty starts from noise.", simple=True,
+    )  # fmt: skip
     direct_init_weight: str = setting(
-        "0", "Pixel (HSV) loss toward init_image; schedule.", P, "schedule"
-    )
+        "0", P, "schedule", "Pixel (HSV) loss toward init_image; schedule.", steerable=True,
+    )  # fmt: skip
     semantic_init_weight: str = setting(
-        "0", "CLIP loss toward init_image (scene 1 only); schedule.", P, "schedule"
-    )
+        "0", P, "schedule", "CLIP loss toward init_image (scene 1 only); schedule.",
+        steerable=True,
+    )  # fmt: skip
     # Image
     image_model: str = setting(
-        "Unlimited Palette",
-        "How the image is represented.",
-        IM,
-        "choice",
+        "Unlimited Palette", IM, "choice", "How the image is represented.",
         choices=("Unlimited Palette",),
-    )
+    )  # fmt: skip
     width: int = setting(
-        180,
-        "Width in parameter pixels (output is width*pixel_size); -1 takes "
-        "it from init_image's aspect ratio.",
-        IM,
-        "int",
-        min=-1,
-        max=4096,
-        simple=True,
-    )
+        180, IM, "int", "Width in parameter pixels (output is width*pixel_size); -1 takes it "
+        "from init_image's aspect ratio.", min=-1, max=4096, simple=True,
+    )  # fmt: skip
     height: int = setting(
-        112,
-        "Height in parameter pixels (output is height*pixel_size); -1 "
-        "takes it from init_image's aspect ratio.",
-        IM,
-        "int",
-        min=-1,
-        max=4096,
-        simple=True,
-    )
+        112, IM, "int", "Height in parameter pixels (output is height*pixel_size); -1 takes it "
+        "from init_image's aspect ratio.", min=-1, max=4096, simple=True,
+    )  # fmt: skip
     pixel_size: int = setting(
-        4,
-        "Output pixels per parameter pixel (nearest upsampling).",
-        IM,
-        "int",
-        min=1,
-        max=64,
-        simple=True,
-    )
+        4, IM, "int", "Output pixels per parameter pixel (nearest upsampling).",
+        min=1, max=64, simple=True,
+    )  # fmt: skip
     smoothing_weight: str = setting(
-        "0.02", "Total-variation smoothing; negative sharpens; schedule.", IM, "schedule"
-    )
+        "0.02", IM, "schedule", "Total-variation smoothing; negative sharpens; schedule.",
+        steerable=True,
+    )  # fmt: skip
     learning_rate: float = setting(
-        None,
-        "Adam learning rate; empty uses the image model's default (0.02 for Unlimited Palette).",
-        IM,
-        "float",
-        min=1e-6,
-        max=10.0,
-        optional=True,
-        simple=True,
-    )
+        None, IM, "float", "Adam learning rate; empty uses the image model's default (0.02 for "
+        "Unlimited Palette).", min=1e-6, max=10.0, optional=True, simple=True, steerable=True,
+    )  # fmt: skip
     seed: int = setting(
-        None,
-        "Random seed; empty draws one (it is saved with every frame).",
-        IM,
-        "int",
-        min=0,
-        max=2**63 - 1,
-        optional=True,
-        simple=True,
-    )
+        None, IM, "int", "Random seed; empty draws one (it is saved with every frame).",
+        min=0, max=2**63 - 1, optional=True, simple=True,
+    )  # fmt: skip
     # Perceptors
     perceptors: list = setting(
-        ["ViT-B-32@openai"],
-        "CLIP models as MODEL@PRETRAINED "
-        "(ViT-B-32@openai), MODEL@/path/weights.pt, hf-hub:org/name, or "
-        "demo; several average their losses.",
-        C,
-        "list",
-        simple=True,
-        pytti="ViTB32, ViTB16, RN50, ... flags",
-    )
+        ["ViT-B-32@openai"], C, "list", "CLIP models as MODEL@PRETRAINED (ViT-B-32@openai), "
+        "MODEL@/path/weights.pt, hf-hub:org/name, or demo; several average their losses.",
+        simple=True, pytti="ViTB32, ViTB16, RN50, ... flags",
+    )  # fmt: skip
     models_cache_dir: str = setting(
-        "",
-        "Folder for downloaded weights; empty uses open_clip's cache.",
-        C,
-        "path",
+        "", C, "path", "Folder for downloaded weights; empty uses open_clip's cache.",
         pytti="models_parent_dir",
-    )
+    )  # fmt: skip
     # Cutouts
     cutouts: int = setting(
-        40, "Random crops per perceptor per step.", CU, "int", min=1, max=1024, simple=True
-    )
+        40, CU, "int", "Random crops per perceptor per step.",
+        min=1, max=1024, simple=True, steerable=True,
+    )  # fmt: skip
     cut_pow: float = setting(
-        2.0,
-        "Crop size exponent: higher gives smaller crops (detail).",
-        CU,
-        "float",
-        min=0.0,
-        max=10.0,
-    )
+        2.0, CU, "float", "Crop size exponent: higher gives smaller crops (detail).",
+        min=0.0, max=10.0, steerable=True,
+    )  # fmt: skip
     cutout_border: float = setting(
-        0.25,
-        "How far crops may reach past the edges, as a fraction of the image.",
-        CU,
-        "float",
-        min=0.0,
-        max=1.0,
-    )
+        0.25, CU, "float", "How far crops may reach past the edges, as a fraction of the image.",
+        min=0.0, max=1.0, steerable=True,
+    )  # fmt: skip
     border_mode: str = setting(
-        "clamp",
-        "How crops past the edge are filled.",
-        CU,
-        "choice",
-        choices=("clamp", "mirror", "wrap", "black", "smear"),
-    )
+        "clamp", CU, "choice", "How crops past the edge are filled.",
+        choices=("clamp", "mirror", "wrap", "black", "smear"), steerable=True,
+    )  # fmt: skip
     cutout_noise: float = setting(
-        0.1, "Largest std of Gaussian noise added to each crop.", CU, "float", min=0.0, max=1.0
-    )
+        0.1, CU, "float", "Largest std of Gaussian noise added to each crop.",
+        min=0.0, max=1.0, steerable=True,
+    )  # fmt: skip
     cutout_flip: float = setting(
-        0.5, "Probability that a crop is mirrored.", CU, "float", min=0.0, max=1.0
-    )
+        0.5, CU, "float", "Probability that a crop is mirrored.",
+        min=0.0, max=1.0, steerable=True,
+    )  # fmt: skip
     cutout_rotate: float = setting(
-        5.0, "Largest random rotation of a crop, in degrees.", CU, "float", min=0.0, max=180.0
-    )
+        5.0, CU, "float", "Largest random rotation of a crop, in degrees.",
+        min=0.0, max=180.0, steerable=True,
+    )  # fmt: skip
     cutout_color_jitter: float = setting(
-        0.01, "Strength of per-crop colour jitter.", CU, "float", min=0.0, max=1.0
-    )
+        0.01, CU, "float", "Strength of per-crop colour jitter.",
+        min=0.0, max=1.0, steerable=True,
+    )  # fmt: skip
     gradient_accumulation_steps: int = setting(
-        1,
-        "Split the cutouts into this many perceptor batches to save memory (cutouts must divide).",
-        CU,
-        "int",
-        min=1,
-        max=1024,
-    )
+        1, CU, "int", "Split the cutouts into this many perceptor batches to save memory "
+        "(cutouts must divide).", min=1, max=1024, steerable=True,
+    )  # fmt: skip
     # Animation (time base; motion arrives with animation modes)
+    pre_animation_steps: int = setting(
+        0, A, "int", "Steps before the first animation frame, inside the step budget; t is "
+        "negative until then.", min=0, max=1_000_000,
+    )  # fmt: skip
     steps_per_frame: int = setting(
-        50,
-        "Steps per animation frame; t = step / (steps_per_frame * frames_per_second).",
-        A,
-        "int",
-        min=1,
-        max=1_000_000,
-    )
+        50, A, "int", "Steps per animation frame; t = (step - pre_animation_steps) "
+        "/ (steps_per_frame * frames_per_second).", min=1, max=1_000_000,
+    )  # fmt: skip
     frames_per_second: float = setting(
-        12.0, "Frames per second of t and of the video.", A, "float", min=0.01, max=240.0
-    )
+        12.0, A, "float", "Frames per second of t and of the video.", min=0.01, max=240.0,
+    )  # fmt: skip
     # Output
     file_namespace: str = setting(
-        "default", "Run folder name under the output root.", OUT, "text", simple=True
-    )
-    output_root: str = setting("out", "Folder that holds the run folders.", OUT, "path")
+        "default", OUT, "text", "Run folder name under the output root.", simple=True,
+    )  # fmt: skip
+    output_root: str = setting("out", OUT, "path", "Folder that holds the run folders.")
     allow_overwrite: bool = setting(
-        False, "Reuse the run folder; otherwise add (1), (2), ...", OUT, "bool"
-    )
+        False, OUT, "bool", "Reuse the run folder; otherwise add (1), (2), ...",
+    )  # fmt: skip
     save_every: int = setting(
-        50,
-        "Save a frame PNG and a checkpoint every N steps (the last "
-        "step is always saved); 0 saves only the last.",
-        OUT,
-        "int",
-        min=0,
-        max=1_000_000,
-        simple=True,
-    )
+        50, OUT, "int", "Save a frame PNG and a checkpoint every N steps (the last step is "
+        "always saved); 0 saves only the last.", min=0, max=1_000_000, simple=True,
+        steerable=True,
+    )  # fmt: skip
     display_every: int = setting(
-        10, "Show a preview every N steps.", OUT, "int", min=1, max=1_000_000
-    )
+        10, OUT, "int", "Show a preview every N steps.", min=1, max=1_000_000, steerable=True,
+    )  # fmt: skip
     # Performance
     device: str = setting(
-        "auto",
-        "Where to run: auto picks CUDA, then Apple MPS, then CPU.",
-        F,
-        "choice",
+        "auto", F, "choice", "Where to run: auto picks CUDA, then Apple MPS, then CPU.",
         choices=("auto", "cuda", "mps", "cpu"),
-    )
+    )  # fmt: skip
     precision: str = setting(
-        "auto",
-        "Perceptor precision: auto is bf16/fp16 on GPUs, fp32 on CPU. Image parameters stay fp32.",
-        F,
-        "choice",
-        choices=("auto", "fp32", "fp16", "bf16"),
-    )
+        "auto", F, "choice", "Perceptor precision: auto is bf16/fp16 on GPUs, fp32 on CPU. "
+        "Image parameters stay fp32.", choices=("auto", "fp32", "fp16", "bf16"),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -278,11 +246,33 @@ class SettingInfo:
     choices: tuple
     simple: bool
     optional: bool
+    steerable: bool
+    visible_when: MappingProxyType
+    rows: int | None
     pytti: Any
 
+    def visible(self, values) -> bool:
+        """Whether the control shows, given the current settings (any mapping of name -> value)."""
+        return all(values.get(name) in allowed for name, allowed in self.visible_when.items())
 
-def schema():
+
+def schema() -> tuple[SettingInfo, ...]:
     """Every setting's SettingInfo, in declaration order."""
+    return _SCHEMA
+
+
+def schema_by_name() -> MappingProxyType:
+    """SettingInfo keyed by setting name."""
+    return _BY_NAME
+
+
+def steerable() -> frozenset:
+    """Names of the settings that may change while a render runs."""
+    return frozenset(info.name for info in _SCHEMA if info.steerable)
+
+
+def _read_schema() -> tuple[SettingInfo, ...]:
+    """Build the SettingInfo of every field once (the schema never changes at run time)."""
     out = []
     for f in fields(Settings):
         default = f.default if f.default is not MISSING else f.default_factory()
@@ -290,6 +280,5 @@ def schema():
     return tuple(out)
 
 
-def schema_by_name():
-    """SettingInfo keyed by setting name."""
-    return {s.name: s for s in schema()}
+_SCHEMA = _read_schema()
+_BY_NAME = MappingProxyType({info.name: info for info in _SCHEMA})

@@ -9,6 +9,7 @@ import yaml
 
 from .errors import PyttiError, SettingsError
 from .schema import Settings, schema_by_name
+from .schema import steerable as schema_steerable
 
 SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".png")
 
@@ -26,6 +27,15 @@ def to_yaml(settings: Settings) -> str:
 def replace(settings: Settings, **changes) -> Settings:
     """A copy with some settings changed, checked like any other input."""
     return from_dict({**to_dict(settings), **changes})
+
+
+def split_changes(current: Settings, wanted: Settings) -> tuple[dict, list[str]]:
+    """What differs between two settings: (steerable name -> new value, sorted fixed names)."""
+    steerable = schema_steerable()
+    now, new = to_dict(current), to_dict(wanted)
+    changed = {k: v for k, v in new.items() if now[k] != v}
+    live = {k: v for k, v in changed.items() if k in steerable}
+    return live, sorted(k for k in changed if k not in steerable)
 
 
 def from_dict(data, *, source: str = "settings") -> Settings:
@@ -161,6 +171,8 @@ def _allowed(info):
         return f"{word} from {info.min} to {info.max}{empty}"
     return {
         "text": "text",
+        "scenes": "scenes in the prompt grammar",
+        "direct_prompts": "'path:weight_mask:stop' entries separated by |",
         "bool": "true or false",
         "path": "a file path or empty",
         "schedule": "a number, an expression of t, or a schedule like '0:(1), 30:(2.5)'",
@@ -267,6 +279,8 @@ def _check_range(info, value):
 _COERCERS = {
     "text": _as_text,
     "path": _as_text,
+    "scenes": _as_text,
+    "direct_prompts": _as_text,
     "int": _as_int,
     "float": _as_float,
     "bool": _as_bool,

@@ -26,13 +26,13 @@ def problems_of(**changes):
 def test_valid_plan_counts_steps_and_scenes():
     p = plan(from_dict({**BASE, "scenes": "a || b || c"}))
     assert len(p.scenes) == 3 and p.total_steps == 30
-    assert p.scene_at(0) == 0 and p.scene_at(10) == 1 and p.scene_at(29) == 2
+    assert p.clock.scene_at(0) == 0 and p.clock.scene_at(10) == 1 and p.clock.scene_at(29) == 2
 
 
 def test_clock_follows_pytti():
     p = plan(from_dict({**BASE, "steps_per_frame": 10, "frames_per_second": 2}))
-    assert p.clock(0) == (0.0, 0.0)
-    assert p.clock(25) == (1.25, 2.5)
+    assert (p.clock.at(0).t, p.clock.at(0).position) == (0.0, 0.0)
+    assert (p.clock.at(25).t, p.clock.at(25).position) == (1.25, 2.5)
 
 
 def test_missing_files_are_named():
@@ -92,3 +92,20 @@ def test_video_masks_are_refused_until_video_source_exists():
     text = problems_of(scenes="fire:1_[m.mp4]", direct_image_prompts="a.png:1_[m.mp4]")
     assert "mask of prompt 'fire:1_[m.mp4]': video masks" in text
     assert "mask of direct image prompt" in text and "video masks" in text
+
+
+@pytest.mark.parametrize("zero", ["0", "0.0", 0, "0*t", "0:(0), 10:(0)", "max(0, -t)"])
+def test_init_weights_that_are_zero_over_the_run_need_no_init_image(zero):
+    p = plan(from_dict({**BASE, "direct_init_weight": zero, "semantic_init_weight": zero}))
+    assert {"direct_init_weight", "semantic_init_weight"} <= p.off
+
+
+def test_an_init_weight_that_is_ever_nonzero_needs_an_init_image():
+    text = problems_of(direct_init_weight="0:(0), 5:(1)")
+    assert "init_image: direct_init_weight is set but init_image is empty" in text
+
+
+def test_pre_animation_steps_shift_t_at_every_step():
+    p = plan(from_dict({**BASE, "pre_animation_steps": 4, "steps_per_frame": 2}))
+    ctx = p.clock.at(0)
+    assert ctx.t == -4 / (2 * 12.0) and ctx.position == -2.0 and ctx.frame == -1

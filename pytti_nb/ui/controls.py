@@ -6,8 +6,6 @@ import ipywidgets as widgets
 
 from ..schema import SettingInfo
 
-# Text settings that hold prompts get a multi-line box; every other text setting is one line.
-MULTILINE = frozenset({"scenes", "scene_prefix", "scene_suffix", "direct_image_prompts"})
 # Ranges this narrow read better as sliders than as number boxes.
 FLOAT_SLIDER_SPAN = 180.0
 INT_SLIDER_SPAN = 64
@@ -30,9 +28,10 @@ def make_control(info: SettingInfo) -> widgets.Widget:
         return widgets.Dropdown(options=list(info.choices), value=value, **common)
     if info.kind in ("int", "float") and not info.optional:
         return _number(info, value, common)
-    if info.name in MULTILINE:
-        rows = 4 if info.name in ("scenes", "direct_image_prompts") else 2
-        return widgets.Textarea(value=value, rows=rows, placeholder=_placeholder(info), **common)
+    if info.rows:
+        return widgets.Textarea(
+            value=value, rows=info.rows, placeholder=_placeholder(info), **common
+        )
     return widgets.Text(value=value, placeholder=_placeholder(info), **common)
 
 
@@ -76,7 +75,7 @@ def to_widget_value(info: SettingInfo, value):
         return "" if value is None else str(value)
     if info.kind == "list":
         return ", ".join(value)
-    if info.kind in ("text", "path", "schedule"):
+    if info.kind not in ("int", "float", "bool", "choice"):
         return str(value)
     return value
 

@@ -10,7 +10,6 @@ from ..schema import GROUPS, Settings, schema
 from ..settings import coerce, to_dict
 from .controls import from_widget_value, make_control, to_widget_value
 
-PROMPT_FIELDS = ("scenes", "scene_prefix", "scene_suffix")
 ERROR_CLASS = "pytti-field-error"
 ERROR_WIDTH = "260px"
 PANEL_WIDTH = "680px"
@@ -100,6 +99,7 @@ class SettingsPanel:
             self._held -= 1
             if not self._held:
                 self._validate_all()
+                self._layout()
                 self._notify()
 
     def _changed(self, name):
@@ -109,8 +109,11 @@ class SettingsPanel:
             if self._held:
                 return
             self._validate(name)
-            if name in PROMPT_FIELDS:
-                self._validate("scenes")  # the prefix and suffix are parsed with the scenes
+            for other, info in self.infos.items():
+                if info.kind == "scenes" and other != name:
+                    self._validate(other)  # scenes are parsed with the prefix and suffix
+            if any(name in info.visible_when for info in self.infos.values()):
+                self._layout()  # e.g. the animation mode shows or hides the motion settings
             self._notify()
 
         return handler
@@ -148,9 +151,11 @@ class SettingsPanel:
         info = self.infos[name]
         try:
             value = coerce(info, from_widget_value(info, self.controls[name].value))
-            if name == "scenes":
-                self._check_prompts()
-            elif name == "direct_image_prompts":
+            if info.kind == "scenes":
+                from ..prompts import parse_scenes
+
+                parse_scenes(value, self._text("scene_prefix"), self._text("scene_suffix"))
+            elif info.kind == "direct_prompts":
                 from ..prompts import parse_direct_image_prompts
 
                 parse_direct_image_prompts(value)
@@ -158,30 +163,38 @@ class SettingsPanel:
             return str(e)
         return None
 
-    def _check_prompts(self):
-        """Parse the scenes with their prefix and suffix (errors show beside the scenes)."""
-        from ..prompts import parse_scenes
-
-        texts = [str(self.controls[name].value) for name in PROMPT_FIELDS]
-        parse_scenes(*texts)
+    def _text(self, name):
+        """The raw text of a text control."""
+        return str(self.controls[name].value)
 
     # -- simple / advanced view ------------------------------------------------------
 
     def _layout(self):
-        """Fill the tabs: simple settings only, or every setting when advanced is on."""
+        """Fill the tabs: simple settings only, or every setting when advanced is on; a setting
+        whose visible_when does not hold (motion while animation is off) is hidden."""
         everything = self.advanced.value
+        values = {name: control.value for name, control in self.controls.items()}
+        selected = self._selected_title()
         pages, titles = [], []
         for group in _groups(self.infos.values()):
             names = [
                 n
                 for n, info in self.infos.items()
-                if info.group == group and (everything or info.simple)
+                if info.group == group and (everything or info.simple) and info.visible(values)
             ]
             if names:
                 pages.append(widgets.VBox([self.rows[n] for n in names]))
                 titles.append(group.split(" and ")[0])  # "Prompts and scenes" -> "Prompts"
         self.tabs.children = pages
         self.tabs.titles = titles
+        # stay on the tab the artist was using when its neighbours appear or vanish
+        self.tabs.selected_index = titles.index(selected) if selected in titles else 0
+
+    def _selected_title(self):
+        """Title of the selected tab, or None."""
+        index = self.tabs.selected_index
+        titles = self.tabs.titles
+        return titles[index] if index is not None and index < len(titles) else None
 
     def visible_names(self) -> list[str]:
         """Names of the settings the current view shows."""

@@ -28,7 +28,7 @@ def preview_jpeg(image: np.ndarray) -> bytes:
 
 def progress_text(frame, run_plan, scenes: int) -> str:
     """'step N/M · scene s/S · frame f · ETA m:ss · x s/step' for one Frame."""
-    _, anim_frame = run_plan.clock(frame.step)
+    anim_frame = run_plan.clock.at(frame.step).position
     left = max(frame.total_steps - frame.step, 0) * frame.seconds_per_step
     return (
         f"step {frame.step}/{frame.total_steps} · scene {frame.scene + 1}/{scenes} · "
@@ -68,7 +68,7 @@ def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
     """Every time-varying weight, stop and cutoff of a plan as {label: (steps, values)}."""
     total, per_scene = run_plan.total_steps, run_plan.settings.steps_per_scene
     out = {}
-    for name, value in run_plan.weights.items():
+    for name, value in run_plan.schedules.items():
         _add(out, name, value, run_plan, 0, total, samples)
     for scene in run_plan.scenes:
         start = scene.index * per_scene
@@ -91,4 +91,4 @@ def _add(out, label, value, run_plan, start, end, samples):
         return
     stride = max(1, (end - start) // samples)
     steps = list(range(start, end, stride))
-    out[label] = (steps, [value(*run_plan.clock(i)) for i in steps])
+    out[label] = (steps, [run_plan.clock.at(i).value(value) for i in steps])

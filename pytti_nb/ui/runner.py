@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyttiError, SettingsError
-from ..render import STEERABLE
 from ..run import Job, make_renderer, prepare_run, run_frames
-from ..settings import replace, to_dict
+from ..settings import replace, split_changes
 
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
 DONE, STOPPED, ERROR = "done", "stopped", "error"
@@ -191,14 +190,9 @@ class Runner:
         if self._steer_to is None or time.monotonic() < self._steer_at:
             return  # still typing: do not steer toward every partial prompt
         new, self._steer_to = self._steer_to, None
-        current = to_dict(self.renderer.settings)
-        wanted = to_dict(new)
-        changes = {k: v for k, v in wanted.items() if k in STEERABLE and current[k] != v}
-        later = sorted(
-            k
-            for k, v in wanted.items()
-            if k not in STEERABLE and current[k] != v and not (k == "seed" and v is None)
-        )
+        changes, fixed = split_changes(self.renderer.settings, new)
+        # an empty seed in the panel means "draw one": not a change of the running seed
+        later = [k for k in fixed if not (k == "seed" and new.seed is None)]
         note = f"; {', '.join(later)} apply to the next render" if later else ""
         if not changes:
             if later:

@@ -1,0 +1,1 @@
+"""The render engine: the clock, the loss terms' driver, the optimisation loop and its state."""
