@@ -72,5 +72,5 @@ RUN_WITHOUT_WIDGETS = False
 if RUN_WITHOUT_WIDGETS:
     from pytti_nb.run import prepare_run, run_to_completion
     job = prepare_run(settings=studio.settings())
-    result = run_to_completion(job, perceptors=studio.perceptors)
+    result = run_to_completion(job, models=studio.models)
     print(f"{result.frames} frame(s) in {job.run_dir}", result.video or "")

@@ -12,24 +12,27 @@ import time
 
 import torch
 
+from .device import pick_device
+from .engine.render import Renderer
+from .models import ModelCache
 from .perceptors import Perceptor, resolve_precision
 from .plan import plan
-from .render import Renderer, pick_device
 from .settings import from_dict
 from .timing import synchronize
 
 PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
-class _Prebuilt:
-    """Hands the renderer an already built perceptor, in place of a PerceptorCache."""
+class _Prebuilt(ModelCache):
+    """A model cache whose perceptor is already built (random weights), whatever the spec."""
 
     def __init__(self, perceptor):
-        self.perceptor = perceptor
+        super().__init__()
+        self.prebuilt = perceptor
 
-    def get(self, spec, **_):
-        """The prebuilt perceptor, whatever the spec."""
-        return self.perceptor
+    def perceptors(self, settings):
+        """The prebuilt perceptor."""
+        return [self.prebuilt]
 
 
 def random_perceptor(model_name: str, device, dtype) -> Perceptor:
@@ -116,12 +119,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     r = build_renderer(args)
+    ctx = r.plan.clock.at(0)
     for _ in range(args.warmup):
-        r.train_step()
-    step_s = time_it(r.train_step, r.device, args.steps)
+        r.train_step(ctx)
+    step_s = time_it(lambda: r.train_step(ctx), r.device, args.steps)
     r.timer.enabled = True
     for _ in range(args.steps):
-        r.train_step()
+        r.train_step(ctx)
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
     alone = perceptor_alone(r, args.steps)
 

@@ -129,15 +129,15 @@ def render_command(args) -> int:
                 "give a settings file, --set or --out"
             ]
         )
-    from .perceptors import PerceptorCache
+    from .models import ModelCache
 
-    cache = PerceptorCache()
+    models = ModelCache()
     job = prepare_run(
-        settings_path=args.settings, overrides=overrides, resume_dir=args.resume, perceptors=cache
+        settings_path=args.settings, overrides=overrides, resume_dir=args.resume, models=models
     )
     stop = _StopOnSigint()
     with stop:
-        result = run_to_completion(job, perceptors=cache, should_stop=stop, progress=not args.quiet)
+        result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
     print(
         f"wrote {result.frames} frame(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")

@@ -79,7 +79,9 @@ def metadata_summary(metadata: dict) -> str:
     """A short human-readable summary (scenes, seed, frame, step) for image viewers."""
     settings = metadata.get("settings")
     scenes = settings.get("scenes") if isinstance(settings, dict) else None
-    fields = [f"{k}: {metadata[k]}" for k in ("seed", "frame", "step") if k in metadata]
+    shown = [k for k in ("seed", "frame", "step") if k in metadata]
+    # a still image has no animation frame (-1)
+    fields = [f"{k}: {metadata[k]}" for k in shown if not (k == "frame" and metadata[k] == -1)]
     version = (metadata.get("versions") or {}).get("pytti_nb", "")
     lines = [f"scenes: {scenes}"] if scenes is not None else []
     return "\n".join(lines + [", ".join(fields + [f"pytti_nb {version}".strip()])])
@@ -261,6 +263,7 @@ class RunWriter:
         self.frames_dir = self.run_dir / FRAMES_DIR
         self.settings_path = self.run_dir / SETTINGS_NAME
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
+        self.last_written = None  # the frame file written last, if any
         check_writable(self.frames_dir)
         if overwrite:
             self.remove_previous_run()
@@ -290,6 +293,7 @@ class RunWriter:
             raise ValueError(f"frame index must be a non-negative int, got {index!r}")
         path = self.frame_path(index)
         atomic_write_bytes(path, png_bytes(image, metadata))
+        self.last_written = path
         return path
 
     def write_settings(self, settings_yaml_text: str) -> Path:

@@ -267,37 +267,6 @@ class Perceptor:
         return torch.stack([self._text_cache[t] for t in texts])
 
 
-class PerceptorCache:
-    """Loads each (spec, device, dtype) once per session; the notebook or CLI keeps one instance."""
-
-    def __init__(self):
-        """Start empty."""
-        self._loaded = {}
-
-    def __len__(self):
-        """Number of loaded perceptors."""
-        return len(self._loaded)
-
-    def get(self, spec_text, *, device="cpu", precision="auto", cache_dir=None) -> Perceptor:
-        """Return the perceptor for a spec, loading it on first use."""
-        spec = parse_perceptor_spec(spec_text)
-        device = torch.device(device)
-        dtype = resolve_precision(precision, device)
-        key = (str(spec), str(device), dtype)
-        if key not in self._loaded:
-            check_perceptor_spec(spec_text, cache_dir)
-            self._loaded[key] = load_perceptor(
-                spec, device=device, dtype=dtype, cache_dir=cache_dir
-            )
-        return self._loaded[key]
-
-    def get_many(self, spec_texts, *, device="cpu", precision="auto", cache_dir=None):
-        """Return perceptors for a list of specs (the engine averages their losses)."""
-        return [
-            self.get(s, device=device, precision=precision, cache_dir=cache_dir) for s in spec_texts
-        ]
-
-
 def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Perceptor:
     """Build an open_clip model for a parsed spec (downloading if needed) and wrap it."""
     lp_name = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]

@@ -31,6 +31,18 @@ class RunPlan:
         """Steps in the whole run."""
         return self.clock.total_steps
 
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the rendered image in pixels."""
+        return self.width * self.settings.pixel_size, self.height * self.settings.pixel_size
+
+    def image_files(self) -> list[tuple[str, str]]:
+        """(path, 'rgb' or 'gray') of every image the run reads: init, prompts and masks."""
+        files = [(self.settings.init_image, "rgb")] if self.settings.init_image else []
+        for path, where in _referenced_files(self.scenes, self.direct_prompts):
+            files.append((path, "gray" if where.startswith("mask") else "rgb"))
+        return files
+
 
 def plan(settings: Settings) -> RunPlan:
     """Check everything that can be checked without models; raise one SettingsError listing all."""

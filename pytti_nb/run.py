@@ -31,22 +31,22 @@ class RunResult:
 
 
 def prepare_run(
-    *, settings=None, settings_path=None, overrides=(), resume_dir=None, perceptors=None
+    *, settings=None, settings_path=None, overrides=(), resume_dir=None, models=None
 ) -> Job:
     """Validate settings and paths and set up the run folder.
 
-    Given a PerceptorCache, the perceptors are loaded into it after validation and before the
+    Given a ModelCache, the perceptors are loaded into it after validation and before the
     run folder is made, so a model that cannot be had leaves no folder behind.
     """
-    from .render import load_perceptors, with_seed
+    from .engine.render import with_seed
 
     if resume_dir is not None:
         run_dir = Path(resume_dir)
         state = load_checkpoint(run_dir)
         checked = plan(from_dict(state["settings"], source=f"checkpoint in {run_dir}"))
         check_writable(run_dir)
-        if perceptors is not None:
-            load_perceptors(checked.settings, perceptors)
+        if models is not None:
+            models.perceptors(checked.settings)
         writer = RunWriter(run_dir, fps=checked.settings.frames_per_second, overwrite=False)
         return Job(checked, run_dir, writer, state)
     if settings is None:
@@ -60,53 +60,56 @@ def prepare_run(
     s = checked.settings
     root = Path(s.output_root).expanduser()
     check_writable(root)
-    if perceptors is not None:
-        load_perceptors(s, perceptors)
+    if models is not None:
+        models.perceptors(s)
     run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
     writer = RunWriter(run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite)
     writer.write_settings(to_yaml(s))
     return Job(checked, run_dir, writer)
 
 
-def make_renderer(job: Job, perceptors=None):
-    """Load the perceptors (the slow part) and build the engine for a prepared job."""
-    from .perceptors import PerceptorCache
-    from .render import Renderer
+def make_renderer(job: Job, models=None):
+    """Load the models (the slow part) and build the engine for a prepared job."""
+    from .engine.render import Renderer
+    from .models import ModelCache
 
-    return Renderer(job.plan, perceptors or PerceptorCache(), resume=job.resume_state)
+    return Renderer(job.plan, models or ModelCache(), resume=job.resume_state)
 
 
-def run_frames(
-    job: Job, *, perceptors=None, renderer=None, should_stop=lambda: False, every_step=False
+def run_snapshots(
+    job: Job, *, models=None, renderer=None, should_stop=lambda: False, every_step=False
 ):
-    """Drive the engine, saving every save point; yields each Frame after its files are written.
+    """Drive the engine, saving every save point; yields each Snapshot after its files are
+    written.
 
-    With every_step, None comes between frames after each step (see Renderer.frames).
+    With every_step, None comes between snapshots after each step (see Renderer.snapshots).
     """
-    renderer = renderer or make_renderer(job, perceptors)
+    renderer = renderer or make_renderer(job, models)
     versions = environment_versions()
     written = renderer.settings
-    for frame in renderer.frames(should_stop, every_step=every_step):
-        if frame is not None and frame.save_index is not None:
+    for snap in renderer.snapshots(should_stop, every_step=every_step):
+        if snap is not None and snap.save_number is not None:
             # settings may have been steered mid-run: record the ones in force now
             if renderer.settings != written:
                 written = renderer.settings
                 job.writer.write_settings(to_yaml(written))
-            settings = to_dict(renderer.settings)
             metadata = {
-                "settings": settings,
+                "settings": to_dict(renderer.settings),
                 "seed": renderer.settings.seed,
-                "step": frame.step,
-                "frame": frame.save_index,
+                "step": snap.step,
+                "save_number": snap.save_number,
+                "frame": snap.frame,
+                "t": snap.t,
                 "versions": versions,
             }
-            frame.metadata["path"] = job.writer.write_frame(frame.save_index, frame.image, metadata)
-            save_checkpoint(job.run_dir, {**frame.state, "versions": versions})
-        yield frame
+            job.writer.write_frame(snap.save_number, snap.image, metadata)
+            # the generator is paused at this snapshot: the state is exactly this moment's
+            save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
+        yield snap
 
 
 def run_to_completion(
-    job: Job, *, perceptors=None, should_stop=lambda: False, progress=True
+    job: Job, *, models=None, should_stop=lambda: False, progress=True
 ) -> RunResult:
     """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
     from tqdm.auto import tqdm
@@ -119,15 +122,14 @@ def run_to_completion(
         unit="step",
         dynamic_ncols=True,
     )
-    saved, last = 0, None
+    saved = 0
     with bar:
-        for frame in run_frames(job, perceptors=perceptors, should_stop=should_stop):
-            bar.update(frame.step - bar.n)
+        for snap in run_snapshots(job, models=models, should_stop=should_stop):
+            bar.update(snap.step - bar.n)
             bar.set_postfix(
-                scene=f"{frame.scene + 1}/{len(job.plan.scenes)}",
-                loss=f"{frame.losses.get('total', 0.0):.3f}",
+                scene=f"{snap.scene + 1}/{len(job.plan.scenes)}",
+                loss=f"{snap.losses.get('total', 0.0):.3f}",
             )
-            if frame.save_index is not None:
-                saved, last = saved + 1, frame.metadata["path"]
+            saved += snap.save_number is not None
     video = job.writer.finish()
-    return RunResult(saved, video, last)
+    return RunResult(saved, video, job.writer.last_written)

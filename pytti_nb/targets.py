@@ -1,12 +1,15 @@
-"""Prompt targets: prompts turned into cached embeddings and masks, and the guidance loss."""
+"""Prompt targets: prompts turned into cached embeddings and masks, and the guidance loss.
+
+Per-perceptor data is keyed by the Perceptor object itself, never by a list index.
+"""
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from . import losses
 from .cutouts import CutoutAugs, make_cutouts, mask_weights
-from .images import load_gray, load_rgb
+from .losses import functional as losses
 from .prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
 
 IMAGE_PROMPT_CUTOUTS = 32
@@ -21,22 +24,23 @@ class Target:
     weight: object  # TimeValue
     stop: object  # TimeValue
     mask: object  # prompts.Mask
-    embeds: list  # per perceptor: Tensor[k,d]
+    embeds: dict  # Perceptor -> Tensor[k,d]
     mask_image: torch.Tensor | None = None  # [1,1,H,W] for image masks
     mask_norm: torch.Tensor | None = None  # sqrt(mean of the mask), computed once
-    mask_embeds: list | None = None  # per perceptor: Tensor[1,d] for semantic masks
+    mask_embeds: dict | None = None  # Perceptor -> Tensor[1,d] for semantic masks
 
 
-def image_to_tensor(path, size, device) -> torch.Tensor:
-    """An image file as a [1,3,H,W] tensor in [0,1], resized to size=(width, height)."""
-    array = load_rgb(path, size)
-    return torch.from_numpy(array).permute(2, 0, 1)[None].to(device)
+def to_tensor(array: np.ndarray, device) -> torch.Tensor:
+    """An HxWx3 (or HxW) float array as a [1,3,H,W] (or [1,1,H,W]) tensor on `device`."""
+    t = torch.from_numpy(array)
+    t = t.permute(2, 0, 1) if t.ndim == 3 else t[None]
+    return t[None].to(device)
 
 
-def mask_to_tensor(path, inverted, size, device) -> torch.Tensor:
-    """A mask image as a [1,1,H,W] tensor in [0,1], inverted when asked."""
-    m = torch.from_numpy(load_gray(path, size))[None, None].to(device)
-    return 1 - m if inverted else m
+def mask_tensor(mask, assets, device) -> torch.Tensor:
+    """An image mask ([file] or [-file]) as a [1,1,H,W] tensor in [0,1] at the render size."""
+    m = to_tensor(assets.gray[mask.path], device)
+    return 1 - m if mask.inverted else m
 
 
 @torch.no_grad()
@@ -57,33 +61,33 @@ def embed_image(perceptor, image, seed) -> torch.Tensor:
     return torch.nn.functional.normalize(emb, dim=-1)
 
 
-def build_target(prompt, perceptors, size, device, seed) -> Target:
+def build_target(prompt, perceptors, assets, device, seed) -> Target:
     """Embed one parsed prompt (text or image) and its mask for every perceptor."""
     if prompt.image:
-        img = image_to_tensor(prompt.image, size, device)
-        embeds = [embed_image(p, img, seed) for p in perceptors]
+        img = to_tensor(assets.rgb[prompt.image], device)
+        embeds = {p: embed_image(p, img, seed) for p in perceptors}
     else:
-        embeds = [p.encode_text([prompt.text]) for p in perceptors]
+        embeds = {p: p.encode_text([prompt.text]) for p in perceptors}
     target = Target(prompt.source, prompt.weight, prompt.stop, prompt.mask, embeds)
     if prompt.mask.kind == "image":
-        target.mask_image = mask_to_tensor(prompt.mask.path, prompt.mask.inverted, size, device)
+        target.mask_image = mask_tensor(prompt.mask, assets, device)
         target.mask_norm = target.mask_image.mean().clamp_min(1e-6).sqrt()
     elif prompt.mask.kind == "semantic":
-        target.mask_embeds = [p.encode_text([prompt.mask.text]) for p in perceptors]
+        target.mask_embeds = {p: p.encode_text([prompt.mask.text]) for p in perceptors}
     return target
 
 
-def cutout_weights(target, j, emb, cuts, t, frame):
+def cutout_weights(target, perceptor, emb, cuts, ctx):
     """Per-cutout weights [n] from the prompt's mask, or None for 'all'."""
     kind = target.mask.kind
     if kind == "all":
         return None
-    cutoff = target.mask.cutoff(t, frame) if target.mask.cutoff is not None else None
+    cutoff = ctx.value(target.mask.cutoff) if target.mask.cutoff is not None else None
     if kind == "image":
         # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient.
         return mask_weights(target.mask_image, cuts) / target.mask_norm
     if kind == "semantic":
-        return losses.semantic_mask_weights(emb, target.mask_embeds[j], cutoff)
+        return losses.semantic_mask_weights(emb, target.mask_embeds[perceptor], cutoff)
     return losses.position_mask_weights(
         cuts.centers,
         cuts.sizes,
@@ -92,13 +96,14 @@ def cutout_weights(target, j, emb, cuts, t, frame):
     )
 
 
-def guidance_loss(targets, j, emb, cuts, t, frame):
+def guidance_loss(targets, perceptor, emb, cuts, ctx):
     """Summed prompt loss of one perceptor's cutout embeddings [n,d] against every target."""
     total = emb.new_zeros(())
     for target in targets:
-        w = target.weight(t, frame)
+        w = ctx.value(target.weight)
         if w == 0:
             continue
-        weights = cutout_weights(target, j, emb, cuts, t, frame)
-        total = total + losses.prompt_loss(emb, target.embeds[j], w, target.stop(t, frame), weights)
+        weights = cutout_weights(target, perceptor, emb, cuts, ctx)
+        stop = ctx.value(target.stop)
+        total = total + losses.prompt_loss(emb, target.embeds[perceptor], w, stop, weights)
     return total

@@ -6,13 +6,13 @@ import torch
 
 from pytti_nb import demo
 from pytti_nb.demo import shapes
-from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.models import ModelCache
 
 
 @pytest.fixture(scope="module")
 def perceptor():
     """The demo perceptor loaded on CPU through the session cache."""
-    return PerceptorCache().get("demo", device="cpu")
+    return ModelCache().perceptor("demo", device="cpu")
 
 
 def test_caption_wording_and_validation():

@@ -5,15 +5,15 @@ import pytest
 from PIL import Image
 
 from pytti_nb.demo import shapes
-from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.engine.render import Renderer
+from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
-from pytti_nb.render import Renderer
 from pytti_nb.settings import from_dict
 
 
 @pytest.fixture(scope="module")
 def perceptors():
-    return PerceptorCache()
+    return ModelCache()
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def render(perceptors, tmp_path, **changes):
         **changes,
     }
     r = Renderer(plan(from_dict(settings)), perceptors)
-    return list(r.frames())[-1].image.astype(np.float32) / 255, r
+    return list(r.snapshots())[-1].image.astype(np.float32) / 255, r
 
 
 def test_init_image_starts_the_render_and_direct_init_keeps_it(perceptors, images, tmp_path):
@@ -96,9 +96,8 @@ def test_semantic_init_and_masks_build_targets_that_steer(perceptors, images, tm
         scenes=f"a red circle on a black background:1_[{images['left']}] | "
         "a blue square:1_a blue square on a white background | cat:1_r_0.3",
     )
-    sources = [t.source for t in r.scene_targets[0]]
-    assert sources[-1] == "semantic init"
-    kinds = [t.mask.kind for t in r.scene_targets[0][:3]]
+    assert r.term("semantic_init").target.source == "semantic init"
+    kinds = [t.mask.kind for t in r.term("prompts").scenes[0]]
     assert kinds == ["image", "semantic", "right"]
     unmasked, _ = render(
         perceptors,

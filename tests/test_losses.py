@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pytti_nb.errors import PromptError
-from pytti_nb.losses import (
+from pytti_nb.losses.functional import (
     hsv_mse,
     position_mask_weights,
     prompt_loss,

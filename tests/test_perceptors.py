@@ -10,8 +10,8 @@ from safetensors.torch import save_file
 
 from pytti_nb import perceptors
 from pytti_nb.errors import PerceptorError
+from pytti_nb.models import ModelCache
 from pytti_nb.perceptors import (
-    PerceptorCache,
     PerceptorSpec,
     check_perceptor_spec,
     parse_perceptor_spec,
@@ -57,7 +57,7 @@ def tiny_specs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cache():
     """One session cache shared by the loading tests."""
-    return PerceptorCache()
+    return ModelCache()
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_check_local_dir_needs_config_and_weights(tmp_path):
 
 def test_loaded_perceptors_are_frozen_and_sized(cache, tiny_specs):
     """Both tiny models load through open_clip, frozen, in eval mode, with their sizes and mean/std."""
-    vit, resnet = (cache.get(s) for s in tiny_specs)
+    vit, resnet = (cache.perceptor(s) for s in tiny_specs)
     for perceptor, dim, mean in ((vit, 24, 0.5), (resnet, 40, 0.4)):
         assert not any(p.requires_grad for p in perceptor.model.parameters())
         assert not perceptor.model.training
@@ -160,16 +160,16 @@ def test_loaded_perceptors_are_frozen_and_sized(cache, tiny_specs):
 
 def test_cache_loads_each_spec_once(cache, tiny_specs):
     """Asking again for a spec returns the same object; another spec is another object."""
-    first = cache.get(tiny_specs[0])
-    assert cache.get(tiny_specs[0]) is first
-    assert cache.get(tiny_specs[1]) is not first
-    assert cache.get_many(list(tiny_specs)) == [first, cache.get(tiny_specs[1])]
+    first = cache.perceptor(tiny_specs[0])
+    assert cache.perceptor(tiny_specs[0]) is first
+    assert cache.perceptor(tiny_specs[1]) is not first
+    assert len(cache) == 2 and cache.kinds() == ["perceptor", "perceptor"]
 
 
 def test_encode_image_is_differentiable_and_normalised(cache, tiny_specs):
     """Image embeddings are unit fp32 vectors whose gradient reaches the (resized) input pixels."""
     for spec in tiny_specs:
-        perceptor = cache.get(spec)
+        perceptor = cache.perceptor(spec)
         x = torch.rand(3, 3, 40, 40, requires_grad=True)  # not the input size: resized inside
         emb = perceptor.encode_image(x)
         assert emb.dtype == torch.float32 and emb.shape[0] == 3
@@ -181,7 +181,7 @@ def test_encode_image_is_differentiable_and_normalised(cache, tiny_specs):
 
 def test_encode_text_caches_per_string(tiny_specs):
     """The text tower runs only for strings not seen before, and cached results are identical."""
-    perceptor = PerceptorCache().get(tiny_specs[0])
+    perceptor = ModelCache().perceptor(tiny_specs[0])
     batches = []
     original = perceptor.model.encode_text
     perceptor.model.encode_text = lambda tokens: batches.append(len(tokens)) or original(tokens)
@@ -195,7 +195,7 @@ def test_encode_text_caches_per_string(tiny_specs):
 
 def test_low_precision_model_keeps_fp32_interface(tiny_specs):
     """A bf16 perceptor takes and returns fp32, and gradients still reach the input."""
-    perceptor = PerceptorCache().get(tiny_specs[0], precision="bf16")
+    perceptor = ModelCache().perceptor(tiny_specs[0], precision="bf16")
     assert perceptor.dtype == torch.bfloat16
     assert perceptor.model.visual.conv1.weight.dtype == torch.bfloat16
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
@@ -211,7 +211,7 @@ def test_offline_download_error_is_fast_and_helpful(tmp_path, monkeypatch):
     monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
     start = time.perf_counter()
     with pytest.raises(PerceptorError) as info:
-        PerceptorCache().get("ViT-B-32@openai", cache_dir=str(tmp_path))
+        ModelCache().perceptor("ViT-B-32@openai", cache_dir=str(tmp_path))
     assert time.perf_counter() - start < 5
     message = str(info.value)
     assert "could not download weights for 'ViT-B-32@openai' (no network?)" in message
@@ -228,7 +228,7 @@ def test_failed_download_is_reported_with_alternatives(tmp_path, monkeypatch):
 
     monkeypatch.setattr(open_clip, "create_model", fail)
     with pytest.raises(PerceptorError, match="HTTP 404.*demo"):
-        PerceptorCache().get("RN50@openai", cache_dir=str(tmp_path))
+        ModelCache().perceptor("RN50@openai", cache_dir=str(tmp_path))
 
 
 def test_routing_of_tags_and_files_to_open_clip(tmp_path, monkeypatch, tiny_specs):
@@ -243,7 +243,7 @@ def test_routing_of_tags_and_files_to_open_clip(tmp_path, monkeypatch, tiny_spec
     monkeypatch.setattr(open_clip, "create_model", fake)
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")
-    PerceptorCache().get(f"ViT-B-16@{weights}", precision="fp16")
+    ModelCache().perceptor(f"ViT-B-16@{weights}", precision="fp16")
     name, pretrained, kwargs = calls[-1]
     assert (name, pretrained, kwargs["precision"]) == ("ViT-B-16", str(weights), "fp16")
     assert kwargs["require_pretrained"]
@@ -251,7 +251,7 @@ def test_routing_of_tags_and_files_to_open_clip(tmp_path, monkeypatch, tiny_spec
     monkeypatch.setattr(
         perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/vit-b-32.bin"
     )
-    PerceptorCache().get("ViT-B-32")
+    ModelCache().perceptor("ViT-B-32")
     name, pretrained, kwargs = calls[-1]
     assert (name, pretrained, kwargs["force_quick_gelu"]) == (
         "ViT-B-32",
@@ -280,8 +280,8 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
     """Two different architectures (ViT from safetensors, ResNet from .pth) steer one image."""
     import numpy as np
 
+    from pytti_nb.engine.render import Renderer
     from pytti_nb.plan import plan
-    from pytti_nb.render import Renderer
     from pytti_nb.settings import from_dict
 
     def final(specs):
@@ -302,7 +302,7 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
             }
         )
         r = Renderer(plan(s), cache)
-        return r, list(r.frames())[-1]
+        return r, list(r.snapshots())[-1]
 
     both, frame = final(tiny_specs)
     assert [p.embed_dim for p in both.perceptors] == [24, 40]

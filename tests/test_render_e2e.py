@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.engine.render import Renderer
+from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
-from pytti_nb.render import Renderer
 from pytti_nb.settings import from_dict
 
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
@@ -13,13 +13,13 @@ CHANNEL = {"red": 0, "green": 1, "blue": 2}
 
 @pytest.fixture(scope="module")
 def perceptors():
-    return PerceptorCache()
+    return ModelCache()
 
 
 def final_image(settings, perceptors, should_stop=lambda: False, resume=None):
     """Run to the end (or the stop) and return the last frame."""
     frames = list(
-        Renderer(plan(from_dict(settings)), perceptors, resume=resume).frames(should_stop)
+        Renderer(plan(from_dict(settings)), perceptors, resume=resume).snapshots(should_stop)
     )
     return frames[-1]
 
@@ -68,38 +68,40 @@ def test_stop_then_resume_matches_uninterrupted_run(tiny, perceptors):
     whole = final_image(tiny, perceptors)
     stop_at = 5
     r = Renderer(plan(from_dict(tiny)), perceptors)
-    stopped = list(r.frames(should_stop=lambda: r.step >= stop_at))[-1]
-    assert stopped.step == stop_at and stopped.state is not None and stopped.final
-    resumed = final_image(tiny, perceptors, resume=stopped.state)
+    stopped = list(r.snapshots(should_stop=lambda: r.step >= stop_at))[-1]
+    assert stopped.step == stop_at and stopped.final
+    resumed = final_image(tiny, perceptors, resume=r.state_dict())
     assert resumed.step == whole.step
     assert np.array_equal(resumed.image, whole.image)
 
 
-def test_frames_come_at_display_and_save_points(tiny, perceptors):
-    frames = list(Renderer(plan(from_dict(tiny)), perceptors).frames())
+def test_snapshots_come_at_display_and_save_points(tiny, perceptors):
+    frames = list(Renderer(plan(from_dict(tiny)), perceptors).snapshots())
     assert [f.step for f in frames] == [2, 4, 6, 8, 10, 12]
-    assert [f.save_index for f in frames] == [None, 1, None, 2, None, 3]
+    assert [f.save_number for f in frames] == [None, 1, None, 2, None, 3]
     assert frames[-1].final and set(frames[-1].losses) >= {"prompts", "total"}
 
 
 def test_scenes_and_interpolation_follow_steps(tiny, perceptors):
     settings = {**tiny, "scenes": "a red circle || a blue square", "interpolation_steps": 4}
     r = Renderer(plan(from_dict(settings)), perceptors)
-    assert [r._scene_blend(i) for i in (0, 11, 12, 13, 14, 16)] == [1, 1, 0, 0.25, 0.5, 1]
-    frames = list(r.frames())
+    assert [r.plan.clock.blend_at(i) for i in (0, 11, 12, 13, 14, 16)] == [1, 1, 0, 0.25, 0.5, 1]
+    frames = list(r.snapshots())
     assert frames[-1].scene == 1 and frames[0].scene == 0
 
 
 def test_live_steering_changes_the_target_at_the_next_step(tiny, perceptors):
     r = Renderer(plan(from_dict(tiny)), perceptors)
-    frames = r.frames()
+    frames = r.snapshots()
     next(frames)
-    before = r.scene_targets[0][0].embeds[0].clone()
+    before = r.term("prompts").scenes[0][0].embeds[r.perceptors[0]].clone()
     r.steer(from_dict({**tiny, "scenes": "a blue square on a white background"}))
-    assert r.scene_targets[0][0].source == "a red circle on a black background"  # not yet
+    assert r.term("prompts").scenes[0][0].source == "a red circle on a black background"  # not yet
     next(frames)
-    assert r.scene_targets[0][0].source == "a blue square on a white background"
-    assert not np.allclose(before.numpy(), r.scene_targets[0][0].embeds[0].numpy())
+    assert r.term("prompts").scenes[0][0].source == "a blue square on a white background"
+    assert not np.allclose(
+        before.numpy(), r.term("prompts").scenes[0][0].embeds[r.perceptors[0]].numpy()
+    )
 
 
 def test_steering_rejects_fixed_settings(tiny, perceptors):

@@ -8,7 +8,7 @@ import pytest
 from pytti_nb import perceptors as perceptors_module
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.errors import PerceptorError
-from pytti_nb.perceptors import PerceptorCache
+from pytti_nb.models import ModelCache
 from pytti_nb.settings import from_dict, replace
 from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
 
@@ -16,14 +16,16 @@ from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, R
 @pytest.fixture(scope="module")
 def cache():
     """One perceptor cache for the module, as a notebook session keeps one."""
-    return PerceptorCache()
+    return ModelCache()
 
 
-def make_runner(cache, on_frame=None):
+def make_runner(cache, on_snapshot=None):
     """A runner that records every state it passes through."""
     states = []
     runner = Runner(
-        cache, on_state=lambda state, message: states.append((state, message)), on_frame=on_frame
+        cache,
+        on_state=lambda state, message: states.append((state, message)),
+        on_snapshot=on_snapshot,
     )
     return runner, states
 
@@ -69,7 +71,7 @@ def test_the_loop_handles_other_work_between_frame_pulls(cache, tiny):
 
 def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache, tiny):
     runner, _ = make_runner(cache)
-    runner.on_frame = lambda frame: runner.stop() if frame.step == 4 else None
+    runner.on_snapshot = lambda frame: runner.stop() if frame.step == 4 else None
     outcome = run_task(runner, from_dict(tiny))
     assert outcome.state == STOPPED and outcome.message.endswith("stopped")
     assert load_checkpoint(outcome.run_dir)["step"] == 5
@@ -77,12 +79,12 @@ def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache,
         "000001.png",
         "000002.png",
     ]
-    assert runner.last_frame.final and runner.last_frame.step == 5
+    assert runner.last_snapshot.final and runner.last_snapshot.step == 5
 
 
 def test_pause_holds_the_render_and_resume_continues(cache, tiny):
     runner, states = make_runner(cache)
-    runner.on_frame = lambda frame: runner.pause() if frame.step == 2 else None
+    runner.on_snapshot = lambda frame: runner.pause() if frame.step == 2 else None
 
     async def main():
         runner.start(settings=from_dict(tiny))
@@ -101,7 +103,7 @@ def test_pause_holds_the_render_and_resume_continues(cache, tiny):
 
 def test_stop_while_paused_saves_after_one_more_step(cache, tiny):
     runner, _ = make_runner(cache)
-    runner.on_frame = lambda frame: runner.pause() if frame.step == 2 else None
+    runner.on_snapshot = lambda frame: runner.pause() if frame.step == 2 else None
 
     async def main():
         runner.start(settings=from_dict(tiny))
@@ -118,13 +120,13 @@ def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
     settings = from_dict(tiny)
     targets = {}
 
-    def on_frame(frame):
-        target = runner.renderer.scene_targets[0][0]
-        targets[frame.step] = (target.source, target.embeds[0].clone())
+    def on_snapshot(frame):
+        target = runner.renderer.term("prompts").scenes[0][0]
+        targets[frame.step] = (target.source, target.embeds[runner.renderer.perceptors[0]].clone())
         if frame.step == 4:
             runner.steer(replace(settings, scenes="a yellow square on a blue background"))
 
-    runner, states = make_runner(cache, on_frame)
+    runner, states = make_runner(cache, on_snapshot)
     outcome = run_task(runner, settings)
     assert outcome.state == DONE
     assert targets[4][0] == "a red circle on a black background"
@@ -137,7 +139,9 @@ def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
 def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
     settings = from_dict(tiny)
     runner, states = make_runner(cache)
-    runner.on_frame = lambda f: runner.steer(replace(settings, width=20)) if f.step == 2 else None
+    runner.on_snapshot = lambda f: (
+        runner.steer(replace(settings, width=20)) if f.step == 2 else None
+    )
     assert run_task(runner, settings).state == DONE
     assert runner.renderer.settings.width == 12
     assert any("width apply to the next render" in m for _, m in states)
@@ -146,7 +150,7 @@ def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
 def test_an_invalid_live_edit_is_reported_and_the_render_goes_on(cache, tiny):
     settings = from_dict(tiny)
     runner, states = make_runner(cache)
-    runner.on_frame = lambda f: (
+    runner.on_snapshot = lambda f: (
         runner.steer(replace(settings, steps_per_scene=3)) if f.step == 4 else None
     )
     assert run_task(runner, settings).state == DONE
@@ -157,17 +161,17 @@ def test_an_invalid_live_edit_is_reported_and_the_render_goes_on(cache, tiny):
 def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny):
     runner, _ = make_runner(cache)
 
-    def on_frame(frame):
+    def on_snapshot(frame):
         if frame.step == 4:
             step = runner.renderer.train_step
 
-            def interrupted():
+            def interrupted(ctx):
                 runner.renderer.train_step = step
                 raise KeyboardInterrupt  # what Colab's stop button raises mid-step
 
             runner.renderer.train_step = interrupted
 
-    runner.on_frame = on_frame
+    runner.on_snapshot = on_snapshot
     outcome = run_task(runner, from_dict(tiny))
     assert outcome.state == STOPPED
     assert load_checkpoint(outcome.run_dir)["step"] == 5
@@ -177,11 +181,11 @@ def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny):
 def test_foreground_render_ends_cleanly_on_ctrl_c(cache, tiny):
     runner, _ = make_runner(cache)
 
-    def on_frame(frame):
+    def on_snapshot(frame):
         if frame.step == 2:
             raise KeyboardInterrupt
 
-    runner.on_frame = on_frame
+    runner.on_snapshot = on_snapshot
     outcome = runner.render_blocking(settings=from_dict(tiny))
     assert outcome.state == STOPPED
     assert (outcome.run_dir / "frames").is_dir()
@@ -199,7 +203,7 @@ def test_missing_weights_end_in_a_plain_error_and_leave_no_run_folder(tiny, monk
     monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
-    runner, states = make_runner(PerceptorCache())
+    runner, states = make_runner(ModelCache())
     outcome = run_task(runner, from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}))
     assert outcome.state == ERROR and isinstance(outcome.error, PerceptorError)
     assert "'demo'" in outcome.message and states[-1] == (ERROR, outcome.message)
@@ -222,10 +226,12 @@ def test_only_one_render_at_a_time(cache, tiny):
 def test_a_live_edit_waits_until_typing_settles(cache, tiny):
     settings = from_dict(tiny)
 
-    def on_frame(frame):
+    def on_snapshot(frame):
         if frame.step == 2:  # still "typing": the edit must not reach this short render
             runner.steer(replace(settings, scenes="a yel"), settle=60.0)
 
-    runner, _ = make_runner(cache, on_frame)
+    runner, _ = make_runner(cache, on_snapshot)
     assert run_task(runner, settings).state == DONE
-    assert runner.renderer.scene_targets[0][0].source == "a red circle on a black background"
+    assert (
+        runner.renderer.term("prompts").scenes[0][0].source == "a red circle on a black background"
+    )

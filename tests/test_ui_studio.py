@@ -12,8 +12,8 @@ from PIL import Image
 from pytti_nb import perceptors as perceptors_module
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.errors import SettingsError
+from pytti_nb.models import ModelCache
 from pytti_nb.output import read_png_metadata
-from pytti_nb.perceptors import PerceptorCache
 from pytti_nb.settings import from_dict, load_settings, save_settings
 from pytti_nb.ui import build_studio
 from pytti_nb.ui.files import settings_from_upload
@@ -24,13 +24,13 @@ NOW = datetime.datetime.now(datetime.timezone.utc)
 @pytest.fixture(scope="module")
 def cache():
     """One perceptor cache for the module, as a notebook session keeps one."""
-    return PerceptorCache()
+    return ModelCache()
 
 
 @pytest.fixture
 def studio(cache, tiny):
     """A studio showing the tiny demo settings."""
-    return build_studio(settings=from_dict(tiny), perceptors=cache)
+    return build_studio(settings=from_dict(tiny), models=cache)
 
 
 def click_and_wait(studio, button, during=None):
@@ -52,7 +52,7 @@ def text(widget):
 
 def test_render_button_renders_with_preview_progress_losses_and_video(studio, tiny):
     previews = []
-    studio.runner.on_frame = lambda frame, show=studio._on_frame: (
+    studio.runner.on_snapshot = lambda frame, show=studio._on_snapshot: (
         show(frame),
         previews.append(bytes(studio.preview.value)),
     )
@@ -71,7 +71,7 @@ def test_render_button_renders_with_preview_progress_losses_and_video(studio, ti
 
 def test_buttons_follow_the_render(studio):
     seen = []
-    studio.runner.on_frame = lambda frame: seen.append(
+    studio.runner.on_snapshot = lambda frame: seen.append(
         (studio.render_button.disabled, studio.stop_button.disabled, studio.pause_button.disabled)
     )
     click_and_wait(studio, studio.render_button)
@@ -79,15 +79,15 @@ def test_buttons_follow_the_render(studio):
 
 
 def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
-    def on_frame(frame):
+    def on_snapshot(frame):
         if frame.step == 2:
             studio.stop_button.click()
 
-    studio.runner.on_frame = on_frame
+    studio.runner.on_snapshot = on_snapshot
     outcome = click_and_wait(studio, studio.render_button)
     assert outcome.state == "stopped" and text(studio.status).endswith("stopped")
     assert load_checkpoint(outcome.run_dir)["step"] == 3
-    studio.runner.on_frame = studio._on_frame
+    studio.runner.on_snapshot = studio._on_snapshot
     resumed = click_and_wait(studio, studio.files.resume_button)
     assert resumed.state == "done" and resumed.run_dir == outcome.run_dir
     assert load_checkpoint(outcome.run_dir)["step"] == 12
@@ -95,7 +95,7 @@ def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
 
 
 def test_pause_button_pauses_and_resumes(studio):
-    studio.runner.on_frame = lambda f: studio.pause_button.click() if f.step == 2 else None
+    studio.runner.on_snapshot = lambda f: studio.pause_button.click() if f.step == 2 else None
 
     async def during():
         while studio.runner.state != "paused":
@@ -115,13 +115,13 @@ def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypa
 
     monkeypatch.setattr(studio_module, "EDIT_SETTLE_S", 0.0)  # this render lasts < 0.4 s
 
-    def on_frame(frame):
+    def on_snapshot(frame):
         if frame.step == 2:
             studio.panel.controls["scenes"].value = "a yellow square on a blue background"
 
-    studio.runner.on_frame = on_frame
+    studio.runner.on_snapshot = on_snapshot
     click_and_wait(studio, studio.render_button)
-    assert studio.runner.renderer.scene_targets[0][0].source == (
+    assert studio.runner.renderer.term("prompts").scenes[0][0].source == (
         "a yellow square on a blue background"
     )
 
@@ -132,7 +132,7 @@ def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monke
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
     studio = build_studio(
-        settings=from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}), perceptors=cache
+        settings=from_dict({**tiny, "perceptors": ["ViT-B-32@openai"]}), models=cache
     )
     assert studio.demo_button.layout.display == "none"
     click_and_wait(studio, studio.render_button)
@@ -168,7 +168,7 @@ def test_invalid_plan_lists_every_problem_without_rendering(studio, tmp_path):
 def test_settings_load_from_a_png_the_studio_rendered(studio, cache, tiny):
     outcome = click_and_wait(studio, studio.render_button)
     png = outcome.run_dir / "frames" / "000001.png"
-    fresh = build_studio(output_root="/tmp/elsewhere", perceptors=cache)
+    fresh = build_studio(output_root="/tmp/elsewhere", models=cache)
     assert fresh.panel.controls["scenes"].value == ""
     fresh.files.upload.value = (
         {
@@ -223,8 +223,8 @@ def test_copy_box_shows_yaml_and_applies_pasted_settings(studio):
 
 
 def test_keys_on_the_preview_pause_and_save_a_snapshot_click_zooms(studio):
-    def on_frame(frame):
-        studio._on_frame(frame)
+    def on_snapshot(frame):
+        studio._on_snapshot(frame)
         if frame.step == 4:
             studio._on_preview_event({"type": "keydown", "key": "s"})
             studio._on_preview_event({"type": "keydown", "key": " "})
@@ -232,7 +232,7 @@ def test_keys_on_the_preview_pause_and_save_a_snapshot_click_zooms(studio):
             studio._on_preview_event({"type": "keydown", "key": " "})
             assert not studio.runner.pause_requested
 
-    studio.runner.on_frame = on_frame
+    studio.runner.on_snapshot = on_snapshot
     outcome = click_and_wait(studio, studio.render_button)
     snapshot = outcome.run_dir / "snapshots" / "step_000004.png"
     assert read_png_metadata(snapshot)["step"] == 4
@@ -259,7 +259,7 @@ def test_schedule_preview_plots_time_varying_values(studio):
 
 
 def test_header_names_the_output_folder(cache, tmp_path):
-    studio = build_studio(output_root=str(tmp_path / "renders"), perceptors=cache)
+    studio = build_studio(output_root=str(tmp_path / "renders"), models=cache)
     assert str(tmp_path / "renders") in text(studio.header)
     assert studio.settings is not None and "pytti-studio" in studio.widget._dom_classes
 
@@ -267,8 +267,6 @@ def test_header_names_the_output_folder(cache, tmp_path):
 def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cache, tmp_path, tiny):
     path = tmp_path / "s.yaml"
     save_settings(from_dict(tiny), path)
-    studio = build_studio(
-        settings_file=str(path), output_root=str(tmp_path / "o"), perceptors=cache
-    )
+    studio = build_studio(settings_file=str(path), output_root=str(tmp_path / "o"), models=cache)
     assert studio.settings().scenes == tiny["scenes"]
     assert studio.settings().output_root == str(tmp_path / "o")

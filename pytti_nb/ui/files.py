@@ -15,15 +15,15 @@ DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
 SNAPSHOTS_DIR = "snapshots"
 
 
-def write_snapshot(run_dir, frame, settings) -> Path:
-    """Save a frame as run_dir/snapshots/step_N.png with its settings (so it loads back)."""
+def write_snapshot(run_dir, snap, settings) -> Path:
+    """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back)."""
     from ..atomic import atomic_write_bytes
     from ..output import png_bytes
 
-    path = Path(run_dir) / SNAPSHOTS_DIR / f"step_{frame.step:06d}.png"
+    path = Path(run_dir) / SNAPSHOTS_DIR / f"step_{snap.step:06d}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"settings": to_dict(settings), "seed": settings.seed, "step": frame.step}
-    atomic_write_bytes(path, png_bytes(frame.image, metadata))
+    metadata = {"settings": to_dict(settings), "seed": settings.seed, "step": snap.step}
+    atomic_write_bytes(path, png_bytes(snap.image, metadata))
     return path
 
 

@@ -26,15 +26,17 @@ def preview_jpeg(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def progress_text(frame, run_plan, scenes: int) -> str:
-    """'step N/M · scene s/S · frame f · ETA m:ss · x s/step' for one Frame."""
-    anim_frame = run_plan.clock.at(frame.step).position
-    left = max(frame.total_steps - frame.step, 0) * frame.seconds_per_step
-    return (
-        f"step {frame.step}/{frame.total_steps} · scene {frame.scene + 1}/{scenes} · "
-        f"frame {int(anim_frame)} · ETA {format_seconds(left)} · "
-        f"{frame.seconds_per_step:.3g} s/step"
-    )
+def progress_text(snap, run_plan) -> str:
+    """'step N/M · scene s/S · frame f/F · ETA m:ss · x s/step' for one Snapshot."""
+    clock = run_plan.clock
+    parts = [f"step {snap.step}/{snap.total_steps}", f"scene {snap.scene + 1}/{clock.scenes}"]
+    if clock.animated:
+        parts.append(
+            f"frame {snap.frame + 1}/{clock.frames}" if snap.frame >= 0 else "pre-animation"
+        )
+    left = max(snap.total_steps - snap.step, 0) * snap.seconds_per_step
+    parts += [f"ETA {format_seconds(left)}", f"{snap.seconds_per_step:.3g} s/step"]
+    return " · ".join(parts)
 
 
 def format_seconds(seconds: float) -> str:

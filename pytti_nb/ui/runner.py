@@ -2,7 +2,7 @@
 in the foreground. No widget code here; the studio listens through two callbacks.
 
 Why a task on the main thread: the kernel's event loop handles widget messages (button clicks,
-live edits) whenever the task awaits, which it does after every frame pull; and every widget
+live edits) whenever the task awaits, which it does after every pull; and every widget
 update comes from the main thread, so Colab (background-thread updates never reach the page,
 googlecolab/colabtools#3373) and ipykernel 7 (thread output needs its parent set,
 jupyter-widgets/ipywidgets#4020) need nothing special. Each pull runs the engine up to its next
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyttiError, SettingsError
-from ..run import Job, make_renderer, prepare_run, run_frames
+from ..run import Job, make_renderer, prepare_run, run_snapshots
 from ..settings import replace, split_changes
 
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
@@ -24,7 +24,7 @@ DONE, STOPPED, ERROR = "done", "stopped", "error"
 ACTIVE = (LOADING, RUNNING, PAUSED, FINISHING)
 PAUSE_POLL_S = 0.1  # how often a paused render looks at its buttons
 _STEP, _WAIT = "step", "wait"
-_END = object()  # end of the frame generator
+_END = object()  # end of the snapshot generator
 
 
 @dataclass
@@ -42,14 +42,14 @@ class Outcome:
 class Runner:
     """One render at a time, with stop, pause, resume and live steering."""
 
-    def __init__(self, perceptors=None, *, on_state=None, on_frame=None):
-        from ..perceptors import PerceptorCache
+    def __init__(self, models=None, *, on_state=None, on_snapshot=None):
+        from ..models import ModelCache
 
-        self.perceptors = perceptors if perceptors is not None else PerceptorCache()
+        self.models = models if models is not None else ModelCache()
         self.on_state = on_state or (lambda state, message: None)
-        self.on_frame = on_frame or (lambda frame: None)
+        self.on_snapshot = on_snapshot or (lambda snapshot: None)
         self.state, self.message = IDLE, ""
-        self.job = self.renderer = self.task = self.outcome = self.last_frame = None
+        self.job = self.renderer = self.task = self.outcome = self.last_snapshot = None
         self._stop = self._pause = False
         self._steer_to, self._steer_at = None, 0.0
 
@@ -111,7 +111,7 @@ class Runner:
         return self.outcome
 
     async def _drive(self, session):
-        """Run the session, handing the loop back between frame pulls."""
+        """Run the session, handing the loop back between pulls."""
         for tick in session:
             await asyncio.sleep(PAUSE_POLL_S if tick == _WAIT else 0)
         return self.outcome
@@ -121,19 +121,19 @@ class Runner:
         if self.busy:
             raise RuntimeError("a render is already running; stop it first")
         self._stop = self._pause = False
-        self._steer_to = self.outcome = self.last_frame = self.renderer = self.job = None
+        self._steer_to = self.outcome = self.last_snapshot = self.renderer = self.job = None
         self._set(LOADING, "checking settings and loading models…")
 
     # -- the render, as a generator of ticks -------------------------------------------
 
     def _session(self, settings, resume_dir):
-        """Load, render and finish one run, yielding to the driver between frame pulls."""
+        """Load, render and finish one run, yielding to the driver between pulls."""
         try:
             yield _STEP  # lets the status reach the page before the slow load
             self.job = self._prepare(settings, resume_dir)
-            self.renderer = make_renderer(self.job, self.perceptors)
+            self.renderer = make_renderer(self.job, self.models)
             self._set(RUNNING, "rendering")
-            yield from self._frames(self.job)
+            yield from self._snapshots(self.job)
             self._set(FINISHING, "making the video…")
             yield _STEP
             video = self.job.writer.finish()
@@ -153,12 +153,12 @@ class Runner:
     def _prepare(self, settings, resume_dir) -> Job:
         """Validate, load the perceptors, then create the run folder (none is left on failure)."""
         if resume_dir:
-            return prepare_run(resume_dir=resume_dir, perceptors=self.perceptors)
-        return prepare_run(settings=settings, perceptors=self.perceptors)
+            return prepare_run(resume_dir=resume_dir, models=self.models)
+        return prepare_run(settings=settings, models=self.models)
 
-    def _frames(self, job):
+    def _snapshots(self, job):
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
-        frames = run_frames(
+        snapshots = run_snapshots(
             job, renderer=self.renderer, should_stop=lambda: self._stop, every_step=True
         )
         while True:
@@ -169,20 +169,20 @@ class Runner:
                 self._set(RUNNING, "rendering")
             self._apply_steering()
             try:
-                frame = next(frames, _END)
+                snap = next(snapshots, _END)
             except KeyboardInterrupt:
                 # Colab's stop button and the kernel's interrupt land here: end like Stop,
                 # with one more step through the engine so it saves a frame and a checkpoint.
                 self._stop = True
-                frames = run_frames(job, renderer=self.renderer, should_stop=lambda: True)
+                snapshots = run_snapshots(job, renderer=self.renderer, should_stop=lambda: True)
                 continue
-            if frame is _END:
+            if snap is _END:
                 return
-            if frame is None:  # a step between display points
+            if snap is None:  # a step between display points
                 yield _STEP
                 continue
-            self.last_frame = frame
-            self.on_frame(frame)
+            self.last_snapshot = snap
+            self.on_snapshot(snap)
             yield _STEP
 
     def _apply_steering(self):

@@ -24,23 +24,23 @@ PREVIEW_WIDTH = "512px"
 
 
 def build_studio(
-    settings_file: str = "", output_root: str = "", *, settings=None, perceptors=None
+    settings_file: str = "", output_root: str = "", *, settings=None, models=None
 ) -> "Studio":
     """A studio showing settings from a file (or `settings`), writing under output_root."""
     if settings is None:
         settings = load_settings(settings_file) if settings_file else Settings()
     if output_root:
         settings = replace(settings, output_root=str(output_root))
-    return Studio(settings, perceptors=perceptors)
+    return Studio(settings, models=models)
 
 
 class Studio:
     """The whole app; display it in a notebook (or serve it with Voila)."""
 
-    def __init__(self, settings: Settings | None = None, *, perceptors=None):
+    def __init__(self, settings: Settings | None = None, *, models=None):
         self.panel = SettingsPanel(settings)
-        self.runner = Runner(perceptors, on_state=self._on_state, on_frame=self._on_frame)
-        self.perceptors = self.runner.perceptors
+        self.runner = Runner(models, on_state=self._on_state, on_snapshot=self._on_snapshot)
+        self.models = self.runner.models
         self.loss_history = []
         self._build_widgets()
         self.panel.on_change(lambda panel: self._on_settings_changed())
@@ -215,11 +215,11 @@ class Studio:
         self.panel.set_settings(settings)
 
     def snapshot(self) -> Path:
-        """Save the current preview frame as a PNG (with its settings) in the run folder."""
-        frame, job = self.runner.last_frame, self.runner.job
-        if frame is None or job is None:
+        """Save the current preview as a PNG (with its settings) in the run folder."""
+        snap, job = self.runner.last_snapshot, self.runner.job
+        if snap is None or job is None:
             raise PyttiError("nothing to save yet: start a render first")
-        return write_snapshot(job.run_dir, frame, self.runner.renderer.settings)
+        return write_snapshot(job.run_dir, snap, self.runner.renderer.settings)
 
     # -- steps of a render -------------------------------------------------------------
 
@@ -272,16 +272,14 @@ class Studio:
                 self.files.resume_path.value = str(outcome.run_dir)
         self._sync_buttons()
 
-    def _on_frame(self, frame):
+    def _on_snapshot(self, snap):
         """A display point: preview, progress, losses and the loss plot."""
-        self.preview.value = preview.preview_jpeg(frame.image)
-        self.progress.max, self.progress.value = frame.total_steps, frame.step
-        self.progress_text.value = preview.progress_text(
-            frame, self.runner.renderer.plan, len(self.runner.renderer.plan.scenes)
-        )
-        self.losses.value = html.escape(preview.losses_text(frame.losses))
-        if "total" in frame.losses:
-            self.loss_history.append((frame.step, frame.losses["total"]))
+        self.preview.value = preview.preview_jpeg(snap.image)
+        self.progress.max, self.progress.value = snap.total_steps, snap.step
+        self.progress_text.value = preview.progress_text(snap, self.runner.renderer.plan)
+        self.losses.value = html.escape(preview.losses_text(snap.losses))
+        if "total" in snap.losses:
+            self.loss_history.append((snap.step, snap.losses["total"]))
             steps, values = zip(*self.loss_history, strict=True)
             self.loss_plot.value = plots.line_chart_svg(
                 {"total loss": (steps, values)}, title="loss"

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import PromptError
+from ..errors import PromptError
 
 POSITION_MASKS = ("a", "r", "l", "u", "d", "n", "f")
 SEMANTIC_SOFT_CENTER = 0.85  # 0.7 + 0.3 * 0.5: PyTTI's threshold at the default cutoff
@@ -127,8 +127,21 @@ def _saturation_value(rgb: Tensor) -> tuple[Tensor, Tensor]:
     return (value - low) / (value + HSV_EPS), value
 
 
-def hsv_mse(a: Tensor, b: Tensor) -> Tensor:
-    """MSE over channels [R,G,B,S,V] of two RGB images (PyTTI HSVLoss for pixel models)."""
-    return F.mse_loss(
-        torch.cat((a, *_saturation_value(a)), dim=1), torch.cat((b, *_saturation_value(b)), dim=1)
-    )
+def hsv(rgb: Tensor) -> Tensor:
+    """[b,5,H,W] channels R, G, B, S, V of an RGB image (what PyTTI's HSVLoss compares)."""
+    return torch.cat((rgb, *_saturation_value(rgb)), dim=1)
+
+
+def hsv_mse(a: Tensor, b: Tensor, mask: Tensor | None = None) -> Tensor:
+    """MSE over channels [R,G,B,S,V] of two RGB images (PyTTI HSVLoss for pixel models).
+
+    A mask [1,1,H,W] multiplies the channels after the HSV conversion, as PyTTI's does.
+    """
+    return masked_mse(hsv(a), hsv(b), mask)
+
+
+def masked_mse(a: Tensor, b: Tensor, mask: Tensor | None = None) -> Tensor:
+    """F.mse_loss of a and b, both multiplied by the mask first when there is one (PyTTI)."""
+    if mask is None:
+        return F.mse_loss(a, b)
+    return F.mse_loss(a * mask, b * mask)

@@ -1,0 +1,322 @@
+"""The render engine: one optimisation loop that yields snapshots and does no I/O.
+
+for step in range(start, total):
+    ctx = clock.at(step)                      1. when this step is: scene, frame, t
+    if ctx.frame_start: begin the frame       2. once per animation frame: warp, references
+    losses = train_step(ctx)                  3. once per step: decode, cutouts, backward
+    if display or save point: yield           4. the caller does every bit of I/O
+"""
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..cutouts import CutoutAugs, make_cutouts
+from ..device import pick_device
+from ..errors import SettingsError
+from ..image_models import build_image_model
+from ..losses.build import build_terms
+from ..losses.terms import CutoutTerm, ImageTerm
+from ..plan import RunPlan, plan
+from ..schema import Settings
+from ..settings import replace, split_changes, to_dict
+from ..targets import to_tensor
+from ..timing import StageTimer
+from .assets import load_assets
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the loop yields at display and save points; the consumer does all I/O."""
+
+    step: int  # optimisation steps completed
+    total_steps: int
+    scene: int  # 0-based scene index of the last step
+    frame: int  # animation frame of the last step (-1 before the animation, or without one)
+    t: float  # seconds of animation time at the last step
+    image: np.ndarray  # uint8 HxWx3
+    losses: dict  # name -> float, from the last step
+    seconds_per_step: float  # wall time per step since the previous snapshot
+    save_number: int | None = None  # 1-based number of the saved image at save points
+    final: bool = False
+
+
+def with_seed(settings: Settings) -> Settings:
+    """Settings with a concrete seed, drawn at random when none is set."""
+    return settings if settings.seed is not None else replace(settings, seed=secrets.randbits(62))
+
+
+class Renderer:
+    """Holds one run's image, optimiser, loss terms and RNG; `snapshots()` drives the loop."""
+
+    def __init__(self, run_plan: RunPlan, models, *, resume: dict | None = None):
+        """Build everything for a checked plan, loading models from a ModelCache."""
+        s = run_plan.settings
+        if s.seed is None:
+            raise ValueError("Renderer needs a concrete seed: pass with_seed(settings)")
+        self.device = pick_device(s.device)
+        self.models = models
+        self.perceptors = models.perceptors(s)
+        self.terms = []
+        self._install(run_plan, load_assets(run_plan, run_plan.output_size))
+        self.image = build_image_model(
+            s.image_model,
+            width=run_plan.width,
+            height=run_plan.height,
+            pixel_size=s.pixel_size,
+            generator=torch.Generator().manual_seed(s.seed),
+            device=self.device,
+        )
+        if s.init_image:
+            self.image.encode(to_tensor(self.assets.rgb[s.init_image], self.device))
+        self.optimizer = torch.optim.Adam(self.image.parameters(), lr=self._learning_rate())
+        self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
+        self.step = 0
+        self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
+        self._pending = None  # (RunPlan, Assets) from steer(), applied before the next step
+        if resume is not None:
+            self.load_state_dict(resume)
+
+    # -- the plan in force ---------------------------------------------------------------
+
+    def _install(self, run_plan, assets):
+        """Make a plan current: its settings, images, augmentations and loss terms.
+
+        Terms of a steered plan take over the state of the terms they replace, so a live
+        edit keeps, say, the stabilisation reference of the frame being rendered.
+        """
+        old = {term.name: term for term in self.terms}
+        self.plan, self.settings, self.assets = run_plan, run_plan.settings, assets
+        s = self.settings
+        self.augs = CutoutAugs(
+            flip=s.cutout_flip,
+            rotate=s.cutout_rotate,
+            noise=s.cutout_noise,
+            color_jitter=s.cutout_color_jitter,
+        )
+        self.terms = build_terms(run_plan, self.perceptors, assets, self.device)
+        for term in self.terms:
+            if term.name in old:
+                term.load_state_dict(old[term.name].state_dict())
+        self.image_terms = [t for t in self.terms if isinstance(t, ImageTerm)]
+        self.cutout_terms = [t for t in self.terms if isinstance(t, CutoutTerm)]
+
+    def term(self, name: str):
+        """The loss term of that name (e.g. 'prompts'); KeyError when the run has none."""
+        for term in self.terms:
+            if term.name == name:
+                return term
+        raise KeyError(f"no loss term {name!r}; the run has {[t.name for t in self.terms]}")
+
+    def _learning_rate(self) -> float:
+        """The learning rate setting, or the image model's default."""
+        return self.settings.learning_rate or self.image.default_lr
+
+    # -- live steering -------------------------------------------------------------------
+
+    def steer(self, settings: Settings) -> None:
+        """Validate new settings now and apply them before the next step.
+
+        Checking and reading new image files happen here, in the caller's turn; the loop
+        only swaps the prepared plan in.
+        """
+        _, fixed = split_changes(self.settings, settings)
+        if fixed:
+            raise SettingsError(
+                [f"{k}: cannot change during a render; stop, then start again" for k in fixed]
+            )
+        new = plan(settings)  # raises SettingsError before anything changes
+        if new.total_steps <= self.step:
+            raise SettingsError(
+                [
+                    f"steps_per_scene: the run is already at step {self.step}; "
+                    f"the new settings would end at step {new.total_steps}"
+                ]
+            )
+        self._pending = (new, load_assets(new, new.output_size, reuse=self.assets))
+
+    def _apply_pending(self) -> None:
+        """Swap in a steered plan: new terms (text embeddings are cached), augs and lr."""
+        (new, assets), self._pending = self._pending, None
+        self._install(new, assets)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._learning_rate()
+
+    # -- checkpoint state ----------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run exactly, composed of its parts' states.
+
+        A GPU sync point (it copies to the CPU): taken only at save points.
+        """
+        terms = {term.name: term.state_dict() for term in self.terms}
+        return {
+            "settings": to_dict(self.settings),
+            "step": self.step,
+            "image": _to_cpu(self.image.state_dict()),
+            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "rng": self.rng.get_state(),
+            "terms": _to_cpu({name: state for name, state in terms.items() if state}),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state_dict() taken from a run with the same settings."""
+        self.image.load_state_dict(state["image"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.set_state(state["rng"])
+        saved = state.get("terms", {})
+        for term in self.terms:
+            if term.name in saved:
+                term.load_state_dict(_to_device(saved[term.name], self.device))
+        self.step = int(state["step"])
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def snapshots(self, should_stop=lambda: False, every_step=False):
+        """Run the remaining steps, yielding a Snapshot at display and save points and at the end.
+
+        With every_step, None is yielded after every other step too (no GPU sync), so a UI
+        driving the loop can handle clicks and live edits between any two steps.
+        """
+        last_yield, last_step = time.perf_counter(), self.step
+        while self.step < self.plan.total_steps:
+            if self._pending is not None:
+                self._apply_pending()
+            ctx = self.plan.clock.at(self.step)
+            step_losses = self.train_step(ctx)
+            self.step += 1
+            stopping = should_stop()
+            s = self.settings
+            final = self.step == self.plan.total_steps or stopping
+            save = final or (s.save_every > 0 and self.step % s.save_every == 0)
+            if not (save or self.step % s.display_every == 0):
+                if every_step:
+                    yield None
+                continue
+            now = time.perf_counter()
+            per_step = (now - last_yield) / max(self.step - last_step, 1)
+            last_yield, last_step = now, self.step
+            yield self._snapshot(ctx, step_losses, per_step, save, final)
+            if stopping:
+                return
+
+    def _snapshot(self, ctx, step_losses, per_step, save, final) -> Snapshot:
+        """Package the current image and losses: the display point, where the GPU syncs."""
+        with torch.no_grad():
+            pixels = self.image.decode()[0].clamp(0, 1).mul(255).round().byte()
+        image = pixels.permute(1, 2, 0).cpu().numpy()
+        # this is a GPU sync point: only at display and save points
+        loss_values = {k: float(v) for k, v in step_losses.items()}
+        return Snapshot(
+            step=self.step,
+            total_steps=self.plan.total_steps,
+            scene=ctx.scene,
+            frame=ctx.frame,
+            t=ctx.t,
+            image=image,
+            losses=loss_values,
+            seconds_per_step=per_step,
+            save_number=self._save_number() if save else None,
+            final=final,
+        )
+
+    def _save_number(self) -> int:
+        """1-based number of the saved image: PyTTI's ceil(step / save_every), last included."""
+        every = self.settings.save_every or self.plan.total_steps
+        return -(-self.step // every)
+
+    def train_step(self, ctx) -> dict:
+        """One optimisation step at ctx; returns detached loss tensors by name (no sync)."""
+        with self.timer("decode"):
+            z = self.image.decode()  # [1,3,H,W]
+        z_leaf = z.detach().requires_grad_()  # perceptor micro-batches backprop into this
+        values = self._cutout_losses(z_leaf, ctx)
+        with self.timer("loss"):
+            pixel = {}
+            for term in self.image_terms:
+                loss = term.loss(z, ctx)
+                if loss is not None:
+                    pixel[term.name] = loss
+            pixel.update(self.image.regularizers())
+            pixel_total = sum(pixel.values(), z.new_zeros(()))
+        with self.timer("backward"):
+            # one backward through the decoder, however many perceptor micro-batches ran
+            roots, grads = [z], [z_leaf.grad]
+            if pixel_total.requires_grad:
+                roots.append(pixel_total)
+                grads.append(None)
+            torch.autograd.backward(roots, grads)
+        with self.timer("optimizer"):
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.image.update()
+        values.update({k: v.detach() for k, v in pixel.items()})
+        values["total"] = sum(values.values(), z.new_zeros(()))
+        return values
+
+    def _cutout_losses(self, z_leaf, ctx) -> dict:
+        """Every cutout term of every perceptor, backpropagated into z_leaf in micro-batches."""
+        s = self.settings
+        n_micro = s.gradient_accumulation_steps
+        per_micro = s.cutouts // n_micro
+        scale = 1.0 / (n_micro * len(self.perceptors))
+        totals = {}
+        for perceptor in self.perceptors:
+            for _ in range(n_micro):
+                with self.timer("cutouts"):
+                    cuts = make_cutouts(
+                        z_leaf,
+                        per_micro,
+                        perceptor.input_size,
+                        cut_pow=s.cut_pow,
+                        border=s.cutout_border,
+                        border_mode=s.border_mode,
+                        augs=self.augs,
+                        generator=self.rng,
+                    )
+                with self.timer("perceptor_forward"):
+                    emb = perceptor.encode_image(cuts.images)  # [n,d]
+                with self.timer("loss"):
+                    parts = {}
+                    for term in self.cutout_terms:
+                        loss = term.loss(perceptor, emb, cuts, ctx)
+                        if loss is not None:
+                            parts[term.name] = loss * scale
+                    loss = sum(parts.values(), emb.new_zeros(()))
+                with self.timer("backward"):
+                    if loss.requires_grad:
+                        loss.backward()
+                for name, part in parts.items():
+                    totals[name] = totals.get(name, 0.0) + part.detach()
+        if z_leaf.grad is None:
+            z_leaf.grad = torch.zeros_like(z_leaf)
+        return totals
+
+
+def _to_cpu(obj):
+    """A copy of a nested state with every tensor on the CPU."""
+    return _map_tensors(obj, lambda t: t.detach().cpu().clone())
+
+
+def _to_device(obj, device):
+    """A nested state with every tensor moved to `device`."""
+    return _map_tensors(obj, lambda t: t.to(device))
+
+
+def _map_tensors(obj, fn):
+    """Apply fn to every tensor inside nested dicts, lists and tuples."""
+    if torch.is_tensor(obj):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: _map_tensors(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tensors(v, fn) for v in obj)
+    return obj
+
+
+def render(settings: Settings, models, *, resume: dict | None = None, should_stop=lambda: False):
+    """Validate, load and run; yields Snapshots. `settings` must carry a seed (see with_seed)."""
+    return Renderer(plan(settings), models, resume=resume).snapshots(should_stop)

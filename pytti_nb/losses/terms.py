@@ -1,0 +1,118 @@
+"""Loss terms: the named parts of the objective that the engine sums every step.
+
+Two kinds, by what they look at:
+    ImageTerm.loss(image, ctx)                   the decoded image [1,3,H,W], once per step
+    CutoutTerm.loss(perceptor, emb, cuts, ctx)   one perceptor's cutout embeddings, once per
+                                                 micro-batch (prompts and other CLIP targets)
+`loss` returns None when the term is off at that step. Once per animation frame every term's
+`on_frame(refs, ctx)` receives the frame's references (the warped previous image and what is
+derived from it); `state_dict()` holds what a resumed run needs to continue exactly.
+"""
+
+from torch import Tensor
+
+from ..targets import guidance_loss
+from . import functional as F
+
+MASK_OFF_BELOW = 0.001  # a direct target whose mask is this empty is off (PyTTI)
+
+
+class LossTerm:
+    """A named part of the objective."""
+
+    name: str = ""
+
+    def on_frame(self, refs, ctx) -> None:
+        """Take this animation frame's references; called once per frame, before its steps."""
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue this term exactly (empty for most)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state_dict()."""
+
+
+class ImageTerm(LossTerm):
+    """A loss on the decoded image."""
+
+    def loss(self, image: Tensor, ctx) -> Tensor | None:
+        """The weighted loss at this step, or None when off."""
+        raise NotImplementedError
+
+
+class CutoutTerm(LossTerm):
+    """A loss on one perceptor's embeddings of one micro-batch of cutouts."""
+
+    def loss(self, perceptor, emb: Tensor, cuts, ctx) -> Tensor | None:
+        """The weighted loss of these cutouts at this step, or None when off."""
+        raise NotImplementedError
+
+
+class Smoothing(ImageTerm):
+    """Total-variation smoothing; a negative weight sharpens (PyTTI TVLoss)."""
+
+    name = "smoothing"
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def loss(self, image, ctx):
+        """Weight times the TV loss."""
+        w = ctx.value(self.weight)
+        return None if w == 0 else w * F.tv_loss(image)
+
+
+class DirectTarget(ImageTerm):
+    """HSV pixel loss toward a fixed image, with PyTTI's weight, stop and optional mask."""
+
+    def __init__(self, name, target, weight, stop, mask=None, *, until_animation=False):
+        self.name, self.target, self.weight, self.stop = name, target, weight, stop
+        self.mask = mask
+        self.until_animation = until_animation  # init targets only shape the first image
+        # PyTTI turns a target off whose mask is (nearly) empty; computed once, not per step
+        self.empty = mask is not None and float(mask.mean()) < MASK_OFF_BELOW
+
+    def loss(self, image, ctx):
+        """Stopped, weighted HSV MSE to the target (masked after the HSV conversion)."""
+        if self.empty or (self.until_animation and ctx.animating):
+            return None
+        w = ctx.value(self.weight)
+        if w == 0:
+            return None
+        return F.stopped(F.hsv_mse(image, self.target, self.mask), w, ctx.value(self.stop))
+
+
+class ScenePrompts(CutoutTerm):
+    """Every scene's prompts; the previous scene blends out over interpolation_steps."""
+
+    name = "prompts"
+
+    def __init__(self, scenes):
+        self.scenes = scenes  # per scene, a list of targets.Target
+
+    def loss(self, perceptor, emb, cuts, ctx):
+        """Blend of the current and the previous scene's guidance losses."""
+        total = None
+        for index in (ctx.scene - 1, ctx.scene):
+            share = ctx.in_scene(index) if index >= 0 else 0.0
+            if share:
+                part = share * guidance_loss(self.scenes[index], perceptor, emb, cuts, ctx)
+                total = part if total is None else total + part
+        return total
+
+
+class SemanticInit(CutoutTerm):
+    """CLIP loss toward the init image, part of the first scene until the animation starts."""
+
+    name = "semantic_init"
+
+    def __init__(self, target):
+        self.target = target  # targets.Target of the init image
+
+    def loss(self, perceptor, emb, cuts, ctx):
+        """The init image's guidance loss, scaled by how much of scene 1 is active."""
+        share = 0.0 if ctx.animating else ctx.in_scene(0)
+        if not share:
+            return None
+        return share * guidance_loss([self.target], perceptor, emb, cuts, ctx)

@@ -1,0 +1,68 @@
+"""One cache for every model a session loads (perceptors, depth models, later flow and VQGAN).
+
+Each model is keyed by what was asked for (kind, spec, device, precision, ...) and loaded the
+first time it is needed, never before: a 2D run never imports a depth model. The notebook, the
+command line and sweeps each keep one ModelCache for the whole session, so a second render
+with the same models starts at once.
+"""
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from ..device import pick_device
+
+
+class ModelCache:
+    """Loaded models by key; `get` loads on first use."""
+
+    def __init__(self):
+        """Start empty."""
+        self._loaded: dict[Hashable, Any] = {}
+
+    def __len__(self) -> int:
+        """Number of loaded models."""
+        return len(self._loaded)
+
+    def kinds(self) -> list[str]:
+        """The kind of every loaded model, in load order (e.g. ['perceptor', 'depth'])."""
+        return [key[0] for key in self._loaded]
+
+    def get(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """The model under `key` (its first item names the kind), calling `load()` the first time."""
+        if key not in self._loaded:
+            self._loaded[key] = load()
+        return self._loaded[key]
+
+    def perceptor(self, spec_text: str, *, device="cpu", precision="auto", cache_dir=None):
+        """A frozen perceptor for a spec such as 'ViT-B-32@openai' or 'demo'."""
+        import torch
+
+        from ..perceptors import (
+            check_perceptor_spec,
+            load_perceptor,
+            parse_perceptor_spec,
+            resolve_precision,
+        )
+
+        spec = parse_perceptor_spec(spec_text)
+        device = torch.device(device)
+        dtype = resolve_precision(precision, device)
+
+        def load():
+            check_perceptor_spec(spec_text, cache_dir)
+            return load_perceptor(spec, device=device, dtype=dtype, cache_dir=cache_dir)
+
+        return self.get(("perceptor", str(spec), str(device), dtype), load)
+
+    def perceptors(self, settings) -> list:
+        """The run's perceptors, in the order the settings list them (loading them: slow)."""
+        device = pick_device(settings.device)
+        return [
+            self.perceptor(
+                spec,
+                device=device,
+                precision=settings.precision,
+                cache_dir=settings.models_cache_dir or None,
+            )
+            for spec in settings.perceptors
+        ]
