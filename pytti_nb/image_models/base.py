@@ -77,6 +77,37 @@ class ImageModel(nn.Module):
     def update(self) -> None:
         """Hook run after every optimiser step (clamps, EMA); runs under no_grad."""
 
+    def spatial_parameters(self) -> list[nn.Parameter]:
+        """Parameters laid out as images (rows and columns last) that a warp moves in place."""
+        return []
+
+    @torch.no_grad()
+    def warp(self, warp, optimizer=None) -> bool:
+        """Move the image by an animation.warp.Warp, once per frame, on the device.
+
+        The parameters are warped in place together with the optimiser's per-parameter
+        moments (Adam's exp_avg and exp_avg_sq), so momentum follows the content. Returns True
+        then; a model without spatial parameters decodes, warps and re-encodes instead, resets
+        its moments (they no longer match the content) and returns False.
+        """
+        params = self.spatial_parameters()
+        if not params:
+            self.encode(warp.apply(self.decode()).clamp(0, 1))
+            if optimizer is not None:
+                for p in self.parameters():
+                    optimizer.state.pop(p, None)
+            return False
+        for p in params:
+            p.copy_(_warp_image_shaped(warp, p))
+            state = optimizer.state.get(p, {}) if optimizer is not None else {}
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    warped = _warp_image_shaped(warp, value)
+                    # bicubic overshoots: moments that were never negative must stay so
+                    state[key] = torch.where((value >= 0).all(), warped.clamp_min(0), warped)
+        self.update()
+        return True
+
 
 def _check_size(width: int, height: int, pixel_size: int) -> None:
     """Raise SettingsError unless width, height and pixel_size are whole numbers >= 1."""
@@ -88,3 +119,9 @@ def _check_size(width: int, height: int, pixel_size: int) -> None:
     ]
     if problems:
         raise SettingsError(problems)
+
+
+def _warp_image_shaped(warp, tensor: Tensor) -> Tensor:
+    """Warp a tensor whose last two dims are rows and columns, keeping its shape."""
+    image = tensor.reshape(1, -1, *tensor.shape[-2:])
+    return warp.apply(image).reshape(tensor.shape)

@@ -38,6 +38,10 @@ class UnlimitedPalette(ImageModel):
         """Resize `image` [1,3,h,w] to the parameter grid (antialiased) and copy it in."""
         self.pixels.copy_(resize_image(image.to(self.pixels), self.height, self.width).clamp(0, 1))
 
+    def spatial_parameters(self) -> list[nn.Parameter]:
+        """The pixels: a warp moves them (and their Adam moments) with the content."""
+        return [self.pixels]
+
     @torch.no_grad()
     def update(self) -> None:
         """Keep pixels in [0,1] so Adam momentum cannot park them outside the decodable range."""
