@@ -4,10 +4,16 @@ The perceptor is the real open_clip architecture with random weights (the arithm
 same as with trained ones), so this runs offline. The ratio printed last is the whole step's
 time over the perceptor's own forward+backward on the same cutouts: 1.00 would mean every
 other stage is free.
+
+With --animation 2D or 3D it also times the once-per-frame work (depth estimation, the warp of
+the image and its Adam moments, the stabilisation references) and reports it as a share of a
+frame of --steps-per-frame steps (PyTTI's default 50). 3D uses Depth Anything V2 Small's
+architecture with random weights unless --depth-model names another model (or none).
 """
 
 import argparse
 import platform
+import tempfile
 import time
 
 import torch
@@ -35,6 +41,44 @@ class _Prebuilt(ModelCache):
         return [self.prebuilt]
 
 
+RANDOM_DEPTH = "random"  # --depth-model: Depth Anything V2 Small's architecture, random weights
+
+
+def random_depth_model(folder) -> str:
+    """Save Depth Anything V2 Small's architecture with random weights into folder; its path."""
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTImageProcessor,
+    )
+
+    backbone = Dinov2Config(
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        patch_size=14,
+        image_size=518,
+        out_indices=[9, 10, 11, 12],
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=384,
+        neck_hidden_sizes=[48, 96, 192, 384],
+        fusion_hidden_size=64,
+        head_hidden_size=32,
+    )
+    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    DPTImageProcessor(
+        size={"height": 518, "width": 518},
+        ensure_multiple_of=14,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
+    return str(folder)
+
+
 def random_perceptor(model_name: str, device, dtype) -> Perceptor:
     """A frozen open_clip model with random weights (no download)."""
     import open_clip
@@ -57,10 +101,29 @@ def time_it(fn, device, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def build_renderer(args) -> Renderer:
+def build_renderer(args, workdir) -> Renderer:
     """A renderer at the benchmark's size with a random-weight perceptor."""
     device = pick_device(args.device)
     dtype = resolve_precision(args.precision, device)
+    animation = {}
+    if args.animation:
+        depth = args.depth_model
+        if args.animation == "3D" and depth == RANDOM_DEPTH:
+            depth = random_depth_model(workdir)
+        animation = {
+            "animation_mode": args.animation,
+            "steps_per_frame": args.steps_per_frame,
+            "translate_x": 2,
+            "rotate_2d": 3,
+            "zoom_x_2d": 2,
+            "zoom_y_2d": 2,
+            "translate_z_3d": 10,
+            "rotate_3d": "[0.9999, 0, 0.01, 0]",
+            "depth_model": depth,
+            "direct_stabilization_weight": 1,
+            "edge_stabilization_weight": 1,
+            "semantic_stabilization_weight": 1,
+        }
     settings = from_dict(
         {
             "scenes": "a watercolour of a lighthouse at dusk",
@@ -73,6 +136,7 @@ def build_renderer(args) -> Renderer:
             "steps_per_scene": 10**6,
             "device": device.type,
             "precision": PRECISION_NAMES[dtype],
+            **animation,
         }
     )
     # plan() checks the model name without loading weights; the weights here are random
@@ -116,9 +180,19 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    parser.add_argument("--animation", choices=("2D", "3D"), help="also time per-frame work")
+    parser.add_argument("--steps-per-frame", type=int, default=50)
+    parser.add_argument(
+        "--depth-model", default=RANDOM_DEPTH, help="3D: 'random', none, or a model"
+    )
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as workdir:
+        run(args, workdir)
 
-    r = build_renderer(args)
+
+def run(args, workdir) -> None:
+    """Build the renderer, time it and print the tables."""
+    r = build_renderer(args, workdir)
     ctx = r.plan.clock.at(0)
     for _ in range(args.warmup):
         r.train_step(ctx)
@@ -147,6 +221,38 @@ def main(argv=None) -> None:
     print(f"| **whole step** (no per-stage syncs) | **{1000 * step_s:.1f}** |")
     print(f"| perceptor forward+backward alone | {1000 * alone:.1f} |")
     print(f"\nratio whole step / perceptor alone: {step_s / alone:.3f} (goal <= 1.10)")
+    if args.animation:
+        print_frame_costs(r, args, step_s)
+
+
+def print_frame_costs(r: Renderer, args, step_s: float) -> None:
+    """Time the once-per-frame work and print it against a frame's steps."""
+    clock = r.plan.clock
+    ctx = clock.at(clock.frame_start_step(1))
+    r.begin_frame(ctx)  # warm-up (first depth inference, first warp)
+    r.timer.reset()
+    frame_s = time_it(lambda: r.begin_frame(ctx), r.device, args.steps)
+    r.timer.enabled = True
+    for _ in range(args.steps):
+        r.begin_frame(ctx)
+    stages = {k: v / args.steps for k, v in r.timer.totals.items()}
+    steps = args.steps_per_frame
+    depth = r.settings.depth_model if args.animation == "3D" else "-"
+    print(
+        f"\nper-frame work, {args.animation} (depth model: {depth}), stabilisation: direct, edge, semantic"
+    )
+    print(f"| per-frame stage | ms per frame | share of a frame's {steps} steps |")
+    print("|---|---|---|")
+    for key in ("frame_depth", "frame_warp", "frame_references"):
+        ms = 1000 * stages.get(key, 0.0)
+        print(f"| {key[6:]} | {ms:.1f} | {ms / (1000 * step_s * steps):.2%} |")
+    print(
+        f"| **all per-frame work** | **{1000 * frame_s:.1f}** | "
+        f"**{frame_s / (step_s * steps):.2%}** |"
+    )
+    print(
+        f"\nper-frame share at {steps} steps per frame: {frame_s / (step_s * steps):.2%} (goal <= 5%)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ def _describe_allowed(s) -> str:
         "path": "file path",
         "bool": "true / false",
         "schedule": "number, expression of t, or keyframes",
+        "motion": "number, expression of t, or keyframes",
+        "quaternion": "[w, x, y, z] of expressions",
+        "pixel_weight": "WEIGHT[_MASK][:STOP]",
+        "clip_weight": "WEIGHT[_MASK][:STOP]",
         "list": "list of strings",
     }[s.kind]
 

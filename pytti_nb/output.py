@@ -5,6 +5,7 @@ Layout of one run (`output_root/<file_namespace>` or `<file_namespace>(k)`):
     settings.yaml           the run's settings
     checkpoint.pt           resume state (written by checkpoint.py)
     <run folder name>.mp4   assembled by RunWriter.finish() when there is more than one frame
+    <run folder name>.gif   the same as an animated GIF, with save_gif
 No torch import here: this module must work in a bare notebook kernel or UI process.
 """
 
@@ -250,10 +251,29 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
         raise OutputError(f"cannot write the video '{video_path}': {e}") from e
 
 
-class RunWriter:
-    """Writes one run's folder: numbered PNG frames, settings.yaml and the final MP4."""
+def assemble_gif(frame_paths: list[Path], gif_path: Path, *, fps: float) -> None:
+    """Write frames as a looping animated GIF (each frame with its own 256-colour palette)."""
+    duration_ms = max(20, round(1000 / fps))  # browsers slow down GIF frames shorter than 20 ms
 
-    def __init__(self, run_dir: Path, *, fps: float, overwrite: bool):
+    def frames():
+        for path in frame_paths[1:]:  # one decoded frame at a time; Pillow keeps the quantised
+            with Image.open(path) as im:
+                yield im.convert("RGB").quantize(256)
+
+    try:
+        with atomic_path(gif_path) as tmp, Image.open(frame_paths[0]) as first:
+            first.convert("RGB").quantize(256).save(
+                tmp, format="GIF", save_all=True, append_images=frames(), loop=0,
+                duration=duration_ms, optimize=False,
+            )  # fmt: skip
+    except OSError as e:
+        raise OutputError(f"cannot write the GIF '{gif_path}': {e}") from e
+
+
+class RunWriter:
+    """Writes one run's folder: numbered PNG frames, settings.yaml, the final MP4 (and GIF)."""
+
+    def __init__(self, run_dir: Path, *, fps: float, overwrite: bool, gif: bool = False):
         """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run."""
         is_number = isinstance(fps, (int, float)) and not isinstance(fps, bool)
         if not (is_number and math.isfinite(fps) and fps > 0):
@@ -263,6 +283,7 @@ class RunWriter:
         self.frames_dir = self.run_dir / FRAMES_DIR
         self.settings_path = self.run_dir / SETTINGS_NAME
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
+        self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
         self.last_written = None  # the frame file written last, if any
         check_writable(self.frames_dir)
         if overwrite:
@@ -271,6 +292,7 @@ class RunWriter:
     def remove_previous_run(self) -> None:
         """Delete only our own files (frames, video, settings, checkpoint, temp leftovers)."""
         ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME]
+        ours.append(self.run_dir / f"{self.run_dir.name}.gif")
         ours += self.frame_paths()
         for folder in (self.run_dir, self.frames_dir):
             ours += folder.glob(f".*{TEMP_SUFFIX}")
@@ -302,9 +324,12 @@ class RunWriter:
         return self.settings_path
 
     def finish(self) -> Path | None:
-        """Assemble `<run folder name>.mp4` from all frames; None when there are fewer than two."""
+        """Assemble `<run folder name>.mp4` (and .gif) from all frames; the MP4's path, or None
+        when there are fewer than two frames."""
         frames = self.frame_paths()
         if len(frames) < 2:
             return None
         assemble_video(frames, self.video_path, fps=self.fps)
+        if self.gif_path is not None:
+            assemble_gif(frames, self.gif_path, fps=self.fps)
         return self.video_path

@@ -14,7 +14,6 @@ PyTTI spellings such as "ViT-B/32" and "ViT-L/14@336px" are accepted as aliases.
 
 import difflib
 import os
-import socket
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_mod
 
 from pytti_nb import demo
 from pytti_nb.errors import PerceptorError
+from pytti_nb.models import network
 
 DEMO = "demo"
 HF_HUB = "hf-hub:"
@@ -34,7 +34,6 @@ LOCAL_DIR = "local-dir:"
 DEFAULT_TAG = "openai"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz")
 PYTTI_ALIASES = {"ViT-L/14@336px": "ViT-L-14-336"}
-PROBE_TIMEOUT_S = 3.0
 ALLOWED = (
     "allowed: 'MODEL@TAG' or 'MODEL@/path/to/weights.pt' with MODEL from open_clip.list_models(), "
     "'hf-hub:ORG/NAME', 'local-dir:FOLDER' or 'demo'"
@@ -315,7 +314,7 @@ def _load_hf_hub(spec, options, device, dtype):
             device,
             dtype,
         )
-    _require_network(spec, urllib.parse.urlparse(_hf_endpoint()).hostname)
+    _require_network(spec, network.hf_host())
     model = _create(spec, spec.model, None, options, downloading=True)
     tokenizer = open_clip.get_tokenizer(spec.model, cache_dir=options["cache_dir"])
     return Perceptor(str(spec), model, tokenizer, device, dtype)
@@ -359,33 +358,14 @@ def _download_error(spec, reason):
 
 def _require_network(spec, host):
     """Raise the download error at once when the weights host cannot be reached."""
-    # huggingface_hub retries for ~50 s before giving up offline; a 3 s probe fails fast instead.
-    if host is None or os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
-        return  # behind a proxy a direct probe says nothing; let the download itself decide
-    if not _reachable(host):
+    if network.surely_offline(host):
         raise _download_error(spec, f"{host} cannot be reached")
-
-
-def _reachable(host, port=443, timeout=PROBE_TIMEOUT_S):
-    """Whether a TCP connection to host:port opens within timeout seconds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _hf_endpoint():
-    """The Hugging Face endpoint huggingface_hub uses (honours HF_ENDPOINT)."""
-    from huggingface_hub import constants
-
-    return constants.ENDPOINT
 
 
 def _download_host(tag_cfg):
     """Host open_clip would download a tag's weights from (it prefers the hub)."""
     if tag_cfg.get("hf_hub"):
-        return urllib.parse.urlparse(_hf_endpoint()).hostname
+        return network.hf_host()
     return urllib.parse.urlparse(tag_cfg.get("url", "")).hostname
 
 

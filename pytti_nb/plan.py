@@ -7,10 +7,14 @@ from pathlib import Path
 from .engine.clock import Clock
 from .errors import PyttiError, SettingsError
 from .images import check_image_file
-from .schema import TIME_KINDS, Settings, schema
+from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
+INIT_WEIGHTS = ("direct_init_weight", "semantic_init_weight")
+NO_VIDEO_MASKS = (
+    "video masks need the Video Source animation mode, which pytti_nb does not have yet"
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,9 @@ class RunPlan:
     scenes: tuple  # tuple[prompts.Scene, ...]
     direct_prompts: tuple  # tuple[prompts.DirectImagePrompt, ...]
     schedules: dict  # setting name -> TimeValue, for every setting of a time kind
-    off: frozenset  # names of the schedules that are zero at every step of the run
+    weights: dict  # setting name -> prompts.TargetWeight, for init and stabilisation weights
+    motion: dict  # motion setting of the animation mode -> TimeValue (rotate_3d: four)
+    off: frozenset  # names of the schedules and weights that are zero at every step
     width: int  # parameter pixels
     height: int
     clock: Clock
@@ -39,16 +45,17 @@ class RunPlan:
     def image_files(self) -> list[tuple[str, str]]:
         """(path, 'rgb' or 'gray') of every image the run reads: init, prompts and masks."""
         files = [(self.settings.init_image, "rgb")] if self.settings.init_image else []
-        for path, where in _referenced_files(self.scenes, self.direct_prompts):
+        for path, where in _referenced_files(self.scenes, self.direct_prompts, self.weights):
             files.append((path, "gray" if where.startswith("mask") else "rgb"))
         return files
 
 
 def plan(settings: Settings) -> RunPlan:
     """Check everything that can be checked without models; raise one SettingsError listing all."""
+    from .animation.motion import parse_motion
     from .output import validate_namespace
     from .perceptors import check_perceptor_spec
-    from .prompts import parse_direct_image_prompts, parse_scenes
+    from .prompts import parse_direct_image_prompts, parse_scenes, parse_target_weight
     from .schedules import parse_time_value
 
     s, problems = settings, []
@@ -57,20 +64,22 @@ def plan(settings: Settings) -> RunPlan:
         try:
             return fn(*args, **kwargs)
         except PyttiError as e:
-            problems.append(f"{label}: {e}")
+            problems.append(f"{label}: {e}" if label else str(e))
             return None
 
     scenes = attempt("scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix) or ()
     direct = (
         attempt("direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts) or ()
     )
-    schedules = {
-        info.name: attempt(
-            info.name, parse_time_value, getattr(s, info.name), where=f"setting {info.name!r}"
-        )
-        for info in schema()
-        if info.kind in TIME_KINDS
-    }
+    schedules, weights = {}, {}
+    for info in schema():
+        text, where = getattr(s, info.name), f"setting {info.name!r}"
+        if info.kind in TIME_KINDS:
+            schedules[info.name] = attempt(info.name, parse_time_value, text, where=where)
+        elif info.kind in WEIGHT_KINDS:
+            pixel = info.kind == "pixel_weight"
+            weights[info.name] = attempt(info.name, parse_target_weight, text, pixel=pixel)
+    motion = parse_motion(s, problems)
     for spec in s.perceptors:
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
     attempt("file_namespace", validate_namespace, s.file_namespace)
@@ -85,21 +94,11 @@ def plan(settings: Settings) -> RunPlan:
         if s.init_image
         else None
     )
-    for scene in scenes:
-        for pr in scene.prompts:
-            if pr.mask.kind == "video":
-                problems.append(
-                    f"mask of prompt {pr.source!r}: video masks need the Video "
-                    "Source animation mode, which pytti_nb does not have yet"
-                )
-    for d in direct:
-        if d.mask.kind == "video":
-            problems.append(
-                f"mask of direct image prompt {d.source!r}: video masks need the "
-                "Video Source animation mode, which pytti_nb does not have yet"
-            )
-    for path, where in _referenced_files(scenes, direct):
-        attempt(where, check_image_file, path, where)
+    for mask, where in _masks(scenes, direct, weights):
+        if mask.kind == "video":
+            problems.append(f"{where}: {NO_VIDEO_MASKS}")
+    for path, where in _referenced_files(scenes, direct, weights):
+        attempt(None, check_image_file, path, where)  # its message names `where`
     width, height = _resolve_size(s, init_size, problems)
     if s.cutouts % s.gradient_accumulation_steps:
         problems.append(
@@ -107,16 +106,53 @@ def plan(settings: Settings) -> RunPlan:
             f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
         )
     clock = Clock.of(s, len(scenes))
-    off = _check_expressions_over_run(clock, scenes, direct, schedules, problems)
-    init_weights = [n for n in ("direct_init_weight", "semantic_init_weight") if n not in off]
+    off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
+    init_weights = [n for n in INIT_WEIGHTS if n not in off]
     if init_weights and not s.init_image:
         problems.append(
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
         )
+    _check_animation(s, clock, motion, off, height * s.pixel_size, problems)
     if problems:
         raise SettingsError(problems)
-    return RunPlan(s, tuple(scenes), tuple(direct), schedules, off, width, height, clock)
+    return RunPlan(
+        s, tuple(scenes), tuple(direct), schedules, weights, motion, off, width, height, clock
+    )
+
+
+def _check_animation(s, clock, motion, off, output_height, problems):
+    """The camera, the depth model and the motion values at every frame of the run."""
+    from .animation.motion import check_motion_over_run, typical_depths
+    from .models.depth import check_depth_model, is_flat
+
+    before = len(problems)
+    if s.animation_mode == "3D":
+        if not 0 < s.field_of_view < 180:
+            problems.append(
+                f"field_of_view: {s.field_of_view:g} degrees is not a camera's; give a value "
+                "between 0 and 180 (exclusive), e.g. 60"
+            )
+        if not 0 < s.near_plane < s.far_plane:
+            problems.append(
+                f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
+                "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
+            )
+    needs_depth = s.animation_mode == "3D" or "depth_stabilization_weight" not in off
+    if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
+        problems.append(
+            "depth_stabilization_weight: compares depth maps, which needs a depth model; "
+            "depth_model is none (set a model, or the weight to 0)"
+        )
+    elif needs_depth:
+        try:
+            check_depth_model(s.depth_model, s.models_cache_dir or None)
+        except PyttiError as e:
+            problems.append(f"depth_model: {e}")
+    if len(problems) > before:
+        return  # the motion check needs a sound camera and depth model
+    depths = typical_depths(s, output_height) if s.animation_mode == "3D" else {}
+    check_motion_over_run(clock, motion, depths, problems)
 
 
 def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
@@ -135,18 +171,29 @@ def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
     return result
 
 
-def _referenced_files(scenes, direct):
-    """(path, label) of every image file named in the prompts."""
+def _masks(scenes, direct, weights):
+    """(Mask, label) of every mask in the prompts and weight settings."""
+    for scene in scenes:
+        for p in scene.prompts:
+            yield p.mask, f"mask of prompt {p.source!r}"
+    for d in direct:
+        yield d.mask, f"mask of direct image prompt {d.source!r}"
+    for name, weight in weights.items():
+        if weight is not None:
+            yield weight.mask, f"mask of {name}"
+
+
+def _referenced_files(scenes, direct, weights):
+    """(path, label) of every image file named in the prompts and weights."""
     for scene in scenes:
         for p in scene.prompts:
             if p.image:
                 yield p.image, f"image prompt {p.source!r}"
-            if p.mask.kind == "image":
-                yield p.mask.path, f"mask of prompt {p.source!r}"
     for d in direct:
         yield d.path, f"direct image prompt {d.source!r}"
-        if d.mask.kind == "image":
-            yield d.mask.path, f"mask of direct image prompt {d.source!r}"
+    for mask, where in _masks(scenes, direct, weights):
+        if mask.kind == "image":
+            yield mask.path, where
 
 
 def _resolve_size(s, init_size, problems):
@@ -184,15 +231,22 @@ def _resolve_size(s, init_size, problems):
     return width, height
 
 
-def _check_expressions_over_run(clock, scenes, direct, schedules, problems) -> frozenset:
+def _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems):
     """Evaluate every time value at every step of the run, so none fails mid-render.
 
-    Returns the names of the schedule settings that are zero at every step (off for the run).
+    Returns the names of the schedule and weight settings that are zero at every step (off for
+    the run).
     """
     from .schedules import check_time_value
 
     samples = clock.samples()
     values = [(v, f"setting {name!r}", False, name) for name, v in schedules.items()]
+    for name, w in weights.items():
+        if w is not None:
+            values += [
+                (w.weight, f"weight of {name}", False, name),
+                (w.stop, f"stop of {name}", True, None),
+            ]
     for scene in scenes:
         for pr in scene.prompts:
             values += [

@@ -111,6 +111,16 @@ class DirectImagePrompt:
     mask: Mask = ALL
 
 
+@dataclass(frozen=True)
+class TargetWeight:
+    """A weight setting in PyTTI's prompt form (init and stabilisation weights)."""
+
+    source: str
+    weight: TimeValue = DEFAULT_WEIGHT
+    stop: TimeValue = DEFAULT_STOP
+    mask: Mask = ALL
+
+
 def _error(source: str, problem: str, pos: int | None = None) -> PromptError:
     """Build a PromptError quoting the prompt, with a caret under `pos` when it helps."""
     message = f"prompt {source!r}: {problem}"
@@ -350,3 +360,72 @@ def _parse_direct(source: str, names: tuple) -> DirectImagePrompt:
             raise _error(source, "STOP is empty; give a number or drop the last ':'", pos)
         stop = _time_value(source, "STOP", stop_text, names)
     return DirectImagePrompt(source=source, path=path, weight=weight, stop=stop, mask=mask)
+
+
+def parse_target_weight(text: str, *, pixel: bool, names: Iterable[str] = ("t",)) -> TargetWeight:
+    """Parse a weight setting written as PyTTI writes them: WEIGHT[_MASK][:STOP].
+
+    `direct_init_weight: 1:-0.5` is weight 1 with stop -0.5, as in PyTTI. A keyframe schedule
+    is written in braces ({0:(1), 30:(3)}); one without braces is recognised by its top-level
+    ',' (0:(1), 30:(3)), which WEIGHT:STOP never has. Pixel losses (pixel=True) take an image
+    or video MASK, bracketed or not ('1_[mask.png]', '1_mask.mp4'); CLIP losses take every
+    mask of the prompt grammar. Empty text means off (weight 0), as in PyTTI.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    source, names = text.strip(), tuple(names)
+    try:
+        return _parse_target_weight(source, pixel, names)
+    except PromptError as e:
+        # the helpers speak of prompts; this text is a weight setting
+        message = str(e)
+        prefix = f"prompt {source!r}"
+        if message.startswith(prefix):
+            message = f"weight {source!r}" + message[len(prefix) :]
+        raise PromptError(message) from e
+
+
+def _parse_target_weight(source: str, pixel: bool, names: tuple) -> TargetWeight:
+    """parse_target_weight without the message rewording."""
+    if not source:
+        return TargetWeight(source, weight=Constant(0.0, "0"))
+    if not source.startswith("{") and _top_level(source, ":") and _top_level(source, ","):
+        schedule = _time_value(source, "WEIGHT", "{" + source + "}", names)
+        return TargetWeight(source, weight=schedule)
+    colons = _top_level(source, ":")
+    if len(colons) > 1:
+        raise _error(
+            source,
+            "too many ':' fields (WEIGHT_MASK:STOP); write a keyframe schedule in braces, "
+            "e.g. {0:(1), 30:(3)}",
+            colons[1],
+        )
+    fields = _fields(source, colons, 0, len(source))
+    if pixel:
+        weight, mask = _pixel_weight_part(source, fields[0], names)
+    else:
+        weight, mask = _parse_weight_part(source, fields[0], [-1], names)
+    stop = DEFAULT_STOP
+    if len(fields) > 1:
+        pos, stop_text = fields[1]
+        if not stop_text:
+            raise _error(source, "STOP is empty; give a number or drop the ':'", pos)
+        stop = _time_value(source, "STOP", stop_text, names)
+    return TargetWeight(source, weight=weight, stop=stop, mask=mask)
+
+
+def _pixel_weight_part(source: str, field: tuple[int, str], names: tuple):
+    """WEIGHT[_MASKFILE] of a pixel loss: split at the first '_' (file names hold '_')."""
+    pos, part = field
+    cuts = _top_level(source, "_", pos, pos + len(part))[:1]
+    weight_text = source[pos : cuts[0]].strip() if cuts else part
+    if not weight_text:
+        raise _error(source, "WEIGHT is empty; give a number", pos)
+    weight = _time_value(source, "WEIGHT", weight_text, names)
+    if not cuts:
+        return weight, ALL
+    mask_text = source[cuts[0] + 1 : pos + len(part)].strip()
+    if not mask_text:
+        raise _error(source, "MASK is empty; give an image path or drop the '_'", cuts[0])
+    inner = _bracketed(mask_text)
+    return weight, _file_mask(source, inner if inner is not None else mask_text, cuts[0] + 1)

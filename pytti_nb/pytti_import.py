@@ -25,35 +25,16 @@ IGNORED = {
     "approximate_vram_usage",
     "use_tensorboard",
     "device",
-    "reset_lr_each_frame",
     "restore",
     "resume",
 }
-# Features pytti_nb does not have yet. Their keys are dropped while the feature is off and
-# are an error when a settings file turns it on.
-ANIMATION_KEYS = {
-    "pre_animation_steps",
-    "sampling_mode",
-    "infill_mode",
-    "translate_x",
-    "translate_y",
-    "translate_z_3d",
-    "rotate_3d",
-    "rotate_2d",
-    "zoom_x_2d",
-    "zoom_y_2d",
-    "lock_camera",
-    "field_of_view",
-    "near_plane",
-    "far_plane",
-    "video_path",
-    "frame_stride",
-    "reencode_each_frame",
-    "flow_long_term_samples",
-    "input_audio_offset",
-    "input_audio_filters",
-}
-# Details of Limited Palette / VQGAN: image_model itself rejects those models for now.
+# PyTTI's defaults (assets/default.yaml) where ours differ and a file that leaves the key out
+# would otherwise change meaning: an imported animation keeps PyTTI's time base and optimiser.
+PYTTI_ANIMATION_DEFAULTS = {"pre_animation_steps": 50, "reset_lr_each_frame": True}
+# Keys of features pytti_nb does not have yet, by feature. They are dropped while the feature
+# is off and refused, by name, when a settings file turns it on.
+VIDEO_SOURCE_KEYS = {"video_path", "frame_stride", "reencode_each_frame", "flow_long_term_samples"}
+AUDIO_KEYS = {"input_audio_offset", "input_audio_filters"}
 IMAGE_MODEL_KEYS = {
     "vqgan_model",
     "random_initial_palette",
@@ -66,25 +47,20 @@ IMAGE_MODEL_KEYS = {
     "target_palette",
     "lock_palette",
 }
-# Keys whose own value turns a feature on, and the values that mean off.
+# Keys whose own value turns a missing feature on, and the values that mean off.
 SWITCHES = {
-    "animation_mode": ("off", False, None, ""),
+    "animation_mode": ("off", False, None, "", "2D", "3D"),
     "use_mmc": (False, None),
     "input_audio": ("", None),
-    "direct_stabilization_weight": ("", "0", 0, None),
-    "semantic_stabilization_weight": ("", "0", 0, None),
-    "depth_stabilization_weight": ("", "0", 0, None),
-    "edge_stabilization_weight": ("", "0", 0, None),
     "flow_stabilization_weight": ("", "0", 0, None),
     "mmc_models": (None, [], ""),
 }
-SCHEDULED_EMPTY_MEANS_ZERO = ("direct_init_weight", "semantic_init_weight")
+MISSING_FEATURES = VIDEO_SOURCE_KEYS | AUDIO_KEYS | IMAGE_MODEL_KEYS | set(SWITCHES)
 
 
 def from_pytti(data: dict) -> tuple[dict, list[str]]:
     """Our settings mapping for a PyTTI one, plus notes on every key that was dropped."""
     ours, notes, problems = {}, [], []
-    animated = data.get("animation_mode", "off") not in SWITCHES["animation_mode"]
     flags = [spec for flag, spec in PERCEPTOR_FLAGS.items() if data.get(flag)]
     if flags:
         ours["perceptors"] = flags
@@ -96,31 +72,29 @@ def from_pytti(data: dict) -> tuple[dict, list[str]]:
             ours[RENAMED[key]] = value
         elif key in IGNORED:
             notes.append(f"{key}: ignored (no equivalent in pytti_nb)")
-        elif key in SWITCHES or key in ANIMATION_KEYS or key in IMAGE_MODEL_KEYS:
-            if _in_use(key, value, animated):
+        elif key in MISSING_FEATURES:
+            if key in SWITCHES and value not in SWITCHES[key]:
                 problems.append(
                     f"{key}: {value!r} needs a feature pytti_nb does not have yet; "
                     "remove the key or set it off to import the rest"
                 )
+            elif key in SWITCHES and key in known:
+                ours[key] = value
             else:
                 notes.append(f"{key}: dropped (that feature is off)")
         elif key == "seed" and not isinstance(value, int):
             notes.append(f"seed: {value!r} is not a number; a seed will be drawn")
-        elif key in SCHEDULED_EMPTY_MEANS_ZERO and value in ("", None):
-            ours[key] = "0"
         elif key == "learning_rate" and value is None:
             continue
         elif key in known:
             ours[key] = value
         else:
             notes.append(f"{key}: unknown to both PyTTI and pytti_nb; dropped")
+    if ours.get("animation_mode") not in (None, False, "off"):
+        for key, value in PYTTI_ANIMATION_DEFAULTS.items():
+            if key not in data:
+                ours[key] = value
+                notes.append(f"{key}: not given; PyTTI's default {value!r} kept")
     if problems:
         raise SettingsError(problems)
     return ours, notes
-
-
-def _in_use(key, value, animated) -> bool:
-    """Whether a not-yet-supported PyTTI key asks for its feature."""
-    if key in SWITCHES:
-        return value not in SWITCHES[key]
-    return animated and key in ANIMATION_KEYS

@@ -47,7 +47,12 @@ def prepare_run(
         check_writable(run_dir)
         if models is not None:
             models.perceptors(checked.settings)
-        writer = RunWriter(run_dir, fps=checked.settings.frames_per_second, overwrite=False)
+        writer = RunWriter(
+            run_dir,
+            fps=checked.settings.frames_per_second,
+            overwrite=False,
+            gif=checked.settings.save_gif,
+        )
         return Job(checked, run_dir, writer, state)
     if settings is None:
         # a lenient first pass, so one run reports every problem of the file at once
@@ -63,7 +68,9 @@ def prepare_run(
     if models is not None:
         models.perceptors(s)
     run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
-    writer = RunWriter(run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite)
+    writer = RunWriter(
+        run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite, gif=s.save_gif
+    )
     writer.write_settings(to_yaml(s))
     return Job(checked, run_dir, writer)
 
@@ -102,6 +109,11 @@ def run_snapshots(
                 "t": snap.t,
                 "versions": versions,
             }
+            if snap.motion:
+                # rotate_3d is a tuple; JSON stores it as a list
+                metadata["motion"] = {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in snap.motion.items()
+                }
             job.writer.write_frame(snap.save_number, snap.image, metadata)
             # the generator is paused at this snapshot: the state is exactly this moment's
             save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
@@ -126,10 +138,10 @@ def run_to_completion(
     with bar:
         for snap in run_snapshots(job, models=models, should_stop=should_stop):
             bar.update(snap.step - bar.n)
-            bar.set_postfix(
-                scene=f"{snap.scene + 1}/{len(job.plan.scenes)}",
-                loss=f"{snap.losses.get('total', 0.0):.3f}",
-            )
+            shown = {"scene": f"{snap.scene + 1}/{len(job.plan.scenes)}"}
+            if job.plan.clock.animated:
+                shown["frame"] = f"{snap.frame + 1}/{job.plan.clock.frames}"
+            bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
             saved += snap.save_number is not None
     video = job.writer.finish()
     return RunResult(saved, video, job.writer.last_written)

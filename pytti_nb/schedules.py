@@ -158,6 +158,31 @@ def parse_time_value(
     return _checked_constant(result, prefix)
 
 
+def parse_time_vector(
+    value, size: int, *, names: Iterable[str] = ("t",), where: str = ""
+) -> tuple[TimeValue, ...]:
+    """Parse '[a, b, ...]' (or a list) of `size` time values, e.g. a quaternion [w, x, y, z]."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        items = [part.strip() for part in _split_top_level(text, ",")]
+    else:
+        items = [value]
+    if len(items) != size or any(item == "" for item in items):
+        raise ExpressionError(
+            f"{prefix}{value!r} has {len(items)} component(s); expected {size} values "
+            f"separated by commas, e.g. [{', '.join(['1'] + ['0'] * (size - 1))}]"
+        )
+    return tuple(
+        parse_time_value(item, names=names, where=f"{where} component {i + 1}".strip())
+        for i, item in enumerate(items)
+    )
+
+
 def _checked_constant(value: TimeValue, prefix: str) -> TimeValue:
     """Reject a constant NaN, which can never be a useful weight, stop or cutoff."""
     if value.is_constant and math.isnan(value(0.0)):

@@ -38,6 +38,11 @@ GROUPS = (
 #   scenes          the scene grammar (parsed with scene_prefix and scene_suffix)
 #   direct_prompts  'path:weight_mask:stop | ...' pixel targets
 #   schedule        a number, an expression of t, or a keyframe schedule (parsed to a TimeValue)
+#   motion          a schedule evaluated once per animation frame; in 3D it may also use the
+#                   frame's depth range r, R and mu (PyTTI)
+#   quaternion      '[w, x, y, z]', four motion values: a rotation per frame
+#   pixel_weight    PyTTI's WEIGHT[_MASKFILE][:STOP] of a pixel loss (init, stabilisation)
+#   clip_weight     PyTTI's WEIGHT[_MASK[_CUTOFF]][:STOP] of a CLIP loss
 KINDS = (
     "text",
     "path",
@@ -49,8 +54,16 @@ KINDS = (
     "scenes",
     "direct_prompts",
     "schedule",
+    "motion",
+    "quaternion",
+    "pixel_weight",
+    "clip_weight",
 )
-TIME_KINDS = ("schedule",)  # kinds the plan parses into time values
+TIME_KINDS = ("schedule",)  # kinds the plan parses into TimeValues checked at every step
+MOTION_KINDS = ("motion", "quaternion")  # checked at every frame start
+WEIGHT_KINDS = ("pixel_weight", "clip_weight")  # parsed into prompts.TargetWeight
+ANIMATION_MODES = ("off", "2D", "3D")
+MOVING = ("2D", "3D")  # modes with camera motion
 
 
 def setting(default, group, kind, help, **meta):
@@ -111,11 +124,12 @@ class Settings:
         "", P, "path", "Image to start from (path); empty starts from noise.", simple=True,
     )  # fmt: skip
     direct_init_weight: str = setting(
-        "0", P, "schedule", "Pixel (HSV) loss toward init_image; schedule.", steerable=True,
+        "0", P, "pixel_weight", "Pixel (HSV) loss toward init_image until the animation starts; "
+        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
     )  # fmt: skip
     semantic_init_weight: str = setting(
-        "0", P, "schedule", "CLIP loss toward init_image (scene 1 only); schedule.",
-        steerable=True,
+        "0", P, "clip_weight", "CLIP loss toward init_image (scene 1, until the animation "
+        "starts); WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
     )  # fmt: skip
     # Image
     image_model: str = setting(
@@ -193,7 +207,11 @@ class Settings:
         1, CU, "int", "Split the cutouts into this many perceptor batches to save memory "
         "(cutouts must divide).", min=1, max=1024, steerable=True,
     )  # fmt: skip
-    # Animation (time base; motion arrives with animation modes)
+    # Animation
+    animation_mode: str = setting(
+        "off", A, "choice", "off renders a still image; 2D and 3D warp the image between "
+        "frames by the camera motion below.", choices=ANIMATION_MODES, simple=True,
+    )  # fmt: skip
     pre_animation_steps: int = setting(
         0, A, "int", "Steps before the first animation frame, inside the step budget; t is "
         "negative until then.", min=0, max=1_000_000,
@@ -204,6 +222,88 @@ class Settings:
     )  # fmt: skip
     frames_per_second: float = setting(
         12.0, A, "float", "Frames per second of t and of the video.", min=0.01, max=240.0,
+    )  # fmt: skip
+    translate_x: str = setting(
+        "0", A, "motion", "Pixels per frame the picture moves right (2D); camera move in 3D.",
+        simple=True, steerable=True, visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    translate_y: str = setting(
+        "0", A, "motion", "Pixels per frame the picture moves up (2D); camera move in 3D.",
+        simple=True, steerable=True, visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    translate_z_3d: str = setting(
+        "0", A, "motion", "Pixels per frame the camera moves forward (3D); positive zooms in.",
+        simple=True, steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    rotate_2d: str = setting(
+        "0", A, "motion", "Degrees per frame the picture turns counterclockwise (2D).",
+        simple=True, steerable=True, visible_when={"animation_mode": ("2D",)},
+    )  # fmt: skip
+    zoom_x_2d: str = setting(
+        "0", A, "motion", "Horizontal zoom in pixels per frame (2D); positive zooms in.",
+        simple=True, steerable=True, visible_when={"animation_mode": ("2D",)},
+    )  # fmt: skip
+    zoom_y_2d: str = setting(
+        "0", A, "motion", "Vertical zoom in pixels per frame (2D); positive zooms in.",
+        simple=True, steerable=True, visible_when={"animation_mode": ("2D",)},
+    )  # fmt: skip
+    rotate_3d: str = setting(
+        "[1, 0, 0, 0]", A, "quaternion", "Camera rotation per frame as a quaternion "
+        "[w, x, y, z] of four motion values (3D); normalised to unit length.",
+        simple=True, steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    lock_camera: bool = setting(
+        True, A, "bool", "Remove the mean screen drift of a 3D move (PyTTI), keeping the "
+        "picture centred.", steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    field_of_view: float = setting(
+        60.0, A, "float", "Vertical field of view of the 3D camera, in degrees (0 to 180).",
+        min=0.0, max=180.0, steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    near_plane: float = setting(
+        1.0, A, "float", "Depth, in pixels, of the nearest point the depth model sees (3D).",
+        min=0.0, max=1e7, steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    far_plane: float = setting(
+        10000.0, A, "float", "Depth, in pixels, of the farthest point the depth model sees (3D).",
+        min=0.0, max=1e7, steerable=True, visible_when={"animation_mode": ("3D",)},
+    )  # fmt: skip
+    depth_model: str = setting(
+        "depth-anything/Depth-Anything-V2-Small-hf", A, "text", "Depth model for 3D and depth "
+        "stabilisation: a Hugging Face model id, a local folder, or none (a flat plane: zoom, "
+        "pan and roll without parallax).", visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    sampling_mode: str = setting(
+        "bicubic", A, "choice", "How the warp resamples the image.",
+        choices=("nearest", "bilinear", "bicubic"), steerable=True,
+        visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    infill_mode: str = setting(
+        "wrap", A, "choice", "What fills the picture where the warp uncovers its edge.",
+        choices=("mirror", "wrap", "black", "smear"), steerable=True,
+        visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    reset_lr_each_frame: bool = setting(
+        False, A, "bool", "Restart the optimiser every frame (PyTTI's default); off warps its "
+        "momentum with the picture so it follows the content.",
+        visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    direct_stabilization_weight: str = setting(
+        "0", A, "pixel_weight", "Pixel loss toward the warped previous frame; "
+        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    semantic_stabilization_weight: str = setting(
+        "0", A, "clip_weight", "CLIP loss toward the warped previous frame; "
+        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    depth_stabilization_weight: str = setting(
+        "0", A, "pixel_weight", "Loss between the depth of the image and of the warped "
+        "previous frame (runs the depth model every step: slow).", steerable=True,
+        visible_when={"animation_mode": MOVING},
+    )  # fmt: skip
+    edge_stabilization_weight: str = setting(
+        "0", A, "pixel_weight", "Loss between the Sobel edges of the image and of the warped "
+        "previous frame (cheap).", steerable=True, visible_when={"animation_mode": MOVING},
     )  # fmt: skip
     # Output
     file_namespace: str = setting(
@@ -220,6 +320,9 @@ class Settings:
     )  # fmt: skip
     display_every: int = setting(
         10, OUT, "int", "Show a preview every N steps.", min=1, max=1_000_000, steerable=True,
+    )  # fmt: skip
+    save_gif: bool = setting(
+        False, OUT, "bool", "Also write the saved frames as an animated GIF beside the MP4.",
     )  # fmt: skip
     # Performance
     device: str = setting(

@@ -12,6 +12,7 @@ from .schema import Settings, schema_by_name
 from .schema import steerable as schema_steerable
 
 SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".png")
+MOTION_NAMES = ("t", "r", "R", "mu")  # what motion values may use (r, R, mu only in 3D)
 
 
 def to_dict(settings: Settings) -> dict:
@@ -176,6 +177,12 @@ def _allowed(info):
         "bool": "true or false",
         "path": "a file path or empty",
         "schedule": "a number, an expression of t, or a schedule like '0:(1), 30:(2.5)'",
+        "motion": "a number, an expression of t (and of r, R, mu in 3D), or a schedule like "
+        "'0:(1), 30:(2.5)'",
+        "quaternion": "four values [w, x, y, z], each a number or an expression of t",
+        "pixel_weight": "WEIGHT[_MASK][:STOP]: a number or expression, an optional image mask "
+        "and stop, e.g. '1', '0.5_[mask.png]', '1:-0.5'",
+        "clip_weight": "WEIGHT[_MASK][:STOP] as in prompts, e.g. '1', '2_baby', '1:-0.5'",
         "list": "a list of strings, or one comma-separated string",
     }[info.kind]
 
@@ -259,6 +266,48 @@ def _as_schedule(info, raw):
     return text
 
 
+def _as_motion(info, raw):
+    """A schedule that may also use the 3D depth names r, R and mu."""
+    from .schedules import parse_time_value
+
+    text = _as_text(info, raw).strip()
+    if not text:
+        raise ValueError(f"empty; expected {_allowed(info)}")
+    try:
+        parse_time_value(text, names=MOTION_NAMES, where=f"setting {info.name!r}")
+    except PyttiError as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _as_quaternion(info, raw):
+    """Four motion values as '[w, x, y, z]' text (a YAML list is accepted too)."""
+    from .schedules import parse_time_vector
+
+    if isinstance(raw, (list, tuple)):
+        if any(isinstance(v, bool) or not isinstance(v, (str, int, float)) for v in raw):
+            raise ValueError(f"{raw!r}: expected {_allowed(info)}")
+        raw = "[" + ", ".join(str(v) for v in raw) + "]"
+    text = _as_text(info, raw).strip()
+    try:
+        parse_time_vector(text, 4, names=MOTION_NAMES, where=f"setting {info.name!r}")
+    except PyttiError as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _as_weight(info, raw):
+    """A PyTTI weight setting WEIGHT[_MASK][:STOP], syntax-checked now; empty means 0."""
+    from .prompts import parse_target_weight
+
+    text = "0" if raw is None else _as_text(info, raw).strip() or "0"
+    try:
+        parse_target_weight(text, pixel=info.kind == "pixel_weight")
+    except PyttiError as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
 def _as_list(info, raw):
     """A list of non-empty strings, or one comma-separated string."""
     items = raw.split(",") if isinstance(raw, str) else raw
@@ -286,5 +335,9 @@ _COERCERS = {
     "bool": _as_bool,
     "choice": _as_choice,
     "schedule": _as_schedule,
+    "motion": _as_motion,
+    "quaternion": _as_quaternion,
+    "pixel_weight": _as_weight,
+    "clip_weight": _as_weight,
     "list": _as_list,
 }

@@ -69,11 +69,16 @@ def build_target(prompt, perceptors, assets, device, seed) -> Target:
     else:
         embeds = {p: p.encode_text([prompt.text]) for p in perceptors}
     target = Target(prompt.source, prompt.weight, prompt.stop, prompt.mask, embeds)
-    if prompt.mask.kind == "image":
-        target.mask_image = mask_tensor(prompt.mask, assets, device)
+    return with_mask(target, perceptors, assets, device)
+
+
+def with_mask(target, perceptors, assets, device) -> Target:
+    """The target with what its mask needs loaded: the mask image, or the mask text embedded."""
+    if target.mask.kind == "image":
+        target.mask_image = mask_tensor(target.mask, assets, device)
         target.mask_norm = target.mask_image.mean().clamp_min(1e-6).sqrt()
-    elif prompt.mask.kind == "semantic":
-        target.mask_embeds = {p: p.encode_text([prompt.mask.text]) for p in perceptors}
+    elif target.mask.kind == "semantic":
+        target.mask_embeds = {p: p.encode_text([target.mask.text]) for p in perceptors}
     return target
 
 

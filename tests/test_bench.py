@@ -15,3 +15,14 @@ def test_bench_reports_stages_and_ratio(capsys):
     ratio = float(re.search(r"ratio whole step / perceptor alone: (\d+\.\d+)", out).group(1))
     assert 0.5 < ratio < 10  # a real measurement, not a placeholder
     assert "ViT-B-32 (random weights), 64x64, 2 cutouts, fp32, device cpu" in out
+
+
+def test_bench_reports_per_frame_work_as_a_share_of_a_frame(capsys, tiny_depth_model):
+    args = ["--size", "64", "--cutouts", "2", "--steps", "1", "--warmup", "0", "--device", "cpu"]
+    bench.main([*args, "--animation", "3D", "--depth-model", str(tiny_depth_model)])
+    out = capsys.readouterr().out
+    for stage in ("depth", "warp", "references"):
+        assert re.search(rf"\| {stage} \| \d+\.\d \| \d+\.\d\d% \|", out), stage
+    share = float(re.search(r"per-frame share at 50 steps per frame: (\d+\.\d+)%", out).group(1))
+    assert 0 < share < 100
+    assert float(re.search(r"\| depth \| (\d+\.\d) \|", out).group(1)) > 0

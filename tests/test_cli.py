@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import yaml
 from PIL import Image
@@ -67,8 +68,36 @@ def test_existing_run_folder_gets_a_suffix(tmp_path, tiny):
     assert (tmp_path / "out" / "run(1)" / "frames" / "000001.png").exists()
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny):
-    settings = {**tiny, "steps_per_scene": 400, "save_every": 25, "display_every": 25}
+ANIMATIONS = {
+    "2D": {
+        "animation_mode": "2D",
+        "translate_x": "2*sin(t)",
+        "rotate_2d": 3,
+        "direct_stabilization_weight": 1,
+        "semantic_stabilization_weight": 0.5,
+    },
+    "3D": {
+        "animation_mode": "3D",
+        "depth_model": "none",
+        "translate_z_3d": 4,
+        "rotate_3d": "[1, 0, 0, 0.02]",
+        "edge_stabilization_weight": 1,
+        "reset_lr_each_frame": True,
+    },
+}
+
+
+@pytest.mark.parametrize("mode", ["2D", "3D"])
+def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tiny, mode):
+    settings = {
+        **tiny,
+        **ANIMATIONS[mode],
+        "steps_per_scene": 200,
+        "steps_per_frame": 10,
+        "pre_animation_steps": 5,
+        "save_every": 25,  # not a frame boundary: saves land mid-frame
+        "display_every": 25,
+    }
     whole = cli(
         "render", str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})), "--quiet"
     )
@@ -93,18 +122,18 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     step = load_checkpoint(killed_dir)["step"]
-    assert 50 <= step < 400, "the run must be killed mid-way for this test to mean anything"
+    assert 50 <= step < 200, "the run must be killed mid-way for this test to mean anything"
     assert not (killed_dir / "killed.mp4").exists()
     resumed = cli("render", "--resume", str(killed_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     a = load_checkpoint(tmp_path / "out" / "whole")
     b = load_checkpoint(killed_dir)
-    assert a["step"] == b["step"] == 400
+    assert a["step"] == b["step"] == 200
     for key in a["image"]:
         assert torch.equal(a["image"][key], b["image"][key])
     assert np.array_equal(
-        pixels(tmp_path / "out/whole/frames/000016.png"),
-        pixels(killed_dir / "frames" / "000016.png"),
+        pixels(tmp_path / "out/whole/frames/000008.png"),
+        pixels(killed_dir / "frames" / "000008.png"),
     )
     assert (killed_dir / "killed.mp4").exists()
 
@@ -170,3 +199,30 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
     # the stop saved a frame at the step it stopped on, so nothing rendered is lost
     frames = sorted((run_dir / "frames").glob("*.png"))
     assert read_png_metadata(frames[-1])["step"] == step
+
+
+def test_a_2d_render_writes_frames_with_motion_a_video_and_a_gif(tmp_path, tiny):
+    settings = {
+        **tiny,
+        **ANIMATIONS["2D"],
+        "steps_per_scene": 12,
+        "steps_per_frame": 3,
+        "save_every": 3,
+        "save_gif": True,
+        "frames_per_second": 8,
+    }
+    run = cli("render", str(write_settings(tmp_path, settings)), "--quiet")
+    assert run.returncode == 0, run.stderr
+    folder = tmp_path / "out" / "run"
+    frames = sorted((folder / "frames").glob("*.png"))
+    assert len(frames) == 4  # one per animation frame, the last one included
+    meta = [read_png_metadata(f) for f in frames]
+    assert [m["frame"] for m in meta] == [0, 1, 2, 3]
+    # each frame records the motion that made it: translate_x = 2 sin(t), t = frame / 8
+    for m in meta:
+        assert m["motion"]["translate_x"] == pytest.approx(2 * np.sin(m["frame"] / 8))
+        assert m["motion"]["rotate_2d"] == 3
+    with Image.open(folder / "run.gif") as gif:
+        assert gif.n_frames == 4 and gif.info["loop"] == 0
+        assert abs(gif.info["duration"] - 125) <= 10  # GIF times are in hundredths of a second
+    assert (folder / "run.mp4").stat().st_size > 0

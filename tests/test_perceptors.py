@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from pytti_nb import perceptors
 from pytti_nb.errors import PerceptorError
-from pytti_nb.models import ModelCache
+from pytti_nb.models import ModelCache, network
 from pytti_nb.perceptors import (
     PerceptorSpec,
     check_perceptor_spec,
@@ -207,7 +207,7 @@ def test_low_precision_model_keeps_fp32_interface(tiny_specs):
 
 def test_offline_download_error_is_fast_and_helpful(tmp_path, monkeypatch):
     """With no network the error says so at once and offers a local file or the demo perceptor."""
-    monkeypatch.setattr(perceptors, "_reachable", lambda host, **_: False)
+    monkeypatch.setattr(network, "reachable", lambda host, **_: False)
     monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
     start = time.perf_counter()
     with pytest.raises(PerceptorError) as info:
@@ -220,7 +220,7 @@ def test_offline_download_error_is_fast_and_helpful(tmp_path, monkeypatch):
 
 def test_failed_download_is_reported_with_alternatives(tmp_path, monkeypatch):
     """When the host answers but open_clip's download fails, the same guidance is given."""
-    monkeypatch.setattr(perceptors, "_reachable", lambda host, **_: True)
+    monkeypatch.setattr(network, "reachable", lambda host, **_: True)
     monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
 
     def fail(*args, **kwargs):

@@ -93,18 +93,48 @@ def test_pytti_default_imports_to_valid_settings():
     assert s.scene_suffix == " | text:-1:-.9" and s.cutouts == 40 and s.seed is None
     assert s.direct_init_weight == "0" and s.learning_rate is None
     assert ours["models_cache_dir"] == "${user_cache:}"  # renamed, kept for the user to fix
-    assert any(n.startswith("animation_mode: dropped") for n in notes)
+    assert s.animation_mode == "off" and any(n.startswith("vqgan_model: dropped") for n in notes)
     assert any(n.startswith("clear_every: ignored") for n in notes)
 
 
 @pytest.mark.parametrize(
-    "change", [{"animation_mode": "3D"}, {"use_mmc": True}, {"edge_stabilization_weight": "0.5"}]
+    "change",
+    [
+        {"animation_mode": "Video Source"},
+        {"use_mmc": True},
+        {"flow_stabilization_weight": "0.5"},
+        {"input_audio": "song.mp3"},
+    ],
 )
 def test_features_not_yet_supported_are_refused_by_name(change):
     with pytest.raises(SettingsError) as e:
         from_pytti({**PYTTI_DEFAULT, **change})
     key = next(iter(change))
     assert any(p.startswith(f"{key}:") for p in e.value.problems)
+
+
+@pytest.mark.parametrize("mode", ["2D", "3D", False])
+def test_2d_and_3d_settings_files_import_with_their_motion_and_stabilisation(mode):
+    pytti = {
+        **PYTTI_DEFAULT,
+        "animation_mode": mode,  # False: YAML's unquoted off
+        "translate_x": "-1700*sin(radians(1.5))",
+        "translate_z_3d": "(50+10*t)*sin(t/10*pi)**2",
+        "rotate_3d": "[cos(radians(1.5)), 0, -sin(radians(1.5))/sqrt(2), sin(radians(1.5))/sqrt(2)]",
+        "rotate_2d": "5*sin(t)",
+        "direct_stabilization_weight": "1:-0.5",
+        "edge_stabilization_weight": "0.5",
+        "semantic_stabilization_weight": "",
+    }
+    del pytti["reset_lr_each_frame"], pytti["pre_animation_steps"]
+    ours, notes = from_pytti(pytti)
+    s = from_dict({**ours, "models_cache_dir": "", "depth_model": "none"})
+    assert s.animation_mode == (mode or "off")
+    assert s.translate_z_3d == "(50+10*t)*sin(t/10*pi)**2" and s.rotate_2d == "5*sin(t)"
+    assert s.direct_stabilization_weight == "1:-0.5" and s.semantic_stabilization_weight == "0"
+    if mode:  # PyTTI's own defaults for what the file leaves out, so t and Adam mean the same
+        assert s.pre_animation_steps == 50 and s.reset_lr_each_frame is True
+        assert any(n.startswith("reset_lr_each_frame: not given") for n in notes)
 
 
 def test_cli_import(tmp_path):

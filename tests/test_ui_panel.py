@@ -32,8 +32,14 @@ def changed_value(info):
     if info.kind == "float":
         middle = (info.min + info.max) / 2
         return middle if default != middle else info.min
-    if info.kind == "schedule":
+    if info.kind in ("schedule", "motion"):
         return "0:(0.5), 10:(0.1)"
+    if info.kind == "quaternion":
+        return "[1, 0, 0.1, 0]"
+    if info.kind == "pixel_weight":
+        return "0.5:-0.2"
+    if info.kind == "clip_weight":
+        return "1_r"
     if info.kind == "list":
         return ["demo", "ViT-B-32@openai"]
     return TEXT_VALUES.get(info.name, f"/tmp/{info.name}_value")
@@ -169,14 +175,34 @@ def test_empty_scenes_are_an_error_with_an_example():
 
 def test_simple_view_shows_simple_settings_and_advanced_shows_all():
     panel = SettingsPanel()
-    simple = [i.name for i in schema() if i.simple]
+    shown = [i for i in schema() if not i.visible_when]  # animation is off
+    simple = [i.name for i in shown if i.simple]
     assert sorted(panel.visible_names()) == sorted(simple)
     assert "border_mode" not in panel.visible_names()
     panel.advanced.value = True
-    assert sorted(panel.visible_names()) == sorted(i.name for i in schema())
+    assert sorted(panel.visible_names()) == sorted(i.name for i in shown)
     assert set(panel.tabs.titles) == {i.group.split(" and ")[0] for i in schema()}
     panel.advanced.value = False
     assert sorted(panel.visible_names()) == sorted(simple)
+
+
+def test_motion_settings_appear_with_their_animation_mode_on_the_same_tab():
+    panel = SettingsPanel()
+    panel.tabs.selected_index = panel.tabs.titles.index("Animation")
+    assert "translate_x" not in panel.visible_names()
+    panel.controls["animation_mode"].value = "2D"
+    names = panel.visible_names()
+    assert {"translate_x", "translate_y", "rotate_2d", "zoom_x_2d"} <= set(names)
+    assert "translate_z_3d" not in names and "rotate_3d" not in names
+    assert panel.tabs.titles[panel.tabs.selected_index] == "Animation"
+    panel.controls["animation_mode"].value = "3D"
+    names = panel.visible_names()
+    assert {"translate_x", "translate_z_3d", "rotate_3d"} <= set(names)
+    assert "rotate_2d" not in names
+    panel.advanced.value = True
+    assert {"field_of_view", "depth_model", "direct_stabilization_weight"} <= set(
+        panel.visible_names()
+    )
 
 
 def test_tabs_follow_the_group_order_and_hold_their_settings():

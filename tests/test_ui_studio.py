@@ -12,7 +12,7 @@ from PIL import Image
 from pytti_nb import perceptors as perceptors_module
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.errors import SettingsError
-from pytti_nb.models import ModelCache
+from pytti_nb.models import ModelCache, network
 from pytti_nb.output import read_png_metadata
 from pytti_nb.settings import from_dict, load_settings, save_settings
 from pytti_nb.ui import build_studio
@@ -127,7 +127,7 @@ def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypa
 
 
 def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monkeypatch):
-    monkeypatch.setattr(perceptors_module, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
     monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)

@@ -9,11 +9,12 @@ for step in range(start, total):
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ..animation.animator import Animator
 from ..cutouts import CutoutAugs, make_cutouts
 from ..device import pick_device
 from ..errors import SettingsError
@@ -42,6 +43,7 @@ class Snapshot:
     seconds_per_step: float  # wall time per step since the previous snapshot
     save_number: int | None = None  # 1-based number of the saved image at save points
     final: bool = False
+    motion: dict = field(default_factory=dict)  # the current frame's motion values
 
 
 def with_seed(settings: Settings) -> Settings:
@@ -60,8 +62,12 @@ class Renderer:
         self.device = pick_device(s.device)
         self.models = models
         self.perceptors = models.perceptors(s)
+        self.depth_model = self._load_depth_model(run_plan)
         self.terms = []
         self._install(run_plan, load_assets(run_plan, run_plan.output_size))
+        self.animator = None
+        if s.animation_mode != "off":
+            self.animator = Animator(run_plan, self.device, self.depth_model)
         self.image = build_image_model(
             s.image_model,
             width=run_plan.width,
@@ -72,7 +78,7 @@ class Renderer:
         )
         if s.init_image:
             self.image.encode(to_tensor(self.assets.rgb[s.init_image], self.device))
-        self.optimizer = torch.optim.Adam(self.image.parameters(), lr=self._learning_rate())
+        self.optimizer = self._new_optimizer()
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
         self.step = 0
         self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
@@ -97,7 +103,7 @@ class Renderer:
             noise=s.cutout_noise,
             color_jitter=s.cutout_color_jitter,
         )
-        self.terms = build_terms(run_plan, self.perceptors, assets, self.device)
+        self.terms = build_terms(run_plan, self.perceptors, assets, self.device, self.depth_model)
         for term in self.terms:
             if term.name in old:
                 term.load_state_dict(old[term.name].state_dict())
@@ -110,6 +116,22 @@ class Renderer:
             if term.name == name:
                 return term
         raise KeyError(f"no loss term {name!r}; the run has {[t.name for t in self.terms]}")
+
+    def _load_depth_model(self, run_plan):
+        """The depth model, when 3D motion or depth stabilisation needs one (else None)."""
+        from ..models.depth import is_flat
+
+        s = run_plan.settings
+        wanted = s.animation_mode == "3D" or "depth_stabilization_weight" not in run_plan.off
+        if not wanted or is_flat(s.depth_model):
+            return None
+        return self.models.depth(
+            s.depth_model, device=self.device, cache_dir=s.models_cache_dir or None
+        )
+
+    def _new_optimizer(self):
+        """A fresh optimiser over the image's parameters."""
+        return torch.optim.Adam(self.image.parameters(), lr=self._learning_rate())
 
     def _learning_rate(self) -> float:
         """The learning rate setting, or the image model's default."""
@@ -142,6 +164,8 @@ class Renderer:
         """Swap in a steered plan: new terms (text embeddings are cached), augs and lr."""
         (new, assets), self._pending = self._pending, None
         self._install(new, assets)
+        if self.animator is not None:
+            self.animator.steer(new)
         for group in self.optimizer.param_groups:
             group["lr"] = self._learning_rate()
 
@@ -160,6 +184,7 @@ class Renderer:
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "rng": self.rng.get_state(),
             "terms": _to_cpu({name: state for name, state in terms.items() if state}),
+            "animator": self.animator.state_dict() if self.animator is not None else {},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -171,6 +196,8 @@ class Renderer:
         for term in self.terms:
             if term.name in saved:
                 term.load_state_dict(_to_device(saved[term.name], self.device))
+        if self.animator is not None:
+            self.animator.load_state_dict(state.get("animator", {}))
         self.step = int(state["step"])
 
     # -- the loop ------------------------------------------------------------------------
@@ -186,6 +213,8 @@ class Renderer:
             if self._pending is not None:
                 self._apply_pending()
             ctx = self.plan.clock.at(self.step)
+            if ctx.frame_start and self.animator is not None:
+                self.begin_frame(ctx)
             step_losses = self.train_step(ctx)
             self.step += 1
             stopping = should_stop()
@@ -202,6 +231,15 @@ class Renderer:
             yield self._snapshot(ctx, step_losses, per_step, save, final)
             if stopping:
                 return
+
+    def begin_frame(self, ctx) -> None:
+        """Once per animation frame: warp the image into the new frame, set the references."""
+        if self.settings.reset_lr_each_frame:
+            self.optimizer = self._new_optimizer()  # PyTTI: fresh moments every frame
+        refs = self.animator.begin_frame(self.image, self.optimizer, ctx, self.timer)
+        with self.timer("frame_references"):
+            for term in self.terms:
+                term.on_frame(refs, ctx)
 
     def _snapshot(self, ctx, step_losses, per_step, save, final) -> Snapshot:
         """Package the current image and losses: the display point, where the GPU syncs."""
@@ -221,6 +259,7 @@ class Renderer:
             seconds_per_step=per_step,
             save_number=self._save_number() if save else None,
             final=final,
+            motion=dict(self.animator.values) if self.animator is not None else {},
         )
 
     def _save_number(self) -> int:

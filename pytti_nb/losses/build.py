@@ -1,14 +1,20 @@
-"""Build a run's loss terms from its plan: prompts, init targets, smoothing, direct targets."""
+"""Build a run's loss terms from its plan: prompts, init targets, smoothing, direct targets and
+stabilisation."""
 
-from ..prompts import ALL, DEFAULT_STOP
-from ..targets import Target, build_target, embed_image, mask_tensor, to_tensor
+from ..targets import Target, build_target, embed_image, mask_tensor, to_tensor, with_mask
+from .stabilization import (
+    DepthStabilization,
+    DirectStabilization,
+    EdgeStabilization,
+    SemanticStabilization,
+)
 from .terms import DirectTarget, ScenePrompts, SemanticInit, Smoothing
 
 
-def build_terms(run_plan, perceptors, assets, device) -> list:
+def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
     """Every loss term of a run, each with its targets embedded (text embeddings are cached)."""
     s, off, seed = run_plan.settings, run_plan.off, run_plan.settings.seed
-    schedules = run_plan.schedules
+    weights = run_plan.weights
     scenes = [
         [build_target(p, perceptors, assets, device, seed) for p in scene.prompts]
         for scene in run_plan.scenes
@@ -17,16 +23,61 @@ def build_terms(run_plan, perceptors, assets, device) -> list:
     init = to_tensor(assets.rgb[s.init_image], device) if s.init_image else None
     if init is not None and "semantic_init_weight" not in off:
         # the init image is already loaded; no prompt string to parse (paths may hold ']')
-        embeds = {p: embed_image(p, init, seed) for p in perceptors}
-        weight = schedules["semantic_init_weight"]
-        terms.append(SemanticInit(Target("semantic init", weight, DEFAULT_STOP, ALL, embeds)))
+        target = _clip_target(
+            "semantic init", weights["semantic_init_weight"], perceptors, assets, device
+        )
+        target.embeds = {p: embed_image(p, init, seed) for p in perceptors}
+        terms.append(SemanticInit(target))
     if "smoothing_weight" not in off:
-        terms.append(Smoothing(schedules["smoothing_weight"]))
+        terms.append(Smoothing(run_plan.schedules["smoothing_weight"]))
     if init is not None and "direct_init_weight" not in off:
-        weight = schedules["direct_init_weight"]
-        terms.append(DirectTarget("direct_init", init, weight, DEFAULT_STOP, until_animation=True))
+        w = weights["direct_init_weight"]
+        mask = _pixel_mask(w, assets, device)
+        terms.append(
+            DirectTarget("direct_init", init, w.weight, w.stop, mask, until_animation=True)
+        )
     for k, d in enumerate(run_plan.direct_prompts):
         mask = mask_tensor(d.mask, assets, device) if d.mask.kind == "image" else None
         target = to_tensor(assets.rgb[d.path], device)
         terms.append(DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask))
+    terms += _stabilization(run_plan, perceptors, assets, device, init, depth_model)
     return terms
+
+
+def _stabilization(run_plan, perceptors, assets, device, init, depth_model) -> list:
+    """The stabilisation terms that are on; before the first frame they compare with the init
+    image when there is one (PyTTI)."""
+    off, weights, out = run_plan.off, run_plan.weights, []
+    pixel_terms = {
+        "direct_stabilization_weight": ("stabilization_direct", DirectStabilization, {}),
+        "edge_stabilization_weight": ("stabilization_edge", EdgeStabilization, {}),
+        "depth_stabilization_weight": (
+            "stabilization_depth",
+            DepthStabilization,
+            {"depth_model": depth_model},
+        ),
+    }
+    for setting, (name, term, extra) in pixel_terms.items():
+        if setting not in off:
+            w = weights[setting]
+            mask = _pixel_mask(w, assets, device)
+            out.append(term(name, w, mask=mask, reference=init, **extra))
+    if "semantic_stabilization_weight" not in off:
+        w = weights["semantic_stabilization_weight"]
+        target = _clip_target("stabilization", w, perceptors, assets, device)
+        references = None
+        if init is not None:
+            references = {p: embed_image(p, init, run_plan.settings.seed) for p in perceptors}
+        out.append(SemanticStabilization(target, perceptors, references))
+    return out
+
+
+def _pixel_mask(weight, assets, device):
+    """The image mask of a pixel weight setting as [1,1,H,W], or None."""
+    return mask_tensor(weight.mask, assets, device) if weight.mask.kind == "image" else None
+
+
+def _clip_target(source, weight, perceptors, assets, device) -> Target:
+    """A Target for a CLIP weight setting; the caller fills in its embeddings."""
+    target = Target(source, weight.weight, weight.stop, weight.mask, embeds={})
+    return with_mask(target, perceptors, assets, device)

@@ -145,3 +145,12 @@ def masked_mse(a: Tensor, b: Tensor, mask: Tensor | None = None) -> Tensor:
     if mask is None:
         return F.mse_loss(a, b)
     return F.mse_loss(a * mask, b * mask)
+
+
+def sobel_edges(rgb: Tensor) -> Tensor:
+    """[2b,1,H,W] horizontal then vertical Sobel/8 edges of the grey image (PyTTI EdgeLoss)."""
+    grey = (rgb * rgb.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    dx = rgb.new_tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]) / 8
+    kernels = torch.stack((dx, dx.T))[:, None]  # [2,1,3,3]: d/dx, d/dy
+    edges = F.conv2d(grey, kernels, padding=1)  # [b,2,H,W]
+    return torch.cat((edges[:, :1], edges[:, 1:]))

@@ -66,3 +66,16 @@ class ModelCache:
             )
             for spec in settings.perceptors
         ]
+
+    def depth(self, spec: str, *, device="cpu", cache_dir=None):
+        """A frozen depth model (models.depth.DepthEstimator) for a depth_model setting."""
+        import torch
+
+        from .depth import load_depth_model
+
+        device = torch.device(device)
+
+        def load():
+            return load_depth_model(spec, device=device, cache_dir=cache_dir)
+
+        return self.get(("depth", spec.strip(), str(device)), load)

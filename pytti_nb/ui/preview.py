@@ -54,16 +54,25 @@ def losses_text(losses: dict) -> str:
 
 
 def schedule_chart(settings) -> str:
-    """HTML for the schedule preview: a chart of every time-varying value, or why there is none."""
+    """HTML for the schedule preview: charts of every time-varying weight and of the camera
+    motion per frame, or why there is none."""
     from ..plan import plan
 
     try:
-        series = schedule_series(plan(settings))
+        run_plan = plan(settings)
     except SettingsError as e:
         return "<i>fix these first: " + html.escape("; ".join(e.problems)) + "</i>"
-    if not series:
+    charts = []
+    series = schedule_series(run_plan)
+    if series:
+        charts.append(line_chart_svg(series, width=560, height=180, title="schedules over the run"))
+    motion = motion_series(run_plan)
+    if motion:
+        title = "camera motion per frame (pixels, degrees)"
+        charts.append(line_chart_svg(motion, width=560, height=180, title=title, x_label="frame"))
+    if not charts:
         return "<i>Every weight and stop is constant over the run.</i>"
-    return line_chart_svg(series, width=560, height=180, title="schedules over the run")
+    return "<br>".join(charts)
 
 
 def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
@@ -72,6 +81,10 @@ def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
     out = {}
     for name, value in run_plan.schedules.items():
         _add(out, name, value, run_plan, 0, total, samples)
+    for name, weight in run_plan.weights.items():
+        if name not in run_plan.off:
+            _add(out, f"{name} (weight)", weight.weight, run_plan, 0, total, samples)
+            _add(out, f"{name} (stop)", weight.stop, run_plan, 0, total, samples)
     for scene in run_plan.scenes:
         start = scene.index * per_scene
         end = total if scene.index == len(run_plan.scenes) - 1 else start + per_scene
@@ -84,6 +97,31 @@ def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
     for d in run_plan.direct_prompts:
         _add(out, f"{d.source} (weight)", d.weight, run_plan, 0, total, samples)
         _add(out, f"{d.source} (stop)", d.stop, run_plan, 0, total, samples)
+    return out
+
+
+def motion_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
+    """Every motion value that is not constant zero, per frame: {label: (frames, values)}.
+
+    3D values that use the depth range are drawn with the typical depths validation uses.
+    """
+    from ..animation.motion import evaluate, typical_depths
+
+    clock, motion = run_plan.clock, run_plan.motion
+    if not clock.frames or not motion:
+        return {}
+    s = run_plan.settings
+    depths = typical_depths(s, run_plan.output_size[1]) if s.animation_mode == "3D" else {}
+    frames = list(range(0, clock.frames, max(1, clock.frames // samples)))
+    values = [evaluate(motion, clock.at(clock.frame_start_step(f)), depths) for f in frames]
+    out = {}
+    for name in motion:
+        parts = [v[name] if isinstance(v[name], tuple) else (v[name],) for v in values]
+        for k, column in enumerate(zip(*parts, strict=True)):
+            label = f"{name}[{'wxyz'[k]}]" if len(parts[0]) > 1 else name
+            unrotated = label == "rotate_3d[w]" and all(c == 1 for c in column)
+            if any(column) and not unrotated:  # zero motion and w = 1 draw nothing
+                out[label] = (frames, list(column))
     return out
 
 

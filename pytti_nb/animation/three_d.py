@@ -1,0 +1,94 @@
+"""3D camera motion: unproject with the frame's depth, move the camera, reproject.
+
+Camera frame: x right, y down, z forward; units are output pixels. A pixel at screen offset
+(x, y) from the centre with depth z is the point z * (x / f, y / f, 1), f the focal length
+(H/2) / tan(fov/2). PyTTI's motion, expressed in this frame, moves every point to
+R (P + t) with t = (translate_x, -translate_y, -translate_z_3d) and R the rotate_3d
+quaternion [w, x, y, z] turned into PyTTI's (OpenGL, z backward) frame. The new screen
+position minus the old is the forward flow; lock_camera subtracts its mean, as PyTTI does.
+
+The warp needs the inverse map, the previous-frame position of every new pixel. PyTTI took the
+forward flow at the new position as if it were the backward one; we solve q = p + F(p) for p by
+fixed-point iteration (p <- q - F(p)), which converges for the small motions of one frame and
+makes a plane move by its exact homography.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .motion import focal_length
+from .warp import identity_grid
+
+INVERSE_ITERATIONS = 8
+MIN_DEPTH = 1e-3  # points that the move puts behind the camera are held just in front of it
+_FLIP_Z = (1.0, 1.0, -1.0)  # between OpenGL's z-backward frame and ours
+
+
+def rotation_matrix(quaternion) -> Tensor:
+    """The 3x3 rotation of a quaternion [w, x, y, z] (normalised) in our z-forward frame."""
+    q = torch.tensor(quaternion, dtype=torch.float64)
+    w, x, y, z = (q / q.norm()).tolist()
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    opengl = torch.tensor(rows, dtype=torch.float64)
+    flip = torch.diag(torch.tensor(_FLIP_Z, dtype=torch.float64))
+    return (flip @ opengl @ flip).float()
+
+
+def pixel_centres(height: int, width: int, out_h: int, out_w: int, device) -> Tensor:
+    """[2,h,w] screen offsets from the centre, in output pixels, of an h x w grid's pixels."""
+    ys = (torch.arange(height, device=device) + 0.5) * (out_h / height) - out_h / 2
+    xs = (torch.arange(width, device=device) + 0.5) * (out_w / width) - out_w / 2
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack((grid_x, grid_y))
+
+
+def forward_flow(depth: Tensor, motion: dict, fov: float, out_size, lock_camera: bool) -> Tensor:
+    """Screen motion [2,h,w] in output pixels of every pixel of the grid `depth` [1,1,h,w].
+
+    `depth` is in output pixels, sampled at the centres of an h x w grid over the output
+    image of `out_size` (width, height).
+    """
+    out_w, out_h = out_size
+    height, width = depth.shape[-2:]
+    f = focal_length(out_h, fov)
+    xy = pixel_centres(height, width, out_h, out_w, depth.device)
+    z = depth[0, 0].float()
+    points = torch.stack((xy[0] * z / f, xy[1] * z / f, z))  # [3,h,w]
+    t = torch.tensor(
+        [motion["translate_x"], -motion["translate_y"], -motion["translate_z_3d"]],
+        device=depth.device,
+    )
+    r = rotation_matrix(motion["rotate_3d"]).to(depth.device)
+    moved = torch.einsum("ij,jhw->ihw", r, points + t[:, None, None])
+    z_new = moved[2].clamp_min(MIN_DEPTH)
+    flow = f * moved[:2] / z_new - xy
+    if lock_camera:
+        flow = flow - flow.mean(dim=(1, 2), keepdim=True)
+    return flow
+
+
+def displacement(flow: Tensor, out_size) -> Tensor:
+    """The warp's displacement [1,h,w,2] (normalised) that inverts a forward flow [2,h,w]."""
+    out_w, out_h = out_size
+    height, width = flow.shape[-2:]
+    scale = flow.new_tensor([2 / out_w, 2 / out_h]).view(2, 1, 1)
+    flow_n = (flow * scale)[None]  # [1,2,h,w] in normalised units
+    q = identity_grid(height, width, flow.device)  # new-frame positions
+    p = q - flow_n.permute(0, 2, 3, 1)  # PyTTI's one-step estimate
+    for _ in range(INVERSE_ITERATIONS):
+        at_p = F.grid_sample(flow_n, p, mode="bilinear", padding_mode="border", align_corners=False)
+        p = q - at_p.permute(0, 2, 3, 1)
+    return p - q
+
+
+def depth_range(depth: Tensor) -> dict:
+    """PyTTI's r, R and mu of a depth map in pixels: nearest, farthest, mean of mean and median."""
+    flat = depth.flatten().float()
+    stats = torch.stack((flat.min(), flat.max(), (flat.mean() + flat.median()) / 2))
+    r, big_r, mu = stats.tolist()  # one GPU sync, once per frame
+    return {"r": r, "R": big_r, "mu": mu}

@@ -1,0 +1,145 @@
+"""Stabilisation: losses that keep each animation frame close to the warped previous one.
+
+Each term's reference is computed once per frame (on_frame) and kept in the checkpoint, so a
+resumed run compares against exactly the reference it had. Before the first frame the
+reference is the init image when there is one, as in PyTTI; otherwise the term waits.
+"""
+
+import torch
+
+from ..targets import guidance_loss
+from . import functional as F
+from .terms import CutoutTerm, ImageTerm
+
+
+class PixelStabilization(ImageTerm):
+    """A loss toward a per-frame reference derived from the warped previous frame."""
+
+    def __init__(self, name, weight, mask=None, reference=None):
+        self.name, self.weight, self.mask = name, weight, mask  # weight: prompts.TargetWeight
+        self.reference = None if reference is None else self.prepare(reference)
+
+    def prepare(self, image):
+        """What this term compares, computed from a reference image (once per frame)."""
+        raise NotImplementedError
+
+    def measure(self, image):
+        """The same quantity of the image being optimised (every step, differentiable)."""
+        raise NotImplementedError
+
+    def on_frame(self, refs, ctx):
+        """Take the new frame's reference."""
+        self.reference = self.reference_from(refs)
+
+    def reference_from(self, refs):
+        """The reference of a frame's FrameRefs."""
+        return self.prepare(refs.image)
+
+    def loss(self, image, ctx):
+        """Stopped, weighted, masked MSE between measure(image) and the reference."""
+        if self.reference is None:
+            return None
+        w = ctx.value(self.weight.weight)
+        if w == 0:
+            return None
+        raw = F.masked_mse(self.measure(image), self.reference, self.mask)
+        return F.stopped(raw, w, ctx.value(self.weight.stop))
+
+    def state_dict(self):
+        """The current reference."""
+        return {} if self.reference is None else {"reference": self.reference}
+
+    def load_state_dict(self, state):
+        """Restore the reference."""
+        self.reference = state.get("reference")
+
+
+class DirectStabilization(PixelStabilization):
+    """HSV pixel loss to the warped previous frame (PyTTI's direct stabilisation)."""
+
+    @torch.no_grad()
+    def prepare(self, image):
+        """[R,G,B,S,V] of the reference."""
+        return F.hsv(image)
+
+    def measure(self, image):
+        """[R,G,B,S,V] of the image."""
+        return F.hsv(image)
+
+
+class EdgeStabilization(PixelStabilization):
+    """Loss between Sobel edges of the image and of the warped previous frame (cheap)."""
+
+    @torch.no_grad()
+    def prepare(self, image):
+        """Edges of the reference."""
+        return F.sobel_edges(image)
+
+    def reference_from(self, refs):
+        """The frame's edges, computed once for every term that needs them."""
+        return refs.edges()
+
+    def measure(self, image):
+        """Edges of the image."""
+        return F.sobel_edges(image)
+
+
+class DepthStabilization(PixelStabilization):
+    """Loss between depth maps (metres) of the image and of the warped previous frame.
+
+    The depth model runs forward and backward on the image every step: the costly term.
+    """
+
+    def __init__(self, name, weight, depth_model, mask=None, reference=None):
+        self.depth_model = depth_model
+        super().__init__(name, weight, mask, reference)
+
+    @torch.no_grad()
+    def prepare(self, image):
+        """Depth of the reference in metres."""
+        return self.depth_model.metres(image)
+
+    def reference_from(self, refs):
+        """The frame's depth, computed once for every term that needs it."""
+        return refs.depth_metres()
+
+    def measure(self, image):
+        """Depth of the image in metres, differentiable."""
+        return self.depth_model.metres(image)
+
+
+class SemanticStabilization(CutoutTerm):
+    """CLIP loss toward the warped previous frame, part of every scene (PyTTI)."""
+
+    name = "semantic_stabilization"
+
+    def __init__(self, target, perceptors, references=None):
+        self.target = target  # targets.Target: weight, stop and mask; embeds set per frame
+        self.perceptors = perceptors
+        self.active = references is not None
+        if references is not None:
+            self.target.embeds = references
+
+    def on_frame(self, refs, ctx):
+        """Embed the new frame's reference for every perceptor."""
+        self.target.embeds = {p: refs.embedding(p) for p in self.perceptors}
+        self.active = True
+
+    def loss(self, perceptor, emb, cuts, ctx):
+        """The reference's guidance loss."""
+        if not self.active:
+            return None
+        return guidance_loss([self.target], perceptor, emb, cuts, ctx)
+
+    def state_dict(self):
+        """The reference embeddings, by perceptor position."""
+        if not self.active:
+            return {}
+        return {"embeds": {str(i): self.target.embeds[p] for i, p in enumerate(self.perceptors)}}
+
+    def load_state_dict(self, state):
+        """Restore the reference embeddings."""
+        embeds = state.get("embeds")
+        if embeds:
+            self.target.embeds = {p: embeds[str(i)] for i, p in enumerate(self.perceptors)}
+            self.active = True

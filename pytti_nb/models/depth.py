@@ -1,0 +1,182 @@
+"""Depth estimation for 3D animation and depth stabilisation, through Hugging Face transformers.
+
+`depth_model` names a Hugging Face depth-estimation model (Depth Anything V2 Small by default,
+downloaded into models_cache_dir or the hub cache), a local folder holding one (config.json,
+weights and preprocessor_config.json, as save_pretrained writes them), or `none`: a flat plane
+at the camera's focal distance, so 3D runs offline with no weights (zoom, pan and roll, no
+parallax). transformers is imported only when a depth model is actually loaded.
+
+Depth is returned in output pixels, the units of 3D motion, mapped as PyTTI mapped AdaBins:
+metres in [0.001, 10] onto [near_plane, far_plane]. Metric models (depth_estimation_type
+"metric") give metres; relative models give inverse depth, which is normalised per image and
+read as 1 m (nearest) to 10 m (farthest) first.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import PyttiError
+from . import network
+
+NONE = "none"
+DEFAULT = "depth-anything/Depth-Anything-V2-Small-hf"
+METRES = (1e-3, 10.0)  # the metric range PyTTI mapped onto [near_plane, far_plane]
+RELATIVE_METRES = (1.0, 10.0)  # nearest and farthest point of a relative depth map
+MAX_INPUT_PIXELS = 500_000  # PyTTI's cap on the depth model's input area
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+ALTERNATIVES = (
+    "use depth_model: none (a flat plane: zoom, pan and roll, no parallax), or a local folder "
+    "with a transformers depth model (config.json, weights and preprocessor_config.json)"
+)
+
+
+class DepthModelError(PyttiError):
+    """A depth model cannot be had."""
+
+
+def is_flat(spec: str) -> bool:
+    """Whether a depth_model setting means the flat plane (no model)."""
+    return spec.strip().lower() == NONE
+
+
+def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
+    """Prove a depth model can be loaded, without loading it; raises DepthModelError."""
+    spec = spec.strip()
+    if is_flat(spec):
+        return
+    folder = Path(spec).expanduser()
+    if folder.exists():
+        _check_folder(spec, folder)
+        return
+    if not HUB_ID.fullmatch(spec):
+        raise DepthModelError(
+            f"depth_model {spec!r} is neither a folder nor a Hugging Face model id (ORG/NAME); "
+            + ALTERNATIVES
+        )
+    if _cached_snapshot(spec, cache_dir) is None and network.surely_offline(network.hf_host()):
+        raise DepthModelError(
+            f"depth_model {spec!r} is not downloaded yet and {network.hf_host()} cannot be "
+            f"reached (no network?); " + ALTERNATIVES
+        )
+
+
+def _check_folder(spec, folder):
+    """A local model folder needs a config and weights."""
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise DepthModelError(f"depth_model {spec!r}: no config.json in it; " + ALTERNATIVES)
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise DepthModelError(
+            f"depth_model {spec!r}: no weights ({' or '.join(WEIGHT_FILES)}) in it; " + ALTERNATIVES
+        )
+
+
+def _cached_snapshot(repo: str, cache_dir: str | None):
+    """The cached hub snapshot folder of a model with config and weights, or None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(repo, "config.json", cache_dir=cache_dir)
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent
+    return folder if any((folder / name).is_file() for name in WEIGHT_FILES) else None
+
+
+class DepthEstimator:
+    """A frozen transformers depth model: images in [0,1] -> depth in output pixels."""
+
+    def __init__(self, name, model, mean, std, size, multiple, device):
+        self.name = name
+        self.model = model.eval().requires_grad_(False).to(device)
+        self.metric = getattr(model.config, "depth_estimation_type", "relative") == "metric"
+        self.mean = torch.tensor(mean, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+        self.size, self.multiple = size, multiple
+
+    def __repr__(self):
+        """Short description."""
+        kind = "metric" if self.metric else "relative"
+        return f"DepthEstimator({self.name!r}, {kind}, input {self.size})"
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The model's input size for an image: short side near `size`, sides multiples."""
+        # the short side at the model's size, the area capped as PyTTI capped it
+        scale = min(self.size / min(height, width), (MAX_INPUT_PIXELS / (height * width)) ** 0.5)
+
+        def fit(side):
+            return max(self.multiple, round(side * scale / self.multiple) * self.multiple)
+
+        return fit(height), fit(width)
+
+    def raw(self, image: Tensor) -> Tensor:
+        """The model's own output [b,1,H,W] at the image's size: metres, or inverse depth."""
+        height, width = image.shape[-2:]
+        x = F.interpolate(image.float(), size=self.input_size(height, width), mode="bicubic")
+        x = (x - self.mean) / self.std
+        out = self.model(pixel_values=x).predicted_depth[:, None]
+        return F.interpolate(out, size=(height, width), mode="bilinear")
+
+    def metres(self, image: Tensor) -> Tensor:
+        """Depth [b,1,H,W] in metres, differentiable (depth stabilisation compares these).
+
+        Relative models give inverse depth, normalised per image and read as 1 m (nearest)
+        to 10 m (farthest).
+        """
+        raw = self.raw(image)
+        if self.metric:
+            return raw
+        low = raw.amin(dim=(-2, -1), keepdim=True)
+        high = raw.amax(dim=(-2, -1), keepdim=True)
+        closeness = (raw - low) / (high - low).clamp_min(1e-6)
+        near_m, far_m = RELATIVE_METRES
+        return 1 / (1 / far_m + closeness * (1 / near_m - 1 / far_m))
+
+    def depth(self, image: Tensor, near: float, far: float) -> Tensor:
+        """Depth [b,1,H,W] in output pixels: metres in [0.001, 10] onto [near, far] (PyTTI)."""
+        fraction = (self.metres(image).clamp(*METRES) - METRES[0]) / (METRES[1] - METRES[0])
+        return near + (far - near) * fraction
+
+
+def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> DepthEstimator:
+    """Load a depth model by hub id or folder (downloading into cache_dir if needed)."""
+    check_depth_model(spec, cache_dir)
+    spec = spec.strip()
+    try:
+        from transformers import AutoModelForDepthEstimation
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        model = AutoModelForDepthEstimation.from_pretrained(spec, cache_dir=cache_dir)
+        settings = _preprocessing(spec, cache_dir)
+    except PyttiError:
+        raise
+    except Exception as e:  # transformers and the hub raise OSError, ValueError, HTTP errors...
+        raise DepthModelError(
+            f"depth_model {spec!r} could not be loaded: {e}; " + ALTERNATIVES
+        ) from e
+    return DepthEstimator(spec, model, device=device, **settings)
+
+
+def _preprocessing(spec, cache_dir) -> dict:
+    """Input normalisation and size from the model's preprocessor_config.json."""
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        path = folder / "preprocessor_config.json"
+    else:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(spec, "preprocessor_config.json", cache_dir=cache_dir))
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    size = config.get("size", {})
+    side = min(size.get("height", 518), size.get("width", 518)) if isinstance(size, dict) else 518
+    return {
+        "mean": config.get("image_mean", [0.485, 0.456, 0.406]),
+        "std": config.get("image_std", [0.229, 0.224, 0.225]),
+        "size": int(side),
+        "multiple": int(config.get("ensure_multiple_of", 14)),
+    }

@@ -1,0 +1,130 @@
+"""Animation settings are checked over the whole run before any model loads."""
+
+import pytest
+
+from pytti_nb.errors import SettingsError
+from pytti_nb.models import network
+from pytti_nb.models.depth import DepthModelError, check_depth_model
+from pytti_nb.plan import plan
+from pytti_nb.settings import from_dict
+
+BASE = {
+    "scenes": "a red circle",
+    "perceptors": ["demo"],
+    "width": 16,
+    "height": 16,
+    "steps_per_scene": 100,
+    "steps_per_frame": 10,
+    "frames_per_second": 10,
+    "depth_model": "none",
+}
+
+
+def problems_of(**changes):
+    with pytest.raises(SettingsError) as e:
+        plan(from_dict({**BASE, **changes}))
+    return "\n".join(e.value.problems)
+
+
+def test_a_motion_expression_that_fails_mid_run_names_the_setting_and_the_frame():
+    text = problems_of(animation_mode="2D", translate_x="1/(t - 0.5)")
+    assert "translate_x" in text and "frame 5" in text
+
+
+def test_motion_that_becomes_infinite_is_refused_with_its_frame():
+    text = problems_of(animation_mode="2D", rotate_2d="exp(t*1000)")
+    assert "rotate_2d" in text and "too large" in text and "frame 8" in text
+    text = problems_of(animation_mode="2D", rotate_2d="1e300*1e300 if t > 0.5 else 0")
+    assert "rotate_2d" in text and "finite" in text and "frame 6" in text
+
+
+@pytest.mark.parametrize(
+    ("rotate", "expected"),
+    [
+        ("[1, 0, 0]", "has 3 component(s); expected 4"),
+        ("[1, 0, 0, 0, 0]", "has 5 component(s)"),
+        ("[0, 0, 0, 0]", "the quaternion is [0, 0, 0, 0] at frame 0"),
+        ("[1-t, 0, 0, 0]", "the quaternion is [0, 0, 0, 0] at frame 10"),
+    ],
+)
+def test_quaternions_need_four_components_and_a_length(rotate, expected):
+    text = problems_of(animation_mode="3D", rotate_3d=rotate, steps_per_scene=120)
+    assert "rotate_3d" in text and expected in text
+
+
+@pytest.mark.parametrize("fov", [0, 180])
+def test_field_of_view_must_be_inside_0_180(fov):
+    assert "field_of_view" in problems_of(animation_mode="3D", field_of_view=fov)
+
+
+def test_near_plane_must_be_below_the_far_plane():
+    text = problems_of(animation_mode="3D", near_plane=500, far_plane=100)
+    assert "near_plane/far_plane" in text and "below the far plane" in text
+
+
+def test_3d_depth_names_are_allowed_in_3d_and_refused_in_2d():
+    p = plan(from_dict({**BASE, "animation_mode": "3D", "translate_z_3d": "mu/100 + r - R"}))
+    assert set(p.motion) == {"translate_x", "translate_y", "translate_z_3d", "rotate_3d"}
+    assert "translate_x" in problems_of(animation_mode="2D", translate_x="mu/100")
+
+
+def test_motion_settings_of_other_modes_are_not_evaluated():
+    # zoom is a 2D setting: a 3D run never evaluates it, so it cannot fail the run
+    p = plan(from_dict({**BASE, "animation_mode": "3D", "zoom_x_2d": "1/(t-0.5)"}))
+    assert "zoom_x_2d" not in p.motion
+
+
+def test_stabilisation_mask_files_must_exist():
+    text = problems_of(animation_mode="2D", direct_stabilization_weight="1_[gone.png]")
+    assert "mask of direct_stabilization_weight" in text and "'gone.png' does not exist" in text
+
+
+def test_depth_stabilisation_needs_a_depth_model():
+    text = problems_of(animation_mode="2D", depth_stabilization_weight=1, depth_model="none")
+    assert "depth_stabilization_weight" in text and "needs a depth model" in text
+
+
+def test_an_unavailable_depth_model_offline_names_the_offline_options(monkeypatch, tmp_path):
+    monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
+    for proxy in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    text = problems_of(
+        animation_mode="3D",
+        depth_model="depth-anything/Depth-Anything-V2-Small-hf",
+        models_cache_dir=str(tmp_path),
+    )
+    assert "is not downloaded yet" in text and "depth_model: none" in text
+    assert "local folder" in text
+
+
+def test_a_depth_model_folder_needs_a_config_and_weights(tmp_path):
+    with pytest.raises(DepthModelError, match="no config.json"):
+        check_depth_model(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(DepthModelError, match="no weights"):
+        check_depth_model(str(tmp_path))
+    with pytest.raises(DepthModelError, match="neither a folder nor"):
+        check_depth_model("not a model id!")
+
+
+def test_target_weights_take_pyttis_weight_mask_stop_and_schedules_stay_unambiguous(tmp_path):
+    mask = tmp_path / "m.png"
+    from PIL import Image
+
+    Image.new("L", (4, 4), 255).save(mask)
+    p = plan(
+        from_dict(
+            {
+                **BASE,
+                "animation_mode": "2D",
+                "direct_stabilization_weight": f"2_[{mask}]:-0.5",
+                "edge_stabilization_weight": "0:(0), 5:(1)",
+                "semantic_stabilization_weight": "{0:(1), 5:(0)}",
+            }
+        )
+    )
+    direct = p.weights["direct_stabilization_weight"]
+    assert direct.weight(0) == 2 and direct.stop(0) == -0.5 and direct.mask.path == str(mask)
+    assert p.weights["edge_stabilization_weight"].weight(0, 2.5) == 0.5
+    assert p.weights["semantic_stabilization_weight"].weight(0, 2.5) == 0.5
+    assert "direct_init_weight" in p.off and "edge_stabilization_weight" not in p.off
