@@ -1,4 +1,5 @@
-# Two commands: `make demo` renders examples/demo.yaml offline; `make test` runs every test.
+# Two commands: `make demo` renders examples/demo.yaml and examples/animation-2d.yaml offline;
+# `make test` runs every test.
 # Both create .venv and install everything on first use.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -18,6 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m pytti_nb render examples/demo.yaml
+	$(BIN)/python -m pytti_nb render examples/animation-2d.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
