@@ -10,16 +10,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench readme notebook format clean
 
+# Bytecode is compiled when a module is first imported, not for every installed file (half
+# the install time), and cached for the next start (some shells switch caching off).
+unexport PYTHONDONTWRITEBYTECODE
+
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-compile $(TORCH_PIN) -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps -e .
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/python -m pytti_nb render examples/demo.yaml
-	$(BIN)/python -m pytti_nb render examples/animation-2d.yaml
+	$(BIN)/python -m pytti_nb render examples/demo.yaml examples/animation-2d.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="render a settings file")
-    r.add_argument("settings", nargs="?", help="YAML, JSON or PNG settings file")
+    r.add_argument(
+        "settings", nargs="*", help="YAML, JSON or PNG settings files, rendered one after another"
+    )
     r.add_argument(
         "--set",
         action="append",
@@ -118,8 +120,14 @@ def import_command(args) -> int:
 
 
 def render_command(args) -> int:
-    """Render (or resume) a run, writing frames, checkpoints, settings and a video."""
-    from .run import prepare_run, run_to_completion
+    """Render (or resume) runs, writing frames, checkpoints, settings and a video for each.
+
+    Several settings files are all checked before the first one renders, and share the models.
+    """
+    from .models import ModelCache
+    from .plan import plan_dict
+    from .run import prepare_run
+    from .settings import load_settings_dict
 
     overrides = list(args.set) + ([f"output_root={args.out}"] if args.out else [])
     if args.resume and (args.settings or overrides):
@@ -129,12 +137,31 @@ def render_command(args) -> int:
                 "give a settings file, --set or --out"
             ]
         )
-    from .models import ModelCache
-
     models = ModelCache()
-    job = prepare_run(
-        settings_path=args.settings, overrides=overrides, resume_dir=args.resume, models=models
-    )
+    if args.resume:
+        return _render(prepare_run(resume_dir=args.resume, models=models), models, args)
+    files = args.settings or [None]
+    problems = []
+    for path in files:
+        try:
+            plan_dict(load_settings_dict(path, overrides), source=str(path or "settings"))
+        except SettingsError as e:
+            prefix = f"{path}: " if len(files) > 1 else ""
+            problems += [prefix + p for p in e.problems]
+    if problems:
+        raise SettingsError(problems)
+    for path in files:
+        job = prepare_run(settings_path=path, overrides=overrides, models=models)
+        code = _render(job, models, args)
+        if code != EXIT_OK:
+            return code
+    return EXIT_OK
+
+
+def _render(job, models, args) -> int:
+    """Run one prepared job to the end (or Ctrl-C) and say what it wrote."""
+    from .run import run_to_completion
+
     stop = _StopOnSigint()
     with stop:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)

@@ -226,3 +226,16 @@ def test_a_2d_render_writes_frames_with_motion_a_video_and_a_gif(tmp_path, tiny)
         assert gif.n_frames == 4 and gif.info["loop"] == 0
         assert abs(gif.info["duration"] - 125) <= 10  # GIF times are in hundredths of a second
     assert (folder / "run.mp4").stat().st_size > 0
+
+
+def test_several_files_are_checked_first_then_rendered_in_turn(tmp_path, tiny):
+    a = write_settings(tmp_path, {**tiny, "file_namespace": "a", "steps_per_scene": 4}, "a.yaml")
+    b = write_settings(tmp_path, {**tiny, "file_namespace": "b", "steps_per_scene": 4}, "b.yaml")
+    bad = write_settings(tmp_path, {**tiny, "file_namespace": "c", "widht": 3}, "bad.yaml")
+    refused = cli("render", str(a), str(bad), "--quiet")
+    assert refused.returncode == 2 and "bad.yaml: widht: unknown setting" in refused.stderr
+    assert not (tmp_path / "out").exists()  # nothing rendered before every file was checked
+    both = cli("render", str(a), str(b), "--quiet")
+    assert both.returncode == 0, both.stderr
+    for name in ("a", "b"):
+        assert len(list((tmp_path / "out" / name / "frames").glob("*.png"))) == 1
