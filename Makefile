@@ -1,41 +1,54 @@
 # Two commands: `make demo` renders examples/demo.yaml and examples/animation-2d.yaml offline;
-# `make test` runs every test.
-# Both create .venv and install everything on first use.
+# `make test` runs every test. Both create .venv and install what they need on first use:
+# demo the runtime (torch, open_clip, the studio's widgets), test also the test tools, JupyterLab
+# and Voila (which `make lab` and `make voila` open the notebook in).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # The torch build this repository is tested with; Colab keeps its own (requirements.txt).
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
+PIP := $(BIN)/pip install --quiet --no-compile
 
-.PHONY: demo test bench readme notebook format clean
+.PHONY: demo test lab voila bench readme notebook format clean
 
 # Bytecode is compiled when a module is first imported, not for every installed file (half
 # the install time), and cached for the next start (some shells switch caching off).
 unexport PYTHONDONTWRITEBYTECODE
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(RUNTIME): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile $(TORCH_PIN) -r requirements.txt -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-compile --no-deps -e .
+	$(PIP) $(TORCH_PIN) -r requirements.txt
+	$(PIP) --no-deps -e .
 	touch $@
 
-demo: $(STAMP)
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+demo: $(RUNTIME)
 	$(BIN)/python -m pytti_nb render examples/demo.yaml examples/animation-2d.yaml
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+lab: $(DEV)
+	$(BIN)/jupyter lab pyttitools.ipynb
+
+voila: $(DEV)
+	$(BIN)/voila pyttitools.ipynb --VoilaConfiguration.extension_denylist='["jupyterlab-jupytext"]'
+
+bench: $(RUNTIME)
 	$(BIN)/python -m pytti_nb.bench
 
-readme: $(STAMP)
+readme: $(RUNTIME)
 	$(BIN)/python -m pytti_nb.docs
 
-notebook: $(STAMP)
+notebook: $(RUNTIME)
 	$(BIN)/jupytext --sync pyttitools.ipynb
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

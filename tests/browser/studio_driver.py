@@ -357,6 +357,47 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
     return run_dir
 
 
+def render_animation(page, prompt: str, *, frames: int = 6, steps_per_frame: int = 4) -> Path:
+    """Render a small 2D animation to the end: the progress line counts its frames, and the
+    finished video appears in the studio and plays. Returns the run folder."""
+    steps = frames * steps_per_frame
+    settings = tiny_settings(
+        scenes=prompt,
+        steps_per_scene=steps,
+        animation_mode="2D",
+        steps_per_frame=steps_per_frame,
+        save_every=steps_per_frame,
+        display_every=2,
+        translate_x=1,
+        rotate_2d=5,
+    )
+    apply_settings_text(page, settings)
+    watch_text(page, "progress", PROGRESS)
+    start_render(page, prompt)
+    wait_end(page, steps)
+    counted = {
+        (int(m.group(1)), int(m.group(2)))
+        for t in seen_texts(page, "progress")
+        if (m := re.search(r"frame (\d+)/(\d+)", t))
+    }
+    assert counted, f"the progress line never counted frames: {seen_texts(page, 'progress')}"
+    assert {total for _, total in counted} == {frames}, counted
+    assert max(n for n, _ in counted) == frames, counted
+    run_dir = run_dir_in_status(page, "done")
+    assert [m["frame"] for m in frame_metadata(run_dir)] == list(range(frames))
+    video = page.locator(f"{STUDIO} video").first
+    video.wait_for(state="attached", timeout=30_000)
+    # the browser decodes it: it knows the picture's size and plays past the first frame
+    video.evaluate("(v) => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "(v) => v.videoWidth > 0 && v.currentTime > 0",
+        arg=video.element_handle(),
+        timeout=30_000,
+        polling=100,
+    )
+    return run_dir
+
+
 def assert_clean_console(log, allowed) -> None:
     """Fail with the list of console errors and page errors that `allowed` does not excuse."""
     bad = log.unexpected(allowed)

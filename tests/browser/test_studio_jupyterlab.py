@@ -32,6 +32,7 @@ from studio_driver import (
     is_shared_noise,
     make_idle,
     reload_settings_from_png,
+    render_animation,
     render_then_stop,
     render_to_end,
     rendered_scenes,
@@ -128,6 +129,11 @@ def test_settings_reload_from_a_png_in_jupyterlab(studio):
 def test_stopped_render_resumes_to_the_end_in_jupyterlab(studio):
     """Stop a render, then Resume its run folder: it finishes there, at the last step."""
     stop_then_resume(studio, "a white star on a black sky")
+
+
+def test_a_2d_animation_renders_counts_frames_and_plays_in_jupyterlab(studio):
+    """An artist picks 2D, renders: the progress counts frames and the finished video plays."""
+    render_animation(studio, "a blue circle on a yellow background")
 
 
 # Not a test but a README chore: defined only when asked for, so a normal run neither runs
