@@ -229,15 +229,19 @@ def print_frame_costs(r: Renderer, args, step_s: float) -> None:
     """Time the once-per-frame work and print it against a frame's steps."""
     clock = r.plan.clock
     ctx = clock.at(clock.frame_start_step(1))
+    r.timer.enabled = False
     r.begin_frame(ctx)  # warm-up (first depth inference, first warp)
-    r.timer.reset()
     frame_s = time_it(lambda: r.begin_frame(ctx), r.device, args.steps)
+    r.timer.reset()
     r.timer.enabled = True
     for _ in range(args.steps):
         r.begin_frame(ctx)
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
     steps = args.steps_per_frame
-    depth = r.settings.depth_model if args.animation == "3D" else "-"
+    depth = "-"
+    if args.animation == "3D":
+        random = "Depth Anything V2 Small architecture, random weights"
+        depth = random if args.depth_model == RANDOM_DEPTH else args.depth_model
     print(
         f"\nper-frame work, {args.animation} (depth model: {depth}), stabilisation: direct, edge, semantic"
     )

@@ -50,8 +50,13 @@ class RunPlan:
         return files
 
 
-def plan(settings: Settings) -> RunPlan:
-    """Check everything that can be checked without models; raise one SettingsError listing all."""
+def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
+    """Check everything that can be checked without models; raise one SettingsError listing all.
+
+    check_models=False skips whether the perceptors and the depth model can be had (a file
+    lookup, or a network probe when a model is not downloaded yet): for previews that re-plan
+    on every edit.
+    """
     from .animation.motion import parse_motion
     from .output import validate_namespace
     from .perceptors import check_perceptor_spec
@@ -80,7 +85,7 @@ def plan(settings: Settings) -> RunPlan:
             pixel = info.kind == "pixel_weight"
             weights[info.name] = attempt(info.name, parse_target_weight, text, pixel=pixel)
     motion = parse_motion(s, problems)
-    for spec in s.perceptors:
+    for spec in s.perceptors if check_models else ():
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
     attempt("file_namespace", validate_namespace, s.file_namespace)
     cache = Path(s.models_cache_dir).expanduser() if s.models_cache_dir else None
@@ -113,7 +118,7 @@ def plan(settings: Settings) -> RunPlan:
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
         )
-    _check_animation(s, clock, motion, off, height * s.pixel_size, problems)
+    _check_animation(s, clock, motion, off, height * s.pixel_size, problems, check_models)
     if problems:
         raise SettingsError(problems)
     return RunPlan(
@@ -121,7 +126,7 @@ def plan(settings: Settings) -> RunPlan:
     )
 
 
-def _check_animation(s, clock, motion, off, output_height, problems):
+def _check_animation(s, clock, motion, off, output_height, problems, check_models):
     """The camera, the depth model and the motion values at every frame of the run."""
     from .animation.motion import check_motion_over_run, typical_depths
     from .models.depth import check_depth_model, is_flat
@@ -144,7 +149,7 @@ def _check_animation(s, clock, motion, off, output_height, problems):
             "depth_stabilization_weight: compares depth maps, which needs a depth model; "
             "depth_model is none (set a model, or the weight to 0)"
         )
-    elif needs_depth:
+    elif needs_depth and check_models:
         try:
             check_depth_model(s.depth_model, s.models_cache_dir or None)
         except PyttiError as e:

@@ -321,3 +321,27 @@ def test_3d_resume_mid_frame_with_a_depth_model_is_exact(tmp_path, models, tiny,
     }
     r = resume_matches(settings, models, stop_at=5, tmp_path=tmp_path)
     assert set(r.animator.values) >= {"translate_z_3d", "r", "R", "mu"}
+
+
+def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_depth_model):
+    settings = frozen(None, tmp_path, animation_mode="2D", translate_x=4, infill_mode="wrap")
+    del settings["init_image"]
+    settings.update(steps_per_scene=6, depth_model=str(tiny_depth_model))
+    r = Renderer(plan(from_dict(settings)), models)
+    assert r.depth_model is None  # nothing needs depth yet: not loaded
+    frames = []
+    for snap in r.snapshots():
+        frames.append(snap.image.mean(axis=2) / 255)
+        if snap.step == 3:  # steer after the third frame: move left, hold by depth from now on
+            r.steer(
+                from_dict(
+                    {
+                        **settings,
+                        "translate_x": -4,
+                        "depth_stabilization_weight": 0.1,
+                    }
+                )
+            )
+    shifts = [phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)]
+    assert shifts == [(4, 0), (4, 0), (-4, 0), (-4, 0), (-4, 0)]
+    assert r.term("stabilization_depth").reference is not None

@@ -128,3 +128,12 @@ def test_target_weights_take_pyttis_weight_mask_stop_and_schedules_stay_unambigu
     assert p.weights["edge_stabilization_weight"].weight(0, 2.5) == 0.5
     assert p.weights["semantic_stabilization_weight"].weight(0, 2.5) == 0.5
     assert "direct_init_weight" in p.off and "edge_stabilization_weight" not in p.off
+
+
+def test_previews_can_plan_without_probing_for_models(monkeypatch):
+    def probe(*args, **kwargs):
+        raise AssertionError("a preview must not probe the network")
+
+    monkeypatch.setattr(network, "reachable", probe)
+    settings = from_dict({**BASE, "animation_mode": "3D", "depth_model": "org/not-downloaded"})
+    assert plan(settings, check_models=False).motion

@@ -15,20 +15,15 @@ from .warp import Warp
 class FrameRefs:
     """One animation frame's references, computed once, when a loss term first asks."""
 
-    def __init__(self, image, *, depth_model=None, seed=0):
+    def __init__(self, image, *, seed=0):
         self.image = image  # [1,3,H,W] the warped previous frame the new frame starts from
-        self.depth_model, self.seed = depth_model, seed
+        self.seed = seed
         self._cache = {}
 
     def _once(self, key, compute):
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
-
-    @torch.no_grad()
-    def depth_metres(self):
-        """Depth of the reference image in metres [1,1,H,W] (what depth stabilisation compares)."""
-        return self._once("depth", lambda: self.depth_model.metres(self.image))
 
     @torch.no_grad()
     def edges(self):
@@ -70,7 +65,7 @@ class Animator:
         with timer("frame_warp"):
             image_model.warp(warp, optimizer)
             reference = image_model.decode().detach().clamp(0, 1)
-        return FrameRefs(reference, depth_model=self.depth_model, seed=s.seed)
+        return FrameRefs(reference, seed=s.seed)
 
     def _camera_warp(self, image_model, ctx, timer) -> Warp:
         """The 3D warp: depth of the current image, moved camera, inverted forward flow."""

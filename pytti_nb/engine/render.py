@@ -82,7 +82,7 @@ class Renderer:
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
         self.step = 0
         self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
-        self._pending = None  # (RunPlan, Assets) from steer(), applied before the next step
+        self._pending = None  # (RunPlan, Assets, depth model) from steer(), for the next step
         if resume is not None:
             self.load_state_dict(resume)
 
@@ -158,11 +158,13 @@ class Renderer:
                     f"the new settings would end at step {new.total_steps}"
                 ]
             )
-        self._pending = (new, load_assets(new, new.output_size, reuse=self.assets))
+        # a steered-on depth stabilisation needs the depth model: loaded here, not in the loop
+        depth_model = self.depth_model or self._load_depth_model(new)
+        self._pending = (new, load_assets(new, new.output_size, reuse=self.assets), depth_model)
 
     def _apply_pending(self) -> None:
         """Swap in a steered plan: new terms (text embeddings are cached), augs and lr."""
-        (new, assets), self._pending = self._pending, None
+        (new, assets, self.depth_model), self._pending = self._pending, None
         self._install(new, assets)
         if self.animator is not None:
             self.animator.steer(new)

@@ -99,10 +99,6 @@ class DepthStabilization(PixelStabilization):
         """Depth of the reference in metres."""
         return self.depth_model.metres(image)
 
-    def reference_from(self, refs):
-        """The frame's depth, computed once for every term that needs it."""
-        return refs.depth_metres()
-
     def measure(self, image):
         """Depth of the image in metres, differentiable."""
         return self.depth_model.metres(image)

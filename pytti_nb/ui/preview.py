@@ -59,7 +59,7 @@ def schedule_chart(settings) -> str:
     from ..plan import plan
 
     try:
-        run_plan = plan(settings)
+        run_plan = plan(settings, check_models=False)  # re-planned on every edit: no probes
     except SettingsError as e:
         return "<i>fix these first: " + html.escape("; ".join(e.problems)) + "</i>"
     charts = []
