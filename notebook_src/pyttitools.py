@@ -18,8 +18,9 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pytti-nb/pytti-nb/blob/main/pyttitools.ipynb)
 #
-# Make images by describing them. pytti-nb optimises a picture until CLIP, looking at random
-# crops of it, agrees with your prompts.
+# Make images and animations by describing them. pytti-nb optimises a picture until CLIP,
+# looking at random crops of it, agrees with your prompts; for an animation, pick 2D or 3D on
+# the **Animation** tab and the camera moves the picture between frames.
 #
 # **How to start:** run every cell (*Run → Run All Cells*, or *Runtime → Run all* on Colab;
 # served by Voila, the cells have already run).

@@ -91,14 +91,26 @@ def random_perceptor(model_name: str, device, dtype) -> Perceptor:
     )
 
 
-def time_it(fn, device, repeats: int) -> float:
-    """Mean seconds per call of fn, with the GPU synced around the whole batch of calls."""
+def time_once(fn, device) -> float:
+    """Seconds one call of fn takes, the GPU synced before and after."""
     synchronize(device)
     start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
+    fn()
     synchronize(device)
-    return (time.perf_counter() - start) / repeats
+    return time.perf_counter() - start
+
+
+def best_of(fns: dict, device, repeats: int) -> dict:
+    """The fastest of `repeats` timings of each callable, their calls interleaved.
+
+    Other load on the machine only ever adds time, so the minimum is the steadiest estimate;
+    interleaving exposes every callable to the same conditions, so their ratio holds.
+    """
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(time_once(fn, device))
+    return {name: min(values) for name, values in times.items()}
 
 
 def build_renderer(args, workdir) -> Renderer:
@@ -143,8 +155,8 @@ def build_renderer(args, workdir) -> Renderer:
     return Renderer(plan(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
 
 
-def perceptor_alone(renderer: Renderer, repeats: int) -> float:
-    """Seconds for the perceptor's forward+backward alone on a fixed batch of the step's cutouts."""
+def perceptor_alone(renderer: Renderer):
+    """The perceptor's forward+backward alone on a fixed batch of the step's cutouts, to time."""
     from .cutouts import make_cutouts
 
     s, p = renderer.settings, renderer.perceptors[0]
@@ -166,8 +178,7 @@ def perceptor_alone(renderer: Renderer, repeats: int) -> float:
         p.model.encode_image(x).float().sum().backward()
         x.grad = None
 
-    fwd_bwd()  # warm-up
-    return time_it(fwd_bwd, renderer.device, repeats)
+    return fwd_bwd
 
 
 def main(argv=None) -> None:
@@ -194,14 +205,16 @@ def run(args, workdir) -> None:
     """Build the renderer, time it and print the tables."""
     r = build_renderer(args, workdir)
     ctx = r.plan.clock.at(0)
+    timed = {"step": lambda: r.train_step(ctx), "alone": perceptor_alone(r)}
     for _ in range(args.warmup):
-        r.train_step(ctx)
-    step_s = time_it(lambda: r.train_step(ctx), r.device, args.steps)
+        for fn in timed.values():
+            fn()
+    best = best_of(timed, r.device, args.steps)
+    step_s, alone = best["step"], best["alone"]
     r.timer.enabled = True
     for _ in range(args.steps):
         r.train_step(ctx)
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
-    alone = perceptor_alone(r, args.steps)
 
     name = (
         torch.cuda.get_device_name(r.device)
@@ -212,7 +225,7 @@ def run(args, workdir) -> None:
         f"pytti_nb bench: {args.model} (random weights), {args.size}x{args.size}, "
         f"{args.cutouts} cutouts, {PRECISION_NAMES[r.perceptors[0].dtype]}, "
         f"device {r.device.type} ({name}), torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU threads"
+        f"{torch.get_num_threads()} CPU threads; best of {args.steps} (stages: mean)"
     )
     print("| stage | ms per step |")
     print("|---|---|")
@@ -231,7 +244,7 @@ def print_frame_costs(r: Renderer, args, step_s: float) -> None:
     ctx = clock.at(clock.frame_start_step(1))
     r.timer.enabled = False
     r.begin_frame(ctx)  # warm-up (first depth inference, first warp)
-    frame_s = time_it(lambda: r.begin_frame(ctx), r.device, args.steps)
+    frame_s = best_of({"frame": lambda: r.begin_frame(ctx)}, r.device, args.steps)["frame"]
     r.timer.reset()
     r.timer.enabled = True
     for _ in range(args.steps):
