@@ -165,6 +165,8 @@ def _render(job, models, args) -> int:
     stop = _StopOnSigint()
     with stop:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
+    for note in result.notes:
+        print(f"note: {note}")
     print(
         f"wrote {result.frames} frame(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")

@@ -1,6 +1,6 @@
 """A run on disk: prepare its folder, consume the engine's frames, save PNGs, checkpoints, video."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -28,6 +28,7 @@ class RunResult:
     frames: int
     video: Path | None
     last_frame: Path | None
+    notes: list = field(default_factory=list)  # how the run had to be carried out
 
 
 def prepare_run(
@@ -136,7 +137,8 @@ def run_to_completion(
     )
     saved = 0
     with bar:
-        for snap in run_snapshots(job, models=models, should_stop=should_stop):
+        renderer = make_renderer(job, models)
+        for snap in run_snapshots(job, renderer=renderer, should_stop=should_stop):
             bar.update(snap.step - bar.n)
             shown = {"scene": f"{snap.scene + 1}/{len(job.plan.scenes)}"}
             if job.plan.clock.animated:
@@ -144,4 +146,4 @@ def run_to_completion(
             bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
             saved += snap.save_number is not None
     video = job.writer.finish()
-    return RunResult(saved, video, job.writer.last_written)
+    return RunResult(saved, video, job.writer.last_written, renderer.notes)

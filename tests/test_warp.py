@@ -69,3 +69,36 @@ def test_bicubic_warp_keeps_second_moments_non_negative():
     model.warp(rotate, opt)
     assert (opt.state[model.pixels]["exp_avg_sq"] >= 0).all()
     assert model.pixels.min() >= 0 and model.pixels.max() <= 1
+
+
+class Unwarpable(UnlimitedPalette):
+    """An image model whose parameters are not laid out as an image (as VQGAN's codes may be)."""
+
+    def spatial_parameters(self):
+        return []
+
+
+def test_a_model_that_cannot_warp_its_parameters_is_decoded_warped_and_encoded():
+    model = Unwarpable(8, 6, 1, generator=torch.Generator().manual_seed(2))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    model.decode().mean().backward()
+    opt.step()
+    model.update()
+    before = model.decode().detach()
+    assert not model.warp(translation(2, 0, 8, 6, sampling="nearest", infill="wrap"), opt)
+    assert torch.allclose(model.decode(), torch.roll(before, shifts=2, dims=3))
+    assert opt.state[model.pixels] == {}  # moments no longer match the content: restarted
+
+
+def test_the_animator_says_when_it_falls_back(tmp_path):
+    from pytti_nb.animation.animator import Animator
+    from pytti_nb.plan import plan
+    from pytti_nb.settings import from_dict
+
+    settings = {"scenes": "a", "perceptors": ["demo"], "width": 8, "height": 6, "pixel_size": 2}
+    run_plan = plan(from_dict({**settings, "animation_mode": "2D", "translate_x": 1}))
+    animator = Animator(run_plan, torch.device("cpu"))
+    model = Unwarpable(8, 6, 2, generator=torch.Generator().manual_seed(2))
+    for step in (0, 50):
+        animator.begin_frame(model, None, run_plan.clock.at(step))
+    assert len(animator.notes) == 1 and "decoded, warped and encoded again" in animator.notes[0]

@@ -44,6 +44,7 @@ class Animator:
     def __init__(self, run_plan, device, depth_model=None):
         self.plan, self.device, self.depth_model = run_plan, device, depth_model
         self.values = {}  # the motion values (and depth range) of the current frame
+        self.notes = []  # how the animation had to be carried out, for the run's report
 
     def steer(self, run_plan) -> None:
         """Follow a live edit: new motion values from the next frame on."""
@@ -63,8 +64,13 @@ class Animator:
         else:
             warp = self._camera_warp(image_model, ctx, timer)
         with timer("frame_warp"):
-            image_model.warp(warp, optimizer)
+            moved_parameters = image_model.warp(warp, optimizer)
             reference = image_model.decode().detach().clamp(0, 1)
+        if not moved_parameters and not self.notes:
+            self.notes.append(
+                f"{type(image_model).__name__} cannot warp its parameters: every frame is "
+                "decoded, warped and encoded again, and its optimiser moments restart"
+            )
         return FrameRefs(reference, seed=s.seed)
 
     def _camera_warp(self, image_model, ctx, timer) -> Warp:

@@ -110,6 +110,11 @@ class Renderer:
         self.image_terms = [t for t in self.terms if isinstance(t, ImageTerm)]
         self.cutout_terms = [t for t in self.terms if isinstance(t, CutoutTerm)]
 
+    @property
+    def notes(self) -> list[str]:
+        """Things the artist should know about how this run is carried out."""
+        return list(self.animator.notes) if self.animator is not None else []
+
     def term(self, name: str):
         """The loss term of that name (e.g. 'prompts'); KeyError when the run has none."""
         for term in self.terms:

@@ -212,6 +212,9 @@ class Runner:
         saved = self.job.writer.frame_paths() if self.job else []
         where = f" in {self.job.run_dir}" if self.job else ""
         word = "done" if state == DONE else "stopped"
+        notes = self.renderer.notes if self.renderer is not None else []
+        if notes:
+            word += " · " + " · ".join(notes)
         self.outcome = Outcome(
             state,
             f"{len(saved)} frame(s) saved{where} · {word}",
