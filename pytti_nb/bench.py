@@ -46,36 +46,14 @@ RANDOM_DEPTH = "random"  # --depth-model: Depth Anything V2 Small's architecture
 
 def random_depth_model(folder) -> str:
     """Save Depth Anything V2 Small's architecture with random weights into folder; its path."""
-    from transformers import (
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessor,
-    )
+    from .models.depth import random_depth_anything
 
-    backbone = Dinov2Config(
-        hidden_size=384,
-        num_hidden_layers=12,
-        num_attention_heads=6,
-        patch_size=14,
-        image_size=518,
-        out_indices=[9, 10, 11, 12],
-        reshape_hidden_states=False,
-    )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=384,
-        neck_hidden_sizes=[48, 96, 192, 384],
-        fusion_hidden_size=64,
-        head_hidden_size=32,
-    )
-    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(
-        size={"height": 518, "width": 518},
-        ensure_multiple_of=14,
-        image_mean=[0.485, 0.456, 0.406],
-        image_std=[0.229, 0.224, 0.225],
-    ).save_pretrained(folder)
+    model, processor = random_depth_anything(
+        width=384, layers=12, heads=6, neck=(48, 96, 192, 384), fusion=64, head=32, size=518,
+        mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
+    )  # fmt: skip
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
     return str(folder)
 
 
@@ -157,21 +135,9 @@ def build_renderer(args, workdir) -> Renderer:
 
 def perceptor_alone(renderer: Renderer):
     """The perceptor's forward+backward alone on a fixed batch of the step's cutouts, to time."""
-    from .cutouts import make_cutouts
-
-    s, p = renderer.settings, renderer.perceptors[0]
+    p = renderer.perceptors[0]
     with torch.no_grad():
-        z = renderer.image.decode()
-    cuts = make_cutouts(
-        z,
-        s.cutouts,
-        p.input_size,
-        cut_pow=s.cut_pow,
-        border=s.cutout_border,
-        border_mode=s.border_mode,
-        augs=renderer.augs,
-        generator=renderer.rng,
-    )
+        cuts = renderer.cutouts(renderer.image.decode(), renderer.settings.cutouts, p)
     x = ((cuts.images - p.mean) / p.std).to(p.dtype).requires_grad_()
 
     def fwd_bwd():

@@ -232,12 +232,7 @@ def parse_prompt(text: str, *, names: Iterable[str] = ("t",)) -> Prompt:
     weight, mask = DEFAULT_WEIGHT, ALL
     if len(fields) > 1:
         weight, mask = _parse_weight_part(source, fields[1], colons, names)
-    stop = DEFAULT_STOP
-    if len(fields) > 2:
-        pos, stop_text = fields[2]
-        if not stop_text:
-            raise _error(source, "STOP is empty; give a number or drop the last ':'", pos)
-        stop = _time_value(source, "STOP", stop_text, names)
+    stop = _stop(source, fields[2], names) if len(fields) > 2 else DEFAULT_STOP
     return Prompt(source=source, text=prompt_text, image=image, weight=weight, stop=stop, mask=mask)
 
 
@@ -337,28 +332,10 @@ def _parse_direct(source: str, names: tuple) -> DirectImagePrompt:
     path = _bracketed(path) if _bracketed(path) is not None else path
     if not path:
         raise _error(source, "PATH is empty; give an image path or URL", path_pos)
-    weight, stop, mask = DEFAULT_WEIGHT, DEFAULT_STOP, ALL
+    weight, mask = DEFAULT_WEIGHT, ALL
     if len(fields) > 1:
-        pos, part = fields[1]
-        # split on the first top-level '_' only: there is no CUTOFF, and mask file names
-        # often contain '_'
-        cuts = _top_level(source, "_", pos, pos + len(part))[:1]
-        underscore = bool(cuts)
-        weight_text = source[pos : cuts[0]].strip() if cuts else part
-        mask_text = source[cuts[0] + 1 : pos + len(part)].strip() if cuts else ""
-        if not weight_text:
-            raise _error(source, "WEIGHT is empty; give a number or drop the ':'", pos)
-        weight = _time_value(source, "WEIGHT", weight_text, names)
-        if underscore:
-            if not mask_text:
-                raise _error(source, "MASK is empty; give an image path or drop the '_'", pos)
-            inner = _bracketed(mask_text)
-            mask = _file_mask(source, inner if inner is not None else mask_text, pos)
-    if len(fields) > 2:
-        pos, stop_text = fields[2]
-        if not stop_text:
-            raise _error(source, "STOP is empty; give a number or drop the last ':'", pos)
-        stop = _time_value(source, "STOP", stop_text, names)
+        weight, mask = _pixel_weight_part(source, fields[1], names)
+    stop = _stop(source, fields[2], names) if len(fields) > 2 else DEFAULT_STOP
     return DirectImagePrompt(source=source, path=path, weight=weight, stop=stop, mask=mask)
 
 
@@ -405,22 +382,26 @@ def _parse_target_weight(source: str, pixel: bool, names: tuple) -> TargetWeight
         weight, mask = _pixel_weight_part(source, fields[0], names)
     else:
         weight, mask = _parse_weight_part(source, fields[0], [-1], names)
-    stop = DEFAULT_STOP
-    if len(fields) > 1:
-        pos, stop_text = fields[1]
-        if not stop_text:
-            raise _error(source, "STOP is empty; give a number or drop the ':'", pos)
-        stop = _time_value(source, "STOP", stop_text, names)
+    stop = _stop(source, fields[1], names) if len(fields) > 1 else DEFAULT_STOP
     return TargetWeight(source, weight=weight, stop=stop, mask=mask)
 
 
+def _stop(source: str, field: tuple[int, str], names: tuple) -> TimeValue:
+    """The STOP field (the last ':' field) of a prompt, direct prompt or weight setting."""
+    pos, stop_text = field
+    if not stop_text:
+        raise _error(source, "STOP is empty; give a number or drop the last ':'", pos)
+    return _time_value(source, "STOP", stop_text, names)
+
+
 def _pixel_weight_part(source: str, field: tuple[int, str], names: tuple):
-    """WEIGHT[_MASKFILE] of a pixel loss: split at the first '_' (file names hold '_')."""
+    """WEIGHT[_MASKFILE] of a pixel loss: split at the first '_' only (there is no CUTOFF, and
+    mask file names often contain '_')."""
     pos, part = field
     cuts = _top_level(source, "_", pos, pos + len(part))[:1]
     weight_text = source[pos : cuts[0]].strip() if cuts else part
     if not weight_text:
-        raise _error(source, "WEIGHT is empty; give a number", pos)
+        raise _error(source, "WEIGHT is empty; give a number or drop the ':'", pos)
     weight = _time_value(source, "WEIGHT", weight_text, names)
     if not cuts:
         return weight, ALL

@@ -303,6 +303,20 @@ class Renderer:
         values["total"] = sum(values.values(), z.new_zeros(()))
         return values
 
+    def cutouts(self, image, n: int, perceptor):
+        """n random augmented cutouts of the image at the perceptor's input size."""
+        s = self.settings
+        return make_cutouts(
+            image,
+            n,
+            perceptor.input_size,
+            cut_pow=s.cut_pow,
+            border=s.cutout_border,
+            border_mode=s.border_mode,
+            augs=self.augs,
+            generator=self.rng,
+        )
+
     def _cutout_losses(self, z_leaf, ctx) -> dict:
         """Every cutout term of every perceptor, backpropagated into z_leaf in micro-batches."""
         s = self.settings
@@ -313,16 +327,7 @@ class Renderer:
         for perceptor in self.perceptors:
             for _ in range(n_micro):
                 with self.timer("cutouts"):
-                    cuts = make_cutouts(
-                        z_leaf,
-                        per_micro,
-                        perceptor.input_size,
-                        cut_pow=s.cut_pow,
-                        border=s.cutout_border,
-                        border_mode=s.border_mode,
-                        augs=self.augs,
-                        generator=self.rng,
-                    )
+                    cuts = self.cutouts(z_leaf, per_micro, perceptor)
                 with self.timer("perceptor_forward"):
                     emb = perceptor.encode_image(cuts.images)  # [n,d]
                 with self.timer("loss"):

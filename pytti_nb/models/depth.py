@@ -180,3 +180,38 @@ def _preprocessing(spec, cache_dir) -> dict:
         "size": int(side),
         "multiple": int(config.get("ensure_multiple_of", 14)),
     }
+
+
+def random_depth_anything(*, width, layers, heads, neck, fusion, head, size, mean=None, std=None):
+    """A Depth Anything model with random weights and its preprocessor (for the benchmark and
+    the tests): save both with save_pretrained and the folder loads like a downloaded model."""
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTImageProcessor,
+    )
+
+    backbone = Dinov2Config(
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * width,
+        patch_size=14,
+        image_size=size,
+        out_indices=list(range(layers - 3, layers + 1)),  # the last four blocks
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=width,
+        neck_hidden_sizes=list(neck),
+        fusion_hidden_size=fusion,
+        head_hidden_size=head,
+        depth_estimation_type="relative",
+    )
+    extra = {} if mean is None else {"image_mean": mean, "image_std": std}
+    processor = DPTImageProcessor(
+        size={"height": size, "width": size}, ensure_multiple_of=14, keep_aspect_ratio=True, **extra
+    )
+    return DepthAnythingForDepthEstimation(config), processor
