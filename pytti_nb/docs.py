@@ -25,6 +25,7 @@ def _describe_allowed(s) -> str:
         "quaternion": "[w, x, y, z] of expressions",
         "pixel_weight": "WEIGHT[_MASK][:STOP]",
         "clip_weight": "WEIGHT[_MASK][:STOP]",
+        "audio_filters": "list of {variable_name, f_center, f_width, order}",
         "list": "list of strings",
     }[s.kind]
 

@@ -27,3 +27,7 @@ class PerceptorError(PyttiError):
 
 class OutputError(PyttiError):
     """An output folder or file cannot be written or read."""
+
+
+class MediaError(PyttiError):
+    """A video or audio file cannot be read, or does not fit the run."""

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -251,6 +252,28 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
         raise OutputError(f"cannot write the video '{video_path}': {e}") from e
 
 
+def mux_audio(video_path: Path, audio_path, offset: float, seconds: float) -> None:
+    """Put the sound of audio_path, from `offset` seconds, into the video as AAC, cut to the
+    video's `seconds`; the video stream is copied, not encoded again. Written atomically."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    cmd += ["-i", str(video_path)]
+    cmd += ["-ss", f"{offset:.6f}", "-t", f"{seconds:.6f}", "-i", str(audio_path)]
+    cmd += ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]
+    cmd += ["-movflags", "+faststart", "-f", "mp4"]
+    try:
+        with atomic_path(video_path) as tmp:
+            run = subprocess.run(
+                [*cmd, "-y", str(tmp)], capture_output=True, text=True, check=False
+            )
+            if run.returncode != 0:
+                raise OutputError(
+                    f"cannot put the sound of '{audio_path}' into '{video_path}': "
+                    f"{run.stderr.strip()[-300:]}"
+                )
+    except OSError as e:
+        raise OutputError(f"cannot write the video '{video_path}': {e}") from e
+
+
 def assemble_gif(frame_paths: list[Path], gif_path: Path, *, fps: float) -> None:
     """Write frames as a looping animated GIF (each frame with its own 256-colour palette)."""
     duration_ms = max(20, round(1000 / fps))  # browsers slow down GIF frames shorter than 20 ms
@@ -273,7 +296,9 @@ def assemble_gif(frame_paths: list[Path], gif_path: Path, *, fps: float) -> None
 class RunWriter:
     """Writes one run's folder: numbered PNG frames, settings.yaml, the final MP4 (and GIF)."""
 
-    def __init__(self, run_dir: Path, *, fps: float, overwrite: bool, gif: bool = False):
+    def __init__(
+        self, run_dir: Path, *, fps: float, overwrite: bool, gif: bool = False, audio=None
+    ):
         """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run."""
         is_number = isinstance(fps, (int, float)) and not isinstance(fps, bool)
         if not (is_number and math.isfinite(fps) and fps > 0):
@@ -284,6 +309,7 @@ class RunWriter:
         self.settings_path = self.run_dir / SETTINGS_NAME
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
+        self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
         self.last_written = None  # the frame file written last, if any
         check_writable(self.frames_dir)
         if overwrite:
@@ -330,6 +356,8 @@ class RunWriter:
         if len(frames) < 2:
             return None
         assemble_video(frames, self.video_path, fps=self.fps)
+        if self.audio is not None:
+            mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)
         if self.gif_path is not None:
             assemble_gif(frames, self.gif_path, fps=self.fps)
         return self.video_path

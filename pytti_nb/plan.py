@@ -1,20 +1,18 @@
 """Turn Settings into a checked RunPlan: every prompt, expression and file is validated here,
 before any model loads or any GPU time is spent."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.clock import Clock
 from .errors import PyttiError, SettingsError
 from .images import check_image_file
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema
+from .settings import expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
 INIT_WEIGHTS = ("direct_init_weight", "semantic_init_weight")
-NO_VIDEO_MASKS = (
-    "video masks need the Video Source animation mode, which pytti_nb does not have yet"
-)
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,14 @@ class RunPlan:
     width: int  # parameter pixels
     height: int
     clock: Clock
+    video: object = None  # media.video.VideoInfo of a Video Source run's video_path
+    mask_videos: dict = field(default_factory=dict)  # path -> VideoInfo of every video mask
+    audio: object = None  # media.audio.AudioBands of input_audio, per frame
+
+    def mask_frame(self, frame: int) -> int:
+        """The frame of a video mask that goes with an animation frame (PyTTI's rotoscopers:
+        the first before the animation, then (frame + 1) * frame_stride)."""
+        return 0 if frame < 0 else (frame + 1) * self.settings.frame_stride
 
     @property
     def total_steps(self) -> int:
@@ -50,12 +56,12 @@ class RunPlan:
         return files
 
 
-def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
+def plan(settings: Settings, *, check_models: bool = True, previous=None) -> RunPlan:
     """Check everything that can be checked without models; raise one SettingsError listing all.
 
-    check_models=False skips whether the perceptors and the depth model can be had (a file
-    lookup, or a network probe when a model is not downloaded yet): for previews that re-plan
-    on every edit.
+    check_models=False skips whether the perceptors and the depth and flow models can be had
+    (a file lookup, or a network probe when a model is not downloaded yet): for previews that
+    re-plan on every edit. A `previous` plan lends its probes of unchanged media files.
     """
     from .animation.motion import parse_motion
     from .output import validate_namespace
@@ -72,19 +78,27 @@ def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
             problems.append(f"{label}: {e}" if label else str(e))
             return None
 
-    scenes = attempt("scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix) or ()
-    direct = (
-        attempt("direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts) or ()
-    )
+    audio = _audio(s, previous, problems)
+    names = expression_names(s.input_audio_filters)  # t and the audio bands
+    scenes = attempt(
+        "scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix, names=names
+    ) or ()  # fmt: skip
+    direct = attempt(
+        "direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts, names=names
+    ) or ()  # fmt: skip
     schedules, weights = {}, {}
     for info in schema():
         text, where = getattr(s, info.name), f"setting {info.name!r}"
         if info.kind in TIME_KINDS:
-            schedules[info.name] = attempt(info.name, parse_time_value, text, where=where)
+            schedules[info.name] = attempt(
+                info.name, parse_time_value, text, names=names, where=where
+            )
         elif info.kind in WEIGHT_KINDS:
             pixel = info.kind == "pixel_weight"
-            weights[info.name] = attempt(info.name, parse_target_weight, text, pixel=pixel)
-    motion = parse_motion(s, problems)
+            weights[info.name] = attempt(
+                info.name, parse_target_weight, text, pixel=pixel, names=names
+            )
+    motion = parse_motion(s, problems, names)
     for spec in s.perceptors if check_models else ():
         attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
     attempt("file_namespace", validate_namespace, s.file_namespace)
@@ -99,9 +113,9 @@ def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
         if s.init_image
         else None
     )
-    for mask, where in _masks(scenes, direct, weights):
-        if mask.kind == "video":
-            problems.append(f"{where}: {NO_VIDEO_MASKS}")
+    video = _video_source(s, previous, problems)
+    if init_size is None and video is not None:
+        init_size = (video.width, video.height)  # the video's first frame is the init image
     for path, where in _referenced_files(scenes, direct, weights):
         attempt(None, check_image_file, path, where)  # its message names `where`
     width, height = _resolve_size(s, init_size, problems)
@@ -110,10 +124,11 @@ def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
             f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
             f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
         )
-    clock = Clock.of(s, len(scenes))
+    clock = Clock.of(s, len(scenes), max_steps=_video_steps(s, video, problems), audio=audio)
+    mask_videos = _mask_videos(s, scenes, direct, weights, clock, previous, problems)
     off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
     init_weights = [n for n in INIT_WEIGHTS if n not in off]
-    if init_weights and not s.init_image:
+    if init_weights and not s.init_image and video is None:
         problems.append(
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
@@ -122,8 +137,104 @@ def plan(settings: Settings, *, check_models: bool = True) -> RunPlan:
     if problems:
         raise SettingsError(problems)
     return RunPlan(
-        s, tuple(scenes), tuple(direct), schedules, weights, motion, off, width, height, clock
+        s,
+        tuple(scenes),
+        tuple(direct),
+        schedules,
+        weights,
+        motion,
+        off,
+        width,
+        height,
+        clock,
+        video,
+        mask_videos,
+        audio,
     )
+
+
+def _audio(s, previous, problems):
+    """input_audio's band values per frame (None without audio or when it cannot be read)."""
+    from .media.audio import analyse_audio, parse_filters
+
+    if not s.input_audio and not s.input_audio_filters:
+        return None
+    if not s.input_audio or not s.input_audio_filters:
+        missing = "input_audio" if not s.input_audio else "input_audio_filters"
+        problems.append(
+            f"{missing}: audio reactivity needs both a sound file (input_audio) and at least "
+            "one band (input_audio_filters); give the missing one, or clear the other"
+        )
+        return None
+    filters = parse_filters(s.input_audio_filters)
+    args = (s.input_audio, s.input_audio_offset, s.frames_per_second, filters)
+    known = previous.audio if previous is not None else None
+    if known is not None and known.matches(*args):
+        return known
+    try:
+        return analyse_audio(*args)
+    except PyttiError as e:
+        problems.append(str(e))
+        return None
+
+
+def _probe(path, fps, where, previous_info, problems):
+    """A VideoInfo, reusing an earlier probe of the same unchanged file at the same rate."""
+    from .media.video import probe_video
+
+    if previous_info is not None and previous_info.matches(path, fps):
+        return previous_info
+    try:
+        return probe_video(path, fps, where)
+    except PyttiError as e:
+        problems.append(str(e))
+        return None
+
+
+def _video_source(s, previous, problems):
+    """The probed video of a Video Source run (None in other modes or when unreadable)."""
+    if s.animation_mode != "Video Source":
+        return None
+    if not s.video_path:
+        problems.append("video_path: Video Source needs a video; give its path")
+        return None
+    known = previous.video if previous is not None else None
+    return _probe(s.video_path, s.frames_per_second, "video_path", known, problems)
+
+
+def _video_steps(s, video, problems) -> int | None:
+    """The step at which a Video Source run ends because its video does (None: no limit)."""
+    if video is None:
+        return None
+    frames = (video.frames - 1) // s.frame_stride  # frame k shows source frame (k + 1) * stride
+    if frames < 1:
+        problems.append(
+            f"video_path: {s.video_path!r} has {video.frames} frame(s) at "
+            f"{s.frames_per_second:g} fps; an animation frame needs the next one "
+            f"{s.frame_stride} frame(s) on; use a longer video or a smaller frame_stride"
+        )
+    return s.pre_animation_steps + max(frames, 0) * s.steps_per_frame
+
+
+def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
+    """Every video mask probed, and long enough for every frame of the run."""
+    out = {}
+    last = 0 if clock.frames == 0 else clock.frames * s.frame_stride  # the last frame a mask needs
+    for mask, where in _masks(scenes, direct, weights):
+        if mask.kind != "video" or mask.path in out:
+            continue
+        known = previous.mask_videos.get(mask.path) if previous is not None else None
+        info = _probe(mask.path, s.frames_per_second, where, known, problems)
+        if info is None:
+            continue
+        out[mask.path] = info
+        if info.frames <= last:
+            problems.append(
+                f"{where}: the mask video {mask.path!r} has {info.frames} frame(s) at "
+                f"{s.frames_per_second:g} fps, but the run needs {last + 1} (mask frames follow "
+                "the animation frames, frame_stride at a time); use a longer mask video"
+            )
+    return out
 
 
 def _check_animation(s, clock, motion, off, output_height, problems, check_models):
@@ -154,6 +265,16 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
             check_depth_model(s.depth_model, s.models_cache_dir or None)
         except PyttiError as e:
             problems.append(f"depth_model: {e}")
+    flows = s.animation_mode == "Video Source" or (
+        s.animation_mode == "3D" and "flow_stabilization_weight" not in off
+    )
+    if flows and check_models:
+        from .models.flow import check_flow_model
+
+        try:
+            check_flow_model(s.flow_model, s.models_cache_dir or None)
+        except PyttiError as e:
+            problems.append(f"flow_model: {e}")
     if len(problems) > before:
         return  # the motion check needs a sound camera and depth model
     depths = typical_depths(s, output_height) if s.animation_mode == "3D" else {}

@@ -48,32 +48,36 @@ def prepare_run(
         check_writable(run_dir)
         if models is not None:
             models.perceptors(checked.settings)
-        writer = RunWriter(
-            run_dir,
-            fps=checked.settings.frames_per_second,
-            overwrite=False,
-            gif=checked.settings.save_gif,
-        )
+        writer = _writer(checked, run_dir, overwrite=False)
         return Job(checked, run_dir, writer, state)
+    first = None
     if settings is None:
         # a lenient first pass, so one run reports every problem of the file at once
-        settings = plan_dict(
+        first = plan_dict(
             load_settings_dict(settings_path, overrides), source=str(settings_path or "settings")
-        ).settings
+        )
+        settings = first.settings
     elif overrides:
         raise SettingsError(["give overrides either through settings or overrides, not both"])
-    checked = plan(with_seed(settings))
+    checked = plan(with_seed(settings), previous=first)  # media probed once
     s = checked.settings
     root = Path(s.output_root).expanduser()
     check_writable(root)
     if models is not None:
         models.perceptors(s)
     run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
-    writer = RunWriter(
-        run_dir, fps=s.frames_per_second, overwrite=s.allow_overwrite, gif=s.save_gif
-    )
+    writer = _writer(checked, run_dir, overwrite=s.allow_overwrite)
     writer.write_settings(to_yaml(s))
     return Job(checked, run_dir, writer)
+
+
+def _writer(run_plan, run_dir, *, overwrite) -> RunWriter:
+    """The run folder's writer: frames, settings, the video (with the run's sound), the GIF."""
+    s = run_plan.settings
+    audio = (s.input_audio, s.input_audio_offset) if run_plan.audio is not None else None
+    return RunWriter(
+        run_dir, fps=s.frames_per_second, overwrite=overwrite, gif=s.save_gif, audio=audio
+    )
 
 
 def make_renderer(job: Job, models=None):
@@ -115,6 +119,8 @@ def run_snapshots(
                 metadata["motion"] = {
                     k: list(v) if isinstance(v, tuple) else v for k, v in snap.motion.items()
                 }
+            if snap.audio:
+                metadata["audio"] = snap.audio
             job.writer.write_frame(snap.save_number, snap.image, metadata)
             # the generator is paused at this snapshot: the state is exactly this moment's
             save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})

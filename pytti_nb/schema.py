@@ -43,6 +43,7 @@ GROUPS = (
 #   quaternion      '[w, x, y, z]', four motion values: a rotation per frame
 #   pixel_weight    PyTTI's WEIGHT[_MASKFILE][:STOP] of a pixel loss (init, stabilisation)
 #   clip_weight     PyTTI's WEIGHT[_MASK[_CUTOFF]][:STOP] of a CLIP loss
+#   audio_filters   a list of {variable_name, f_center, f_width, order} band-pass filters
 KINDS = (
     "text",
     "path",
@@ -58,12 +59,15 @@ KINDS = (
     "quaternion",
     "pixel_weight",
     "clip_weight",
+    "audio_filters",
 )
 TIME_KINDS = ("schedule",)  # kinds the plan parses into TimeValues checked at every step
 MOTION_KINDS = ("motion", "quaternion")  # checked at every frame start
 WEIGHT_KINDS = ("pixel_weight", "clip_weight")  # parsed into prompts.TargetWeight
-ANIMATION_MODES = ("off", "2D", "3D")
+ANIMATION_MODES = ("off", "2D", "3D", "Video Source")
 MOVING = ("2D", "3D")  # modes with camera motion
+ANIMATED = ("2D", "3D", "Video Source")
+FLOWING = ("3D", "Video Source")  # modes with an optical-flow loss
 
 
 def setting(default, group, kind, help, **meta):
@@ -210,7 +214,8 @@ class Settings:
     # Animation
     animation_mode: str = setting(
         "off", A, "choice", "off renders a still image; 2D and 3D warp the image between "
-        "frames by the camera motion below.", choices=ANIMATION_MODES, simple=True,
+        "frames by the camera motion below; Video Source follows a video's motion.",
+        choices=ANIMATION_MODES, simple=True,
     )  # fmt: skip
     pre_animation_steps: int = setting(
         0, A, "int", "Steps before the first animation frame, inside the step budget; t is "
@@ -271,39 +276,82 @@ class Settings:
     depth_model: str = setting(
         "depth-anything/Depth-Anything-V2-Small-hf", A, "text", "Depth model for 3D and depth "
         "stabilisation: a Hugging Face model id, a local folder, or none (a flat plane: zoom, "
-        "pan and roll without parallax).", visible_when={"animation_mode": MOVING},
+        "pan and roll without parallax).", visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     sampling_mode: str = setting(
         "bicubic", A, "choice", "How the warp resamples the image.",
         choices=("nearest", "bilinear", "bicubic"), steerable=True,
-        visible_when={"animation_mode": MOVING},
+        visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     infill_mode: str = setting(
         "wrap", A, "choice", "What fills the picture where the warp uncovers its edge.",
         choices=("mirror", "wrap", "black", "smear"), steerable=True,
-        visible_when={"animation_mode": MOVING},
+        visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     reset_lr_each_frame: bool = setting(
         False, A, "bool", "Restart the optimiser every frame (PyTTI's default); off warps its "
         "momentum with the picture so it follows the content.",
-        visible_when={"animation_mode": MOVING},
+        visible_when={"animation_mode": ANIMATED},
+    )  # fmt: skip
+    video_path: str = setting(
+        "", A, "path", "The video a Video Source animation follows (its first frame starts the "
+        "image unless init_image is set).", simple=True,
+        visible_when={"animation_mode": ("Video Source",)},
+    )  # fmt: skip
+    frame_stride: int = setting(
+        1, A, "int", "Source video frames advanced per animation frame (video masks step alike).",
+        min=1, max=1000, visible_when={"animation_mode": ("Video Source",)},
+    )  # fmt: skip
+    reencode_each_frame: bool = setting(
+        True, A, "bool", "Start every frame from the video's frame (rotoscoping); off warps the "
+        "previous output along the video's motion (a scene cut always re-encodes).",
+        visible_when={"animation_mode": ("Video Source",)},
+    )  # fmt: skip
+    flow_long_term_samples: int = setting(
+        1, A, "int", "Also hold each frame to the outputs 2, 4, ... frames back, moved along the "
+        "video's flow (Ruder et al. 2016).", min=0, max=5,
+        visible_when={"animation_mode": ("Video Source",)},
+    )  # fmt: skip
+    flow_model: str = setting(
+        "raft_large", A, "choice", "Optical flow: torchvision's RAFT (weights downloaded once) or "
+        "OpenCV's DIS (classical, no weights, offline).",
+        choices=("raft_large", "raft_small", "dis"), visible_when={"animation_mode": FLOWING},
+    )  # fmt: skip
+    flow_stabilization_weight: str = setting(
+        "0", A, "pixel_weight", "Video Source: pixel loss to the previous output moved along the "
+        "video's flow, where the flow is reliable; 3D: where the frames' flow agrees with the "
+        "camera's. WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
+        visible_when={"animation_mode": FLOWING},
+    )  # fmt: skip
+    input_audio: str = setting(
+        "", A, "path", "A sound file whose frequency bands drive expressions (audio "
+        "reactivity); its sound goes into the video.", visible_when={"animation_mode": ANIMATED},
+    )  # fmt: skip
+    input_audio_offset: float = setting(
+        0.0, A, "float", "Seconds into input_audio where the animation starts.",
+        min=0.0, max=36_000.0, visible_when={"animation_mode": ANIMATED},
+    )  # fmt: skip
+    input_audio_filters: list = setting(
+        [], A, "audio_filters", "Band-pass filters, one per line, e.g. '- {variable_name: fLo, "
+        "f_center: 80, f_width: 40, order: 5}'; fLo and fLo_prev (0 to 1) join every expression.",
+        rows=3, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     direct_stabilization_weight: str = setting(
         "0", A, "pixel_weight", "Pixel loss toward the warped previous frame; "
-        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": MOVING},
+        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     semantic_stabilization_weight: str = setting(
         "0", A, "clip_weight", "CLIP loss toward the warped previous frame; "
-        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": MOVING},
+        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     depth_stabilization_weight: str = setting(
         "0", A, "pixel_weight", "Loss between the depth of the image and of the warped "
         "previous frame (runs the depth model every step: slow).", steerable=True,
-        visible_when={"animation_mode": MOVING},
+        visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     edge_stabilization_weight: str = setting(
         "0", A, "pixel_weight", "Loss between the Sobel edges of the image and of the warped "
-        "previous frame (cheap).", steerable=True, visible_when={"animation_mode": MOVING},
+        "previous frame (cheap).", steerable=True, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     # Output
     file_namespace: str = setting(

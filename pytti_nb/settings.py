@@ -3,6 +3,7 @@
 import dataclasses
 import difflib
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -12,7 +13,7 @@ from .schema import Settings, schema_by_name
 from .schema import steerable as schema_steerable
 
 SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".png")
-MOTION_NAMES = ("t", "r", "R", "mu")  # what motion values may use (r, R, mu only in 3D)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def to_dict(settings: Settings) -> dict:
@@ -69,6 +70,8 @@ def from_dict_lenient(data, *, source: str = "settings") -> tuple[Settings, list
 
 def coerce(info, raw):
     """Convert one raw value to the setting's type, or raise ValueError saying what is allowed."""
+    if raw is None and info.kind == "audio_filters":
+        return []  # YAML's empty `input_audio_filters:`
     if raw is None or (info.optional and raw == ""):
         if info.optional:
             return None
@@ -183,6 +186,7 @@ def _allowed(info):
         "pixel_weight": "WEIGHT[_MASK][:STOP]: a number or expression, an optional image mask "
         "and stop, e.g. '1', '0.5_[mask.png]', '1:-0.5'",
         "clip_weight": "WEIGHT[_MASK][:STOP] as in prompts, e.g. '1', '2_baby', '1:-0.5'",
+        "audio_filters": "a list of {variable_name, f_center, f_width, order} mappings",
         "list": "a list of strings, or one comma-separated string",
     }[info.kind]
 
@@ -260,24 +264,64 @@ def _as_schedule(info, raw):
     if not text:
         raise ValueError(f"empty; expected {_allowed(info)}")
     try:
-        parse_time_value(text, where=f"setting {info.name!r}")
+        parse_time_value(text, names=mentioned_names(text), where=f"setting {info.name!r}")
     except PyttiError as e:
         raise ValueError(str(e)) from None
     return text
+
+
+def _as_audio_filters(info, raw):
+    """Band-pass filters as a list of plain mappings; YAML text (from the studio) is read."""
+    from .media.audio import parse_filters
+
+    if isinstance(raw, str):
+        try:
+            raw = yaml.safe_load(raw) if raw.strip() else []
+        except yaml.YAMLError as e:
+            raise ValueError(f"not valid YAML: {e}") from None
+    bands = parse_filters(raw)  # raises ValueError naming the filter and field
+    return [
+        {
+            "variable_name": b.variable_name,
+            "f_center": b.f_center,
+            "f_width": b.f_width,
+            "order": b.order,
+        }
+        for b in bands
+    ]
+
+
+def expression_names(filters=()) -> tuple[str, ...]:
+    """The variables every expression may use: t, and each audio band and its _prev."""
+    from .media.audio import parse_filters
+
+    try:
+        bands = [f.variable_name for f in parse_filters(filters)]
+    except ValueError:
+        bands = []  # the filters' own check reports them
+    return ("t", *bands, *(f"{b}_prev" for b in bands))
+
+
+def mentioned_names(text: str) -> tuple[str, ...]:
+    """Every name an expression text mentions, but functions and constants.
+
+    A setting is checked on its own for syntax, allowing any such name; which names exist
+    (t, the audio bands, r R mu in 3D) is checked by the plan, which sees every setting.
+    """
+    from .expressions import CONSTANTS, FUNCTIONS
+
+    found = (
+        set(_IDENTIFIER.findall(text))
+        - set(FUNCTIONS)
+        - set(CONSTANTS)
+        - {"and", "or", "not", "if", "else"}
+    )
+    return tuple(sorted(found | {"t"}))
 
 
 def _as_motion(info, raw):
-    """A schedule that may also use the 3D depth names r, R and mu."""
-    from .schedules import parse_time_value
-
-    text = _as_text(info, raw).strip()
-    if not text:
-        raise ValueError(f"empty; expected {_allowed(info)}")
-    try:
-        parse_time_value(text, names=MOTION_NAMES, where=f"setting {info.name!r}")
-    except PyttiError as e:
-        raise ValueError(str(e)) from None
-    return text
+    """A schedule evaluated per frame (the same syntax as any schedule)."""
+    return _as_schedule(info, raw)
 
 
 def _as_quaternion(info, raw):
@@ -290,7 +334,7 @@ def _as_quaternion(info, raw):
         raw = "[" + ", ".join(str(v) for v in raw) + "]"
     text = _as_text(info, raw).strip()
     try:
-        parse_time_vector(text, 4, names=MOTION_NAMES, where=f"setting {info.name!r}")
+        parse_time_vector(text, 4, names=mentioned_names(text), where=f"setting {info.name!r}")
     except PyttiError as e:
         raise ValueError(str(e)) from None
     return text
@@ -302,7 +346,7 @@ def _as_weight(info, raw):
 
     text = "0" if raw is None else _as_text(info, raw).strip() or "0"
     try:
-        parse_target_weight(text, pixel=info.kind == "pixel_weight")
+        parse_target_weight(text, pixel=info.kind == "pixel_weight", names=mentioned_names(text))
     except PyttiError as e:
         raise ValueError(str(e)) from None
     return text
@@ -339,5 +383,6 @@ _COERCERS = {
     "quaternion": _as_quaternion,
     "pixel_weight": _as_weight,
     "clip_weight": _as_weight,
+    "audio_filters": _as_audio_filters,
     "list": _as_list,
 }

@@ -38,7 +38,8 @@ def to_tensor(array: np.ndarray, device) -> torch.Tensor:
 
 
 def mask_tensor(mask, assets, device) -> torch.Tensor:
-    """An image mask ([file] or [-file]) as a [1,1,H,W] tensor in [0,1] at the render size."""
+    """An image or video mask ([file] or [-file]) as a [1,1,H,W] tensor in [0,1] at the render
+    size; a video mask's first frame (its frames follow the animation: refresh_video_mask)."""
     m = to_tensor(assets.gray[mask.path], device)
     return 1 - m if mask.inverted else m
 
@@ -74,12 +75,23 @@ def build_target(prompt, perceptors, assets, device, seed) -> Target:
 
 def with_mask(target, perceptors, assets, device) -> Target:
     """The target with what its mask needs loaded: the mask image, or the mask text embedded."""
-    if target.mask.kind == "image":
-        target.mask_image = mask_tensor(target.mask, assets, device)
-        target.mask_norm = target.mask_image.mean().clamp_min(1e-6).sqrt()
+    if target.mask.kind in ("image", "video"):
+        _set_mask_image(target, mask_tensor(target.mask, assets, device))
     elif target.mask.kind == "semantic":
         target.mask_embeds = {p: p.encode_text([target.mask.text]) for p in perceptors}
     return target
+
+
+def _set_mask_image(target, mask) -> None:
+    """A target's mask image and its normaliser sqrt(mean), computed once (no sync)."""
+    target.mask_image = mask
+    target.mask_norm = mask.mean().clamp_min(1e-6).sqrt()
+
+
+def refresh_video_mask(target, refs) -> None:
+    """At a frame start, a target with a video mask takes that frame's mask image."""
+    if target.mask.kind == "video":
+        _set_mask_image(target, refs.mask(target.mask))
 
 
 def cutout_weights(target, perceptor, emb, cuts, ctx):
@@ -88,7 +100,7 @@ def cutout_weights(target, perceptor, emb, cuts, ctx):
     if kind == "all":
         return None
     cutoff = ctx.value(target.mask.cutoff) if target.mask.cutoff is not None else None
-    if kind == "image":
+    if kind in ("image", "video"):
         # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient.
         return mask_weights(target.mask_image, cuts) / target.mask_norm
     if kind == "semantic":

@@ -88,10 +88,9 @@ def test_models_cache_dir_must_be_a_folder(tmp_path):
     assert "models_cache_dir" in problems_of(models_cache_dir=str(blocker))
 
 
-def test_video_masks_are_refused_until_video_source_exists():
+def test_missing_mask_videos_are_named():
     text = problems_of(scenes="fire:1_[m.mp4]", direct_image_prompts="a.png:1_[m.mp4]")
-    assert "mask of prompt 'fire:1_[m.mp4]': video masks" in text
-    assert "mask of direct image prompt" in text and "video masks" in text
+    assert "mask of prompt 'fire:1_[m.mp4]': file 'm.mp4' does not exist" in text
 
 
 @pytest.mark.parametrize("zero", ["0", "0.0", 0, "0*t", "0:(0), 10:(0)", "max(0, -t)"])

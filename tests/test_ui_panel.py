@@ -40,6 +40,8 @@ def changed_value(info):
         return "0.5:-0.2"
     if info.kind == "clip_weight":
         return "1_r"
+    if info.kind == "audio_filters":
+        return [{"variable_name": "fLo", "f_center": 80.0, "f_width": 40.0, "order": 5}]
     if info.kind == "list":
         return ["demo", "ViT-B-32@openai"]
     return TEXT_VALUES.get(info.name, f"/tmp/{info.name}_value")
@@ -107,7 +109,9 @@ def test_loading_settings_updates_every_control():
     panel.set_settings(from_dict(CHANGED))
     for name, value in CHANGED.items():
         shown = panel.controls[name].value
-        if isinstance(value, list):
+        if name == "input_audio_filters":  # one YAML mapping per line
+            assert shown == "- {variable_name: fLo, f_center: 80.0, f_width: 40.0, order: 5}\n"
+        elif isinstance(value, list):
             assert shown == ", ".join(value)
         elif name in ("seed", "learning_rate"):
             assert shown == str(value)

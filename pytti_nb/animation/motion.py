@@ -21,10 +21,13 @@ def motion_names(mode: str) -> tuple[str, ...]:
     return {"2D": MOTION_2D, "3D": MOTION_3D}.get(mode, ())
 
 
-def parse_motion(settings, problems: list) -> dict:
-    """Parse the motion settings of the run's mode: name -> TimeValue (or 4 for rotate_3d)."""
+def parse_motion(settings, problems: list, names=("t",)) -> dict:
+    """Parse the motion settings of the run's mode: name -> TimeValue (or 4 for rotate_3d).
+
+    `names` are the variables of every expression (t, audio bands); 3D adds r, R and mu.
+    """
     mode = settings.animation_mode
-    names = ("t", *DEPTH_NAMES) if mode == "3D" else ("t",)
+    names = (*names, *DEPTH_NAMES) if mode == "3D" else tuple(names)
     out = {}
     for name in motion_names(mode):
         text, where = getattr(settings, name), f"setting {name!r}"

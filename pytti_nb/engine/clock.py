@@ -53,9 +53,11 @@ class Clock:
     pre_animation_steps: int = 0
     animated: bool = False
     interpolation_steps: int = 0
+    max_steps: int | None = None  # a Video Source run ends when its video does
+    audio: object = None  # media.audio.AudioBands: band values per animation frame
 
     @classmethod
-    def of(cls, settings, scenes: int) -> "Clock":
+    def of(cls, settings, scenes: int, max_steps: int | None = None, audio=None) -> "Clock":
         """The clock of a run with these settings and this many scenes."""
         return cls(
             scenes=max(scenes, 1),
@@ -63,14 +65,17 @@ class Clock:
             steps_per_frame=settings.steps_per_frame,
             frames_per_second=settings.frames_per_second,
             pre_animation_steps=settings.pre_animation_steps,
-            animated=getattr(settings, "animation_mode", "off") != "off",
+            animated=settings.animation_mode != "off",
             interpolation_steps=settings.interpolation_steps,
+            max_steps=max_steps,
+            audio=audio,
         )
 
     @property
     def total_steps(self) -> int:
         """Steps in the whole run."""
-        return self.scenes * self.steps_per_scene
+        steps = self.scenes * self.steps_per_scene
+        return steps if self.max_steps is None else min(steps, self.max_steps)
 
     @property
     def frames(self) -> int:
@@ -79,7 +84,7 @@ class Clock:
             return 0
         return -(-(self.total_steps - self.pre_animation_steps) // self.steps_per_frame)
 
-    def at(self, step: int, variables: Mapping = NO_VARIABLES) -> StepContext:
+    def at(self, step: int) -> StepContext:
         """The context of a global step."""
         since = step - self.pre_animation_steps
         animating = self.animated and since >= 0
@@ -93,8 +98,14 @@ class Clock:
             frame=frame,
             frame_start=animating and since % self.steps_per_frame == 0,
             animating=animating,
-            variables=variables,
+            variables=self._variables(since),
         )
+
+    def _variables(self, since: int) -> Mapping:
+        """The audio bands of the frame a step belongs to (zero before the first frame)."""
+        if self.audio is None:
+            return NO_VARIABLES
+        return self.audio.variables(since // self.steps_per_frame if since >= 0 else -1)
 
     def scene_at(self, step: int) -> int:
         """Index of the scene a global step belongs to."""
@@ -108,16 +119,20 @@ class Clock:
             return 1.0
         return stage_step / self.interpolation_steps
 
-    def samples(self) -> list[tuple[float, float]]:
-        """(t, position) of every step: what checking a time value over the run evaluates."""
+    def samples(self) -> list[tuple]:
+        """(t, position[, variables]) of every step: what checking a time value evaluates."""
         per_second = self.steps_per_frame * self.frames_per_second
-        return [
-            (
-                (i - self.pre_animation_steps) / per_second,
-                (i - self.pre_animation_steps) / self.steps_per_frame,
-            )
-            for i in range(self.total_steps)
-        ]
+        pre, spf = self.pre_animation_steps, self.steps_per_frame
+        if self.audio is None:
+            return [((i - pre) / per_second, (i - pre) / spf) for i in range(self.total_steps)]
+        frames = {}  # one variables mapping per frame, shared by its steps
+        out = []
+        for i in range(self.total_steps):
+            frame = (i - pre) // spf if i >= pre else -1
+            if frame not in frames:
+                frames[frame] = self._variables(i - pre)
+            out.append(((i - pre) / per_second, (i - pre) / spf, frames[frame]))
+        return out
 
     def frame_start_step(self, frame: int) -> int:
         """The step at which animation frame `frame` starts."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..animation.animator import Animator
+from ..animation.animator import build_animator
 from ..cutouts import CutoutAugs, make_cutouts
 from ..device import pick_device
 from ..errors import SettingsError
@@ -44,6 +44,7 @@ class Snapshot:
     save_number: int | None = None  # 1-based number of the saved image at save points
     final: bool = False
     motion: dict = field(default_factory=dict)  # the current frame's motion values
+    audio: dict = field(default_factory=dict)  # the current frame's audio bands
 
 
 def with_seed(settings: Settings) -> Settings:
@@ -65,9 +66,9 @@ class Renderer:
         self.depth_model = self._load_depth_model(run_plan)
         self.terms = []
         self._install(run_plan, load_assets(run_plan, run_plan.output_size))
-        self.animator = None
-        if s.animation_mode != "off":
-            self.animator = Animator(run_plan, self.device, self.depth_model)
+        self.animator = build_animator(
+            run_plan, self.device, self.depth_model, self._load_flow_model(run_plan)
+        )
         self.image = build_image_model(
             s.image_model,
             width=run_plan.width,
@@ -76,8 +77,8 @@ class Renderer:
             generator=torch.Generator().manual_seed(s.seed),
             device=self.device,
         )
-        if s.init_image:
-            self.image.encode(to_tensor(self.assets.rgb[s.init_image], self.device))
+        if self.assets.init is not None:  # the init image, or a Video Source's first frame
+            self.image.encode(to_tensor(self.assets.init, self.device))
         self.optimizer = self._new_optimizer()
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
         self.step = 0
@@ -134,6 +135,18 @@ class Renderer:
             s.depth_model, device=self.device, cache_dir=s.models_cache_dir or None
         )
 
+    def _load_flow_model(self, run_plan):
+        """The optical flow model of a Video Source run, or of 3D flow stabilisation."""
+        s = run_plan.settings
+        wanted = s.animation_mode == "Video Source" or (
+            s.animation_mode == "3D" and "flow_stabilization_weight" not in run_plan.off
+        )
+        if not wanted:
+            return None
+        return self.models.flow(
+            s.flow_model, device=self.device, cache_dir=s.models_cache_dir or None
+        )
+
     def _new_optimizer(self):
         """A fresh optimiser over the image's parameters."""
         return torch.optim.Adam(self.image.parameters(), lr=self._learning_rate())
@@ -155,7 +168,7 @@ class Renderer:
             raise SettingsError(
                 [f"{k}: cannot change during a render; stop, then start again" for k in fixed]
             )
-        new = plan(settings)  # raises SettingsError before anything changes
+        new = plan(settings, previous=self.plan)  # raises SettingsError before any change
         if new.total_steps <= self.step:
             raise SettingsError(
                 [
@@ -267,6 +280,7 @@ class Renderer:
             save_number=self._save_number() if save else None,
             final=final,
             motion=dict(self.animator.values) if self.animator is not None else {},
+            audio=self.plan.audio.at(ctx.frame) if self.plan.audio is not None else {},
         )
 
     def _save_number(self) -> int:

@@ -6,21 +6,24 @@ from .stabilization import (
     DepthStabilization,
     DirectStabilization,
     EdgeStabilization,
+    FlowStabilization,
     SemanticStabilization,
 )
 from .terms import DirectTarget, ScenePrompts, SemanticInit, Smoothing
 
+FILE_MASKS = ("image", "video")
+
 
 def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
     """Every loss term of a run, each with its targets embedded (text embeddings are cached)."""
-    s, off, seed = run_plan.settings, run_plan.off, run_plan.settings.seed
+    off, seed = run_plan.off, run_plan.settings.seed
     weights = run_plan.weights
     scenes = [
         [build_target(p, perceptors, assets, device, seed) for p in scene.prompts]
         for scene in run_plan.scenes
     ]
     terms = [ScenePrompts(scenes)]
-    init = to_tensor(assets.rgb[s.init_image], device) if s.init_image else None
+    init = to_tensor(assets.init, device) if assets.init is not None else None
     if init is not None and "semantic_init_weight" not in off:
         # the init image is already loaded; no prompt string to parse (paths may hold ']')
         target = _clip_target(
@@ -32,14 +35,23 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
         terms.append(Smoothing(run_plan.schedules["smoothing_weight"]))
     if init is not None and "direct_init_weight" not in off:
         w = weights["direct_init_weight"]
-        mask = _pixel_mask(w, assets, device)
         terms.append(
-            DirectTarget("direct_init", init, w.weight, w.stop, mask, until_animation=True)
+            DirectTarget(
+                "direct_init",
+                init,
+                w.weight,
+                w.stop,
+                _pixel_mask(w, assets, device),
+                video_mask=_video(w.mask),
+                until_animation=True,
+            )  # fmt: skip
         )
     for k, d in enumerate(run_plan.direct_prompts):
-        mask = mask_tensor(d.mask, assets, device) if d.mask.kind == "image" else None
         target = to_tensor(assets.rgb[d.path], device)
-        terms.append(DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask))
+        mask = mask_tensor(d.mask, assets, device) if d.mask.kind in FILE_MASKS else None
+        terms.append(
+            DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask, video_mask=_video(d.mask))
+        )
     terms += _stabilization(run_plan, perceptors, assets, device, init, depth_model)
     return terms
 
@@ -62,6 +74,10 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model) -> l
             w = weights[setting]
             mask = _pixel_mask(w, assets, device)
             out.append(term(name, w, mask=mask, reference=init, **extra))
+    flowing = run_plan.settings.animation_mode in ("3D", "Video Source")
+    if flowing and "flow_stabilization_weight" not in off:
+        w = weights["flow_stabilization_weight"]
+        out.append(FlowStabilization(w, mask=_pixel_mask(w, assets, device)))
     if "semantic_stabilization_weight" not in off:
         w = weights["semantic_stabilization_weight"]
         target = _clip_target("stabilization", w, perceptors, assets, device)
@@ -73,8 +89,13 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model) -> l
 
 
 def _pixel_mask(weight, assets, device):
-    """The image mask of a pixel weight setting as [1,1,H,W], or None."""
-    return mask_tensor(weight.mask, assets, device) if weight.mask.kind == "image" else None
+    """The image mask (a video mask's first frame) of a pixel weight as [1,1,H,W], or None."""
+    return mask_tensor(weight.mask, assets, device) if weight.mask.kind in FILE_MASKS else None
+
+
+def _video(mask):
+    """The mask when it is a video mask (its frames follow the animation), else None."""
+    return mask if mask.kind == "video" else None
 
 
 def _clip_target(source, weight, perceptors, assets, device) -> Target:

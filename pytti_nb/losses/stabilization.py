@@ -7,7 +7,7 @@ reference is the init image when there is one, as in PyTTI; otherwise the term w
 
 import torch
 
-from ..targets import guidance_loss
+from ..targets import guidance_loss, refresh_video_mask
 from . import functional as F
 from .terms import CutoutTerm, ImageTerm
 
@@ -28,8 +28,10 @@ class PixelStabilization(ImageTerm):
         raise NotImplementedError
 
     def on_frame(self, refs, ctx):
-        """Take the new frame's reference."""
+        """Take the new frame's reference (and its mask image, for a video mask)."""
         self.reference = self.reference_from(refs)
+        if self.weight.mask.kind == "video":
+            self.mask = refs.mask(self.weight.mask)
 
     def reference_from(self, refs):
         """The reference of a frame's FrameRefs."""
@@ -104,6 +106,50 @@ class DepthStabilization(PixelStabilization):
         return self.depth_model.metres(image)
 
 
+class FlowStabilization(ImageTerm):
+    """Pixel loss to the previous output moved along the flow, where the flow is reliable.
+
+    Video Source: one target per long-term sample, the previous outputs moved by the source
+    video's flow; 3D: the moved previous frame where the optical flow agrees with the
+    camera's. Both are set once per frame; each target is weighted and stopped as PyTTI's.
+    """
+
+    name = "stabilization_flow"
+
+    def __init__(self, weight, mask=None):
+        self.weight, self.mask = weight, mask  # weight: prompts.TargetWeight
+        self.targets = []  # [(target image, reliability mask)], from the frame's references
+
+    def on_frame(self, refs, ctx):
+        """Take this frame's flow targets (and its mask image, for a video mask)."""
+        self.targets = list(refs.flow_targets)
+        if self.weight.mask.kind == "video":
+            self.mask = refs.mask(self.weight.mask)
+
+    def loss(self, image, ctx):
+        """Sum over the targets of the stopped, weighted, masked MSE."""
+        if not self.targets:
+            return None
+        w = ctx.value(self.weight.weight)
+        if w == 0:
+            return None
+        stop = ctx.value(self.weight.stop)
+        total = None
+        for target, reliable in self.targets:
+            mask = reliable if self.mask is None else reliable * self.mask
+            part = F.stopped(F.masked_mse(image, target, mask), w, stop)
+            total = part if total is None else total + part
+        return total
+
+    def state_dict(self):
+        """The frame's targets and masks."""
+        return {"targets": [list(pair) for pair in self.targets]} if self.targets else {}
+
+    def load_state_dict(self, state):
+        """Restore the targets."""
+        self.targets = [tuple(pair) for pair in state.get("targets", [])]
+
+
 class SemanticStabilization(CutoutTerm):
     """CLIP loss toward the warped previous frame, part of every scene (PyTTI)."""
 
@@ -119,6 +165,7 @@ class SemanticStabilization(CutoutTerm):
     def on_frame(self, refs, ctx):
         """Embed the new frame's reference for every perceptor."""
         self.target.embeds = {p: refs.embedding(p) for p in self.perceptors}
+        refresh_video_mask(self.target, refs)
         self.active = True
 
     def loss(self, perceptor, emb, cuts, ctx):

@@ -11,7 +11,7 @@ derived from it); `state_dict()` holds what a resumed run needs to continue exac
 
 from torch import Tensor
 
-from ..targets import guidance_loss
+from ..targets import guidance_loss, refresh_video_mask
 from . import functional as F
 
 MASK_OFF_BELOW = 0.001  # a direct target whose mask is this empty is off (PyTTI)
@@ -66,12 +66,23 @@ class Smoothing(ImageTerm):
 class DirectTarget(ImageTerm):
     """HSV pixel loss toward a fixed image, with PyTTI's weight, stop and optional mask."""
 
-    def __init__(self, name, target, weight, stop, mask=None, *, until_animation=False):
+    def __init__(
+        self, name, target, weight, stop, mask=None, *, video_mask=None, until_animation=False
+    ):
         self.name, self.target, self.weight, self.stop = name, target, weight, stop
-        self.mask = mask
+        self.video_mask = video_mask  # the prompts.Mask of a video mask, whose frames follow
         self.until_animation = until_animation  # init targets only shape the first image
-        # PyTTI turns a target off whose mask is (nearly) empty; computed once, not per step
+        self._set_mask(mask)
+
+    def _set_mask(self, mask):
+        """A (new) mask; PyTTI turns a target off whose mask is nearly empty (one sync)."""
+        self.mask = mask
         self.empty = mask is not None and float(mask.mean()) < MASK_OFF_BELOW
+
+    def on_frame(self, refs, ctx):
+        """A video mask moves on to the frame's mask image."""
+        if self.video_mask is not None:
+            self._set_mask(refs.mask(self.video_mask))
 
     def loss(self, image, ctx):
         """Stopped, weighted HSV MSE to the target (masked after the HSV conversion)."""
@@ -91,6 +102,12 @@ class ScenePrompts(CutoutTerm):
     def __init__(self, scenes):
         self.scenes = scenes  # per scene, a list of targets.Target
 
+    def on_frame(self, refs, ctx):
+        """Prompts with video masks take the frame's mask images."""
+        for targets in self.scenes:
+            for target in targets:
+                refresh_video_mask(target, refs)
+
     def loss(self, perceptor, emb, cuts, ctx):
         """Blend of the current and the previous scene's guidance losses."""
         total = None
@@ -109,6 +126,10 @@ class SemanticInit(CutoutTerm):
 
     def __init__(self, target):
         self.target = target  # targets.Target of the init image
+
+    def on_frame(self, refs, ctx):
+        """A video mask takes the frame's mask image."""
+        refresh_video_mask(self.target, refs)
 
     def loss(self, perceptor, emb, cuts, ctx):
         """The init image's guidance loss, scaled by how much of scene 1 is active."""

@@ -1,4 +1,4 @@
-"""One cache for every model a session loads (perceptors, depth models, later flow and VQGAN).
+"""One cache for every model a session loads (perceptors, depth and flow models, later VQGAN).
 
 Each model is keyed by what was asked for (kind, spec, device, precision, ...) and loaded the
 first time it is needed, never before: a 2D run never imports a depth model. The notebook, the
@@ -79,3 +79,16 @@ class ModelCache:
             return load_depth_model(spec, device=device, cache_dir=cache_dir)
 
         return self.get(("depth", spec.strip(), str(device)), load)
+
+    def flow(self, name: str, *, device="cpu", cache_dir=None):
+        """An optical flow estimator (models.flow) for a flow_model setting."""
+        import torch
+
+        from .flow import load_flow_model
+
+        device = torch.device(device)
+
+        def load():
+            return load_flow_model(name, device=device, cache_dir=cache_dir)
+
+        return self.get(("flow", name, str(device)), load)

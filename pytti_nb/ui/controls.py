@@ -3,6 +3,7 @@
 import math
 
 import ipywidgets as widgets
+import yaml
 
 from ..schema import SettingInfo
 
@@ -75,6 +76,10 @@ def to_widget_value(info: SettingInfo, value):
         return "" if value is None else str(value)
     if info.kind == "list":
         return ", ".join(value)
+    if info.kind == "audio_filters":  # one YAML flow mapping per line
+        return "".join(
+            "- " + yaml.safe_dump(band, default_flow_style=True, sort_keys=False) for band in value
+        )
     if info.kind not in ("int", "float", "bool", "choice"):
         return str(value)
     return value

@@ -1,0 +1,98 @@
+"""Video Source: the image follows a video's motion, frame by frame (PyTTI's rotoscoping).
+
+Animation frame k shows source frame (k + 1) * frame_stride. At its start the optical flow
+between source frames k * stride and (k + 1) * stride moves the image (and its Adam moments);
+the moved image, where the flow is reliable, is what flow stabilisation holds the new frame
+to. With reencode_each_frame, or at a scene cut (under 3% of pixels reliable), the new source
+frame is then encoded as the image. Long-term samples hold the frame to the outputs 2, 4, ...
+frames back too, moved by the flow from their source frames, each where no nearer sample
+already is (Ruder et al. 2016); those outputs are kept in memory (and in the checkpoint).
+The direct, edge, depth and semantic stabilisation losses compare with the source frame.
+"""
+
+import torch
+
+from ..media.video import VideoReader
+from ..targets import to_tensor
+from ..timing import no_timer
+from .animator import Animator, FrameRefs
+from .flow import SCENE_CUT, consistency_mask, flow_warp
+
+
+class VideoSourceAnimator(Animator):
+    """Moves the image along the source video's optical flow."""
+
+    def __init__(self, run_plan, device, flow_model):
+        super().__init__(run_plan, device)
+        s = run_plan.settings
+        self.flow_model = flow_model
+        self.samples = s.flow_long_term_samples
+        # every source frame the long-term samples look back at stays in the reader
+        keep = 2**self.samples * s.frame_stride + 2
+        self.reader = VideoReader(
+            run_plan.video.path, s.frames_per_second, run_plan.output_size, keep=keep
+        )
+        self.kept = {}  # output frame index -> its image at its end [1,3,H,W]
+
+    def source(self, index: int):
+        """Source frame `index` as [1,3,H,W] in [0,1] at the output size."""
+        return to_tensor(self.reader.frame(index).astype("float32") / 255, self.device)
+
+    def first_frame(self):
+        """The video's first frame: the image starts from it unless init_image is set."""
+        return self.source(0)
+
+    def move(self, image_model, optimizer, ctx, timer) -> FrameRefs:
+        """Follow the flow to source frame (k + 1) * stride; long-term targets; maybe re-encode."""
+        s = self.plan.settings
+        k, stride = ctx.frame, s.frame_stride
+        self.kept[k - 1] = image_model.decode().detach().clamp(0, 1)  # the output just finished
+        self.kept = {m: v for m, v in self.kept.items() if m >= k - 2**self.samples}
+        following = self.source((k + 1) * stride)
+        targets, covered = [], None
+        for j in range(self.samples + 1):
+            earlier = k - 2**j  # output frame whose source frame the flow starts from
+            if earlier < -1 or earlier not in self.kept:
+                break
+            with timer("frame_flow"):
+                start = self.source((earlier + 1) * stride)
+                forward = self.flow_model(start, following)
+                backward = self.flow_model(following, start)
+                reliable = consistency_mask(forward, backward)
+            warp = flow_warp(backward, s.sampling_mode, s.infill_mode)
+            if j == 0:
+                self._warp(image_model, warp, optimizer, timer)  # the image follows the video
+                target = image_model.decode().detach().clamp(0, 1)
+                share = float(reliable.mean())  # one sync per frame
+                self._encode(image_model, following, share)
+            else:
+                target = warp.apply(self.kept[earlier])
+            mask = reliable if covered is None else (reliable - covered).clamp(0, 1)
+            covered = reliable.clone() if covered is None else covered + reliable
+            targets.append((target, mask))
+        return FrameRefs(following, seed=s.seed, flow_targets=targets)
+
+    def _encode(self, image_model, following, share) -> None:
+        """Start the frame from the source frame when asked to, or at a scene cut."""
+        cut = share < SCENE_CUT
+        again = self.plan.settings.reencode_each_frame or cut
+        if again:
+            image_model.encode(following)
+        self.values = {"source_frame": None, "reliable": share, "reencoded": again, "cut": cut}
+
+    def begin_frame(self, image_model, optimizer, ctx, timer=no_timer):
+        """Move into the new frame and record which source frame it shows."""
+        refs = super().begin_frame(image_model, optimizer, ctx, timer)
+        self.values["source_frame"] = (ctx.frame + 1) * self.plan.settings.frame_stride
+        return refs
+
+    def state_dict(self) -> dict:
+        """The frame's values and the outputs the long-term samples will look back at."""
+        kept = {str(m): image.cpu() for m, image in self.kept.items()}
+        return {**super().state_dict(), "kept": kept}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore state_dict()."""
+        super().load_state_dict(state)
+        kept = state.get("kept", {})
+        self.kept = {int(m): torch.as_tensor(image).to(self.device) for m, image in kept.items()}

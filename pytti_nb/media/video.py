@@ -1,0 +1,134 @@
+"""Videos read as a stream: at the run's frame rate and size, one frame at a time.
+
+ffmpeg resamples the video to frames_per_second and scales it (Lanczos) in the decoding
+process, so nothing is re-encoded and no copy is written beside the user's file; the reader
+keeps only the few most recent frames a Video Source run looks back at.
+"""
+
+import re
+import subprocess
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from ..errors import MediaError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".gif")
+PROBE_TIMEOUT_S = 600  # counting frames decodes the whole video once
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What validation knows of a video: its size and how many frames it gives at a rate."""
+
+    path: str
+    width: int  # as encoded
+    height: int
+    fps: float  # the rate frames are read at (the run's frames_per_second)
+    frames: int  # frames at that rate
+    stamp: tuple = ()  # the file's (size, modification time) when probed
+
+    def matches(self, path, fps: float) -> bool:
+        """Whether this probe still describes `path` read at `fps` (the file is unchanged)."""
+        file = Path(str(path)).expanduser()
+        return str(file) == self.path and fps == self.fps and _stamp(file) == self.stamp
+
+
+def _stamp(file: Path) -> tuple:
+    """What tells that a file changed: its size and modification time (empty when missing)."""
+    try:
+        stat = file.stat()
+    except OSError:
+        return ()
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def _filters(fps: float, size=None) -> str:
+    """The ffmpeg video filter: resample to fps, scale to size=(width, height) if given."""
+    chain = f"fps={fps!r}"
+    if size is not None:
+        chain += f",scale={size[0]}:{size[1]}:flags=lanczos"
+    return chain
+
+
+def probe_video(path, fps: float, where: str = "video") -> VideoInfo:
+    """Check that `path` is a video with frames and count its frames at `fps`."""
+    file = Path(str(path)).expanduser()
+    if not file.is_file():
+        raise MediaError(f"{where}: file {str(path)!r} does not exist")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(file))
+        meta = next(reader)
+        reader.close()
+    except (OSError, RuntimeError, StopIteration) as e:
+        reason = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+        raise MediaError(f"{where}: {str(path)!r} is not a readable video ({reason})") from None
+    width, height = meta["size"]
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(file)]
+    cmd += ["-map", "0:v:0", "-vf", _filters(fps), "-f", "null", "-"]
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"{where}: counting the frames of {str(path)!r} took too long") from None
+    counts = re.findall(r"frame=\s*(\d+)", run.stderr)
+    frames = int(counts[-1]) if counts and run.returncode == 0 else 0
+    if frames == 0:
+        raise MediaError(f"{where}: {str(path)!r} has no video frames that ffmpeg can decode")
+    return VideoInfo(str(file), int(width), int(height), float(fps), frames, _stamp(file))
+
+
+class VideoReader:
+    """Frames of one video at a frame rate and size, read in order, a few kept for look-back.
+
+    frame(i) reads forward to frame i; asking for a frame older than those kept restarts the
+    stream from the beginning (only a resumed run does that, once).
+    """
+
+    def __init__(self, path, fps: float, size, *, keep: int = 4):
+        self.path, self.fps, self.size = str(Path(str(path)).expanduser()), fps, tuple(size)
+        self.keep = max(2, keep)
+        self._frames = OrderedDict()  # index -> HxWx3 uint8, the most recent `keep`
+        self._stream = None
+        self._next = 0  # index of the frame the stream yields next
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame `index` (0-based) as an HxWx3 uint8 array at the reader's size."""
+        if index in self._frames:
+            return self._frames[index]
+        if index < self._next:
+            self.close()  # behind the stream: start again from the beginning
+        while self._next <= index:
+            data = self._read()
+            self._frames[self._next] = data
+            self._next += 1
+            while len(self._frames) > self.keep:
+                self._frames.popitem(last=False)
+        return self._frames[index]
+
+    def _read(self) -> np.ndarray:
+        """The next frame of the stream, opening it if needed."""
+        if self._stream is None:
+            self._stream = imageio_ffmpeg.read_frames(
+                self.path, output_params=["-map", "0:v:0", "-vf", _filters(self.fps, self.size)]
+            )
+            next(self._stream)  # the metadata
+            self._next = 0
+        try:
+            raw = next(self._stream)
+        except StopIteration:
+            raise MediaError(
+                f"video {self.path!r} ended at frame {self._next}; it has fewer frames than "
+                "the run needs"
+            ) from None
+        width, height = self.size
+        return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+
+    def close(self) -> None:
+        """Stop the decoding process and forget the kept frames."""
+        if self._stream is not None:
+            self._stream.close()
+        self._stream, self._next = None, 0
+        self._frames.clear()

@@ -1,0 +1,138 @@
+"""Audio reactivity: a band's loudness per frame drives expressions, is recorded with every
+frame, and the sound goes into the video."""
+
+import re
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from media import tone_bursts
+
+from pytti_nb.errors import SettingsError
+from pytti_nb.output import read_png_metadata
+from pytti_nb.plan import plan
+from pytti_nb.run import prepare_run, run_to_completion
+from pytti_nb.settings import from_dict
+
+FPS = 12
+BURSTS = (1.0, 2.5, 4.0)  # seconds: frames 12, 30 and 48 at 12 fps
+BASS = {"variable_name": "bass", "f_center": 80, "f_width": 40, "order": 5}
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    return tone_bursts(tmp_path_factory.mktemp("audio") / "song.wav", seconds=7.0, bursts=BURSTS)
+
+
+def dancing(song, tmp_path, **changes):
+    """A small 2D animation whose motion and prompt weight follow the bass."""
+    return {
+        "scenes": "a red circle:1+2*bass",
+        "perceptors": ["demo"],
+        "width": 8,
+        "height": 8,
+        "pixel_size": 2,
+        "cutouts": 1,
+        "steps_per_scene": 60,
+        "steps_per_frame": 1,
+        "frames_per_second": FPS,
+        "save_every": 1,
+        "display_every": 60,
+        "seed": 2,
+        "device": "cpu",
+        "animation_mode": "2D",
+        "translate_x": "4*bass",
+        "zoom_x_2d": "bass - bass_prev",
+        "input_audio": str(song),
+        "input_audio_filters": [BASS],
+        "output_root": str(tmp_path),
+        "file_namespace": "dance",
+        **changes,
+    }
+
+
+def test_the_bass_peaks_in_the_frames_of_its_bursts_and_drives_the_motion(song, tmp_path):
+    job = prepare_run(settings=from_dict(dancing(song, tmp_path)))
+    run_to_completion(job, progress=False)
+    meta = [read_png_metadata(p) for p in sorted((job.run_dir / "frames").glob("*.png"))]
+    bass = np.array([m["audio"]["bass"] for m in meta])
+    frames = [m["frame"] for m in meta]
+    assert frames == list(range(60))
+    peaks = [
+        f
+        for f in frames[1:-1]
+        if bass[f] == 1.0 or (bass[f] > 0.5 and bass[f] >= bass[f - 1] and bass[f] >= bass[f + 1])
+    ]
+    assert peaks == [round(b * FPS) for b in BURSTS]
+    assert bass[[20, 40, 55]].max() < 0.05  # silence between the bursts
+    for m in meta:  # the recorded motion is the expression of the recorded band
+        assert m["motion"]["translate_x"] == pytest.approx(4 * m["audio"]["bass"])
+
+
+def test_the_video_carries_the_sound_for_its_own_length(song, tmp_path):
+    job = prepare_run(settings=from_dict(dancing(song, tmp_path, input_audio_offset=0.5)))
+    result = run_to_completion(job, progress=False)
+    info = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(result.video)],
+        capture_output=True,
+        text=True,
+    ).stderr
+    assert re.search(r"Stream #0:\d.*: Video: h264", info) and re.search(r"Audio: aac", info)
+    # 6.5 s of sound after the offset, cut to the 5 s of the 60 frames; the video is whole
+    assert stream_seconds(result.video, "a") == pytest.approx(60 / FPS, abs=0.1)
+    assert stream_seconds(result.video, "v") == pytest.approx(60 / FPS, abs=0.1)
+
+
+def stream_seconds(path, stream) -> float:
+    """How long one stream ('a' or 'v') of a media file plays, decoded by ffmpeg."""
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(path), "-map", f"0:{stream}"]
+    decoded = subprocess.run([*command, "-f", "null", "-"], capture_output=True, text=True)
+    h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", decoded.stderr)[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def test_the_bands_are_known_to_validation(song, tmp_path):
+    ok = plan(from_dict(dancing(song, tmp_path)))
+    assert ok.audio.names() == ("bass", "bass_prev")
+    with pytest.raises(SettingsError) as e:
+        plan(from_dict(dancing(song, tmp_path, translate_x="4*treble")))
+    assert "translate_x" in str(e.value) and "'treble' is not a known name" in str(e.value)
+    assert "bass" in str(e.value)  # the names it could have used
+
+
+@pytest.mark.parametrize(
+    ("band", "message"),
+    [
+        ({**BASS, "f_center": 30000}, "must lie between 0 and 22050 Hz"),
+        ({**BASS, "f_width": 0}, "f_width 0 Hz must be above 0"),
+        ({**BASS, "variable_name": "t"}, "'t' is taken"),
+        ({**BASS, "variable_name": "2x"}, "must be a name"),
+        ({**BASS, "order": 40}, "order 40 must be a whole number from 1 to 12"),
+        ({"variable_name": "x", "f_center": 80}, "missing f_width"),
+        ({**BASS, "gain": 2}, "unknown key(s) gain"),
+    ],
+)
+def test_bad_filters_are_named(song, tmp_path, band, message):
+    with pytest.raises(SettingsError) as e:
+        from_dict(dancing(song, tmp_path, input_audio_filters=[band], translate_x=0, scenes="a"))
+    assert "input_audio_filters: filter 1" in str(e.value) and message in str(e.value)
+
+
+def test_unreadable_audio_and_half_set_audio_are_refused(song, tmp_path):
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"not sound")
+
+    def problems(**changes):
+        with pytest.raises(SettingsError) as e:
+            plan(from_dict(dancing(song, tmp_path, **changes)))
+        return str(e.value)
+
+    assert "has no audio ffmpeg can decode" in problems(input_audio=str(junk))
+    assert "past the end" in problems(input_audio_offset=9.0)  # the song lasts 7 s
+    assert "needs both a sound file" in problems(
+        input_audio="", translate_x=0, zoom_x_2d=0, scenes="a"
+    )
+    assert "input_audio_filters" in problems(
+        input_audio_filters=[], translate_x=0, zoom_x_2d=0, scenes="a"
+    )
