@@ -5,10 +5,13 @@ same as with trained ones), so this runs offline. The ratio printed last is the 
 time over the perceptor's own forward+backward on the same cutouts: 1.00 would mean every
 other stage is free.
 
-With --animation 2D or 3D it also times the once-per-frame work (depth estimation, the warp of
-the image and its Adam moments, the stabilisation references) and reports it as a share of a
-frame of --steps-per-frame steps (PyTTI's default 50). 3D uses Depth Anything V2 Small's
-architecture with random weights unless --depth-model names another model (or none).
+With --animation 2D, 3D or "Video Source" it also times the once-per-frame work (depth
+estimation, optical flow, the warp of the image and its Adam moments, the stabilisation
+references) and reports it as a share of a frame of --steps-per-frame steps (PyTTI's default
+50), and the once-per-run analysis of a 60-second sound in three bands. 3D uses Depth Anything
+V2 Small's architecture with random weights unless --depth-model names another model (or none);
+Video Source follows a drawn video with RAFT Large's architecture with random weights unless
+--flow-model says dis.
 """
 
 import argparse
@@ -41,7 +44,7 @@ class _Prebuilt(ModelCache):
         return [self.prebuilt]
 
 
-RANDOM_DEPTH = "random"  # --depth-model: Depth Anything V2 Small's architecture, random weights
+RANDOM = "random"  # --depth-model, --flow-model: the default model's architecture, random weights
 
 
 def random_depth_model(folder) -> str:
@@ -67,6 +70,61 @@ def random_perceptor(model_name: str, device, dtype) -> Perceptor:
     return Perceptor(
         f"{model_name} (random weights)", model, open_clip.get_tokenizer(model_name), device, dtype
     )
+
+
+def random_raft(workdir) -> str:
+    """RAFT Large's architecture with random weights, saved where its download would be."""
+    from torchvision.models.optical_flow import raft_large
+
+    from .models.flow import raft_weights_path
+
+    path = raft_weights_path("raft_large", workdir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(raft_large(weights=None).state_dict(), path)
+    return "raft_large"
+
+
+def drawn_video(workdir, size, frames=8) -> str:
+    """A video of textured noise drifting 3 pixels a frame, at the benchmark's size."""
+    import imageio_ffmpeg
+    import numpy as np
+
+    texture = np.random.default_rng(0).integers(0, 256, (size, size + 3 * frames, 3), np.uint8)
+    path = f"{workdir}/drift.mp4"
+    writer = imageio_ffmpeg.write_frames(
+        path, (size, size), fps=12, codec="libx264", macro_block_size=8, ffmpeg_log_level="error"
+    )
+    writer.send(None)
+    for i in range(frames):
+        writer.send(np.ascontiguousarray(texture[:, 3 * i : 3 * i + size]).tobytes())
+    writer.close()
+    return path
+
+
+def audio_analysis_seconds(workdir) -> tuple[float, float]:
+    """(scipy's import, the analysis) in seconds for a drawn 60-second sound in three bands."""
+    import numpy as np
+
+    start = time.perf_counter()
+    import scipy.signal  # noqa: F401  (the filters' module: its import is timed on its own)
+    from scipy.io import wavfile
+
+    from .media.audio import analyse_audio, parse_filters
+
+    imported = time.perf_counter() - start
+    rate, path = 44100, f"{workdir}/sixty.wav"
+    t = np.arange(60 * rate) / rate
+    wavfile.write(path, rate, (0.3 * np.sin(2 * np.pi * 80 * t) * 32767).astype(np.int16))
+    bands = parse_filters(
+        [
+            {"variable_name": "fLo", "f_center": 80, "f_width": 40},
+            {"variable_name": "fMid", "f_center": 800, "f_width": 400},
+            {"variable_name": "fHi", "f_center": 3000, "f_width": 1000},
+        ]
+    )
+    start = time.perf_counter()
+    analyse_audio(path, 0.0, 12.0, bands)
+    return imported, time.perf_counter() - start
 
 
 def time_once(fn, device) -> float:
@@ -98,10 +156,19 @@ def build_renderer(args, workdir) -> Renderer:
     animation = {}
     if args.animation:
         depth = args.depth_model
-        if args.animation == "3D" and depth == RANDOM_DEPTH:
+        if args.animation == "3D" and depth == RANDOM:
             depth = random_depth_model(workdir)
+        flow = args.flow_model
+        if args.animation == "Video Source" and flow == RANDOM:
+            flow = random_raft(workdir)
         animation = {
             "animation_mode": args.animation,
+            "video_path": drawn_video(workdir, args.size)
+            if args.animation == "Video Source"
+            else "",
+            "flow_model": flow if flow != RANDOM else "dis",
+            "models_cache_dir": workdir,
+            "flow_stabilization_weight": 1,
             "steps_per_frame": args.steps_per_frame,
             "translate_x": 2,
             "rotate_2d": 3,
@@ -157,11 +224,12 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
-    parser.add_argument("--animation", choices=("2D", "3D"), help="also time per-frame work")
-    parser.add_argument("--steps-per-frame", type=int, default=50)
     parser.add_argument(
-        "--depth-model", default=RANDOM_DEPTH, help="3D: 'random', none, or a model"
+        "--animation", choices=("2D", "3D", "Video Source"), help="also time per-frame work"
     )
+    parser.add_argument("--steps-per-frame", type=int, default=50)
+    parser.add_argument("--depth-model", default=RANDOM, help="3D: 'random', none, or a model")
+    parser.add_argument("--flow-model", default=RANDOM, help="Video Source: 'random' or dis")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
         run(args, workdir)
@@ -202,6 +270,11 @@ def run(args, workdir) -> None:
     print(f"\nratio whole step / perceptor alone: {step_s / alone:.3f} (goal <= 1.10)")
     if args.animation:
         print_frame_costs(r, args, step_s)
+        imported, analysed = audio_analysis_seconds(workdir)
+        print(
+            f"\naudio analysis, once per run: a 60 s sound in 3 bands takes {1000 * analysed:.0f} "
+            f"ms (and scipy's first import {1000 * imported:.0f} ms)"
+        )
 
 
 def print_frame_costs(r: Renderer, args, step_s: float) -> None:
@@ -217,16 +290,20 @@ def print_frame_costs(r: Renderer, args, step_s: float) -> None:
         r.begin_frame(ctx)
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
     steps = args.steps_per_frame
-    depth = "-"
+    model = "-"
     if args.animation == "3D":
-        random = "Depth Anything V2 Small architecture, random weights"
-        depth = random if args.depth_model == RANDOM_DEPTH else args.depth_model
+        random = "depth: Depth Anything V2 Small architecture, random weights"
+        model = random if args.depth_model == RANDOM else f"depth: {args.depth_model}"
+    elif args.animation == "Video Source":
+        random = "flow: RAFT Large architecture, random weights, forward and backward"
+        model = random if args.flow_model == RANDOM else f"flow: {args.flow_model}"
     print(
-        f"\nper-frame work, {args.animation} (depth model: {depth}), stabilisation: direct, edge, semantic"
+        f"\nper-frame work, {args.animation} ({model}), "
+        "stabilisation: direct, edge, semantic (and flow in Video Source)"
     )
     print(f"| per-frame stage | ms per frame | share of a frame's {steps} steps |")
     print("|---|---|---|")
-    for key in ("frame_depth", "frame_warp", "frame_references"):
+    for key in ("frame_depth", "frame_flow", "frame_warp", "frame_references"):
         ms = 1000 * stages.get(key, 0.0)
         print(f"| {key[6:]} | {ms:.1f} | {ms / (1000 * step_s * steps):.2%} |")
     print(

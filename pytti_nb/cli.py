@@ -97,10 +97,16 @@ def validate_command(args) -> int:
     from .settings import load_settings_dict
 
     p = plan_dict(load_settings_dict(args.settings, args.set), source=args.settings)
-    print(
-        f"{args.settings}: valid ({len(p.scenes)} scene(s), {p.total_steps} steps, "
-        f"{p.width * p.settings.pixel_size}x{p.height * p.settings.pixel_size} pixels)"
-    )
+    facts = [f"{len(p.scenes)} scene(s)", f"{p.total_steps} steps"]
+    width, height = p.output_size
+    facts.append(f"{width}x{height} pixels")
+    if p.clock.animated:
+        facts.append(f"{p.clock.frames} animation frame(s)")
+    if p.video is not None:
+        facts.append(f"the video gives {p.video.frames} frame(s) at {p.video.fps:g} fps")
+    if p.audio is not None:
+        facts.append(f"{p.audio.seconds:.1f} s of audio in {len(p.audio.filters)} band(s)")
+    print(f"{args.settings}: valid ({', '.join(facts)})")
     return EXIT_OK
 
 

@@ -33,8 +33,6 @@ IGNORED = {
 PYTTI_ANIMATION_DEFAULTS = {"pre_animation_steps": 50, "reset_lr_each_frame": True}
 # Keys of features pytti_nb does not have yet, by feature. They are dropped while the feature
 # is off and refused, by name, when a settings file turns it on.
-VIDEO_SOURCE_KEYS = {"video_path", "frame_stride", "reencode_each_frame", "flow_long_term_samples"}
-AUDIO_KEYS = {"input_audio_offset", "input_audio_filters"}
 IMAGE_MODEL_KEYS = {
     "vqgan_model",
     "random_initial_palette",
@@ -48,14 +46,8 @@ IMAGE_MODEL_KEYS = {
     "lock_palette",
 }
 # Keys whose own value turns a missing feature on, and the values that mean off.
-SWITCHES = {
-    "animation_mode": ("off", False, None, "", "2D", "3D"),
-    "use_mmc": (False, None),
-    "input_audio": ("", None),
-    "flow_stabilization_weight": ("", "0", 0, None),
-    "mmc_models": (None, [], ""),
-}
-MISSING_FEATURES = VIDEO_SOURCE_KEYS | AUDIO_KEYS | IMAGE_MODEL_KEYS | set(SWITCHES)
+SWITCHES = {"use_mmc": (False, None), "mmc_models": (None, [], "")}
+MISSING_FEATURES = IMAGE_MODEL_KEYS | set(SWITCHES)
 
 
 def from_pytti(data: dict) -> tuple[dict, list[str]]:

@@ -32,12 +32,13 @@ class RunResult:
 
 
 def prepare_run(
-    *, settings=None, settings_path=None, overrides=(), resume_dir=None, models=None
+    *, settings=None, settings_path=None, overrides=(), resume_dir=None, models=None, previous=None
 ) -> Job:
     """Validate settings and paths and set up the run folder.
 
     Given a ModelCache, the perceptors are loaded into it after validation and before the
-    run folder is made, so a model that cannot be had leaves no folder behind.
+    run folder is made, so a model that cannot be had leaves no folder behind. A `previous`
+    plan (the studio's preview) lends its analyses of unchanged media files.
     """
     from .engine.render import with_seed
 
@@ -50,7 +51,7 @@ def prepare_run(
             models.perceptors(checked.settings)
         writer = _writer(checked, run_dir, overwrite=False)
         return Job(checked, run_dir, writer, state)
-    first = None
+    first = previous
     if settings is None:
         # a lenient first pass, so one run reports every problem of the file at once
         first = plan_dict(

@@ -345,3 +345,22 @@ def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_dept
     shifts = [phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     assert shifts == [(4, 0), (4, 0), (-4, 0), (-4, 0), (-4, 0)]
     assert r.term("stabilization_depth").reference is not None
+
+
+def test_3d_flow_stabilization_trusts_the_moved_frame_where_the_flow_is_the_cameras(
+    tmp_path, models
+):
+    settings = frozen(
+        None, tmp_path, animation_mode="3D", depth_model="none", lock_camera=False,
+        translate_x=6, infill_mode="black", flow_model="dis", flow_stabilization_weight=1,
+        steps_per_scene=2, width=64, height=48,
+    )  # fmt: skip
+    del settings["init_image"]  # random noise: texture for the optical flow everywhere
+    r = Renderer(plan(from_dict(settings)), models)
+    list(r.snapshots())
+    (target, reliable), *more = r.term("stabilization_flow").targets
+    assert not more and target.shape == reliable.shape[:1] + (3, 48, 64)
+    # the camera moved the picture 6 pixels right: the 6 columns it uncovered are black infill,
+    # which no flow explains, while the rest moved exactly as the camera says
+    assert reliable[0, 0, 4:-4, :5].mean() < 0.05
+    assert reliable[0, 0, 8:-8, 16:-8].mean() > 0.9

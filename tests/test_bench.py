@@ -26,3 +26,4 @@ def test_bench_reports_per_frame_work_as_a_share_of_a_frame(capsys, tiny_depth_m
     share = float(re.search(r"per-frame share at 50 steps per frame: (\d+\.\d+)%", out).group(1))
     assert 0 < share < 100
     assert float(re.search(r"\| depth \| (\d+\.\d) \|", out).group(1)) > 0
+    assert re.search(r"audio analysis, once per run: a 60 s sound in 3 bands takes \d+ ms", out)

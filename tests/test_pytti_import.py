@@ -99,12 +99,7 @@ def test_pytti_default_imports_to_valid_settings():
 
 @pytest.mark.parametrize(
     "change",
-    [
-        {"animation_mode": "Video Source"},
-        {"use_mmc": True},
-        {"flow_stabilization_weight": "0.5"},
-        {"input_audio": "song.mp3"},
-    ],
+    [{"use_mmc": True}, {"mmc_models": [{"architecture": "clip", "id": "RN50"}]}],
 )
 def test_features_not_yet_supported_are_refused_by_name(change):
     with pytest.raises(SettingsError) as e:
@@ -135,6 +130,32 @@ def test_2d_and_3d_settings_files_import_with_their_motion_and_stabilisation(mod
     if mode:  # PyTTI's own defaults for what the file leaves out, so t and Adam mean the same
         assert s.pre_animation_steps == 50 and s.reset_lr_each_frame is True
         assert any(n.startswith("reset_lr_each_frame: not given") for n in notes)
+
+
+def test_video_source_and_audio_files_import(tmp_path):
+    pytti = {
+        **PYTTI_DEFAULT,
+        "animation_mode": "Video Source",
+        "video_path": "clip.mp4",
+        "frame_stride": 2,
+        "reencode_each_frame": False,
+        "flow_long_term_samples": 2,
+        "flow_stabilization_weight": "2_[-mask.mp4]",
+        "input_audio": "song.mp3",
+        "input_audio_offset": 3.5,
+        "input_audio_filters": [
+            {"variable_name": "fLo", "f_center": 80, "f_width": 20, "order": 6},
+            {"variable_name": "fHi", "f_center": 3000, "f_width": 600, "order": 4},
+        ],
+        "translate_x": "10*fLo",
+    }
+    ours, _ = from_pytti(pytti)
+    s = from_dict({**ours, "models_cache_dir": ""})
+    assert (s.animation_mode, s.video_path, s.frame_stride) == ("Video Source", "clip.mp4", 2)
+    assert s.reencode_each_frame is False and s.flow_long_term_samples == 2
+    assert s.flow_stabilization_weight == "2_[-mask.mp4]" and s.input_audio_offset == 3.5
+    assert [f["variable_name"] for f in s.input_audio_filters] == ["fLo", "fHi"]
+    assert s.input_audio_filters[0]["order"] == 6
 
 
 def test_cli_import(tmp_path):

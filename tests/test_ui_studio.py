@@ -5,6 +5,7 @@ import datetime
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -270,3 +271,52 @@ def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cach
     studio = build_studio(settings_file=str(path), output_root=str(tmp_path / "o"), models=cache)
     assert studio.settings().scenes == tiny["scenes"]
     assert studio.settings().output_root == str(tmp_path / "o")
+
+
+def upload(studio, name, content):
+    """Drop a file on the studio's media upload button."""
+    item = {
+        "name": name,
+        "type": "",
+        "size": len(content),
+        "content": content,
+        "last_modified": NOW,
+    }
+    studio.media.upload.value = (item,)
+
+
+def test_uploaded_video_sound_and_image_are_saved_and_set(studio, tmp_path):
+    from media import square_video, tone_bursts
+
+    video = square_video(tmp_path / "clip.mp4", frames=3)
+    sound = tone_bursts(tmp_path / "song.wav", seconds=1.0, bursts=[0.2])
+    upload(studio, "my clip.mp4", video.read_bytes())
+    saved = Path(studio.panel.controls["video_path"].value)
+    assert saved.name == "my clip.mp4" and saved.read_bytes() == video.read_bytes()
+    assert saved.parent == Path(studio._output_root()) / "uploads"
+    assert "choose Video Source" in text(studio.media.message)
+    upload(studio, "../../song.wav", sound.read_bytes())  # names cannot climb out
+    assert Path(studio.panel.controls["input_audio"].value) == saved.parent / "song.wav"
+    upload(studio, "notes.txt", b"hi")
+    assert "not a video, sound or image" in text(studio.media.message)
+
+
+def test_schedule_preview_plots_the_audio_bands_and_motion(studio, tmp_path):
+    from media import tone_bursts
+
+    sound = tone_bursts(tmp_path / "beat.wav", seconds=2.0, bursts=[0.5, 1.5])
+    with studio.panel.hold():
+        studio.panel.set_value("animation_mode", "2D")
+        studio.panel.set_value("input_audio", str(sound))
+        studio.panel.set_value(
+            "input_audio_filters", [{"variable_name": "kick", "f_center": 80, "f_width": 40}]
+        )
+        studio.panel.set_value("translate_x", "4*kick")
+        studio.panel.set_value("steps_per_frame", 1)
+        studio.panel.set_value("steps_per_scene", 24)
+    chart = html.unescape(studio.schedules.value)
+    assert "audio bands per frame" in chart and "kick" in chart
+    assert "camera motion per frame" in chart and "translate_x" in chart
+    analysed = studio._planned.audio
+    studio.panel.set_value("scenes", "another prompt")  # an edit does not analyse it again
+    assert studio._planned.audio is analysed

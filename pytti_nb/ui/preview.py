@@ -53,22 +53,35 @@ def losses_text(losses: dict) -> str:
     return " · ".join(f"{k} {losses[k]:.4g}" for k in names)
 
 
-def schedule_chart(settings) -> str:
-    """HTML for the schedule preview: charts of every time-varying weight and of the camera
-    motion per frame, or why there is none."""
+def schedule_chart(settings, previous=None) -> tuple[str, object]:
+    """HTML for the schedule preview (charts of every time-varying weight, the audio bands and
+    the camera motion per frame, or why there are none) and the plan it drew, or None.
+
+    Re-planned on every edit: no model probes, and the `previous` plan's media analyses are
+    reused while their files and settings are unchanged.
+    """
     from ..plan import plan
 
     try:
-        run_plan = plan(settings, check_models=False)  # re-planned on every edit: no probes
+        run_plan = plan(settings, check_models=False, previous=previous)
     except SettingsError as e:
-        return "<i>fix these first: " + html.escape("; ".join(e.problems)) + "</i>"
+        return "<i>fix these first: " + html.escape("; ".join(e.problems)) + "</i>", None
+    return _charts(run_plan), run_plan
+
+
+def _charts(run_plan) -> str:
+    """The schedule preview's charts of a plan."""
     charts = []
     series = schedule_series(run_plan)
     if series:
         charts.append(line_chart_svg(series, width=560, height=180, title="schedules over the run"))
+    audio = audio_series(run_plan)
+    if audio:
+        title = f"audio bands per frame, 0 to 1: {', '.join(audio)}"
+        charts.append(line_chart_svg(audio, width=560, height=140, title=title, x_label="frame"))
     motion = motion_series(run_plan)
     if motion:
-        title = "camera motion per frame (pixels, degrees)"
+        title = f"camera motion per frame (pixels, degrees): {', '.join(motion)}"
         charts.append(line_chart_svg(motion, width=560, height=180, title=title, x_label="frame"))
     if not charts:
         return "<i>Every weight and stop is constant over the run.</i>"
@@ -98,6 +111,22 @@ def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
         _add(out, f"{d.source} (weight)", d.weight, run_plan, 0, total, samples)
         _add(out, f"{d.source} (stop)", d.stop, run_plan, 0, total, samples)
     return out
+
+
+def audio_series(run_plan, samples: int = 4 * SCHEDULE_SAMPLES) -> dict:
+    """Every audio band over the run's frames: {name: (frames, values)}, beats kept visible."""
+    audio, frames = run_plan.audio, run_plan.clock.frames
+    if audio is None or not frames:
+        return {}
+    values = audio.values[:frames]
+    stride = max(1, len(values) // samples)
+    if stride > 1:  # the loudest frame of each stretch, so thinning never hides a beat
+        usable = len(values) // stride * stride
+        values = values[:usable].reshape(-1, stride, values.shape[1]).max(axis=1)
+    steps = list(range(0, len(values) * stride, stride))
+    return {
+        band.variable_name: (steps, values[:, k].tolist()) for k, band in enumerate(audio.filters)
+    }
 
 
 def motion_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:

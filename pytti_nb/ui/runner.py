@@ -50,6 +50,7 @@ class Runner:
         self.on_snapshot = on_snapshot or (lambda snapshot: None)
         self.state, self.message = IDLE, ""
         self.job = self.renderer = self.task = self.outcome = self.last_snapshot = None
+        self.planned = None  # a plan of these settings already made (the studio's preview)
         self._stop = self._pause = False
         self._steer_to, self._steer_at = None, 0.0
 
@@ -154,7 +155,7 @@ class Runner:
         """Validate, load the perceptors, then create the run folder (none is left on failure)."""
         if resume_dir:
             return prepare_run(resume_dir=resume_dir, models=self.models)
-        return prepare_run(settings=settings, models=self.models)
+        return prepare_run(settings=settings, models=self.models, previous=self.planned)
 
     def _snapshots(self, job):
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""

@@ -14,6 +14,7 @@ from ..schema import Settings
 from ..settings import from_dict, load_settings, replace
 from . import events, plots, preview
 from .files import SettingsFiles, write_snapshot
+from .media import MediaUpload
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
 
@@ -39,6 +40,7 @@ class Studio:
 
     def __init__(self, settings: Settings | None = None, *, models=None):
         self.panel = SettingsPanel(settings)
+        self._planned = None  # the last plan the schedule preview drew: its media analyses
         self.runner = Runner(models, on_state=self._on_state, on_snapshot=self._on_snapshot)
         self.models = self.runner.models
         self.loss_history = []
@@ -110,6 +112,7 @@ class Studio:
             resume=self.resume,
             default_folder=self._output_root(),
         )
+        self.media = MediaUpload(folder=self._output_root, set_value=self.panel.set_value)
         self.schedules = widgets.HTML("")
         self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
         extras = widgets.Accordion(
@@ -142,7 +145,7 @@ class Studio:
             layout=widgets.Layout(min_width="520px", align_items="flex-start"),
         )
         body = widgets.HBox(
-            [self.panel.widget, output],
+            [widgets.VBox([self.panel.widget, self.media.widget]), output],
             layout=widgets.Layout(flex_flow="row wrap", grid_gap="16px"),
         )
         self.widget = _with_class(widgets.VBox([self.header, body, extras]), "pytti-studio")
@@ -227,7 +230,7 @@ class Studio:
         """The panel's settings after the full plan() check, or None with the problems shown."""
         try:
             settings = self.settings()
-            plan(settings)
+            plan(settings, previous=self._planned)  # media analysed by the preview are reused
         except SettingsError as e:
             self._show_error(
                 "the settings have problems",
@@ -299,7 +302,9 @@ class Studio:
             # typed edits settle first, so the render never steers toward half a word
             self.runner.steer(settings, settle=EDIT_SETTLE_S)
         self.files.refresh(settings)
-        self.schedules.value = preview.schedule_chart(settings)
+        chart, drawn = preview.schedule_chart(settings, previous=self._planned)
+        self.schedules.value = chart
+        self._planned = self.runner.planned = drawn or self._planned
 
     def _on_preview_event(self, event):
         """Keyboard and mouse on the preview (ipyevents)."""

@@ -1,0 +1,80 @@
+"""Upload a video, a sound or an image into the studio: saved beside the renders, and the
+setting that reads it (video_path, input_audio or init_image) pointed at the saved file."""
+
+import html
+import re
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from ..atomic import atomic_write_bytes
+from ..media.video import VIDEO_EXTENSIONS
+
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+UPLOADS_DIR = "uploads"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+
+
+def setting_for(name: str) -> str | None:
+    """Which setting reads a file of this name: video_path, input_audio, init_image or None."""
+    suffix = Path(name).suffix.lower()
+    if suffix in VIDEO_EXTENSIONS and suffix != ".gif":
+        return "video_path"
+    if suffix in AUDIO_EXTENSIONS:
+        return "input_audio"
+    if suffix in IMAGE_EXTENSIONS:
+        return "init_image"
+    return None
+
+
+def save_upload(folder, name: str, content: bytes) -> Path:
+    """Write an uploaded file into folder/uploads under a safe version of its name."""
+    safe = _UNSAFE.sub("_", Path(name).name).strip(" .") or "upload"
+    path = Path(folder).expanduser() / UPLOADS_DIR / safe
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, bytes(content))
+    return path
+
+
+class MediaUpload:
+    """A button that takes a video, a sound or an image and points its setting at it."""
+
+    def __init__(self, *, folder, set_value):
+        self._folder, self._set = folder, set_value  # callables: the output root; panel setter
+        accept = ",".join((*VIDEO_EXTENSIONS, *AUDIO_EXTENSIONS, *IMAGE_EXTENSIONS))
+        self.upload = widgets.FileUpload(
+            accept=accept, multiple=False, description="Upload video / sound / image"
+        )
+        self.upload.layout.width = "260px"
+        self.upload.add_class("pytti-media-upload")
+        self.message = widgets.HTML("")
+        self.message.add_class("pytti-media-message")
+        self.upload.observe(lambda change: self.take(), names="value")
+        self.widget = widgets.HBox([self.upload, self.message])
+
+    def take(self) -> None:
+        """Save the file just uploaded and set the setting that reads it."""
+        if not self.upload.value:
+            return
+        item = self.upload.value[0]
+        setting = setting_for(item["name"])
+        if setting is None:
+            self._show(f"{item['name']}: not a video, sound or image this studio reads", True)
+        else:
+            try:
+                path = save_upload(self._folder(), item["name"], item["content"])
+            except OSError as e:
+                self._show(f"cannot save {item['name']}: {e.strerror or e}", True)
+            else:
+                self._set(setting, str(path))
+                hint = (
+                    " (choose Video Source on the Animation tab)" if setting == "video_path" else ""
+                )
+                self._show(f"{setting} is now {path}{hint}", False)
+        self.upload.value = ()  # so the same file can be uploaded again
+
+    def _show(self, text, is_error):
+        """A one-line message, red for errors."""
+        colour = "#b00020" if is_error else "#2e7d32"
+        self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
