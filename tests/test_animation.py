@@ -350,12 +350,16 @@ def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_dept
 def test_3d_flow_stabilization_trusts_the_moved_frame_where_the_flow_is_the_cameras(
     tmp_path, models
 ):
+    rng = np.random.default_rng(0)  # clouds: structure at every scale for the optical flow
+    coarse = Image.fromarray((rng.random((6, 8, 3)) * 255).astype(np.uint8)).resize((64, 48), 3)
+    fine = rng.random((48, 64, 3)) * 60 - 30
+    clouds = np.clip(np.asarray(coarse, dtype=float) + fine, 0, 255).astype(np.uint8)
+    Image.fromarray(clouds).save(tmp_path / "clouds.png")
     settings = frozen(
-        None, tmp_path, animation_mode="3D", depth_model="none", lock_camera=False,
-        translate_x=6, infill_mode="black", flow_model="dis", flow_stabilization_weight=1,
-        steps_per_scene=2, width=64, height=48,
+        tmp_path / "clouds.png", tmp_path, animation_mode="3D", depth_model="none",
+        lock_camera=False, translate_x=6, infill_mode="black", flow_model="dis",
+        flow_stabilization_weight=1, steps_per_scene=2, width=64, height=48,
     )  # fmt: skip
-    del settings["init_image"]  # random noise: texture for the optical flow everywhere
     r = Renderer(plan(from_dict(settings)), models)
     list(r.snapshots())
     (target, reliable), *more = r.term("stabilization_flow").targets

@@ -214,3 +214,18 @@ def test_raft_offline_and_not_downloaded_names_dis(video, tmp_path, monkeypatch)
         following(video, tmp_path, flow_model="raft_large", models_cache_dir=str(tmp_path))
     )
     assert "not downloaded yet" in text and "flow_model: dis" in text
+
+
+def test_a_scene_cut_starts_the_frame_from_the_new_shot(tmp_path, models):
+    from media import write_video
+
+    rng = np.random.default_rng(5)
+    shot_a = (rng.random((72, 96, 3)) * 255).astype(np.uint8)
+    shot_b = (rng.random((72, 96, 3)) * 255).astype(np.uint8)
+    write_video(tmp_path / "cut.mp4", [shot_a] * 5 + [shot_b] * 5, 12)
+    _, snaps = saved(following(tmp_path / "cut.mp4", tmp_path), models)  # no re-encoding asked
+    # frame 4 follows the flow from source frame 4 to 5, across the cut: it starts from frame 5
+    assert [s.frame for s in snaps if s.motion["cut"]] == [4]
+    assert snaps[4].motion["reencoded"] and not snaps[3].motion["reencoded"]
+    decoded = source(tmp_path / "cut.mp4", 5)[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(snaps[4].image.astype(float) - decoded).mean() < 3  # lr 1e-6: still it
