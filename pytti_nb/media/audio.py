@@ -2,9 +2,14 @@
 
 The file is decoded once, by the ffmpeg that imageio-ffmpeg ships, to mono at PyTTI's 44.1
 kHz, or at 22.05 or 11.025 kHz when every band lies below a fifth of that rate (the filters
-then run on a half or a quarter of the samples, with the same result). Each band of `input_audio_filters` is a Butterworth band-pass (scipy, second-order
-sections) run forward and backward over the whole track, so it has no phase delay: a beat
-peaks in the frame where it sounds. A frame's value is the band's largest absolute amplitude
+then run on a half or a quarter of the samples, with the same result). Each band of
+`input_audio_filters` is a Butterworth band-pass of its order applied forward and backward
+over the whole track, as scipy's `sosfiltfilt(butter(...))` does: zero phase, so a beat peaks
+in the frame where it sounds. It is applied in the frequency domain, as the squared magnitude
+of the digital Butterworth response (bilinear transform, prewarped edges): one FFT of the
+track and one inverse FFT per band, with numpy alone. (scipy's filters agree to rounding away
+from the track's ends, a test checks it; importing scipy.signal alone takes longer than the
+analysis.) A frame's value is the band's largest absolute amplitude
 in the frame's 1/fps window (from input_audio_offset on), divided by the band's largest over
 the track, so it lies in [0, 1] as in PyTTI. Frames before the animation and after the track
 are 0. In every expression the band is `<name>` and the previous frame's value `<name>_prev`.
@@ -185,10 +190,37 @@ class AudioBands:
         return np.zeros(len(self.filters), dtype=np.float32)
 
 
+def band_pass(spectrum: np.ndarray, length: int, rate: int, band: BandFilter) -> np.ndarray:
+    """The track filtered forward and backward by the band's Butterworth band-pass, from the
+    track's rfft: |H(f)|^2 = 1 / (1 + ((W^2 - Wl Wh) / ((Wh - Wl) W))^(2 order)) with the
+    bilinear transform's prewarped frequencies W = 2 rate tan(pi f / rate)."""
+    freqs = np.fft.rfftfreq(length, 1 / rate)
+    nyquist = rate / 2
+
+    def prewarp(hz):
+        return 2 * rate * np.tan(np.pi * np.clip(hz, 1e-6, nyquist * (1 - 1e-9)) / rate)
+
+    w, low, high = prewarp(freqs), prewarp(band.low), prewarp(band.high)
+    ratio = (w * w - low * high) / ((high - low) * w)
+    gain = 1 / (1 + ratio ** (2 * band.order))
+    return np.fft.irfft(spectrum * gain, length)
+
+
+def _smooth_length(n: int) -> int:
+    """The smallest 2^a 3^b 5^c at least n."""
+    best, power5 = 2 * n, 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            size = power35 * 2 ** max(0, math.ceil(math.log2(n / power35)))
+            best = min(best, size)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
 def analyse_audio(path, offset: float, fps: float, filters, where="input_audio") -> AudioBands:
     """Decode a track once and measure every band in every 1/fps window after the offset."""
-    from scipy.signal import butter, sosfiltfilt
-
     rate = analysis_rate(filters)
     samples = decode_audio(path, where, rate)
     seconds = len(samples) / rate - offset
@@ -202,9 +234,12 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
     starts = np.round(np.arange(frames) * rate / fps).astype(np.int64)
     starts = starts[starts < len(track)]
     values = np.zeros((len(starts), len(filters)), dtype=np.float32)
+    # A second of silence after the track keeps the FFT's circular filtering from ringing the
+    # track's end into its start; a 5-smooth length keeps the FFT fast.
+    padded = _smooth_length(len(track) + rate)
+    spectrum = np.fft.rfft(track.astype(np.float64), padded)
     for k, band in enumerate(filters):
-        sos = butter(band.order, [band.low, band.high], btype="bandpass", fs=rate, output="sos")
-        loudness = np.abs(sosfiltfilt(sos, track))
+        loudness = np.abs(band_pass(spectrum, padded, rate, band)[: len(track)])
         peaks = np.maximum.reduceat(loudness, starts)  # each frame's window, in one pass
         top = peaks.max()
         values[:, k] = peaks / top if top > 0 else 0.0
