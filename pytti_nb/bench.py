@@ -12,6 +12,11 @@ references) and reports it as a share of a frame of --steps-per-frame steps (PyT
 V2 Small's architecture with random weights unless --depth-model names another model (or none);
 Video Source follows a drawn video with RAFT Large's architecture with random weights unless
 --flow-model says dis.
+
+With --image-model it times that image model (Limited Palette, FFT, or VQGAN with the imagenet
+model's architecture and random weights, saved as a taming checkpoint and loaded through the
+same path as a download) and reports the image model's own cost (decode, the backward through
+it, regularisers and the optimiser step) against the perceptor's forward and backward.
 """
 
 import argparse
@@ -26,6 +31,7 @@ from .engine.render import Renderer
 from .models import ModelCache
 from .perceptors import Perceptor, resolve_precision
 from .plan import plan
+from .schema import schema_by_name
 from .settings import from_dict
 from .timing import synchronize
 
@@ -44,6 +50,16 @@ class _Prebuilt(ModelCache):
         return [self.prebuilt]
 
 
+STAGES = (
+    "decode",
+    "cutouts",
+    "perceptor_forward",
+    "loss",
+    "backward",
+    "decode_backward",
+    "optimizer",
+)
+IMAGE_MODEL_STAGES = ("decode", "decode_backward", "optimizer")
 RANDOM = "random"  # --depth-model, --flow-model: the default model's architecture, random weights
 
 
@@ -128,6 +144,21 @@ def audio_analysis_seconds(workdir) -> float:
     return time.perf_counter() - start
 
 
+def random_vqgan(workdir) -> str:
+    """taming's vqgan_imagenet_f16_16384 architecture with random weights, as a local checkpoint."""
+    from .models.vqgan import build_vqgan, save_taming_checkpoint
+
+    ddconfig = dict(
+        double_z=False, z_channels=256, resolution=256, in_channels=3, out_ch=3, ch=128,
+        ch_mult=[1, 1, 2, 2, 4], num_res_blocks=2, attn_resolutions=[16], dropout=0.0,
+    )  # fmt: skip
+    params = dict(embed_dim=256, n_embed=16384, ddconfig=ddconfig)
+    model = build_vqgan({"model": {"target": "taming.models.vqgan.VQModel", "params": params}})
+    path = f"{workdir}/imagenet-random.ckpt"
+    save_taming_checkpoint(model, path, f"{workdir}/imagenet-random.yaml")
+    return path
+
+
 def time_once(fn, device) -> float:
     """Seconds one call of fn takes, the GPU synced before and after."""
     synchronize(device)
@@ -182,8 +213,14 @@ def build_renderer(args, workdir) -> Renderer:
             "edge_stabilization_weight": 1,
             "semantic_stabilization_weight": 1,
         }
+    image = {"image_model": args.image_model}
+    if args.image_model == "VQGAN":
+        image["vqgan_model"] = (
+            random_vqgan(workdir) if args.vqgan_model == RANDOM else args.vqgan_model
+        )
     settings = from_dict(
         {
+            **image,
             "scenes": "a watercolour of a lighthouse at dusk",
             "perceptors": [args.model],
             "width": args.size,
@@ -229,6 +266,12 @@ def main(argv=None) -> None:
         "--animation", choices=("2D", "3D", "Video Source"), help="also time per-frame work"
     )
     parser.add_argument("--steps-per-frame", type=int, default=50)
+    parser.add_argument(
+        "--image-model",
+        default="Unlimited Palette",
+        choices=schema_by_name()["image_model"].choices,
+    )
+    parser.add_argument("--vqgan-model", default=RANDOM, help="VQGAN: 'random' or a model")
     parser.add_argument("--depth-model", default=RANDOM, help="3D: 'random', none, or a model")
     parser.add_argument("--flow-model", default=RANDOM, help="Video Source: 'random' or dis")
     args = parser.parse_args(argv)
@@ -257,18 +300,25 @@ def run(args, workdir) -> None:
         else platform.processor() or platform.machine()
     )
     print(
-        f"pytti_nb bench: {args.model} (random weights), {args.size}x{args.size}, "
+        f"pytti_nb bench: {args.image_model}, "
+        f"{args.model} (random weights), {args.size}x{args.size}, "
         f"{args.cutouts} cutouts, {PRECISION_NAMES[r.perceptors[0].dtype]}, "
         f"device {r.device.type} ({name}), torch {torch.__version__}, "
         f"{torch.get_num_threads()} CPU threads; best of {args.steps} (stages: mean)"
     )
     print("| stage | ms per step |")
     print("|---|---|")
-    for key in ("decode", "cutouts", "perceptor_forward", "loss", "backward", "optimizer"):
+    for key in STAGES:
         print(f"| {key} | {1000 * stages.get(key, 0.0):.1f} |")
     print(f"| **whole step** (no per-stage syncs) | **{1000 * step_s:.1f}** |")
     print(f"| perceptor forward+backward alone | {1000 * alone:.1f} |")
     print(f"\nratio whole step / perceptor alone: {step_s / alone:.3f} (goal <= 1.10)")
+    own = sum(stages.get(key, 0.0) for key in IMAGE_MODEL_STAGES)
+    print(
+        f"image model ({args.image_model}: decode, its backward, optimizer): "
+        f"{1000 * own:.1f} ms, {own / alone:.1%} of the perceptor's forward+backward "
+        "(goal <= 10%; VQGAN's decoder is reported, not held to it)"
+    )
     if args.animation:
         print_frame_costs(r, args, step_s)
         analysed = audio_analysis_seconds(workdir)

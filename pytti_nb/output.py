@@ -2,6 +2,7 @@
 
 Layout of one run (`output_root/<file_namespace>` or `<file_namespace>(k)`):
     frames/000000.png ...   one PNG per saved frame; names sort in frame order
+    palettes/000000.png ... the Limited Palette swatch of each saved frame, with show_palette
     settings.yaml           the run's settings
     checkpoint.pt           resume state (written by checkpoint.py)
     <run folder name>.mp4   assembled by RunWriter.finish() when there is more than one frame
@@ -34,6 +35,7 @@ from pytti_nb.errors import OutputError
 METADATA_KEY = "pytti_nb"  # iTXt chunk holding the metadata as JSON
 SUMMARY_KEY = "parameters"  # iTXt chunk with a human-readable summary (the name image viewers show)
 FRAMES_DIR = "frames"
+PALETTES_DIR = "palettes"
 SETTINGS_NAME = "settings.yaml"
 CHECKPOINT_NAME = "checkpoint.pt"
 PNG_COMPRESS_LEVEL = 4  # zlib level 4 is ~3x faster than the default 6 for a few % larger files
@@ -306,6 +308,7 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.fps = float(fps)
         self.frames_dir = self.run_dir / FRAMES_DIR
+        self.palettes_dir = self.run_dir / PALETTES_DIR
         self.settings_path = self.run_dir / SETTINGS_NAME
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
@@ -320,7 +323,8 @@ class RunWriter:
         ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME]
         ours.append(self.run_dir / f"{self.run_dir.name}.gif")
         ours += self.frame_paths()
-        for folder in (self.run_dir, self.frames_dir):
+        ours += [p for p in self.palettes_dir.glob("*.png") if FRAME_NAME.fullmatch(p.name)]
+        for folder in (self.run_dir, self.frames_dir, self.palettes_dir):
             ours += folder.glob(f".*{TEMP_SUFFIX}")
         for path in ours:
             if path.is_file():
@@ -342,6 +346,15 @@ class RunWriter:
         path = self.frame_path(index)
         atomic_write_bytes(path, png_bytes(image, metadata))
         self.last_written = path
+        return path
+
+    def write_palette(self, index: int, swatch) -> Path:
+        """Write the palette swatch of frame `index` into palettes/, atomically; its path."""
+        path = self.palettes_dir / self.frame_path(index).name
+        path.parent.mkdir(exist_ok=True)
+        buf = io.BytesIO()
+        to_pil(swatch).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        atomic_write_bytes(path, buf.getvalue())
         return path
 
     def write_settings(self, settings_yaml_text: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from .engine.clock import Clock
 from .errors import PyttiError, SettingsError
 from .images import check_image_file
-from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema
+from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
 from .settings import expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
@@ -44,13 +44,27 @@ class RunPlan:
         return self.clock.total_steps
 
     @property
+    def pixel_scale(self) -> int:
+        """Output pixels per parameter pixel: pixel_size (VQGAN's width and height are already
+        in output pixels)."""
+        return 1 if self.settings.image_model == "VQGAN" else self.settings.pixel_size
+
+    @property
     def output_size(self) -> tuple[int, int]:
         """(width, height) of the rendered image in pixels."""
-        return self.width * self.settings.pixel_size, self.height * self.settings.pixel_size
+        return self.width * self.pixel_scale, self.height * self.pixel_scale
+
+    @property
+    def target_palette(self) -> str:
+        """The image the palettes are fitted to; '' when none or not a Limited Palette run."""
+        return _in_force(self.settings, "target_palette")
 
     def image_files(self) -> list[tuple[str, str]]:
         """(path, 'rgb' or 'gray') of every image the run reads: init, prompts and masks."""
-        files = [(self.settings.init_image, "rgb")] if self.settings.init_image else []
+        s = self.settings
+        files = [(s.init_image, "rgb")] if s.init_image else []
+        if self.target_palette:
+            files.append((self.target_palette, "rgb"))
         for path, where in _referenced_files(self.scenes, self.direct_prompts, self.weights):
             files.append((path, "gray" if where.startswith("mask") else "rgb"))
         return files
@@ -113,12 +127,16 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
         if s.init_image
         else None
     )
+    if _in_force(s, "target_palette"):
+        attempt("target_palette", check_image_file, s.target_palette, "target_palette")
     video = _video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image
     for path, where in _referenced_files(scenes, direct, weights):
         attempt(None, check_image_file, path, where)  # its message names `where`
     width, height = _resolve_size(s, init_size, problems)
+    if s.image_model == "VQGAN":
+        width, height = _vqgan_size(s, width, height, check_models, attempt, problems)
     if s.cutouts % s.gradient_accumulation_steps:
         problems.append(
             f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
@@ -133,7 +151,8 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
         )
-    _check_animation(s, clock, motion, off, height * s.pixel_size, problems, check_models)
+    scale = 1 if s.image_model == "VQGAN" else s.pixel_size  # RunPlan.pixel_scale
+    _check_animation(s, clock, motion, off, height * scale, problems, check_models)
     if problems:
         raise SettingsError(problems)
     return RunPlan(
@@ -355,6 +374,36 @@ def _resolve_size(s, init_size, problems):
             f"side needs at least {MIN_OUTPUT_SIDE}"
         )
     return width, height
+
+
+def _in_force(s, name):
+    """A setting's value where it applies (its schema's visible_when holds), else its type's
+    empty value: target_palette means nothing to a VQGAN run."""
+    value = getattr(s, name)
+    return value if schema_by_name()[name].visible(vars(s)) else type(value)()
+
+
+def _vqgan_size(s, width, height, check_models, attempt, problems):
+    """VQGAN's output in pixels: width*pixel_size and height*pixel_size rounded down to a
+    multiple of the model's factor (PyTTI's rule); the model is checked when check_models."""
+    from .models.vqgan import check_vqgan_model, vqgan_factor
+
+    cache, known = s.models_cache_dir or None, len(problems)
+    if check_models:
+        attempt("vqgan_model", check_vqgan_model, s.vqgan_model, cache)
+    factor = attempt("vqgan_model", vqgan_factor, s.vqgan_model, cache)
+    if len(problems) > known + 1:  # the check and the factor found the same fault
+        del problems[known + 1 :]
+    if factor is None:
+        return width, height
+    out_w, out_h = (side * s.pixel_size // factor * factor for side in (width, height))
+    if min(out_w, out_h) < factor:
+        problems.append(
+            f"width/height: VQGAN {s.vqgan_model!r} makes images in blocks of {factor} pixels; "
+            f"the output {width * s.pixel_size}x{height * s.pixel_size} is smaller than one"
+        )
+        return width, height
+    return out_w, out_h
 
 
 def _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems):

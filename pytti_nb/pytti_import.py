@@ -16,6 +16,8 @@ PERCEPTOR_FLAGS = {
     "RN50x64": "RN50x64@openai",
 }
 RENAMED = {"models_parent_dir": "models_cache_dir"}
+# Values PyTTI accepted under another spelling: its validator wrote "Limimted Palette".
+RESPELLED = {("image_model", "Limimted Palette"): "Limited Palette"}
 # Display and logging switches of PyTTI's notebook that have no meaning here.
 IGNORED = {
     "clear_every",
@@ -31,23 +33,15 @@ IGNORED = {
 # PyTTI's defaults (assets/default.yaml) where ours differ and a file that leaves the key out
 # would otherwise change meaning: an imported animation keeps PyTTI's time base and optimiser.
 PYTTI_ANIMATION_DEFAULTS = {"pre_animation_steps": 50, "reset_lr_each_frame": True}
-# Keys of features pytti_nb does not have yet, by feature. They are dropped while the feature
-# is off and refused, by name, when a settings file turns it on.
-IMAGE_MODEL_KEYS = {
-    "vqgan_model",
-    "random_initial_palette",
-    "palette_size",
-    "palettes",
-    "gamma",
-    "hdr_weight",
-    "palette_normalization_weight",
-    "show_palette",
-    "target_palette",
-    "lock_palette",
+# PyTTI's defaults for each image model's own keys, where ours differ: an imported file that
+# leaves them out keeps the palettes and VQGAN weights it had in PyTTI.
+PYTTI_IMAGE_DEFAULTS = {
+    "Limited Palette": {"palette_size": 5, "palettes": 20},
+    "VQGAN": {"vqgan_model": "sflckr"},
 }
 # Keys whose own value turns a missing feature on, and the values that mean off.
 SWITCHES = {"use_mmc": (False, None), "mmc_models": (None, [], "")}
-MISSING_FEATURES = IMAGE_MODEL_KEYS | set(SWITCHES)
+MISSING_FEATURES = set(SWITCHES)
 
 
 def from_pytti(data: dict) -> tuple[dict, list[str]]:
@@ -79,7 +73,7 @@ def from_pytti(data: dict) -> tuple[dict, list[str]]:
         elif key == "learning_rate" and value is None:
             continue
         elif key in known:
-            ours[key] = value
+            ours[key] = RESPELLED.get((key, value), value) if isinstance(value, str) else value
         else:
             notes.append(f"{key}: unknown to both PyTTI and pytti_nb; dropped")
     if ours.get("animation_mode") not in (None, False, "off"):
@@ -87,6 +81,10 @@ def from_pytti(data: dict) -> tuple[dict, list[str]]:
             if key not in data:
                 ours[key] = value
                 notes.append(f"{key}: not given; PyTTI's default {value!r} kept")
+    for key, value in PYTTI_IMAGE_DEFAULTS.get(ours.get("image_model"), {}).items():
+        if key not in data:
+            ours[key] = value
+            notes.append(f"{key}: not given; PyTTI's default {value!r} kept")
     if problems:
         raise SettingsError(problems)
     return ours, notes

@@ -123,6 +123,8 @@ def run_snapshots(
             if snap.audio:
                 metadata["audio"] = snap.audio
             job.writer.write_frame(snap.save_number, snap.image, metadata)
+            if snap.palette is not None:
+                job.writer.write_palette(snap.save_number, snap.palette)
             # the generator is paused at this snapshot: the state is exactly this moment's
             save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
         yield snap

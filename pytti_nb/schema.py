@@ -137,8 +137,64 @@ class Settings:
     )  # fmt: skip
     # Image
     image_model: str = setting(
-        "Unlimited Palette", IM, "choice", "How the image is represented.",
-        choices=("Unlimited Palette",),
+        "Unlimited Palette", IM, "choice", "How the image is represented: free RGB pixels, a few "
+        "small palettes (pixel art, posters), VQGAN's latent codes (painterly textures), or a "
+        "decorrelated Fourier image (FFT: smooth, natural colour).",
+        choices=("Unlimited Palette", "Limited Palette", "VQGAN", "FFT"), simple=True,
+    )  # fmt: skip
+    vqgan_model: str = setting(
+        "imagenet", IM, "text", "VQGAN weights: imagenet (f16, 16384 codes), imagenet_1024, "
+        "wikiart, sflckr, coco, openimages (Gumbel, f8), or a local taming .ckpt with its .yaml "
+        "beside it; downloaded into models_cache_dir.",
+        visible_when={"image_model": ("VQGAN",)},
+    )  # fmt: skip
+    palette_size: int = setting(
+        6, IM, "int", "Colours in each palette.", min=1, max=64,
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    palettes: int = setting(
+        9, IM, "int", "Number of palettes; the image has at most palettes x palette_size "
+        "colours.", min=1, max=64, visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    gamma: float = setting(
+        1.0, IM, "float", "Gamma of each palette's brightness ramp (the HDR loss's target); "
+        "higher is darker and more contrasty.", min=0.01, max=10.0,
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    hdr_weight: float = setting(
+        0.01, IM, "float", "Weight of the loss that keeps each palette's brightness on the gamma "
+        "ramp; 0 turns it off.", min=-100.0, max=100.0, steerable=True,
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    palette_normalization_weight: float = setting(
+        0.2, IM, "float", "Weight of the loss that keeps every palette in use in its own "
+        "places.", min=-100.0, max=100.0, steerable=True,
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    random_initial_palette: bool = setting(
+        False, IM, "bool", "Start the palettes with random colours instead of grey ramps.",
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    target_palette: str = setting(
+        "", IM, "path", "Image whose colours the palettes are fitted to (k-means), then locked.",
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    lock_palette: bool = setting(
+        False, IM, "bool", "Freeze the palettes once the starting image is set (fitted to "
+        "init_image when there is one).", visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    show_palette: bool = setting(
+        False, IM, "bool", "Show the palette swatch under the preview and save it beside each "
+        "frame.", steerable=True, visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    palette_learning_rate: float = setting(
+        None, IM, "float", "Step size of the palette colours; empty uses learning_rate.",
+        min=1e-6, max=100.0, optional=True, steerable=True,
+        visible_when={"image_model": ("Limited Palette",)},
+    )  # fmt: skip
+    fft_decay: float = setting(
+        1.0, IM, "float", "FFT: how fast the spectrum's scale falls with frequency (1/f^decay); "
+        "higher is smoother.", min=0.0, max=4.0, visible_when={"image_model": ("FFT",)},
     )  # fmt: skip
     width: int = setting(
         180, IM, "int", "Width in parameter pixels (output is width*pixel_size); -1 takes it "
@@ -157,8 +213,14 @@ class Settings:
         steerable=True,
     )  # fmt: skip
     learning_rate: float = setting(
-        None, IM, "float", "Adam learning rate; empty uses the image model's default (0.02 for "
-        "Unlimited Palette).", min=1e-6, max=10.0, optional=True, simple=True, steerable=True,
+        None, IM, "float", "Optimiser step size; empty uses the image model's default (0.02 for "
+        "the palettes, 0.5 for FFT, 0.1 for VQGAN, 0.15 for its Gumbel model openimages).",
+        min=1e-6, max=10_000.0, optional=True, simple=True, steerable=True,
+    )  # fmt: skip
+    optimizer: str = setting(
+        "Adam", IM, "choice", "The optimiser: Adam (PyTTI's), AdamW, RAdam, NAdam, Adamax, or "
+        "SGD with momentum 0.9 (its steps are raw gradients: it needs a learning_rate of 30 or more, and paints less well).",
+        choices=("Adam", "AdamW", "RAdam", "NAdam", "Adamax", "SGD"),
     )  # fmt: skip
     seed: int = setting(
         None, IM, "int", "Random seed; empty draws one (it is saved with every frame).",

@@ -46,3 +46,34 @@ def tiny_depth_model(tmp_path_factory):
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_vqgan(tmp_path_factory):
+    """A tiny VQGAN (f4, 16 codes, random weights) saved as a taming checkpoint and config;
+    its .ckpt path is a vqgan_model setting that loads through the same path as a download."""
+    from pytti_nb.models.vqgan import build_vqgan, save_taming_checkpoint
+
+    torch.manual_seed(0)
+    ddconfig = dict(
+        double_z=False, z_channels=8, resolution=16, in_channels=3, out_ch=3, ch=32,
+        ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[], dropout=0.0,
+    )  # fmt: skip
+    params = {"embed_dim": 4, "n_embed": 16, "ddconfig": ddconfig}
+    model = build_vqgan({"model": {"target": "taming.models.vqgan.VQModel", "params": params}})
+    folder = tmp_path_factory.mktemp("vqgan")
+    save_taming_checkpoint(model, folder / "tiny.ckpt", folder / "tiny.yaml")
+    return folder / "tiny.ckpt"
+
+
+@pytest.fixture(scope="session")
+def trained_vqgan(tmp_path_factory):
+    """A tiny f2 VQGAN trained for a few seconds on colour blocks (vqgan_training), saved as a
+    taming checkpoint: its encode and decode mean something, as a real model's do."""
+    from vqgan_training import train_tiny_vqgan
+
+    from pytti_nb.models.vqgan import save_taming_checkpoint
+
+    folder = tmp_path_factory.mktemp("trained-vqgan")
+    save_taming_checkpoint(train_tiny_vqgan(), folder / "blocks.ckpt", folder / "blocks.yaml")
+    return folder / "blocks.ckpt"

@@ -12,19 +12,14 @@ from pytti_nb.image_models import (
     build_image_model,
     clamp_with_grad,
 )
+from pytti_nb.schema import Settings
 
 
 def _model(width=6, height=4, pixel_size=1, seed=0):
     """An Unlimited Palette model built through the registry."""
     gen = torch.Generator().manual_seed(seed)
-    return build_image_model(
-        "Unlimited Palette",
-        width=width,
-        height=height,
-        pixel_size=pixel_size,
-        generator=gen,
-        device="cpu",
-    )
+    settings = Settings(image_model="Unlimited Palette", pixel_size=pixel_size)
+    return build_image_model(settings, width=width, height=height, generator=gen, device="cpu")
 
 
 def test_decode_shape_and_pixel_blocks():
@@ -119,7 +114,7 @@ def test_adam_fits_a_target_at_default_lr():
 
 def test_registry_and_interface():
     assert UnlimitedPalette.default_lr == 0.02 and issubclass(UnlimitedPalette, ImageModel)
-    assert list(IMAGE_MODELS) == ["Unlimited Palette"]
+    assert list(IMAGE_MODELS) == ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT"]
     with pytest.raises(TypeError):
         IMAGE_MODELS["x"] = UnlimitedPalette  # immutable registry
     assert _model().regularizers() == {}
@@ -128,6 +123,8 @@ def test_registry_and_interface():
 def test_bad_names_and_sizes_raise_settings_error():
     gen = torch.Generator().manual_seed(0)
     with pytest.raises(SettingsError, match="'Pixel' is unknown"):
-        build_image_model("Pixel", width=4, height=4, pixel_size=1, generator=gen, device="cpu")
+        build_image_model(
+            Settings(image_model="Pixel"), width=4, height=4, generator=gen, device="cpu"
+        )
     with pytest.raises(SettingsError, match="pixel_size is 0"):
         UnlimitedPalette(4, 4, 0, generator=gen, device="cpu")

@@ -93,7 +93,8 @@ def test_pytti_default_imports_to_valid_settings():
     assert s.scene_suffix == " | text:-1:-.9" and s.cutouts == 40 and s.seed is None
     assert s.direct_init_weight == "0" and s.learning_rate is None
     assert ours["models_cache_dir"] == "${user_cache:}"  # renamed, kept for the user to fix
-    assert s.animation_mode == "off" and any(n.startswith("vqgan_model: dropped") for n in notes)
+    assert s.animation_mode == "off" and s.vqgan_model == "sflckr"
+    assert (s.palette_size, s.palettes, s.gamma, s.hdr_weight) == (6, 9, 1, 0.01)
     assert any(n.startswith("clear_every: ignored") for n in notes)
 
 
@@ -106,6 +107,42 @@ def test_features_not_yet_supported_are_refused_by_name(change):
         from_pytti({**PYTTI_DEFAULT, **change})
     key = next(iter(change))
     assert any(p.startswith(f"{key}:") for p in e.value.problems)
+
+
+@pytest.mark.parametrize("spelling", ["Limited Palette", "Limimted Palette"])
+def test_limited_palette_files_import_with_every_palette_option(spelling, tmp_path):
+    pytti = {
+        **PYTTI_DEFAULT,
+        "image_model": spelling,  # PyTTI's own validator spelled it 'Limimted'
+        "palette_size": 3,
+        "palettes": 12,
+        "gamma": 2.2,
+        "hdr_weight": 0.5,
+        "palette_normalization_weight": 0.1,
+        "random_initial_palette": True,
+        "lock_palette": True,
+        "show_palette": True,
+    }
+    ours, notes = from_pytti(pytti)
+    s = from_dict({**ours, "models_cache_dir": ""})
+    assert s.image_model == "Limited Palette"
+    assert (s.palette_size, s.palettes, s.gamma, s.hdr_weight) == (3, 12, 2.2, 0.5)
+    assert s.palette_normalization_weight == 0.1 and s.random_initial_palette
+    assert s.lock_palette and s.show_palette
+    del pytti["palette_size"], pytti["palettes"]
+    ours, notes = from_pytti(pytti)  # left out: PyTTI's own defaults, not ours
+    assert (ours["palette_size"], ours["palettes"]) == (5, 20)
+    assert any(n.startswith("palettes: not given; PyTTI's default 20") for n in notes)
+
+
+@pytest.mark.parametrize("name", ["imagenet", "wikiart", "sflckr", "coco", "openimages"])
+def test_vqgan_files_import_with_their_model(name):
+    ours, _ = from_pytti({**PYTTI_DEFAULT, "image_model": "VQGAN", "vqgan_model": name})
+    s = from_dict({**ours, "models_cache_dir": ""})
+    assert s.image_model == "VQGAN" and s.vqgan_model == name
+    pytti = {**PYTTI_DEFAULT, "image_model": "VQGAN"}
+    del pytti["vqgan_model"]
+    assert from_pytti(pytti)[0]["vqgan_model"] == "sflckr"  # PyTTI's default
 
 
 @pytest.mark.parametrize("mode", ["2D", "3D", False])

@@ -5,7 +5,7 @@ import html
 import ipywidgets as widgets
 import pytest
 
-from pytti_nb.schema import Settings, schema
+from pytti_nb.schema import Settings, schema, schema_by_name
 from pytti_nb.settings import from_dict, to_dict
 from pytti_nb.ui.panel import SettingsPanel
 from pytti_nb.ui.studio import Studio
@@ -113,7 +113,7 @@ def test_loading_settings_updates_every_control():
             assert shown == "- {variable_name: fLo, f_center: 80.0, f_width: 40.0, order: 5}\n"
         elif isinstance(value, list):
             assert shown == ", ".join(value)
-        elif name in ("seed", "learning_rate"):
+        elif schema_by_name()[name].optional:  # a text box: empty means automatic
             assert shown == str(value)
         else:
             assert shown == value, name
@@ -228,3 +228,20 @@ def test_loading_settings_notifies_listeners_once():
     assert calls == [True]
     panel.controls["width"].value = 99
     assert calls == [True, True]
+
+
+def test_each_image_models_settings_appear_only_when_it_is_chosen():
+    panel = SettingsPanel()
+    panel.advanced.value = True
+    own = {
+        "Limited Palette": {"palette_size", "palettes", "gamma", "lock_palette", "target_palette"},
+        "VQGAN": {"vqgan_model"},
+        "FFT": {"fft_decay"},
+    }
+    everyone = set().union(*own.values())
+    for model in ("Unlimited Palette", "Limited Palette", "VQGAN", "FFT"):
+        panel.controls["image_model"].value = model
+        shown = set(panel.visible_names())
+        assert own.get(model, set()) <= shown, model
+        assert not (everyone - own.get(model, set())) & shown, model
+        assert {"optimizer", "learning_rate"} <= shown

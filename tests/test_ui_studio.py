@@ -320,3 +320,13 @@ def test_schedule_preview_plots_the_audio_bands_and_motion(studio, tmp_path):
     analysed = studio._planned.audio
     studio.panel.set_value("scenes", "another prompt")  # an edit does not analyse it again
     assert studio._planned.audio is analysed
+
+
+def test_the_palette_swatch_shows_under_the_preview_with_show_palette(cache, tiny):
+    settings = {**tiny, "image_model": "Limited Palette", "show_palette": True}
+    studio = build_studio(settings=from_dict(settings), models=cache)
+    assert studio.palette.layout.display == "none"  # nothing to show before a render
+    outcome = click_and_wait(studio, studio.render_button)
+    assert outcome.state == "done" and studio.palette.layout.display is None
+    swatch = Image.open(io.BytesIO(studio.palette.value))
+    assert swatch.format == "PNG" and swatch.size == (9 * 16, 6 * 32)

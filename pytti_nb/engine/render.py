@@ -27,6 +27,7 @@ from ..settings import replace, split_changes, to_dict
 from ..targets import to_tensor
 from ..timing import StageTimer
 from .assets import load_assets
+from .optim import build_optimizer, set_learning_rate
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Snapshot:
     final: bool = False
     motion: dict = field(default_factory=dict)  # the current frame's motion values
     audio: dict = field(default_factory=dict)  # the current frame's audio bands
+    palette: np.ndarray | None = None  # uint8 swatch of a Limited Palette (show_palette)
 
 
 def with_seed(settings: Settings) -> Settings:
@@ -70,15 +72,19 @@ class Renderer:
             run_plan, self.device, self.depth_model, self._load_flow_model(run_plan)
         )
         self.image = build_image_model(
-            s.image_model,
+            s,
             width=run_plan.width,
             height=run_plan.height,
-            pixel_size=s.pixel_size,
+            pixel_size=run_plan.pixel_scale,
             generator=torch.Generator().manual_seed(s.seed),
             device=self.device,
+            vqgan=self._load_vqgan(s),
         )
+        if run_plan.target_palette:
+            self.image.fit_palette(to_tensor(self.assets.rgb[run_plan.target_palette], self.device))
         if self.assets.init is not None:  # the init image, or a Video Source's first frame
             self.image.encode(to_tensor(self.assets.init, self.device))
+        self.image.ready()
         self.optimizer = self._new_optimizer()
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
         self.step = 0
@@ -147,9 +153,17 @@ class Renderer:
             s.flow_model, device=self.device, cache_dir=s.models_cache_dir or None
         )
 
+    def _load_vqgan(self, s):
+        """The VQGAN of a VQGAN run (None for the other image models)."""
+        if s.image_model != "VQGAN":
+            return None
+        return self.models.vqgan(
+            s.vqgan_model, device=self.device, cache_dir=s.models_cache_dir or None
+        )
+
     def _new_optimizer(self):
-        """A fresh optimiser over the image's parameters."""
-        return torch.optim.Adam(self.image.parameters(), lr=self._learning_rate())
+        """A fresh optimiser (the `optimizer` setting) over the image's parameter groups."""
+        return build_optimizer(self.settings.optimizer, self.image, self._learning_rate())
 
     def _learning_rate(self) -> float:
         """The learning rate setting, or the image model's default."""
@@ -186,8 +200,8 @@ class Renderer:
         self._install(new, assets)
         if self.animator is not None:
             self.animator.steer(new)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self._learning_rate()
+        self.image.steer(self.settings)
+        set_learning_rate(self.optimizer, self.image, self._learning_rate())
 
     # -- checkpoint state ----------------------------------------------------------------
 
@@ -263,9 +277,8 @@ class Renderer:
 
     def _snapshot(self, ctx, step_losses, per_step, save, final) -> Snapshot:
         """Package the current image and losses: the display point, where the GPU syncs."""
-        with torch.no_grad():
-            pixels = self.image.decode()[0].clamp(0, 1).mul(255).round().byte()
-        image = pixels.permute(1, 2, 0).cpu().numpy()
+        image = _to_uint8(self.image.display())
+        swatch = self.image.swatch() if self.settings.show_palette else None
         # this is a GPU sync point: only at display and save points
         loss_values = {k: float(v) for k, v in step_losses.items()}
         return Snapshot(
@@ -281,6 +294,7 @@ class Renderer:
             final=final,
             motion=dict(self.animator.values) if self.animator is not None else {},
             audio=self.plan.audio.at(ctx.frame) if self.plan.audio is not None else {},
+            palette=_to_uint8(swatch) if swatch is not None else None,
         )
 
     def _save_number(self) -> int:
@@ -302,7 +316,7 @@ class Renderer:
                     pixel[term.name] = loss
             pixel.update(self.image.regularizers())
             pixel_total = sum(pixel.values(), z.new_zeros(()))
-        with self.timer("backward"):
+        with self.timer("decode_backward"):
             # one backward through the decoder, however many perceptor micro-batches ran
             roots, grads = [z], [z_leaf.grad]
             if pixel_total.requires_grad:
@@ -359,6 +373,12 @@ class Renderer:
         if z_leaf.grad is None:
             z_leaf.grad = torch.zeros_like(z_leaf)
         return totals
+
+
+@torch.no_grad()
+def _to_uint8(image) -> np.ndarray:
+    """A [1,3,H,W] image in [0,1] as uint8 HxWx3 on the CPU (a GPU sync point)."""
+    return image[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def _to_cpu(obj):

@@ -5,16 +5,31 @@ from types import MappingProxyType
 import torch
 
 from ..errors import SettingsError
+from ..schema import schema_by_name
 from .base import ImageModel, clamp_with_grad, resize_image
+from .fourier import FourierImage
+from .limited_palette import LimitedPalette
 from .unlimited_palette import UnlimitedPalette
+from .vqgan import VQGANImage
 
 # Settings name -> class; every class takes (width, height, pixel_size, *, generator, device).
-IMAGE_MODELS = MappingProxyType({"Unlimited Palette": UnlimitedPalette})
+IMAGE_MODELS = MappingProxyType(
+    {
+        "Unlimited Palette": UnlimitedPalette,
+        "Limited Palette": LimitedPalette,
+        "VQGAN": VQGANImage,
+        "FFT": FourierImage,
+    }
+)
+assert tuple(IMAGE_MODELS) == schema_by_name()["image_model"].choices, "schema and registry differ"
 
 __all__ = [
     "IMAGE_MODELS",
+    "FourierImage",
     "ImageModel",
+    "LimitedPalette",
     "UnlimitedPalette",
+    "VQGANImage",
     "build_image_model",
     "clamp_with_grad",
     "resize_image",
@@ -22,17 +37,40 @@ __all__ = [
 
 
 def build_image_model(
-    name: str,
+    settings,
     *,
     width: int,
     height: int,
-    pixel_size: int,
     generator: torch.Generator,
-    device: torch.device | str,
+    device,
+    pixel_size: int | None = None,
+    vqgan=None,
 ) -> ImageModel:
-    """Build the image model registered under `name` (e.g. "Unlimited Palette")."""
+    """The image model the settings choose, at width x height parameter pixels, each shown as
+    pixel_size x pixel_size output pixels (the setting's when None).
+
+    `vqgan` is the loaded models.vqgan_net.VQGAN of a VQGAN run (the ModelCache loads it).
+    """
+    s = settings
+    name = s.image_model
     if name not in IMAGE_MODELS:
         raise SettingsError(
             [f"image_model {name!r} is unknown; use one of {', '.join(map(repr, IMAGE_MODELS))}"]
         )
-    return IMAGE_MODELS[name](width, height, pixel_size, generator=generator, device=device)
+    options = {
+        "Limited Palette": lambda: dict(
+            palette_size=s.palette_size,
+            palettes=s.palettes,
+            gamma=s.gamma,
+            hdr_weight=s.hdr_weight,
+            normalization_weight=s.palette_normalization_weight,
+            random_palette=s.random_initial_palette,
+            palette_lr=s.palette_learning_rate,
+            lock=s.lock_palette,
+        ),
+        "VQGAN": lambda: dict(vqgan=vqgan),
+        "FFT": lambda: dict(decay=s.fft_decay),
+    }.get(name, dict)()
+    cls = IMAGE_MODELS[name]
+    scale = s.pixel_size if pixel_size is None else pixel_size
+    return cls(width, height, scale, generator=generator, device=device, **options)

@@ -50,7 +50,7 @@ class ImageModel(nn.Module):
     parameter (base) resolution and the decoded image is `pixel_size` times larger.
     """
 
-    default_lr: float = 0.02  # Adam learning rate used when the settings leave it unset
+    default_lr: float = 0.02  # learning rate used when the settings leave it unset
 
     def __init__(self, width: int, height: int, pixel_size: int = 1):
         super().__init__()
@@ -69,6 +69,24 @@ class ImageModel(nn.Module):
     def encode(self, image: Tensor) -> None:
         """Set the parameters so decode() approximates `image` [1,3,h,w] in [0,1] (any size)."""
         raise NotImplementedError
+
+    def ready(self) -> None:
+        """Called once the starting image is set (noise, or the encoded init image)."""
+
+    def display(self) -> Tensor:
+        """The image to show and save (VQGAN: its moving average); decode() by default."""
+        return self.decode()
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """The optimiser's parameter groups at base learning rate `lr`, each named."""
+        return [{"name": "image", "params": list(self.parameters()), "lr": lr}]
+
+    def steer(self, settings) -> None:
+        """Follow a live edit of the model's steerable settings (regulariser weights)."""
+
+    def swatch(self) -> Tensor | None:
+        """A picture of the model's colours [1,3,h,w] to show beside the image, or None."""
+        return None
 
     def regularizers(self) -> dict[str, Tensor]:
         """Model-specific losses by name, added to the objective each step."""

@@ -1,4 +1,4 @@
-"""One cache for every model a session loads (perceptors, depth and flow models, later VQGAN).
+"""One cache for every model a session loads (perceptors, depth, flow and VQGAN models).
 
 Each model is keyed by what was asked for (kind, spec, device, precision, ...) and loaded the
 first time it is needed, never before: a 2D run never imports a depth model. The notebook, the
@@ -92,3 +92,16 @@ class ModelCache:
             return load_flow_model(name, device=device, cache_dir=cache_dir)
 
         return self.get(("flow", name, str(device)), load)
+
+    def vqgan(self, spec: str, *, device="cpu", cache_dir=None):
+        """A frozen VQGAN (models.vqgan_net.VQGAN) for a vqgan_model setting."""
+        import torch
+
+        from .vqgan import load_vqgan_model
+
+        device = torch.device(device)
+
+        def load():
+            return load_vqgan_model(spec, device=device, cache_dir=cache_dir)
+
+        return self.get(("vqgan", spec.strip(), str(device)), load)

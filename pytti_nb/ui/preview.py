@@ -26,6 +26,13 @@ def preview_jpeg(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def png(image: np.ndarray) -> bytes:
+    """PNG bytes of a small uint8 HxWx3 picture (a palette swatch: exact colours)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def progress_text(snap, run_plan) -> str:
     """'step N/M · scene s/S · frame f/F · ETA m:ss · x s/step' for one Snapshot."""
     clock = run_plan.clock

@@ -97,6 +97,9 @@ class Studio:
             widgets.Image(format="jpeg", layout=widgets.Layout(max_width=PREVIEW_WIDTH)),
             "pytti-preview",
         )
+        self.palette = _with_class(
+            widgets.Image(format="png", layout=widgets.Layout(display="none")), "pytti-palette"
+        )
         self.full_size = widgets.ToggleButton(
             description="Full size",
             icon="expand",
@@ -138,6 +141,7 @@ class Studio:
                 self.progress_text,
                 self.losses,
                 self.preview,
+                self.palette,
                 self.loss_plot,
                 self.video,
             ],
@@ -278,6 +282,9 @@ class Studio:
     def _on_snapshot(self, snap):
         """A display point: preview, progress, losses and the loss plot."""
         self.preview.value = preview.preview_jpeg(snap.image)
+        if snap.palette is not None:  # show_palette: the Limited Palette swatch
+            self.palette.value = preview.png(snap.palette)
+        self.palette.layout.display = None if snap.palette is not None else "none"
         self.progress.max, self.progress.value = snap.total_steps, snap.step
         self.progress_text.value = preview.progress_text(snap, self.runner.renderer.plan)
         self.losses.value = html.escape(preview.losses_text(snap.losses))
