@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="render a settings file")
     r.add_argument(
-        "settings", nargs="*", help="YAML, JSON or PNG settings files, rendered one after another"
+        "settings",
+        nargs="*",
+        help="settings files, rendered one after another: YAML, JSON or a PNG of ours, or "
+        "PyTTI's (converted, with a report)",
     )
     r.add_argument(
         "--set",
@@ -43,14 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one setting (repeatable), e.g. --set width=256",
     )
     r.add_argument("--out", help="output root folder (the output_root setting)")
-    r.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    r.add_argument(
+        "--resume", metavar="DIR", help="continue the run saved in DIR (a run folder, ROOT/NAME)"
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    v = sub.add_parser("validate", help="check a settings file without rendering")
+    v = sub.add_parser("validate", help="check a settings file (ours or PyTTI's) without rendering")
     v.add_argument("settings")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     i = sub.add_parser("import-pytti", help="convert a PyTTI settings file to pytti_nb's")
-    i.add_argument("source", help="PyTTI YAML or JSON settings")
+    i.add_argument(
+        "source",
+        help="PyTTI settings: a Hydra .yaml (keys left out take PyTTI's defaults), a "
+        "<name>_settings.txt, or JSON or the notebook's printed dict in a .json or .txt file",
+    )
     i.add_argument("dest", help="pytti_nb settings file to write (.yaml or .json)")
+    i.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting after the conversion (PyTTI's own keys, such as ViTB16, "
+        "before it), e.g. --set perceptors=[demo]",
+    )
     sub.add_parser("settings-table", help="print the settings table in Markdown")
     return parser
 
@@ -94,9 +111,11 @@ def main(argv=None) -> int:
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
     from .plan import plan_dict
-    from .settings import load_settings_dict
+    from .settings import read_settings_file
 
-    p = plan_dict(load_settings_dict(args.settings, args.set), source=args.settings)
+    data, notes = read_settings_file(args.settings, args.set)
+    _report_conversion(args.settings, notes)
+    p = plan_dict(data, source=args.settings)
     facts = [f"{len(p.scenes)} scene(s)", f"{p.total_steps} steps"]
     width, height = p.output_size
     facts.append(f"{width}x{height} pixels")
@@ -113,14 +132,13 @@ def validate_command(args) -> int:
 def import_command(args) -> int:
     """Convert a PyTTI settings file, validate the result and write it."""
     from .plan import plan_dict
-    from .pytti_import import from_pytti
+    from .pytti_import import import_pytti
     from .settings import read_settings_dict, save_settings
 
-    ours, notes = from_pytti(read_settings_dict(args.source))
+    ours, notes = import_pytti(read_settings_dict(args.source), args.set)
+    _report_conversion(args.source, notes)
     settings = plan_dict(ours, source=args.source).settings
     save_settings(settings, args.dest)
-    for note in notes:
-        print(f"  {note}")
     print(f"wrote {args.dest}")
     return EXIT_OK
 
@@ -133,7 +151,7 @@ def render_command(args) -> int:
     from .models import ModelCache
     from .plan import plan_dict
     from .run import prepare_run
-    from .settings import load_settings_dict
+    from .settings import apply_overrides, read_settings_file
 
     overrides = list(args.set) + ([f"output_root={args.out}"] if args.out else [])
     if args.resume and (args.settings or overrides):
@@ -147,17 +165,22 @@ def render_command(args) -> int:
     if args.resume:
         return _render(prepare_run(resume_dir=args.resume, models=models), models, args)
     files = args.settings or [None]
-    problems = []
+    problems, plans = [], []
     for path in files:
         try:
-            plan_dict(load_settings_dict(path, overrides), source=str(path or "settings"))
+            if path is None:
+                data = apply_overrides({}, overrides)
+            else:
+                data, notes = read_settings_file(path, overrides)
+                _report_conversion(path, notes)
+            plans.append(plan_dict(data, source=str(path or "settings")))
         except SettingsError as e:
             prefix = f"{path}: " if len(files) > 1 else ""
             problems += [prefix + p for p in e.problems]
     if problems:
         raise SettingsError(problems)
-    for path in files:
-        job = prepare_run(settings_path=path, overrides=overrides, models=models)
+    for checked in plans:
+        job = prepare_run(settings=checked.settings, previous=checked, models=models)
         code = _render(job, models, args)
         if code != EXIT_OK:
             return code
@@ -202,6 +225,15 @@ class _StopOnSigint:
             raise KeyboardInterrupt
         self.requested = True
         print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+
+
+def _report_conversion(path, notes) -> None:
+    """Say that a PyTTI file was converted, and every note of the conversion."""
+    if notes is None:
+        return
+    print(f"{path}: PyTTI settings, converted" + (":" if notes else " with no changes"))
+    for note in notes:
+        print(f"  - {note}")
 
 
 def _error(message: str) -> None:

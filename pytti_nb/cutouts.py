@@ -40,6 +40,19 @@ class CutoutAugs:
     color_jitter: float = (
         0.01  # max brightness offset, saturation change and hue turn (of a full turn)
     )
+    chain: str = "gentle"  # or "pytti": PyTTI's kornia chain (only `noise` is read then)
+
+    @classmethod
+    def of(cls, settings) -> "CutoutAugs":
+        """The augmentations a run's settings ask for."""
+        s = settings
+        return cls(
+            flip=s.cutout_flip,
+            rotate=s.cutout_rotate,
+            noise=s.cutout_noise,
+            color_jitter=s.cutout_color_jitter,
+            chain=s.augmentations,
+        )
 
 
 @dataclass
@@ -72,7 +85,7 @@ def make_cutouts(
             back into it.
         n: number of cutouts.
         size: output side in pixels (the perceptor's input resolution).
-        cut_pow: crop side = max_side * clip(N(0.8, 0.3), size/max_side, 1) ** cut_pow.
+        cut_pow: crop side = short_side * clip(N(0.8, 0.3), size/short_side, 1) ** cut_pow.
         border: fraction of the image size that crops may extend past the edges.
         border_mode: one of BORDER_MODES, how over-edge crops are filled.
         augs: augmentation strengths.
@@ -87,24 +100,38 @@ def make_cutouts(
     sides, cx, cy = _place_crops(
         normal, u[:, 0:2], height, width, size, cut_pow, border, border_mode
     )
-    thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, augs, border_mode)
-    crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode)
-    crops = _color_jitter(crops, u[:, 7:10], augs.color_jitter)
+    if augs.chain == "pytti":
+        v = torch.rand(n, PYTTI_DRAWS, generator=generator, device=dev)
+        thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, NO_JITTER, border_mode)
+        crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode, _pytti_warp(v))
+        crops = _pytti_colour(crops, v)
+        crops = _pytti_erase(crops, v)
+    else:
+        thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, augs, border_mode)
+        crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode)
+        crops = _color_jitter(crops, u[:, 7:10], augs.color_jitter)
     crops = _add_noise(crops, u[:, 10], augs.noise, generator)
     centers = torch.stack((cx / width, cy / height), dim=1)
     return Cutouts(crops, centers, sides / max(height, width), thetas, border_mode)
 
 
 def crop_with_thetas(
-    image: Tensor, thetas: Tensor, size: int, border_mode: str = "black"
+    image: Tensor, thetas: Tensor, size: int, border_mode: str = "black", inner=None
 ) -> Tensor:
-    """Crops [n,C,size,size] of `image` [1,C,H,W] at [n,2,3] affines, in one 2-D grid_sample."""
+    """Crops [n,C,size,size] of `image` [1,C,H,W] at [n,2,3] affines, in one 2-D grid_sample.
+
+    `inner` [n,3,3], if given, first moves each output position within its crop (a projective
+    map in the crop's normalised coords, clamped to the crop as kornia's border padding).
+    """
     n, channels = thetas.shape[0], image.shape[1]
     height, width = image.shape[-2:]
     levels = _mip_levels(max(height, width), size)
     atlas, boxes = _mip_atlas(image, levels, border_mode)  # [1,C,H+2,sum(w_k+2)], [L,4]
     # [n,size,size,2] as (x, y) in the image's normalised coords
-    grid = F.affine_grid(thetas, [n, 1, size, size], align_corners=False)
+    if inner is None:
+        grid = F.affine_grid(thetas, [n, 1, size, size], align_corners=False)
+    else:
+        grid = _inner_grid(thetas, inner, size)
     grid, inside = _apply_border(grid, border_mode)
     # Each crop blends the two mip levels around its own scale (trilinear filtering), both read
     # from the atlas: ONE 2-D grid_sample for all crops and both levels.
@@ -157,14 +184,84 @@ def _check(n: int, size: int, border: float, border_mode: str) -> None:
         raise SettingsError(problems)
 
 
+# PyTTI's kornia chain (pytti-core Perceptor/cutouts/augs.py pytti_classic), drawn per crop:
+# HorizontalFlip p .3, Affine (30 degrees, shift 0.1) p .8, Perspective 0.2 p .4,
+# ColorJitter (hue .01, saturation .01) p .7, Erasing (area .1-.4, aspect .3-3.3) p .7.
+NO_JITTER = CutoutAugs(flip=0, rotate=0, translate=0, scale=0, noise=0, color_jitter=0)
+PYTTI_DRAWS = 22  # uniform numbers per crop, one column per random quantity
+_CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+
+
+def _pytti_warp(v: Tensor) -> Tensor:
+    """[n,3,3] output-to-crop maps: perspective, then rotation and shift, then flip."""
+    n, dev = v.shape[0], v.device
+    on = lambda column, p: (v[:, column] < p).to(v.dtype)  # noqa: E731  (a per-crop gate)
+    flip = 1 - 2 * on(0, 0.3)
+    angle = math.radians(30) * (2 * v[:, 2] - 1) * on(1, 0.8)
+    shift = 0.2 * (2 * v[:, 3:5] - 1) * on(1, 0.8)[:, None]  # 0.1 of the side, in [-1,1] units
+    cos, sin = angle.cos(), angle.sin()
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    rigid = torch.stack(
+        (cos * flip, -sin, shift[:, 0], sin * flip, cos, shift[:, 1], zero, zero, one), dim=1
+    ).view(n, 3, 3)
+    # each corner pulled inward by up to 0.2 of the half side (kornia's distortion_scale)
+    corners = torch.tensor(_CORNERS, device=dev, dtype=v.dtype)
+    moved = corners - corners * 0.2 * v[:, 6:14].view(n, 4, 2) * on(5, 0.4)[:, None, None]
+    return rigid @ _homography(corners.expand(n, 4, 2), moved)
+
+
+def _homography(src: Tensor, dst: Tensor) -> Tensor:
+    """[n,3,3] projective maps taking the 4 points src [n,4,2] to dst, solved as one batch."""
+    x, y = src[..., 0], src[..., 1]
+    u, w = dst[..., 0], dst[..., 1]
+    zero, one = torch.zeros_like(x), torch.ones_like(x)
+    rows_u = torch.stack((x, y, one, zero, zero, zero, -u * x, -u * y), dim=-1)
+    rows_w = torch.stack((zero, zero, zero, x, y, one, -w * x, -w * y), dim=-1)
+    system = torch.cat((rows_u, rows_w), dim=1)  # [n,8,8]
+    h = torch.linalg.solve(system, torch.cat((u, w), dim=1))  # [n,8]
+    return torch.cat((h, torch.ones_like(h[:, :1])), dim=1).view(-1, 3, 3)
+
+
+def _inner_grid(thetas: Tensor, inner: Tensor, size: int) -> Tensor:
+    """The sampling grid [n,s,s,2]: output positions moved by `inner`, clamped to the crop,
+    then placed in the image by the crop affines."""
+    n = thetas.shape[0]
+    eye = torch.eye(2, 3, device=thetas.device, dtype=thetas.dtype).expand(n, 2, 3)
+    base = F.affine_grid(eye, [n, 1, size, size], align_corners=False)  # [n,s,s,2]
+    points = torch.cat((base, torch.ones_like(base[..., :1])), dim=-1)  # homogeneous
+    moved = torch.einsum("nij,nhwj->nhwi", inner.to(thetas.dtype), points)
+    crop = (moved[..., :2] / moved[..., 2:]).clamp(-1, 1)
+    return torch.einsum("nij,nhwj->nhwi", thetas[:, :, :2], crop) + thetas[:, None, None, :, 2]
+
+
+def _pytti_colour(x: Tensor, v: Tensor) -> Tensor:
+    """kornia's ColorJitter(hue=0.01, saturation=0.01, p=0.7), as one colour matrix per crop."""
+    on = (v[:, 14] < 0.7).to(x.dtype)
+    u = torch.stack((torch.full_like(v[:, 15], 0.5), v[:, 15], v[:, 16]), dim=1)  # no brightness
+    jittered = _color_jitter(x, u, 0.01)
+    return x + on.view(-1, 1, 1, 1) * (jittered - x)
+
+
+def _pytti_erase(x: Tensor, v: Tensor) -> Tensor:
+    """kornia's RandomErasing(scale=(0.1, 0.4), ratio=(0.3, 1/0.3), p=0.7): a black box."""
+    size = x.shape[-1]
+    area = 0.1 + 0.3 * v[:, 18]
+    ratio = torch.exp(math.log(0.3) + (math.log(1 / 0.3) - math.log(0.3)) * v[:, 19])
+    h, w = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)
+    top, left = (1 - h) * v[:, 20], (1 - w) * v[:, 21]
+    pos = (torch.arange(size, device=x.device, dtype=x.dtype) + 0.5) / size
+    rows = (pos[None] >= top[:, None]) & (pos[None] < (top + h)[:, None])  # [n,s]
+    cols = (pos[None] >= left[:, None]) & (pos[None] < (left + w)[:, None])
+    box = rows[:, :, None] & cols[:, None, :] & (v[:, 17] < 0.7)[:, None, None]
+    return x * (~box).to(x.dtype)[:, None]
+
+
 def _place_crops(normal, u, height, width, size, cut_pow, border, border_mode):
-    """Crop sides and centres in pixels; side = max_side * clip(N(0.8,0.3), min_frac, 1)^cut_pow."""
-    max_side = max(height, width)
-    min_frac = min(size / max_side, 1.0)
-    sides = max_side * (0.8 + 0.3 * normal).clamp(min_frac, 1.0) ** cut_pow  # [n]
-    if border_mode == "clamp":
-        # a square crop inside the image fits the short side
-        sides = sides.clamp(max=min(height, width))
+    """Crop sides and centres in pixels: PyTTI's side = short_side * clip(N(0.8, 0.3),
+    size / short_side, 1) ** cut_pow, so the largest crop is the short side's square."""
+    short = min(height, width)
+    min_frac = min(size / short, 1.0)
+    sides = short * (0.8 + 0.3 * normal).clamp(min_frac, 1.0) ** cut_pow  # [n]
     # Centres range so that crops pass the edges by at most `border` of the image size.
     cx = width / 2 + (u[:, 0] - 0.5) * (width * (1 + 2 * border) - sides).clamp(min=0)
     cy = height / 2 + (u[:, 1] - 0.5) * (height * (1 + 2 * border) - sides).clamp(min=0)

@@ -41,10 +41,15 @@ CHECKPOINT_NAME = "checkpoint.pt"
 PNG_COMPRESS_LEVEL = 4  # zlib level 4 is ~3x faster than the default 6 for a few % larger files
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
 FRAME_NAME = re.compile(r"\d{6,}\.png")
-NAMESPACE_PART = re.compile(r"[A-Za-z0-9_\-. ()]+")
+# Characters some OS refuses in a file name (Windows: these and control characters); PyTTI
+# took any name, so everything else that every OS stores is allowed.
+NAMESPACE_FORBIDDEN = set('<>:"\\|?*')
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10)
+}
 NAMESPACE_ALLOWED = (
-    "use a relative folder name made of letters, digits, '-', '_', '.', ' ', '(' and ')', "
-    "with '/' between nested folders (e.g. 'my_run' or 'tests/run_1')"
+    "use a relative folder name of letters, digits, spaces and punctuation other than "
+    "< > : \" \\ | ? *, with '/' between nested folders (e.g. 'my_run' or 'tests/run_1')"
 )
 JSON_TYPES = (str, int, float, bool, type(None))
 
@@ -150,11 +155,15 @@ def namespace_problem(ns: object) -> str | None:
             return "has an empty folder name (a trailing or doubled '/')"
         if set(part) == {"."}:
             return f"contains {part!r}, which would leave or alias the output folder"
-        bad = sorted(set(NAMESPACE_PART.sub("", part)))
+        bad = sorted({c for c in part if c in NAMESPACE_FORBIDDEN or not c.isprintable()})
         if bad:
             return f"contains the character(s) {''.join(bad)!r}"
         if part != part.strip():
             return f"has the folder name {part!r}, which starts or ends with a space"
+        if part.endswith("."):
+            return f"has the folder name {part!r}, which ends in '.' (Windows drops it)"
+        if part.split(".")[0].upper() in WINDOWS_DEVICES:
+            return f"has the folder name {part!r}, a device name on Windows"
     return None
 
 

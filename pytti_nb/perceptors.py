@@ -10,7 +10,12 @@ A perceptor spec is one of:
   demo             the bundled offline perceptor (pytti_nb/demo/model, a local-dir)
 `@` never occurs in open_clip model names or hub ids, so it separates MODEL from TAG or FILE.
 PyTTI spellings such as "ViT-B/32" and "ViT-L/14@336px" are accepted as aliases.
+
+torch and open_clip are imported where they are used: checking a demo or local-dir spec (what
+`validate` does) must not pay the seconds their import takes.
 """
+
+from __future__ import annotations
 
 import difflib
 import os
@@ -18,20 +23,19 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import open_clip
-import torch
-import torch.nn.functional as F
-from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
-
-from pytti_nb import demo
 from pytti_nb.errors import PerceptorError
-from pytti_nb.models import network
+
+if TYPE_CHECKING:
+    import torch
 
 DEMO = "demo"
 HF_HUB = "hf-hub:"
 LOCAL_DIR = "local-dir:"
 DEFAULT_TAG = "openai"
+# open_clip's local-dir config file, as in pytti_nb.demo (whose import loads torch)
+CONFIG_NAME = "open_clip_config.json"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz")
 PYTTI_ALIASES = {"ViT-L/14@336px": "ViT-L-14-336"}
 ALLOWED = (
@@ -84,6 +88,8 @@ def parse_perceptor_spec(text: str) -> PerceptorSpec:
             f"perceptor {text!r} has an empty model or pretrained part around '@'; {ALLOWED}"
         )
     if not sep:
+        from open_clip.pretrained import list_pretrained_tags_by_model
+
         pretrained = DEFAULT_TAG if DEFAULT_TAG in list_pretrained_tags_by_model(model) else None
     return PerceptorSpec(model, pretrained)
 
@@ -118,7 +124,7 @@ def check_perceptor_spec(text: str, cache_dir: str | None = None) -> None:
             f"perceptor cache directory {str(cache_dir)!r} exists but is not a folder"
         )
     if spec.kind == "demo":
-        _check_local_dir(text, Path(str(demo.model_dir())))
+        _check_local_dir(text, _demo_dir())
     elif spec.kind == "local-dir":
         _check_local_dir(text, Path(spec.model[len(LOCAL_DIR) :]).expanduser())
     elif spec.kind in ("tag", "file"):
@@ -126,8 +132,15 @@ def check_perceptor_spec(text: str, cache_dir: str | None = None) -> None:
         _check_pretrained(text, spec)
 
 
+def _demo_dir() -> Path:
+    """The demo perceptor's folder, found without importing pytti_nb.demo (it imports torch)."""
+    return Path(__file__).parent / "demo" / "model"
+
+
 def _check_model_name(text, model):
     """Raise unless model is an open_clip built-in name, suggesting close names."""
+    import open_clip
+
     models = open_clip.list_models()
     if model in models:
         return
@@ -150,6 +163,8 @@ def _check_pretrained(text, spec):
                 "give the path of an open_clip/OpenAI checkpoint (.pt, .pth, .bin or .safetensors)"
             )
         return
+    from open_clip.pretrained import list_pretrained_tags_by_model
+
     tags = list_pretrained_tags_by_model(spec.model)
     if spec.pretrained in tags:
         return
@@ -171,10 +186,10 @@ def _check_pretrained(text, spec):
 
 def _check_local_dir(text, folder):
     """Raise unless folder holds open_clip_config.json and a weights file."""
-    if not (folder / demo.CONFIG_NAME).is_file():
+    if not (folder / CONFIG_NAME).is_file():
         raise PerceptorError(
-            f"perceptor {text!r}: folder {str(folder)!r} has no {demo.CONFIG_NAME}; a local-dir perceptor "
-            f"needs {demo.CONFIG_NAME} (with 'model_cfg') and a .safetensors, .bin or .pth weights file"
+            f"perceptor {text!r}: folder {str(folder)!r} has no {CONFIG_NAME}; a local-dir perceptor "
+            f"needs {CONFIG_NAME} (with 'model_cfg') and a .safetensors, .bin or .pth weights file"
         )
     if not _has_weights(folder):
         raise PerceptorError(
@@ -186,6 +201,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """Map 'auto'/'fp32'/'fp16'/'bf16' to the perceptor dtype: auto is fp32 on CPU, bf16 or fp16 on GPUs."""
     # auto: bf16 on CUDA with compute capability >= 8.0, fp16 on older CUDA and on MPS. Explicit
     # values are honoured everywhere (fp16 on a CPU works but is slow). Images and Adam stay fp32.
+    import torch
+
     explicit = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     if precision in explicit:
         return explicit[precision]
@@ -207,6 +224,9 @@ class Perceptor:
 
     def __init__(self, name, model, tokenizer, device, dtype):
         """Wrap a loaded open_clip model; freezes it and reads its input size and mean/std."""
+        import open_clip
+        import torch
+
         self.name = name
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer
@@ -239,6 +259,8 @@ class Perceptor:
 
     def encode_image(self, x: torch.Tensor) -> torch.Tensor:
         """Embed images [n,3,h,w] in [0,1] (fp32) to normalised fp32 [n,d], differentiable w.r.t. x."""
+        import torch.nn.functional as F
+
         if tuple(x.shape[-2:]) != self.input_shape:
             x = F.interpolate(
                 x, size=self.input_shape, mode="bilinear", align_corners=False, antialias=True
@@ -247,27 +269,37 @@ class Perceptor:
         features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)
 
-    @torch.no_grad()
     def encode_images_reference(self, x: torch.Tensor) -> torch.Tensor:
         """encode_image without autograd, for image prompts and other fixed targets."""
-        return self.encode_image(x)
+        import torch
 
-    @torch.no_grad()
+        with torch.no_grad():
+            return self.encode_image(x)
+
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed texts to normalised fp32 [k,d]; each distinct string is encoded once per perceptor."""
+        import torch
+        import torch.nn.functional as F
+
         texts = [texts] if isinstance(texts, str) else list(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
-        if missing:
-            tokens = self.tokenizer(missing).to(self.device)
-            features = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
-            self._text_cache.update(zip(missing, features, strict=True))
-        if not texts:
-            return torch.empty(0, self.embed_dim or 0, device=self.device)
-        return torch.stack([self._text_cache[t] for t in texts])
+        with torch.no_grad():
+            if missing:
+                tokens = self.tokenizer(missing).to(self.device)
+                features = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+                self._text_cache.update(zip(missing, features, strict=True))
+            if not texts:
+                return torch.empty(0, self.embed_dim or 0, device=self.device)
+            return torch.stack([self._text_cache[t] for t in texts])
 
 
 def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Perceptor:
     """Build an open_clip model for a parsed spec (downloading if needed) and wrap it."""
+    import open_clip
+    import torch
+
+    from pytti_nb import demo
+
     lp_name = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
     options = dict(device=device, precision=lp_name, cache_dir=cache_dir, require_pretrained=True)
     if spec.kind in ("demo", "local-dir"):
@@ -285,6 +317,9 @@ def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Per
 
 def _load_tag(spec, options, device, dtype):
     """Load MODEL@TAG from the local cache when present, else download it."""
+    import open_clip
+    from open_clip.pretrained import get_pretrained_cfg
+
     tag_cfg = get_pretrained_cfg(spec.model, spec.pretrained)
     # open_clip only warns when a tag was trained with QuickGELU (all OpenAI weights) and the model
     # config lacks it; the activations would then be wrong, so force it.
@@ -304,6 +339,10 @@ def _load_tag(spec, options, device, dtype):
 
 def _load_hf_hub(spec, options, device, dtype):
     """Load hf-hub:ORG/NAME from the local hub cache when complete, else download it."""
+    import open_clip
+
+    from pytti_nb.models import network
+
     snapshot = _cached_hf_snapshot(spec.model[len(HF_HUB) :], options["cache_dir"])
     if snapshot is not None:
         name = f"{LOCAL_DIR}{snapshot}"
@@ -336,6 +375,8 @@ def _create(spec, name, pretrained, options, downloading=False):
 
 def _create_model(name, pretrained, options):
     """open_clip.create_model, retrying TorchScript (OpenAI .pt) files that weights_only refuses."""
+    import open_clip
+
     try:
         return open_clip.create_model(name, pretrained=pretrained, weights_only=True, **options)
     except RuntimeError as error:
@@ -358,12 +399,16 @@ def _download_error(spec, reason):
 
 def _require_network(spec, host):
     """Raise the download error at once when the weights host cannot be reached."""
+    from pytti_nb.models import network
+
     if network.surely_offline(host):
         raise _download_error(spec, f"{host} cannot be reached")
 
 
 def _download_host(tag_cfg):
     """Host open_clip would download a tag's weights from (it prefers the hub)."""
+    from pytti_nb.models import network
+
     if tag_cfg.get("hf_hub"):
         return network.hf_host()
     return urllib.parse.urlparse(tag_cfg.get("url", "")).hostname
@@ -395,7 +440,7 @@ def _cached_hf_snapshot(repo, cache_dir):
     """Folder of a hub repo's cached snapshot holding both config and weights, or None."""
     from huggingface_hub import try_to_load_from_cache
 
-    config = try_to_load_from_cache(repo, demo.CONFIG_NAME, cache_dir=cache_dir)
+    config = try_to_load_from_cache(repo, CONFIG_NAME, cache_dir=cache_dir)
     if not isinstance(config, str):
         return None
     folder = Path(config).parent

@@ -259,7 +259,6 @@ def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
 def _check_animation(s, clock, motion, off, output_height, problems, check_models):
     """The camera, the depth model and the motion values at every frame of the run."""
     from .animation.motion import check_motion_over_run, typical_depths
-    from .models.depth import check_depth_model, is_flat
 
     before = len(problems)
     if s.animation_mode == "3D":
@@ -273,17 +272,19 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
                 f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
                 "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
             )
-    needs_depth = s.animation_mode == "3D" or "depth_stabilization_weight" not in off
-    if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
-        problems.append(
-            "depth_stabilization_weight: compares depth maps, which needs a depth model; "
-            "depth_model is none (set a model, or the weight to 0)"
-        )
-    elif needs_depth and check_models:
-        try:
-            check_depth_model(s.depth_model, s.models_cache_dir or None)
-        except PyttiError as e:
-            problems.append(f"depth_model: {e}")
+    if s.animation_mode == "3D" or "depth_stabilization_weight" not in off:
+        from .models.depth import check_depth_model, is_flat  # (torch: only when needed)
+
+        if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
+            problems.append(
+                "depth_stabilization_weight: compares depth maps, which needs a depth model; "
+                "depth_model is none (set a model, or the weight to 0)"
+            )
+        elif check_models:
+            try:
+                check_depth_model(s.depth_model, s.models_cache_dir or None)
+            except PyttiError as e:
+                problems.append(f"depth_model: {e}")
     flows = s.animation_mode == "Video Source" or (
         s.animation_mode == "3D" and "flow_stabilization_weight" not in off
     )

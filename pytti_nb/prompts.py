@@ -1,14 +1,17 @@
-"""PyTTI's scene and prompt grammar, parsed into frozen dataclasses (pure, no torch).
+r"""PyTTI's scene and prompt grammar, parsed into frozen dataclasses (pure, no torch).
 
-Scenes (setting `scenes`, with `scene_prefix` / `scene_suffix`):
+Scenes (setting `scenes`, with `scene_prefix` / `scene_suffix`), as PyTTI's parse_scenes:
     SCENES  = SCENE ( "||" SCENE )*          scenes run one after another
-    full    = prefix + SCENE + suffix        for every SCENE with a prompt of its own
+    full    = prefix + SCENE + suffix        for every SCENE that is not exactly "" (a
+                                             whitespace-only SCENE is kept: it runs the
+                                             prefix and suffix alone, or no prompt at all)
     prompts = stripped non-empty parts of full.split("|")
 
 One prompt:
     PROMPT     = TEXT [ ":" WEIGHTPART [ ":" STOP ] ]
     WEIGHTPART = WEIGHT [ "_" MASK [ "_" CUTOFF ] ]
-    TEXT       = words to CLIP-encode | "[" path-or-url "]" (an image prompt)
+    TEXT       = words to CLIP-encode | "[" path-or-url "]" (an image prompt: TEXT starts
+                 with '[' and ends with ']'; whatever is between is the path)
     MASK       = a | r | l | u | d | n | f   (all/right/left/up/down/near/far; CUTOFF
                                               defaults to 0.5 for these)
                | "[" file "]"  | "[-" file "]" (image mask; '-' inverts; a video
@@ -18,17 +21,36 @@ One prompt:
                like sin(t)*2, or a keyframe schedule IN BRACES, {FRAME:(VALUE), ...}:
                castle:{0:(1), 30:(3)}:0.8  ramps the weight from 1 to 3 over frames 0-30.
 Defaults: WEIGHT 1, STOP -inf, MASK a, CUTOFF not given (None; PyTTI's sentinel
-0.5000873264). A negative weight pushes the image away from the prompt.
+0.5000873264, which also means "not given" when written). A negative weight pushes the
+image away from the prompt.
 
-Splitting: ':' splits at most 3 fields and '_' (in WEIGHTPART only) at most 3 fields,
-never inside [ ], { } or ( ). PyTTI protects only [ ]; protecting ( ) and { } too keeps
-schedules and expressions whole, e.g. castle:(10*fHi_prev) for an audio variable.
-TEXT keeps its underscores. A colon in text or a URL must sit inside [ ].
+Splitting, two readings:
+1. PyTTI's reading, exactly as Prompt.py's parse_prompt: re.split(r":(?![^\[]*\])",
+   prompt, 2) then re.split(r"_(?![^\[]*\])", WEIGHTPART, 2). A ':' or '_' is protected
+   only when a ']' follows it before any '['; the last field keeps any further separators
+   (cat:1_r_fHi_prev has CUTOFF fHi_prev). Brackets need not balance: 'a (cat:2' is the
+   text 'a (cat' with weight 2.
+2. Our reading, which also protects separators inside ( ) and { } pairs, keeps
+   schedules and expressions whole (castle:{0:(1), 30:(3)}, castle:(10*fHi_prev)).
+PyTTI's reading wins whenever every field PyTTI would eval() (WEIGHT, CUTOFF, STOP) is
+valid Python syntax; only when one is not (so PyTTI can never run the prompt) is our
+reading used. Our reading needs balanced ( ) { } [ ] and at most 3 fields of each kind,
+which is where its errors come from. So a prompt PyTTI runs parses to PyTTI's fields.
 
 Direct image prompts (setting `direct_image_prompts`): "|"-separated
     PATH [ ":" WEIGHT [ "_" MASK ] [ ":" STOP ] ]
-PATH may be a URL (the ':' of "scheme://" is not a separator) or "[path]"; MASK is an
-image or video path with an optional '-' to invert; there is no CUTOFF.
+PyTTI's reading is MSELoss.TargetImage's: split ':' by r"(?<!^http)(?<!s):|:(?!/)" (so
+'https://' and a leading 'http://' are kept), then WEIGHT_MASK at its first '_'. Our
+reading (used as above) also keeps any 'scheme://' and drive-letter ('C:') colons and protects
+[ ] ( ) { }. PATH may be "[path]"; MASK is an image or video path, bracketed or not, with
+an optional '-' to invert; there is no CUTOFF.
+
+Weight settings (init and stabilisation weights, parse_target_weight) are what PyTTI
+appends to a prompt: "stabilization:" + text for CLIP losses (WEIGHT_MASK_CUTOFF:STOP),
+"direct stabilization:" + text for pixel losses (WEIGHT_MASKFILE:STOP), read the same
+two ways. Our reading also takes a keyframe schedule without braces, recognised by a
+top-level ',' (0:(1), 30:(3)); PyTTI cannot run such text (its STOP '(1), 30:(3)' is a
+syntax error), while '1:-0.5' is PyTTI's weight 1, stop -0.5.
 
 Errors: malformed input raises PromptError quoting the prompt and pointing at the bad
 field; a bad WEIGHT/STOP/CUTOFF expression is re-raised as PromptError (chained to the
@@ -36,8 +58,10 @@ ExpressionError). Errors while *evaluating* a time value later are ExpressionErr
 name the prompt and field.
 """
 
+import ast
 import math
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -59,6 +83,15 @@ LETTER_MASKS = {
 MASK_KINDS = (*LETTER_MASKS.values(), "image", "video", "semantic")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
+# PyTTI's separators: Perceptor/Prompt.py parse_prompt, LossAug/MSELossClass.py TargetImage
+_COLON = re.compile(r":(?![^\[]*\])")
+_UNDERSCORE = re.compile(r"_(?![^\[]*\])")
+_PIXEL_COLON = re.compile(r"(?<!^http)(?<!s):|:(?!/)")
+_PIXEL_UNDERSCORE = re.compile("_")
+# what PyTTI puts before a weight setting: a CLIP loss is the prompt f"stabilization:{w}",
+# a pixel loss the direct prompt f"{kind} stabilization:{w}" (or f"... (init path):{w}")
+_CLIP_WEIGHT_PREFIX = "stabilization:"
+_PIXEL_WEIGHT_PREFIX = "direct stabilization:"
 _URL_COLON = re.compile(r"(?:^|[\s_:\[])[A-Za-z][A-Za-z0-9+.\-]*$")  # 'https' before '://'
 _DRIVE_COLON = re.compile(r"(?:^|[\s_:\[])[A-Za-z]$")  # 'C' before ':\' or ':/'
 
@@ -132,7 +165,7 @@ def _error(source: str, problem: str, pos: int | None = None) -> PromptError:
 def _top_level(source: str, sep: str, start: int = 0, end: int | None = None) -> list[int]:
     """Positions of `sep` in source[start:end] outside [ ] { } ( ); checks bracket balance.
 
-    Inside [ ] (paths, URLs) only [ and ] count, as in PyTTI.
+    Inside [ ] (paths, URLs) only [ and ] count.
     """
     stack: list[tuple[str, int]] = []
     hits = []
@@ -154,14 +187,100 @@ def _top_level(source: str, sep: str, start: int = 0, end: int | None = None) ->
     return hits
 
 
+def _matches(pattern: re.Pattern, source: str, start: int, end: int, most: int) -> list[int]:
+    """Where PyTTI's re.split(pattern, source[start:end], most) cuts, as source positions."""
+    return [start + m.start() for m in pattern.finditer(source[start:end])][:most]
+
+
+def _raw_fields(source: str, cuts: list[int], start: int, end: int) -> list[tuple[int, str]]:
+    """Cut source[start:end] at `cuts`; returns (offset, unstripped text) per field."""
+    bounds = [start - 1, *cuts, end]
+    return [(a + 1, source[a + 1 : b]) for a, b in pairwise(bounds)]
+
+
 def _fields(source: str, cuts: list[int], start: int, end: int) -> list[tuple[int, str]]:
     """Cut source[start:end] at `cuts`; returns (offset, stripped text) per field."""
-    bounds = [start - 1, *cuts, end]
-    fields = []
-    for a, b in pairwise(bounds):
-        raw = source[a + 1 : b]
-        fields.append((a + 1 + len(raw) - len(raw.lstrip()), raw.strip()))
-    return fields
+    return [
+        (pos + len(raw) - len(raw.lstrip()), raw.strip())
+        for pos, raw in _raw_fields(source, cuts, start, end)
+    ]
+
+
+def _weight_span(source: str, colons: list[int]) -> tuple[int, int]:
+    """Start and end of the WEIGHTPART field (after the first ':')."""
+    return colons[0] + 1, colons[1] if len(colons) > 1 else len(source)
+
+
+def _python_syntax(text: str) -> bool:
+    """Whether PyTTI's eval() could compile this field (eval drops leading spaces and tabs)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text.lstrip(" \t"), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _pytti_split(source: str, pixel: bool) -> tuple[list[int], list[int]]:
+    """PyTTI's reading: the ':' cuts of a whole prompt and the '_' cuts of its WEIGHTPART."""
+    colon, underscore, most = (
+        (_PIXEL_COLON, _PIXEL_UNDERSCORE, 1) if pixel else (_COLON, _UNDERSCORE, 2)
+    )
+    colons = _matches(colon, source, 0, len(source), 2)
+    if not colons:
+        return colons, []
+    return colons, _matches(underscore, source, *_weight_span(source, colons), most)
+
+
+def _pytti_fields_compile(source: str, colons: list[int], underscores: list[int]) -> bool:
+    """Whether every field PyTTI evaluates (WEIGHT, CUTOFF, STOP) is valid Python syntax."""
+    evaluated = []
+    if colons:
+        parts = _raw_fields(source, underscores, *_weight_span(source, colons))
+        evaluated += [parts[0][1]] + ([parts[2][1]] if len(parts) > 2 else [])
+    if len(colons) > 1:
+        evaluated.append(source[colons[1] + 1 :])
+    return all(_python_syntax(text) for text in evaluated)
+
+
+def _our_split(source: str, pixel: bool) -> tuple[list[int], list[int]]:
+    """Our reading: separators inside balanced ( ) { } [ ] (and URL colons) are protected."""
+    colons = _separator_colons(source) if pixel else _top_level(source, ":")
+    if len(colons) > 2:
+        hint = (
+            "(PATH:WEIGHT_MASK:STOP); put the path in [ ]"
+            if pixel
+            else "(TEXT:WEIGHT_MASK_CUTOFF:STOP); protect colons inside [ ] and write keyframe "
+            "schedules in braces, e.g. castle:{0:(1), 30:(3)}"
+        )
+        raise _error(source, f"too many ':' fields {hint}", colons[2])
+    if not colons:
+        return colons, []
+    underscores = _top_level(source, "_", *_weight_span(source, colons))
+    if pixel:
+        return colons, underscores[:1]  # no CUTOFF; mask file names often contain '_'
+    _check_underscores(source, underscores)
+    return colons, underscores
+
+
+def _check_underscores(source: str, underscores: list[int]) -> None:
+    """Our reading allows WEIGHT_MASK_CUTOFF: at most two '_' cuts."""
+    if len(underscores) > 2:
+        raise _error(
+            source,
+            "too many '_' fields in WEIGHT_MASK_CUTOFF; wrap expressions that contain '_' "
+            "in ( ) and file names in [ ]",
+            underscores[2],
+        )
+
+
+def _reading(source: str, pixel: bool) -> tuple[list[int], list[int]]:
+    """PyTTI's reading when PyTTI could run it, else ours (see the module docstring)."""
+    colons, underscores = _pytti_split(source, pixel)
+    if _pytti_fields_compile(source, colons, underscores):
+        return colons, underscores
+    return _our_split(source, pixel)
 
 
 def _time_value(source: str, field: str, text: str, names: Iterable[str]) -> TimeValue:
@@ -173,14 +292,9 @@ def _time_value(source: str, field: str, text: str, names: Iterable[str]) -> Tim
 
 
 def _bracketed(text: str) -> str | None:
-    """Return the inside of `[...]` when the whole text is one bracket pair, else None."""
-    if not (text.startswith("[") and text.endswith("]")):
-        return None
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += {"[": 1, "]": -1}.get(ch, 0)
-        if depth == 0:
-            return text[1:-1].strip() if i == len(text) - 1 else None
+    """The stripped inside of text when it starts with '[' and ends with ']' (PyTTI's test)."""
+    if len(text) >= 2 and text[0] == "[" and text[-1] == "]":
+        return text[1:-1].strip()
     return None
 
 
@@ -218,20 +332,14 @@ def parse_prompt(text: str, *, names: Iterable[str] = ("t",)) -> Prompt:
             "contains '|', which separates prompts; split scenes with parse_scenes",
             source.index("|"),
         )
-    colons = _top_level(source, ":")
-    if len(colons) > 2:
-        raise _error(
-            source,
-            "too many ':' fields (TEXT:WEIGHT_MASK_CUTOFF:STOP); protect colons inside "
-            "[ ] and write keyframe schedules in braces, e.g. castle:{0:(1), 30:(3)}",
-            colons[2],
-        )
+    colons, underscores = _reading(source, pixel=False)
     fields = _fields(source, colons, 0, len(source))
     names = tuple(names)
     prompt_text, image = _parse_text(source, fields[0][1])
     weight, mask = DEFAULT_WEIGHT, ALL
-    if len(fields) > 1:
-        weight, mask = _parse_weight_part(source, fields[1], colons, names)
+    if colons:
+        span = _weight_span(source, colons)
+        weight, mask = _parse_weight_part(source, span, underscores, names)
     stop = _stop(source, fields[2], names) if len(fields) > 2 else DEFAULT_STOP
     return Prompt(source=source, text=prompt_text, image=image, weight=weight, stop=stop, mask=mask)
 
@@ -248,30 +356,35 @@ def _parse_text(source: str, text: str) -> tuple[str | None, str | None]:
     return None, path
 
 
+def _parts(source: str, span: tuple[int, int], cuts: list[int], labels) -> list[tuple[int, str]]:
+    """The '_' fields of WEIGHTPART, each checked non-empty."""
+    parts = _fields(source, cuts, *span)
+    if not parts[0][1] and len(parts) == 1:
+        raise _error(source, "WEIGHT is empty; give a number or drop the ':'", parts[0][0])
+    for (pos, part), label in zip(parts, labels, strict=False):
+        if not part:
+            raise _error(source, f"{label} is empty; give a value or drop the '_'", pos)
+    return parts
+
+
 def _parse_weight_part(
-    source: str, field: tuple[int, str], colons: list[int], names: tuple
+    source: str, span: tuple[int, int], cuts: list[int], names: tuple
 ) -> tuple[TimeValue, Mask]:
     """Parse WEIGHT[_MASK[_CUTOFF]] into (weight, mask)."""
-    pos, text = field
-    if not text:
-        raise _error(source, "WEIGHT is empty; give a number or drop the ':'", colons[0] + 1)
-    cuts = _top_level(source, "_", pos, pos + len(text))
-    if len(cuts) > 2:
-        raise _error(
-            source,
-            "too many '_' fields in WEIGHT_MASK_CUTOFF; wrap expressions that contain '_' "
-            "in ( ) and file names in [ ]",
-            cuts[2],
-        )
-    parts = _fields(source, cuts, pos, pos + len(text))
-    for (part_pos, part), label in zip(parts, ("WEIGHT", "MASK", "CUTOFF"), strict=False):
-        if not part:
-            raise _error(source, f"{label} is empty; give a value or drop the '_'", part_pos)
+    parts = _parts(source, span, cuts, ("WEIGHT", "MASK", "CUTOFF"))
     weight = _time_value(source, "WEIGHT", parts[0][1], names)
     if len(parts) == 1:
         return weight, ALL
-    cutoff = _time_value(source, "CUTOFF", parts[2][1], names) if len(parts) > 2 else None
+    cutoff = _cutoff(source, parts[2][1], names) if len(parts) > 2 else None
     return weight, _parse_mask(source, parts[1][1], parts[1][0], cutoff)
+
+
+def _cutoff(source: str, text: str, names: tuple) -> TimeValue | None:
+    """The CUTOFF field; PyTTI's sentinel value written out means 'not given', as there."""
+    cutoff = _time_value(source, "CUTOFF", text, names)
+    if cutoff.is_constant and cutoff(0.0) == CUTOFF_NOT_GIVEN:
+        return None
+    return cutoff
 
 
 def parse_scenes(
@@ -284,8 +397,8 @@ def parse_scenes(
     names = tuple(names)
     result = []
     for scene in scenes.split("||"):
-        if not scene.replace("|", "").strip():
-            continue  # an empty scene (or only separators) is dropped, as in PyTTI
+        if not scene:
+            continue  # as PyTTI: only exactly empty scenes are dropped, ' ' is a scene
         full = prefix + scene + suffix
         prompts = tuple(parse_prompt(p, names=names) for p in full.split("|") if p.strip())
         result.append(Scene(index=len(result), source=scene.strip(), prompts=prompts))
@@ -322,31 +435,28 @@ def _separator_colons(source: str) -> list[int]:
 
 def _parse_direct(source: str, names: tuple) -> DirectImagePrompt:
     """Parse one direct image prompt."""
-    colons = _separator_colons(source)
-    if len(colons) > 2:
-        raise _error(
-            source, "too many ':' fields (PATH:WEIGHT_MASK:STOP); put the path in [ ]", colons[2]
-        )
+    colons, underscores = _reading(source, pixel=True)
     fields = _fields(source, colons, 0, len(source))
     path_pos, path = fields[0]
-    path = _bracketed(path) if _bracketed(path) is not None else path
+    inner = _bracketed(path)
+    path = inner if inner is not None else path
     if not path:
         raise _error(source, "PATH is empty; give an image path or URL", path_pos)
     weight, mask = DEFAULT_WEIGHT, ALL
-    if len(fields) > 1:
-        weight, mask = _pixel_weight_part(source, fields[1], names)
+    if colons:
+        weight, mask = _pixel_weight_part(source, _weight_span(source, colons), underscores, names)
     stop = _stop(source, fields[2], names) if len(fields) > 2 else DEFAULT_STOP
     return DirectImagePrompt(source=source, path=path, weight=weight, stop=stop, mask=mask)
 
 
 def parse_target_weight(text: str, *, pixel: bool, names: Iterable[str] = ("t",)) -> TargetWeight:
-    """Parse a weight setting written as PyTTI writes them: WEIGHT[_MASK][:STOP].
+    """Parse a weight setting as PyTTI does: WEIGHT[_MASK][:STOP] (see the module docstring).
 
     `direct_init_weight: 1:-0.5` is weight 1 with stop -0.5, as in PyTTI. A keyframe schedule
-    is written in braces ({0:(1), 30:(3)}); one without braces is recognised by its top-level
-    ',' (0:(1), 30:(3)), which WEIGHT:STOP never has. Pixel losses (pixel=True) take an image
-    or video MASK, bracketed or not ('1_[mask.png]', '1_mask.mp4'); CLIP losses take every
-    mask of the prompt grammar. Empty text means off (weight 0), as in PyTTI.
+    is written in braces ({0:(1), 30:(3)}) or without them (0:(1), 30:(3), which PyTTI cannot
+    run). Pixel losses (pixel=True) take an image or video MASK, bracketed or not
+    ('1_[mask.png]', '1_mask.mp4'); CLIP losses take every mask of the prompt grammar.
+    Empty text means off (weight 0), as in PyTTI.
     """
     if not isinstance(text, str):
         text = str(text)
@@ -366,10 +476,45 @@ def _parse_target_weight(source: str, pixel: bool, names: tuple) -> TargetWeight
     """parse_target_weight without the message rewording."""
     if not source:
         return TargetWeight(source, weight=Constant(0.0, "0"))
-    if not source.startswith("{") and _top_level(source, ":") and _top_level(source, ","):
-        schedule = _time_value(source, "WEIGHT", "{" + source + "}", names)
-        return TargetWeight(source, weight=schedule)
-    colons = _top_level(source, ":")
+    reading = _pytti_weight_reading(source, pixel)
+    if reading is None and _bare_schedule(source):
+        return TargetWeight(source, weight=_time_value(source, "WEIGHT", "{" + source + "}", names))
+    colons, underscores = reading if reading is not None else _our_weight_split(source, pixel)
+    span = (0, colons[0] if colons else len(source))
+    if pixel:
+        weight, mask = _pixel_weight_part(source, span, underscores, names)
+    else:
+        weight, mask = _parse_weight_part(source, span, underscores, names)
+    stop = DEFAULT_STOP
+    if colons:
+        stop = _stop(source, _fields(source, colons, 0, len(source))[1], names)
+    return TargetWeight(source, weight=weight, stop=stop, mask=mask)
+
+
+def _pytti_weight_reading(source: str, pixel: bool) -> tuple[list[int], list[int]] | None:
+    """PyTTI's reading of prefix + weight text, as cuts in the text; None if PyTTI can't run it."""
+    prefix = _PIXEL_WEIGHT_PREFIX if pixel else _CLIP_WEIGHT_PREFIX
+    full = prefix + source
+    colons, underscores = _pytti_split(full, pixel)
+    # a ']' before any '[' hides PyTTI's separator colon: it would ignore the whole setting
+    if colons[:1] != [len(prefix) - 1] or not _pytti_fields_compile(full, colons, underscores):
+        return None
+    shift = len(prefix)
+    return [c - shift for c in colons[1:]], [u - shift for u in underscores]
+
+
+def _bare_schedule(source: str) -> bool:
+    """A keyframe schedule without braces: a top-level ':' and a top-level ','."""
+    return (
+        not source.startswith("{")
+        and bool(_top_level(source, ":"))
+        and bool(_top_level(source, ","))
+    )
+
+
+def _our_weight_split(source: str, pixel: bool) -> tuple[list[int], list[int]]:
+    """Our reading of WEIGHT_MASK:STOP (see _our_split)."""
+    colons = _separator_colons(source) if pixel else _top_level(source, ":")
     if len(colons) > 1:
         raise _error(
             source,
@@ -377,13 +522,11 @@ def _parse_target_weight(source: str, pixel: bool, names: tuple) -> TargetWeight
             "e.g. {0:(1), 30:(3)}",
             colons[1],
         )
-    fields = _fields(source, colons, 0, len(source))
+    underscores = _top_level(source, "_", 0, colons[0] if colons else len(source))
     if pixel:
-        weight, mask = _pixel_weight_part(source, fields[0], names)
-    else:
-        weight, mask = _parse_weight_part(source, fields[0], [-1], names)
-    stop = _stop(source, fields[1], names) if len(fields) > 1 else DEFAULT_STOP
-    return TargetWeight(source, weight=weight, stop=stop, mask=mask)
+        return colons, underscores[:1]
+    _check_underscores(source, underscores)
+    return colons, underscores
 
 
 def _stop(source: str, field: tuple[int, str], names: tuple) -> TimeValue:
@@ -394,19 +537,13 @@ def _stop(source: str, field: tuple[int, str], names: tuple) -> TimeValue:
     return _time_value(source, "STOP", stop_text, names)
 
 
-def _pixel_weight_part(source: str, field: tuple[int, str], names: tuple):
-    """WEIGHT[_MASKFILE] of a pixel loss: split at the first '_' only (there is no CUTOFF, and
-    mask file names often contain '_')."""
-    pos, part = field
-    cuts = _top_level(source, "_", pos, pos + len(part))[:1]
-    weight_text = source[pos : cuts[0]].strip() if cuts else part
-    if not weight_text:
-        raise _error(source, "WEIGHT is empty; give a number or drop the ':'", pos)
-    weight = _time_value(source, "WEIGHT", weight_text, names)
-    if not cuts:
+def _pixel_weight_part(source: str, span: tuple[int, int], cuts: list[int], names: tuple):
+    """WEIGHT[_MASKFILE] of a pixel loss: there is no CUTOFF, MASKFILE may be in [ ], and an
+    empty MASKFILE is no mask (as PyTTI's set_mask)."""
+    parts = _parts(source, span, cuts, ("WEIGHT",))
+    weight = _time_value(source, "WEIGHT", parts[0][1], names)
+    if len(parts) == 1 or not parts[1][1]:
         return weight, ALL
-    mask_text = source[cuts[0] + 1 : pos + len(part)].strip()
-    if not mask_text:
-        raise _error(source, "MASK is empty; give an image path or drop the '_'", cuts[0])
+    mask_pos, mask_text = parts[1]
     inner = _bracketed(mask_text)
-    return weight, _file_mask(source, inner if inner is not None else mask_text, cuts[0] + 1)
+    return weight, _file_mask(source, inner if inner is not None else mask_text, mask_pos)

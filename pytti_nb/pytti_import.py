@@ -1,8 +1,34 @@
-"""Import a PyTTI (pytti-core) settings file: map its keys onto ours and say what is dropped."""
+"""Import PyTTI (pytti-core) settings: its file forms, its own defaults and its ${...}
+interpolations, mapped onto ours with a note on every key dropped or changed, and an error
+naming whatever cannot be imported.
+
+PyTTI settings come as Hydra overlay files (`# @package _global_`, the keys left out taking
+PyTTI's defaults), full copies of its default.yaml, the `<name>_settings.txt` files it wrote
+beside its frames (JSON, then a 'frame: scene' index), and the notebook's printed `SETTINGS:`
+dict (a Python literal, read here without eval).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import difflib
+import json
+import math
+import os
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
 
 from .errors import SettingsError
 from .schema import schema_by_name
 
+HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
+MANDATORY = "???"  # OmegaConf's "the user must give this"
+DEFAULTS_FILE = "pytti_defaults.yaml"
 # PyTTI's perceptor flags and the open_clip spec each one means.
 PERCEPTOR_FLAGS = {
     "ViTB32": "ViT-B-32@openai",
@@ -15,76 +41,481 @@ PERCEPTOR_FLAGS = {
     "RN50x16": "RN50x16@openai",
     "RN50x64": "RN50x64@openai",
 }
+# OpenAI's CLIP names, as mmc's `id` writes them, and the flag of each.
+OPENAI_IDS = {
+    "ViT-B/32": "ViTB32",
+    "ViT-B/16": "ViTB16",
+    "ViT-L/14": "ViTL14",
+    "ViT-L/14@336px": "ViTL14_336px",
+    "RN50": "RN50",
+    "RN101": "RN101",
+    "RN50x4": "RN50x4",
+    "RN50x16": "RN50x16",
+    "RN50x64": "RN50x64",
+}
+MMC_KEYS = ("use_mmc", "mmc_models")
 RENAMED = {"models_parent_dir": "models_cache_dir"}
-# Values PyTTI accepted under another spelling: its validator wrote "Limimted Palette".
-RESPELLED = {("image_model", "Limimted Palette"): "Limited Palette"}
-# Display and logging switches of PyTTI's notebook that have no meaning here.
+# Values PyTTI's own files and notebooks spell otherwise, and what each one means.
+RESPELLED = {
+    ("image_model", "Limimted Palette"): ("Limited Palette", "the spelling of PyTTI's validator"),
+    ("vqgan_model", "sflickr"): ("sflckr", "PyTTI itself refused this spelling"),
+}
+# PyTTI keys with no counterpart here, and why.
 IGNORED = {
-    "clear_every",
-    "display_scale",
-    "backups",
-    "show_graphs",
-    "approximate_vram_usage",
-    "use_tensorboard",
-    "device",
-    "restore",
-    "resume",
+    "clear_every": "it clears the notebook's output; the studio shows one preview",
+    "display_scale": "it scales the notebook's preview only",
+    "backups": "PyTTI's .bak files; pytti_nb keeps checkpoint.pt and the frames long-term "
+    "flow needs itself",
+    "show_graphs": "matplotlib loss plots in the notebook; pytti_nb has none",
+    "approximate_vram_usage": "PyTTI's VRAM accounting (broken in PyTTI itself)",
+    "use_tensorboard": "pytti_nb writes no TensorBoard logs",
+    "restore": "resume a stopped run with `render --resume RUN_FOLDER`",
+    "resume": "resume a stopped run with `render --resume RUN_FOLDER`",
+    "base_name": "the notebook's copy of file_namespace",
+    "device": "PyTTI's CUDA device index; pytti_nb picks the device itself (device: auto), "
+    "and CUDA_VISIBLE_DEVICES chooses among several GPUs",
 }
-# PyTTI's defaults (assets/default.yaml) where ours differ and a file that leaves the key out
-# would otherwise change meaning: an imported animation keeps PyTTI's time base and optimiser.
-PYTTI_ANIMATION_DEFAULTS = {"pre_animation_steps": 50, "reset_lr_each_frame": True}
-# PyTTI's defaults for each image model's own keys, where ours differ: an imported file that
-# leaves them out keeps the palettes and VQGAN weights it had in PyTTI.
-PYTTI_IMAGE_DEFAULTS = {
-    "Limited Palette": {"palette_size": 5, "palettes": 20},
-    "VQGAN": {"vqgan_model": "sflckr"},
+# Hydra's own keys in a config file: none is a PyTTI setting.
+# Our settings that PyTTI had no key for, where PyTTI's behaviour is not our default: an
+# imported file keeps PyTTI's (its kornia augmentation chain).
+PYTTI_BEHAVIOUR = {"augmentations": "pytti"}
+HYDRA_KEYS = {
+    "defaults": "Hydra's defaults list; not followed (PyTTI's default.yaml fills what the file "
+    "leaves out)",
+    "conf": "it picks a Hydra config file; not followed: import that file itself",
+    "hydra": "Hydra's own settings (its output folders, logging)",
 }
-# Keys whose own value turns a missing feature on, and the values that mean off.
-SWITCHES = {"use_mmc": (False, None), "mmc_models": (None, [], "")}
-MISSING_FEATURES = set(SWITCHES)
+PYTTI_STANDARD_DEFAULTS = ["_self_", {"conf": "_empty"}]  # the defaults list of default.yaml
+RESOLVERS = ("user_cache", "now", "path_join", "oc.env")
+_INNERMOST = re.compile(r"\$\{([^${}]*)\}")
 
 
-def from_pytti(data: dict) -> tuple[dict, list[str]]:
-    """Our settings mapping for a PyTTI one, plus notes on every key that was dropped."""
-    ours, notes, problems = {}, [], []
-    flags = [spec for flag, spec in PERCEPTOR_FLAGS.items() if data.get(flag)]
-    if flags:
-        ours["perceptors"] = flags
+@cache
+def pytti_defaults() -> dict:
+    """PyTTI's assets/default.yaml (vendored, see its header), key by key."""
+    text = resources.files("pytti_nb").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def pytti_keys() -> frozenset:
+    """Every setting name PyTTI reads: its default.yaml's and the notebook's extra ones."""
+    return frozenset(pytti_defaults()) | {"mmc_models"} | set(IGNORED)
+
+
+def is_pytti(data, text: str = "") -> bool:
+    """Whether a settings mapping (with its file's text) is PyTTI's rather than ours: a Hydra
+    header, a key only PyTTI has, an OmegaConf ${...} value or PyTTI's 'Limimted Palette'."""
+    if HYDRA_HEADER.search(text):
+        return True
+    if not isinstance(data, dict):
+        return False
+    ours = schema_by_name()
+    only_pytti = (pytti_keys() | set(HYDRA_KEYS)) - set(ours)
+    if any(_hydra_name(key) in only_pytti for key in data):
+        return True
+    if any(isinstance(v, str) and "${" in v for v in data.values()):
+        return True
+    return data.get("image_model") == "Limimted Palette"
+
+
+def parse_pytti_text(text: str):
+    """The mapping of text in one of PyTTI's own forms, else None (for YAML or JSON to read):
+    a `_settings.txt` (JSON, then PyTTI's frame: scene index), a batch settings file holding
+    one run, or the notebook's printed `SETTINGS:` dict, a Python literal read without eval."""
+    body = text.strip()
+    labelled = body.startswith("SETTINGS:")  # copied together with the notebook's label
+    if labelled:
+        body = body[len("SETTINGS:") :].strip()
+    if body.startswith("batch_index:"):
+        return _batch(body)
+    if not body.startswith("{"):
+        return None
+    try:
+        data, end = json.JSONDecoder().raw_decode(body)
+    except ValueError:
+        try:
+            return python_literal(body)
+        except ValueError:
+            return None
+    return data if labelled or body[end:].strip() else None
+
+
+def python_literal(text: str):
+    """The value of a Python literal (dicts, lists, strings, numbers, True/None, inf), read by
+    walking its syntax tree: nothing in it is ever run. Raises ValueError for anything else."""
+    try:
+        return _literal(ast.parse(text.strip(), mode="eval").body)
+    except SyntaxError as e:
+        raise ValueError(f"not a Python literal: {e.msg}") from None
+    except (MemoryError, RecursionError):  # CPython's parser on absurd nesting
+        raise ValueError("not a Python literal: nested too deeply") from None
+
+
+_LITERAL_NAMES = {
+    "None": None,
+    "True": True,
+    "False": False,
+    "null": None,  # JSON pasted into the notebook, which defines null, true and false
+    "true": True,
+    "false": False,
+    "inf": math.inf,  # the notebook's `all = math.inf`, printed as inf
+    "nan": math.nan,
+}
+
+
+def _literal(node):
+    """One node of a literal; ValueError for calls, operators and every other name."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, type(None))):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
+        return _LITERAL_NAMES[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _literal(node.operand)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(item) for item in node.elts]
+    raise ValueError(f"{ast.unparse(node)[:40]!r} is not a literal value")
+
+
+def _batch(body: str):
+    """The one run of a PyTTI batch settings file (`batch_index: N` then the run's JSON)."""
+    blocks = [b for b in re.split(r"^batch_index:.*$", body, flags=re.MULTILINE) if b.strip()]
+    if len(blocks) != 1:
+        raise SettingsError(
+            [
+                f"PyTTI batch settings: the file holds the settings of {len(blocks)} runs; "
+                "copy the one to import (its {...} line) into a file of its own"
+            ]
+        )
+    try:
+        return json.JSONDecoder().raw_decode(blocks[0].strip())[0]
+    except ValueError as e:
+        raise SettingsError([f"PyTTI batch settings: not valid JSON: {e}"]) from None
+
+
+def import_pytti(data: dict, overrides=()) -> tuple[dict, list[str]]:
+    """Our settings for a PyTTI mapping with 'key=value' overrides, and the conversion notes.
+
+    Overrides of PyTTI's own keys (ViTB16=true, models_parent_dir=...) apply before the
+    conversion, overrides of ours after it: they satisfy what the file lacks (perceptors=...).
+    """
+    from .settings import apply_overrides
+
+    sets = apply_overrides({}, overrides)
+    ours = schema_by_name()
+    before = {k: v for k, v in sets.items() if k not in ours and _hydra_name(k) in pytti_keys()}
+    after = {k: v for k, v in sets.items() if k not in before}
+    converted, notes = from_pytti({**data, **before}, given=set(after))
+    return {**converted, **after}, notes
+
+
+def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
+    """Our settings mapping for a PyTTI one, and a note on every key dropped or changed.
+
+    Keys the file leaves out take PyTTI's own defaults (noted where they differ from ours and
+    matter). `given` names our settings the caller sets itself, which satisfy what the file
+    lacks. Raises SettingsError naming everything that cannot be imported.
+    """
+    if not isinstance(data, dict):
+        raise SettingsError([f"PyTTI settings: expected a mapping, got {type(data).__name__}"])
+    notes, problems = [], []
+    data = _without_hydra_keys(data, notes)
+    full = _resolved({**pytti_defaults(), **data}, problems)
     known = schema_by_name()
-    for key, value in data.items():
-        if key in PERCEPTOR_FLAGS:
+    ours, at_default = {}, []
+    if "perceptors" not in data and "perceptors" not in given:
+        ours["perceptors"] = _perceptors(full, data, notes, problems)
+    elif flags := [key for key in [*PERCEPTOR_FLAGS, *MMC_KEYS] if key in data]:
+        notes.append(f"{', '.join(flags)}: ignored: the perceptors given choose the models")
+    for key, value in full.items():
+        if key in PERCEPTOR_FLAGS or key in MMC_KEYS:
             continue
-        if key in RENAMED:
-            ours[RENAMED[key]] = value
-        elif key in IGNORED:
-            notes.append(f"{key}: ignored (no equivalent in pytti_nb)")
-        elif key in MISSING_FEATURES:
-            if key in SWITCHES and value not in SWITCHES[key]:
+        if value == MANDATORY:
+            if key not in given:
                 problems.append(
-                    f"{key}: {value!r} needs a feature pytti_nb does not have yet; "
-                    "remove the key or set it off to import the rest"
+                    f"{key}: PyTTI requires it (its default.yaml has ???, 'must be given'); "
+                    f"add '{key}: ...' to the file or give --set {key}=..."
                 )
-            elif key in SWITCHES and key in known:
-                ours[key] = value
-            else:
-                notes.append(f"{key}: dropped (that feature is off)")
-        elif key == "seed" and not isinstance(value, int):
-            notes.append(f"seed: {value!r} is not a number; a seed will be drawn")
-        elif key == "learning_rate" and value is None:
             continue
-        elif key in known:
-            ours[key] = RESPELLED.get((key, value), value) if isinstance(value, str) else value
+        our = RENAMED.get(key, key)
+        if key == "device" and str(value).strip().lower() in known["device"].choices:
+            ours["device"] = str(value).strip().lower()  # a device name, not PyTTI's index
+        elif key in IGNORED:
+            if key in data and value == pytti_defaults().get(key):
+                at_default.append(key)
+            elif key in data:
+                notes.append(f"{key}: dropped: {IGNORED[key]}")
+        elif key == "seed":
+            ours["seed"] = _seed(value, notes, problems)
+        elif our in known:
+            ours[our] = _translated(key, value, key in data, notes)
         else:
-            notes.append(f"{key}: unknown to both PyTTI and pytti_nb; dropped")
-    if ours.get("animation_mode") not in (None, False, "off"):
-        for key, value in PYTTI_ANIMATION_DEFAULTS.items():
-            if key not in data:
-                ours[key] = value
-                notes.append(f"{key}: not given; PyTTI's default {value!r} kept")
-    for key, value in PYTTI_IMAGE_DEFAULTS.get(ours.get("image_model"), {}).items():
-        if key not in data:
+            notes.append(_unknown_note(key, known))
+    for key, value in PYTTI_BEHAVIOUR.items():
+        if key not in given:
             ours[key] = value
-            notes.append(f"{key}: not given; PyTTI's default {value!r} kept")
+    if at_default:
+        notes.append(
+            f"{', '.join(at_default)}: dropped, at PyTTI's defaults (notebook display, logging "
+            "and device options with no equivalent here)"
+        )
+    notes += _default_notes(data, ours, known, given)
     if problems:
         raise SettingsError(problems)
     return ours, notes
+
+
+def _hydra_name(key) -> str:
+    """A key without Hydra's '+' (add) or '++' (force-add) prefix."""
+    return str(key).lstrip("+")
+
+
+def _without_hydra_keys(data, notes) -> dict:
+    """The mapping without Hydra's own keys and prefixes, each dropped one noted."""
+    out = {}
+    for key, value in data.items():
+        name = _hydra_name(key)
+        if name.startswith("~"):
+            notes.append(
+                f"{key}: dropped: Hydra's 'delete this key' syntax; PyTTI's default is used"
+            )
+        elif name in HYDRA_KEYS:
+            if not (name == "defaults" and value == PYTTI_STANDARD_DEFAULTS):
+                notes.append(f"{name}: dropped: {HYDRA_KEYS[name]}")
+        else:
+            out[name] = value
+    return out
+
+
+def _resolved(full: dict, problems) -> dict:
+    """The mapping with every ${...} interpolation resolved as OmegaConf and PyTTI did.
+
+    ${user_cache:} as models_parent_dir is pytti_nb's own model cache (empty), and ${now:...}
+    as the seed draws a seed (PyTTI's default: the clock's microseconds).
+    """
+    out = dict(full)
+    if out.get("models_parent_dir") == "${user_cache:}":
+        out["models_parent_dir"] = ""
+    seed = out.get("seed")
+    if isinstance(seed, str) and re.fullmatch(r"\s*\$\{now:[^}]*\}\s*", seed):
+        out["seed"] = None
+    done, busy = {}, set()
+
+    def value_of(key):
+        if key in done:
+            return done[key]
+        if key not in out:
+            close = difflib.get_close_matches(key, list(out), n=1)
+            hint = f"; did you mean ${{{close[0]}}}?" if close else ""
+            raise _Unresolvable(f"${{{key}}} names no setting of the file or of PyTTI{hint}")
+        if key in busy:
+            raise _Unresolvable(f"${{{key}}} refers back to itself")
+        busy.add(key)
+        value = out[key]
+        if isinstance(value, str) and "${" in value:
+            value = _interpolate(value, value_of)
+        busy.discard(key)
+        done[key] = value
+        return value
+
+    for key in list(out):
+        try:
+            out[key] = value_of(key)
+        except _Unresolvable as e:
+            busy.clear()
+            problems.append(f"{key}: {out[key]!r}: {e}")
+            done[key] = out[key]
+    return out
+
+
+class _Unresolvable(Exception):
+    """An interpolation that cannot be resolved; the message says why."""
+
+
+def _interpolate(text: str, value_of):
+    """Text with each ${...} resolved, innermost first; one whole ${...} keeps its value's type."""
+    while (m := _INNERMOST.search(text)) is not None:
+        value = _evaluate(m.group(1).strip(), value_of)
+        if m.span() == (0, len(text)):
+            return value
+        text = text[: m.start()] + ("" if value is None else str(value)) + text[m.end() :]
+    return text
+
+
+def _evaluate(expr: str, value_of):
+    """The value of one interpolation: a key of the file or one of PyTTI's resolvers."""
+    name, colon, arg = expr.partition(":")
+    if not colon:
+        return value_of(expr)
+    if name == "user_cache":
+        return str(Path.home() / ".cache")
+    if name == "now":
+        return datetime.datetime.now().strftime(arg)
+    if name == "path_join":
+        first, _, second = arg.partition(",")
+        return str((Path(first.strip()) / Path(second.strip())).resolve())
+    if name == "oc.env":
+        var, comma, default = arg.partition(",")
+        if var.strip() in os.environ:
+            return os.environ[var.strip()]
+        if comma:
+            return default.strip()
+        raise _Unresolvable(f"${{{expr}}}: the environment variable {var.strip()!r} is not set")
+    raise _Unresolvable(
+        f"${{{expr}}} uses the resolver {name!r}, which pytti_nb does not know "
+        f"(it knows {', '.join(RESOLVERS)} and references to other settings)"
+    )
+
+
+def _perceptors(full, data, notes, problems) -> list:
+    """Our perceptors for PyTTI's CLIP flags, or for its mmc_models while use_mmc is on."""
+    flags = [flag for flag in PERCEPTOR_FLAGS if _on(full.get(flag))]
+    if _on(full.get("use_mmc")):
+        if any(flag in data for flag in flags):
+            notes.append(f"{', '.join(flags)}: ignored while use_mmc is on (as in PyTTI)")
+        return _mmc_perceptors(full.get("mmc_models"), problems)
+    if full.get("mmc_models") not in (None, [], ""):
+        notes.append("mmc_models: ignored: use_mmc is off (as in PyTTI)")
+    if not flags:
+        problems.append(
+            f"{', '.join(PERCEPTOR_FLAGS)}: none is true, so no CLIP model is chosen (PyTTI "
+            "stops such a run: 'Please select at least one CLIP model'); set one to true, or "
+            "choose pytti_nb perceptors, e.g. --set perceptors=[ViT-B-32@openai] or [demo]"
+        )
+    return [PERCEPTOR_FLAGS[flag] for flag in flags]
+
+
+def _mmc_perceptors(models, problems) -> list:
+    """Our perceptors for mmc's model entries: OpenAI's CLIP and open_clip's (mlfoundations)."""
+    if isinstance(models, str):
+        models = _hydra_list(models)
+    if not isinstance(models, list) or not models:
+        problems.append(
+            f"use_mmc: on, but mmc_models lists no model ({models!r}); give "
+            "mmc_models: [{architecture: clip, publisher: openai, id: ViT-B/32}] or choose "
+            "pytti_nb perceptors with --set perceptors=[...]"
+        )
+        return []
+    specs = []
+    for item in models:
+        spec = _mmc_spec(item) if isinstance(item, dict) else None
+        if spec is None:
+            problems.append(
+                f"mmc_models: {item!r} needs mmc, which pytti_nb does not have: only CLIP "
+                "models (publisher openai, or mlfoundations' open_clip ids) import; SLIP, "
+                "CLOOB, multilingual CLIP, CLIPfa, KELIP and the rest are missing features. "
+                "Remove it, or choose perceptors with --set perceptors=[...]"
+            )
+        else:
+            specs.append(spec)
+    return specs
+
+
+def _mmc_spec(item: dict):
+    """The open_clip spec of one mmc entry {architecture, publisher, id}, or None."""
+    architecture = item.get("architecture", "clip")
+    publisher, model = item.get("publisher"), str(item.get("id", ""))
+    if architecture != "clip":
+        return None
+    if publisher in (None, "openai") and model in OPENAI_IDS:
+        return PERCEPTOR_FLAGS[OPENAI_IDS[model]]
+    if publisher == "mlfoundations" and "--" in model:
+        name, _, tag = model.partition("--")  # mmc joins open_clip's (model, tag) with --
+        return f"{name}@{tag}"
+    return None
+
+
+def _hydra_list(text: str):
+    """A list written in Hydra's override syntax, [{architecture:'clip',id:'RN50'}], or text."""
+    try:
+        return yaml.safe_load(re.sub(r"(\w):(?=['\"\w\[{])", r"\1: ", text))
+    except yaml.YAMLError:
+        return text
+
+
+def _on(value) -> bool:
+    """PyTTI's truth of a switch, also from the strings Hydra overrides and pastes give."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return bool(value)
+
+
+def _seed(value, notes, problems):
+    """PyTTI's seed in our range: any integer, folded modulo 2^63 (see settings.fold_seed)."""
+    from .settings import fold_seed
+
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # torch.manual_seed took int(seed)
+    try:
+        number = int(str(value).strip()) if not isinstance(value, (bool, float)) else None
+    except ValueError:
+        number = None
+    if number is None:
+        problems.append(f"seed: {value!r} is not an integer (PyTTI passed it to torch.manual_seed)")
+        return None
+    folded = fold_seed(number)
+    if folded != number:
+        notes.append(
+            f"seed: {number} is outside pytti_nb's 0 to 2^63-1; {folded} is used (the seed "
+            "modulo 2^63: the same PyTTI seed always gives the same image)"
+        )
+    return folded
+
+
+def _translated(key, value, given, notes):
+    """A PyTTI value of a setting we share, where ours spells or bounds it otherwise."""
+    info = schema_by_name()[RENAMED.get(key, key)]
+    if isinstance(value, str) and (key, value) in RESPELLED:
+        spelled, why = RESPELLED[key, value]
+        notes.append(f"{key}: {value!r} read as {spelled!r} ({why})")
+        return spelled
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key in ("display_every", "save_every") and number and value > info.max:
+        notes.append(
+            f"{key}: {value} steps is beyond any run (PyTTI's way of saying never); 0 is used"
+            + (", which still saves the last step" if key == "save_every" else ", never")
+        )
+        return 0
+    if key == "save_every" and value == 0 and given:
+        notes.append("save_every: 0 saved nothing in PyTTI; pytti_nb still saves the last step")
+    if key == "file_namespace" and value == "":
+        notes.append("file_namespace: empty; 'out' is used, as PyTTI's notebook did")
+        return "out"
+    return value
+
+
+def _unknown_note(key, known) -> str:
+    """The note for a key neither PyTTI nor pytti_nb knows (PyTTI ignored it)."""
+    close = difflib.get_close_matches(key, sorted(pytti_keys() | set(known)), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{key}: dropped: PyTTI did not read it either, and pytti_nb has no such setting{hint}"
+
+
+def _default_notes(data, ours, known, given) -> list:
+    """Notes on PyTTI defaults that stand in for keys the file leaves out (and the caller does
+    not set), where ours differ and matter."""
+    from .settings import coerce
+
+    view = {}
+    for name, value in ours.items():
+        try:
+            view[name] = coerce(known[name], value)
+        except (KeyError, ValueError):
+            view[name] = value
+    notes = []
+    for key in pytti_defaults():
+        our = RENAMED.get(key, key)
+        if key in data or our in given or our not in ours or our not in known:
+            continue
+        info = known[our]
+        if view[our] != info.default and info.visible(view):
+            notes.append(
+                f"{key}: not in the file; PyTTI's default {ours[our]!r} is used "
+                f"(pytti_nb's own default is {info.default!r})"
+            )
+    return notes

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import SettingsError
-from .output import RunWriter, check_writable, resolve_run_dir
+from .errors import OutputError, SettingsError
+from .output import CHECKPOINT_NAME, RunWriter, check_writable, resolve_run_dir
 from .plan import RunPlan, plan, plan_dict
 from .settings import from_dict, load_settings_dict, to_dict, to_yaml
 from .versions import environment_versions
@@ -44,6 +44,7 @@ def prepare_run(
 
     if resume_dir is not None:
         run_dir = Path(resume_dir)
+        check_resume_dir(run_dir)
         state = load_checkpoint(run_dir)
         checked = plan(from_dict(state["settings"], source=f"checkpoint in {run_dir}"))
         check_writable(run_dir)
@@ -70,6 +71,30 @@ def prepare_run(
     writer = _writer(checked, run_dir, overwrite=s.allow_overwrite)
     writer.write_settings(to_yaml(s))
     return Job(checked, run_dir, writer)
+
+
+def check_resume_dir(run_dir) -> None:
+    """Raise OutputError naming the run folders inside run_dir when it is an output root (the
+    folder of `render --out`) rather than a run folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or (run_dir / CHECKPOINT_NAME).is_file():
+        return  # a run folder, or nothing: load_checkpoint says what is wrong
+    runs = sorted(
+        path.parent
+        for depth in range(1, 4)  # file_namespace may nest folders: 'tests/run_1'
+        for path in run_dir.glob("*/" * depth + CHECKPOINT_NAME)
+    )
+    if len(runs) == 1:
+        raise OutputError(
+            f"'{run_dir}' is not a run folder but holds one: resume it with --resume "
+            f"'{runs[0]}' (render --out ROOT writes each run to ROOT/<file_namespace>)"
+        )
+    if runs:
+        shown = ", ".join(f"'{r}'" for r in runs[:10]) + (", ..." if len(runs) > 10 else "")
+        raise OutputError(
+            f"'{run_dir}' is not a run folder but holds {len(runs)} of them: {shown}; "
+            "give one of them to --resume"
+        )
 
 
 def _writer(run_plan, run_dir, *, overwrite) -> RunWriter:

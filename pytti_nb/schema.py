@@ -135,6 +135,12 @@ class Settings:
         "0", P, "clip_weight", "CLIP loss toward init_image (scene 1, until the animation "
         "starts); WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
     )  # fmt: skip
+    image_prompt_matching: str = setting(
+        "location", P, "choice", "How image prompts, semantic init and semantic stabilisation "
+        "compare: each cutout with the image's cutout at the same place, distance + 0.7 "
+        "(location, PyTTI's), or with the image's mean embedding (mean).",
+        choices=("location", "mean"), steerable=True,
+    )  # fmt: skip
     # Image
     image_model: str = setting(
         "Unlimited Palette", IM, "choice", "How the image is represented: free RGB pixels, a few "
@@ -154,11 +160,11 @@ class Settings:
     )  # fmt: skip
     palettes: int = setting(
         9, IM, "int", "Number of palettes; the image has at most palettes x palette_size "
-        "colours.", min=1, max=64, visible_when={"image_model": ("Limited Palette",)},
+        "colours.", min=1, max=256, visible_when={"image_model": ("Limited Palette",)},
     )  # fmt: skip
     gamma: float = setting(
         1.0, IM, "float", "Gamma of each palette's brightness ramp (the HDR loss's target); "
-        "higher is darker and more contrasty.", min=0.01, max=10.0,
+        "higher is darker and more contrasty.", min=0.0, max=10.0,
         visible_when={"image_model": ("Limited Palette",)},
     )  # fmt: skip
     hdr_weight: float = setting(
@@ -223,7 +229,9 @@ class Settings:
         choices=("Adam", "AdamW", "RAdam", "NAdam", "Adamax", "SGD"),
     )  # fmt: skip
     seed: int = setting(
-        None, IM, "int", "Random seed; empty draws one (it is saved with every frame).",
+        None, IM, "int", "Random seed; empty draws one (it is saved with every frame). Any "
+        "integer is accepted: outside 0 to 2^63-1 (PyTTI's negative and 64-bit seeds) it is "
+        "taken modulo 2^63, so one seed always gives one image.",
         min=0, max=2**63 - 1, optional=True, simple=True,
     )  # fmt: skip
     # Perceptors
@@ -257,17 +265,22 @@ class Settings:
         0.1, CU, "float", "Largest std of Gaussian noise added to each crop.",
         min=0.0, max=1.0, steerable=True,
     )  # fmt: skip
+    augmentations: str = setting(
+        "gentle", CU, "choice", "Per-crop augmentations: gentle (the three settings below) or "
+        "pytti (PyTTI's chain: flips, 30-degree turns and shifts, perspective, colour jitter, "
+        "random erasing).", choices=("gentle", "pytti"), steerable=True,
+    )  # fmt: skip
     cutout_flip: float = setting(
         0.5, CU, "float", "Probability that a crop is mirrored.",
-        min=0.0, max=1.0, steerable=True,
+        min=0.0, max=1.0, steerable=True, visible_when={"augmentations": ("gentle",)},
     )  # fmt: skip
     cutout_rotate: float = setting(
         5.0, CU, "float", "Largest random rotation of a crop, in degrees.",
-        min=0.0, max=180.0, steerable=True,
+        min=0.0, max=180.0, steerable=True, visible_when={"augmentations": ("gentle",)},
     )  # fmt: skip
     cutout_color_jitter: float = setting(
         0.01, CU, "float", "Strength of per-crop colour jitter.",
-        min=0.0, max=1.0, steerable=True,
+        min=0.0, max=1.0, steerable=True, visible_when={"augmentations": ("gentle",)},
     )  # fmt: skip
     gradient_accumulation_steps: int = setting(
         1, CU, "int", "Split the cutouts into this many perceptor batches to save memory "
@@ -417,7 +430,9 @@ class Settings:
     )  # fmt: skip
     # Output
     file_namespace: str = setting(
-        "default", OUT, "text", "Run folder name under the output root.", simple=True,
+        "default", OUT, "text", "Run folder name under the output root; '/' nests folders. "
+        "Any characters but < > : \" \\ | ? * and control characters; no part may be . or .., "
+        "end in a space or '.', or be a Windows device name (CON, NUL, COM1...).", simple=True,
     )  # fmt: skip
     output_root: str = setting("out", OUT, "path", "Folder that holds the run folders.")
     allow_overwrite: bool = setting(
@@ -429,7 +444,8 @@ class Settings:
         steerable=True,
     )  # fmt: skip
     display_every: int = setting(
-        10, OUT, "int", "Show a preview every N steps.", min=1, max=1_000_000, steerable=True,
+        10, OUT, "int", "Show a preview every N steps; 0 never (the end of the run is always "
+        "shown).", min=0, max=1_000_000, steerable=True,
     )  # fmt: skip
     save_gif: bool = setting(
         False, OUT, "bool", "Also write the saved frames as an animated GIF beside the MP4.",

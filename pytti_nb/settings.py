@@ -1,4 +1,5 @@
-"""Settings from and to dicts, YAML, JSON and PNG files, with per-setting type and range checks."""
+"""Settings from and to dicts, YAML, JSON and PNG files (and PyTTI's files, converted), with
+per-setting type and range checks."""
 
 import dataclasses
 import difflib
@@ -12,7 +13,8 @@ from .errors import PyttiError, SettingsError
 from .schema import Settings, schema_by_name
 from .schema import steerable as schema_steerable
 
-SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".png")
+SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".txt", ".png")
+SEED_MODULUS = 2**63  # seeds are 0 to 2^63-1; any other integer is taken modulo 2^63
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -77,9 +79,17 @@ def coerce(info, raw):
             return None
         raise ValueError(f"a value is required ({_allowed(info)})")
     value = _COERCERS[info.kind](info, raw)
+    if info.name == "seed":
+        value = fold_seed(value)
     if info.kind in ("int", "float"):
         _check_range(info, value)
     return value
+
+
+def fold_seed(seed: int) -> int:
+    """Any integer seed in 0 to 2^63-1: itself there, else modulo 2^63 (PyTTI drew seeds from
+    -2^63 to 2^64-1); the same number always gives the same seed."""
+    return seed % SEED_MODULUS
 
 
 def apply_overrides(data: dict, assignments) -> dict:
@@ -101,42 +111,91 @@ def apply_overrides(data: dict, assignments) -> dict:
 
 
 def read_settings_dict(path) -> dict:
-    """Read a raw settings mapping from a YAML, JSON or pytti_nb PNG file."""
+    """Read a raw settings mapping (unconverted) from a YAML, JSON, PyTTI .txt or pytti_nb PNG
+    file."""
+    return _read_raw(path)[0]
+
+
+def read_settings_file(path, overrides=()) -> tuple[dict, list[str] | None]:
+    """Our settings mapping from a file of ours or of PyTTI's (converted: see pytti_import),
+    with 'key=value' overrides on top; and the conversion notes, None for a file of ours."""
+    data, text, pytti_form = _read_raw(path)
+    return settings_source(data, text, overrides, pytti=pytti_form, source=str(path))
+
+
+def settings_from_text(text: str, overrides=(), *, source="pasted settings", suffix=".yaml"):
+    """Like read_settings_file, for settings text: ours in YAML or JSON, or PyTTI's in any of
+    its forms (a Hydra file, a _settings.txt, the notebook's printed dict)."""
+    data, pytti_form = parse_settings_text(text, source, suffix)
+    return settings_source(data, text, overrides, pytti=pytti_form, source=source)
+
+
+def settings_source(data, text="", overrides=(), *, pytti=False, source="settings"):
+    """A raw mapping (and its text) as our settings plus overrides, converting PyTTI's; and the
+    conversion notes, None when the mapping is ours."""
+    from .pytti_import import import_pytti, is_pytti
+
+    if not isinstance(data, dict):
+        raise SettingsError(
+            [
+                f"{source}: expected 'name: value' settings (YAML, JSON, a pytti_nb PNG, or "
+                f"PyTTI's .yaml or _settings.txt), got {type(data).__name__}"
+            ]
+        )
+    if pytti or is_pytti(data, text):
+        return import_pytti(data, overrides)
+    return apply_overrides(data, overrides), None
+
+
+def parse_settings_text(text: str, source: str, suffix: str = ".yaml") -> tuple[object, bool]:
+    """The value in settings text, and whether its form alone is PyTTI's."""
+    from .pytti_import import parse_pytti_text
+
+    found = parse_pytti_text(text)
+    if found is not None:
+        return found, True
+    kind = "JSON" if suffix == ".json" else "YAML"
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise SettingsError([f"{source}: not valid {kind}: {e}"]) from None
+    return ({} if data is None else data), suffix == ".txt"
+
+
+def _read_raw(path) -> tuple[object, str, bool]:
+    """A settings file's raw value, its text, and whether its form alone is PyTTI's."""
     path = Path(path)
-    if path.suffix.lower() not in SETTINGS_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in SETTINGS_SUFFIXES:
         raise SettingsError(
             [
                 f"settings file {str(path)!r}: unknown type; use one of "
                 f"{', '.join(SETTINGS_SUFFIXES)}"
             ]
         )
-    if path.suffix.lower() == ".png":
+    if suffix == ".png":
         from .output import read_png_metadata
 
-        return dict(read_png_metadata(path).get("settings", {}))
+        return dict(read_png_metadata(path).get("settings", {})), "", False
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise SettingsError(
             [f"settings file {str(path)!r}: cannot read it ({e.strerror})"]
         ) from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise SettingsError(
-            [f"settings file {str(path)!r}: not valid {path.suffix[1:].upper()}: {e}"]
-        ) from None
-    return {} if data is None else data
+    data, pytti_form = parse_settings_text(text, f"settings file {str(path)!r}", suffix)
+    return data, text, pytti_form
 
 
 def load_settings(path, overrides=()) -> Settings:
-    """Settings from a file (YAML, JSON or a PNG this tool wrote) plus 'key=value' overrides."""
+    """Settings from a file (ours, PyTTI's, or a PNG this tool wrote) plus 'key=value'
+    overrides."""
     return from_dict(load_settings_dict(path, overrides), source=str(path or "settings"))
 
 
 def load_settings_dict(path, overrides=()) -> dict:
-    """The raw mapping of a settings file (if any) with 'key=value' overrides applied."""
-    return apply_overrides(read_settings_dict(path) if path else {}, overrides)
+    """Our settings mapping of a file (if any; PyTTI's converted) with 'key=value' overrides."""
+    return read_settings_file(path, overrides)[0] if path else apply_overrides({}, overrides)
 
 
 def save_settings(settings: Settings, path) -> None:

@@ -1,9 +1,15 @@
 """Prompt targets: prompts turned into cached embeddings and masks, and the guidance loss.
 
 Per-perceptor data is keyed by the Perceptor object itself, never by a list index.
+
+Images (image prompts, the semantic init image, the semantic stabilisation reference) are seen
+as PyTTI saw them: cut into the run's own cutouts once, each embedded and its centre kept;
+every step each new cutout is compared with the image's cutout at the matching place (a
+Hungarian assignment of crop centres), plus PyTTI's offset of 0.7 on the distance. With
+image_prompt_matching: mean, an image is instead one mean embedding (no offset).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -12,8 +18,9 @@ from .cutouts import CutoutAugs, make_cutouts, mask_weights
 from .losses import functional as losses
 from .prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
 
-IMAGE_PROMPT_CUTOUTS = 32
 MASK_LETTERS = {kind: letter for letter, kind in LETTER_MASKS.items()}  # "right" -> "r"
+LOCATION_OFFSET = 0.7  # PyTTI's LocationAwareMCIP adds this to every matched distance
+MASK_OFF_BELOW = 0.001  # an image mask this empty turns its prompt off (PyTTI)
 
 
 @dataclass
@@ -26,8 +33,62 @@ class Target:
     mask: object  # prompts.Mask
     embeds: dict  # Perceptor -> Tensor[k,d]
     mask_image: torch.Tensor | None = None  # [1,1,H,W] for image masks
-    mask_norm: torch.Tensor | None = None  # sqrt(mean of the mask), computed once
+    mask_norm: torch.Tensor | None = None  # sqrt(mean of the mask); 0 turns the prompt off
     mask_embeds: dict | None = None  # Perceptor -> Tensor[1,d] for semantic masks
+    centres: dict = field(default_factory=dict)  # Perceptor -> [m,2] of an image's cutouts
+
+    def see(self, views: dict) -> None:
+        """Take an image's views (Perceptor -> (embeds, centres or None)) as this target's."""
+        self.embeds = {p: embeds for p, (embeds, _) in views.items()}
+        self.centres = {p: c for p, (_, c) in views.items() if c is not None}
+
+
+@dataclass(frozen=True)
+class ImageEmbedder:
+    """How a run sees an image: its cutouts' embeddings and centres, or one mean embedding."""
+
+    matching: str = "location"  # PyTTI's location-aware matching, or "mean"
+    cutouts: int = 32
+    batch: int = 32  # cutouts embedded at once (the run's micro-batch)
+    cut_pow: float = 1.0
+    border: float = 0.0
+    border_mode: str = "clamp"
+    augs: CutoutAugs = CutoutAugs()
+    seed: int = 0
+
+    @classmethod
+    def of(cls, settings) -> "ImageEmbedder":
+        """The embedder of a run: its cutout settings, seed and image_prompt_matching."""
+        s = settings
+        return cls(
+            matching=s.image_prompt_matching,
+            cutouts=s.cutouts,
+            batch=s.cutouts // s.gradient_accumulation_steps,
+            cut_pow=s.cut_pow,
+            border=s.cutout_border,
+            border_mode=s.border_mode,
+            augs=CutoutAugs.of(s),
+            seed=s.seed,
+        )
+
+    @torch.no_grad()
+    def __call__(self, perceptor, image) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(embeddings [m,d], centres [m,2]) of the image's seeded cutouts; mean: ([1,d], None)."""
+        gen = torch.Generator(device=image.device).manual_seed(self.seed)
+        cuts = make_cutouts(
+            image,
+            self.cutouts,
+            perceptor.input_size,
+            cut_pow=self.cut_pow,
+            border=self.border,
+            border_mode=self.border_mode,
+            augs=self.augs,
+            generator=gen,
+        )
+        emb = torch.cat([perceptor.encode_image(x) for x in cuts.images.split(self.batch)])
+        if self.matching == "mean":
+            return torch.nn.functional.normalize(emb.mean(0, keepdim=True), dim=-1), None
+        return emb, cuts.centers
 
 
 def to_tensor(array: np.ndarray, device) -> torch.Tensor:
@@ -44,32 +105,14 @@ def mask_tensor(mask, assets, device) -> torch.Tensor:
     return 1 - m if mask.inverted else m
 
 
-@torch.no_grad()
-def embed_image(perceptor, image, seed) -> torch.Tensor:
-    """A [1,d] embedding of an image: the normalised mean over seeded cutouts of it."""
-    gen = torch.Generator(device=image.device).manual_seed(seed)
-    cuts = make_cutouts(
-        image,
-        IMAGE_PROMPT_CUTOUTS,
-        perceptor.input_size,
-        cut_pow=1.0,
-        border=0.0,
-        border_mode="clamp",
-        augs=CutoutAugs(noise=0.0),
-        generator=gen,
-    )
-    emb = perceptor.encode_image(cuts.images).mean(0, keepdim=True)
-    return torch.nn.functional.normalize(emb, dim=-1)
-
-
-def build_target(prompt, perceptors, assets, device, seed) -> Target:
+def build_target(prompt, perceptors, assets, device, embedder) -> Target:
     """Embed one parsed prompt (text or image) and its mask for every perceptor."""
+    target = Target(prompt.source, prompt.weight, prompt.stop, prompt.mask, embeds={})
     if prompt.image:
         img = to_tensor(assets.rgb[prompt.image], device)
-        embeds = {p: embed_image(p, img, seed) for p in perceptors}
+        target.see({p: embedder(p, img) for p in perceptors})
     else:
-        embeds = {p: p.encode_text([prompt.text]) for p in perceptors}
-    target = Target(prompt.source, prompt.weight, prompt.stop, prompt.mask, embeds)
+        target.embeds = {p: p.encode_text([prompt.text]) for p in perceptors}
     return with_mask(target, perceptors, assets, device)
 
 
@@ -83,9 +126,11 @@ def with_mask(target, perceptors, assets, device) -> Target:
 
 
 def _set_mask_image(target, mask) -> None:
-    """A target's mask image and its normaliser sqrt(mean), computed once (no sync)."""
+    """A target's mask image and its normaliser sqrt(mean), computed once (no sync); a mask
+    emptier than MASK_OFF_BELOW gets 0, which turns the prompt off (PyTTI)."""
     target.mask_image = mask
-    target.mask_norm = mask.mean().clamp_min(1e-6).sqrt()
+    mean = mask.mean()
+    target.mask_norm = torch.where(mean < MASK_OFF_BELOW, 0.0, mean.clamp_min(1e-6).sqrt())
 
 
 def refresh_video_mask(target, refs) -> None:
@@ -94,23 +139,49 @@ def refresh_video_mask(target, refs) -> None:
         _set_mask_image(target, refs.mask(target.mask))
 
 
-def cutout_weights(target, perceptor, emb, cuts, ctx):
-    """Per-cutout weights [n] from the prompt's mask, or None for 'all'."""
+def mask_of(target, perceptor, emb, cuts, ctx):
+    """PyTTI's (stops, weights) per cutout [n] for the prompt's mask; None where it has none."""
     kind = target.mask.kind
     if kind == "all":
-        return None
+        return None, None
     cutoff = ctx.value(target.mask.cutoff) if target.mask.cutoff is not None else None
     if kind in ("image", "video"):
-        # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient.
-        return mask_weights(target.mask_image, cuts) / target.mask_norm
+        # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient
+        norm = target.mask_norm
+        weights = mask_weights(target.mask_image, cuts) / norm.clamp_min(1e-6)
+        return None, torch.where(norm > 0, weights, 0.0)
     if kind == "semantic":
-        return losses.semantic_mask_weights(emb, target.mask_embeds[perceptor], cutoff)
-    return losses.position_mask_weights(
-        cuts.centers,
-        cuts.sizes,
-        MASK_LETTERS[kind],
-        LETTER_MASK_CUTOFF if cutoff is None else cutoff,
-    )
+        return losses.semantic_mask_stops(emb, target.mask_embeds[perceptor], cutoff), None
+    cutoff = LETTER_MASK_CUTOFF if cutoff is None else cutoff
+    return losses.position_mask_stops(cuts.centers, cuts.sizes, MASK_LETTERS[kind], cutoff), None
+
+
+def distances(target, perceptor, emb, cuts):
+    """The cutouts' distances [n,k] to the target; an image's by location (PyTTI, +0.7)."""
+    ref = target.embeds[perceptor]
+    if perceptor not in target.centres:
+        return losses.spherical_dist(emb, ref)
+    index = match_locations(cuts.centers, target.centres[perceptor])
+    return losses.matched_dist(emb, ref, index) + LOCATION_OFFSET
+
+
+def match_locations(centres: torch.Tensor, ref_centres: torch.Tensor) -> torch.Tensor:
+    """For each cutout centre [n,2], the reference cutout [m,2] it is assigned to: the
+    assignment of least total centre distance (Hungarian, scipy), as PyTTI matched them.
+
+    The cost matrix is at most cutouts x cutouts; copying it to the CPU is this step's one
+    device sync, taken only by runs with image prompts or semantic init/stabilisation.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    cost = torch.cdist(centres.float(), ref_centres.float()).cpu().numpy()
+    rows, cols = linear_sum_assignment(cost)
+    index = np.empty(len(centres), dtype=np.int64)
+    index[rows] = cols
+    if len(rows) < len(centres):  # more cutouts than references: the rest take the nearest
+        rest = np.setdiff1d(np.arange(len(centres)), rows)
+        index[rest] = cost[rest].argmin(1)
+    return torch.from_numpy(index).to(centres.device)
 
 
 def guidance_loss(targets, perceptor, emb, cuts, ctx):
@@ -120,7 +191,7 @@ def guidance_loss(targets, perceptor, emb, cuts, ctx):
         w = ctx.value(target.weight)
         if w == 0:
             continue
-        weights = cutout_weights(target, perceptor, emb, cuts, ctx)
-        stop = ctx.value(target.stop)
-        total = total + losses.prompt_loss(emb, target.embeds[perceptor], w, stop, weights)
+        stops, weights = mask_of(target, perceptor, emb, cuts, ctx)
+        dist = distances(target, perceptor, emb, cuts)
+        total = total + losses.prompt_loss(dist, w, ctx.value(target.stop), stops, weights)
     return total

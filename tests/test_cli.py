@@ -239,3 +239,32 @@ def test_several_files_are_checked_first_then_rendered_in_turn(tmp_path, tiny):
     assert both.returncode == 0, both.stderr
     for name in ("a", "b"):
         assert len(list((tmp_path / "out" / name / "frames").glob("*.png"))) == 1
+
+
+def test_resume_of_an_output_root_names_the_run_folder_to_resume(tmp_path, capsys):
+    from pytti_nb.cli import main
+
+    (tmp_path / "default").mkdir()
+    (tmp_path / "default" / "checkpoint.pt").write_bytes(b"")
+    assert main(["render", "--resume", str(tmp_path)]) == 4
+    err = capsys.readouterr().err
+    assert f"--resume '{tmp_path / 'default'}'" in err and "ROOT/<file_namespace>" in err
+    (tmp_path / "nested" / "run(1)").mkdir(parents=True)  # file_namespace 'nested/run'
+    (tmp_path / "nested" / "run(1)" / "checkpoint.pt").write_bytes(b"")
+    assert main(["render", "--resume", str(tmp_path)]) == 4
+    err = capsys.readouterr().err
+    assert "holds 2 of them" in err and f"'{tmp_path / 'nested' / 'run(1)'}'" in err
+    assert main(["render", "--resume", str(tmp_path / "empty")]) == 4  # as before: no checkpoint
+    assert "no checkpoint in" in capsys.readouterr().err
+
+
+def test_validate_imports_no_open_clip_when_no_perceptor_needs_its_registry(tmp_path):
+    check = (
+        "import sys; from pytti_nb.cli import main; code = main(['validate', 'examples/demo.yaml']);"
+        " assert code == 0 and 'open_clip' not in sys.modules, sorted(sys.modules)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "examples/demo.yaml: valid" in run.stdout

@@ -3,6 +3,10 @@
 import pytest
 
 from pytti_nb.engine.clock import Clock
+from pytti_nb.errors import SettingsError
+from pytti_nb.plan import plan
+from pytti_nb.settings import from_dict
+from pytti_nb.ui.preview import schedule_series
 
 
 def clock(**kw):
@@ -39,3 +43,26 @@ def test_scene_blend_ramps_in_the_new_scene():
 def test_samples_match_the_contexts():
     c = clock(pre_animation_steps=5, animated=True)
     assert c.samples() == [(c.at(i).t, c.at(i).position) for i in range(c.total_steps)]
+
+
+@pytest.mark.parametrize("mode", ["off", "2D", "3D", "Video Source"])
+def test_every_mode_counts_t_from_the_pre_animation_steps(mode):
+    """PyTTI's t = (step - pre) / (spf * fps) at every step, animation or not (update_func)."""
+    s = from_dict({"animation_mode": mode, "pre_animation_steps": 50, "steps_per_frame": 10,
+                   "frames_per_second": 4, "steps_per_scene": 120})  # fmt: skip
+    c = Clock.of(s, 1)
+    assert [c.at(i).t for i in range(c.total_steps)] == [(i - 50) / 40 for i in range(120)]
+    assert c.at(0).t == -1.25 and c.at(50).t == 0.0 and c.at(51).t == 0.025  # within a frame
+    assert c.samples() == [(c.at(i).t, c.at(i).position) for i in range(c.total_steps)]
+
+
+def test_a_still_image_checks_and_previews_expressions_at_pyttis_t():
+    """Validation and the schedule preview evaluate at the same negative pre-animation t."""
+    base = {"perceptors": ["demo"], "width": 16, "height": 16, "steps_per_scene": 100,
+            "pre_animation_steps": 50, "steps_per_frame": 10, "frames_per_second": 2}  # fmt: skip
+    with pytest.raises(SettingsError, match=r"fails at t=-2\.5.*\(at step 0, frame -5\)"):
+        plan(from_dict({**base, "scenes": "a red circle:sqrt(t)"}), check_models=False)
+    p = plan(from_dict({**base, "scenes": "a red circle:1 if t < 0 else 2"}), check_models=False)
+    assert p.settings.animation_mode == "off" and p.clock.at(49).t == -0.05
+    steps, values = schedule_series(p)["scene 1: a red circle:1 if t < 0 else 2 (weight)"]
+    assert values == [1.0 if step < 50 else 2.0 for step in steps]

@@ -1,5 +1,7 @@
 """Behaviour of the vectorised cutout sampler."""
 
+import math
+
 import pytest
 import torch
 
@@ -207,3 +209,57 @@ def test_border_modes_give_different_cutouts_for_the_same_draws():
     for i, a in enumerate(BORDER_MODES):
         for b in BORDER_MODES[i + 1 :]:
             assert not torch.allclose(images[a], images[b]), (a, b)
+
+
+def test_crop_sides_follow_pyttis_formula_from_the_short_side():
+    # PyTTI: side = short * clip(N(0.8, 0.3), 224 / short, 1) ** cut_pow; at 720x448, cut_pow 2,
+    # its mean crop is 286 px (ours used the long side before: 351 px)
+    image = torch.zeros(1, 3, 448, 720)
+    gen = torch.Generator().manual_seed(0)
+    cuts = make_cutouts(
+        image, 4000, 8, cut_pow=2.0, border=0.0, border_mode="clamp",
+        augs=CutoutAugs(noise=0.0), generator=gen,
+    )  # fmt: skip
+    sides = cuts.sizes * 720  # sizes are over the long side, as PyTTI's near/far masks read them
+    draws = torch.randn(200_000, generator=torch.Generator().manual_seed(1))
+    expected = (448 * (0.8 + 0.3 * draws).clamp(8 / 448, 1.0) ** 2).mean()
+    assert abs(sides.mean() - expected) < 3 and sides.max() <= 448.01
+
+
+def pytti_cutouts(image, n=2000, seed=0):
+    """n cutouts of `image` through PyTTI's augmentation chain."""
+    return make_cutouts(
+        image, n, 16, cut_pow=1.0, border=0.0, border_mode="clamp",
+        augs=CutoutAugs(noise=0.0, chain="pytti"), generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+
+
+def test_the_pytti_chain_erases_a_box_in_seven_crops_of_ten():
+    crops = pytti_cutouts(torch.ones(1, 3, 64, 64)).images
+    erased = (crops.amin(dim=(1, 2, 3)) < 0.01).float().mean()
+    assert abs(erased - 0.7) < 0.04, erased
+    black = (crops < 0.01).all(dim=1).float().mean(dim=(1, 2))  # share of each crop erased
+    boxes = black[black > 0]
+    # 10-40% of the area, to the 16-px grid
+    assert 0.05 < boxes.min() and boxes.max() <= 0.45 and abs(boxes.mean() - 0.25) < 0.04
+
+
+def test_the_pytti_chain_mirrors_three_crops_of_ten_and_turns_them_up_to_30_degrees():
+    ramp = torch.linspace(0.2, 1, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64).contiguous()
+    crops = pytti_cutouts(ramp).images[:, 0]
+    slope = (crops[:, :, -4:] - crops[:, :, :4]).mean(dim=(1, 2))  # right minus left
+    assert abs((slope < 0).float().mean() - 0.3) < 0.04  # mirrored crops run right to left
+    whole = crops.amin(dim=(1, 2)) > 0.1  # crops with nothing erased
+    vertical = (crops[:, -4:, :] - crops[:, :4, :]).mean(dim=(1, 2)).abs()
+    turned = (vertical / slope.abs().clamp_min(1e-6))[whole]  # tan of each crop's turn
+    assert (turned > math.tan(math.radians(10))).float().mean() > 0.3  # many are turned
+    assert turned.quantile(0.95) < math.tan(math.radians(45))  # by 30 degrees and perspective
+
+
+def test_the_pytti_chain_keeps_gradients_and_one_sample_for_all_crops():
+    image = torch.rand(1, 3, 40, 56, requires_grad=True)
+    cuts = pytti_cutouts(image, n=8)
+    cuts.images.sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+    again = pytti_cutouts(image, n=8)
+    assert torch.equal(cuts.images, again.images)  # seeded: reproducible

@@ -90,10 +90,11 @@ def test_parse_prompt_total(text):
 @FUZZ
 @given(st.one_of(any_text, grammar_text), grammar_text, grammar_text)
 def test_parse_scenes_total(scenes, prefix, suffix):
-    """parse_scenes returns non-empty scenes of prompts, or raises PyttiError."""
+    """parse_scenes returns PyTTI's scenes (one per non-empty '||' part), or PyttiError."""
     result = _parse_or_pytti_error(lambda s: parse_scenes(s, prefix, suffix), scenes)
     if result is not None:
-        assert result and all(scene.prompts for scene in result)
+        assert len(result) == sum(1 for part in scenes.split("||") if part)
+        assert all(p.source for scene in result for p in scene.prompts)
 
 
 @FUZZ

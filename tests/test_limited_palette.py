@@ -202,7 +202,7 @@ def test_bad_palette_settings_are_clear_errors_before_any_model_loads(tiny, tmp_
     with pytest.raises(SettingsError) as e:
         plan(from_dict({**base, "target_palette": str(tmp_path / "missing.png")}))
     assert any("does not exist" in p for p in e.value.problems)
-    for key, value in (("palette_size", 0), ("palettes", 65)):
+    for key, value in (("palette_size", 0), ("palettes", 257)):
         with pytest.raises(SettingsError, match=f"{key}: {value} is out of range"):
             from_dict({**base, key: value})
 

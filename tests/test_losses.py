@@ -8,14 +8,19 @@ import torch
 from pytti_nb.errors import PromptError
 from pytti_nb.losses.functional import (
     hsv_mse,
-    position_mask_weights,
+    position_mask_stops,
     prompt_loss,
     replace_grad,
-    semantic_mask_weights,
+    semantic_mask_stops,
     spherical_dist,
     stopped,
     tv_loss,
 )
+
+
+def pl(emb, target, weight, stop=-math.inf, mask_stops=None, mask_weights=None):
+    """prompt_loss of embeddings against targets (all pairs)."""
+    return prompt_loss(spherical_dist(emb, target), weight, stop, mask_stops, mask_weights)
 
 
 def test_spherical_dist_properties():
@@ -57,7 +62,7 @@ def _descend(weight, stop=-math.inf, steps=40):
     opt = torch.optim.SGD([emb], lr=0.5)
     for _ in range(steps):
         opt.zero_grad()
-        prompt_loss(emb, target, weight, stop).backward()
+        pl(emb, target, weight, stop).backward()
         opt.step()
     return before, spherical_dist(emb, target).item(), emb
 
@@ -78,7 +83,7 @@ def test_stop_freezes_the_pull_once_below_it():
     gen = torch.Generator().manual_seed(5)
     target = torch.randn(1, 16, generator=gen)
     close = (target + 0.01 * torch.randn(1, 16, generator=gen)).requires_grad_()
-    prompt_loss(close, target, 1.0, 0.5).backward()
+    pl(close, target, 1.0, 0.5).backward()
     assert torch.equal(close.grad, torch.zeros_like(close))
 
 
@@ -88,27 +93,77 @@ def test_negative_stop_ends_the_push():
     far = (
         -target + 0.01 * torch.randn(1, 16, generator=gen)
     ).requires_grad_()  # dist ~ pi^2/2 > 0.95
-    loss = prompt_loss(far, target, -1.0, -0.95)
+    loss = pl(far, target, -1.0, -0.95)
     loss.backward()
     assert loss.item() < 0 and torch.equal(far.grad, torch.zeros_like(far))
 
 
 def test_weight_zero_is_zero_without_nan_and_keeps_the_graph():
     emb = torch.randn(4, 8, requires_grad=True)
-    loss = prompt_loss(emb, torch.randn(2, 8), 0.0, -math.inf)
+    loss = pl(emb, torch.randn(2, 8), 0.0)
     assert loss.item() == 0.0
     loss.backward()
     assert torch.equal(emb.grad, torch.zeros_like(emb))
 
 
-def test_weight_scales_loss_and_cutout_weights_mask_cutouts():
+def test_weight_scales_loss_and_mask_weights_weigh_cutouts():
     emb, target = torch.randn(4, 8), torch.randn(2, 8)
-    base = prompt_loss(emb, target, 1.0, -math.inf)
-    assert torch.isclose(prompt_loss(emb, target, 2.5, -math.inf), 2.5 * base)
-    assert torch.isclose(prompt_loss(emb, target, -1.0, -math.inf), -base)
+    base = pl(emb, target, 1.0)
+    assert torch.isclose(pl(emb, target, 2.5), 2.5 * base)
+    assert torch.isclose(pl(emb, target, -1.0), -base)
     keep = torch.tensor([1.0, 0.0, 1.0, 0.0])
     expected = spherical_dist(emb, target)[keep.bool()].sum() / 8
-    assert torch.isclose(prompt_loss(emb, target, 1.0, -math.inf, keep), expected)
+    assert torch.isclose(pl(emb, target, 1.0, mask_weights=keep), expected)
+
+
+def pytti_prompt_forward(dists_raw, weight, stop, mask_stops, mask_weights):
+    """PyTTI's Prompt.forward (pytti-core Perceptor/Prompt.py), line for line, as the oracle."""
+    weight = torch.as_tensor(mask_weights) * torch.as_tensor(weight)
+    sign_offset = weight.sign().clamp(max=0)
+    dists = dists_raw * weight.sign()
+    stops = torch.maximum(mask_stops + sign_offset, torch.as_tensor(stop))
+    dists = weight.abs() * replace_grad(dists, torch.maximum(dists, stops))
+    return dists.mean()
+
+
+@pytest.mark.parametrize("weight", [2.0, -1.5])
+@pytest.mark.parametrize("stop", [-math.inf, 0.9, -0.95])
+@pytest.mark.parametrize("mask", ["all", "letter", "semantic", "image"])
+def test_prompt_loss_matches_pyttis_value_and_gradient(weight, stop, mask):
+    gen = torch.Generator().manual_seed(3)
+    emb = torch.randn(6, 8, generator=gen)
+    target, mask_text = torch.randn(1, 8, generator=gen), torch.randn(1, 8, generator=gen)
+    stops = weights = None
+    if mask == "letter":
+        stops = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    elif mask == "semantic":
+        stops = semantic_mask_stops(emb, mask_text, None)
+    elif mask == "image":
+        weights = torch.rand(6, generator=gen)
+    grads = []
+    for loss_fn in ("ours", "pytti"):
+        x = emb.clone().requires_grad_()
+        dist = spherical_dist(x, target)
+        if loss_fn == "ours":
+            loss = prompt_loss(dist, weight, stop, stops, weights)
+        else:
+            mask_stops = torch.full((6, 1), -math.inf) if stops is None else stops[:, None]
+            mask_weights = 1 if weights is None else weights[:, None]
+            loss = pytti_prompt_forward(dist, weight, stop, mask_stops, mask_weights)
+        loss.backward()
+        grads.append((loss.detach(), x.grad))
+    (ours, our_grad), (theirs, their_grad) = grads
+    assert torch.allclose(ours, theirs) and torch.allclose(our_grad, their_grad)
+
+
+def test_masked_out_cutouts_count_in_the_value_but_do_not_pull():
+    emb = torch.randn(2, 8, requires_grad=True)
+    target = torch.randn(1, 8)
+    stops = torch.tensor([1e9, 0.0])  # cutout 0 is outside the mask: a stop it never reaches
+    loss = pl(emb, target, 1.0, mask_stops=stops)
+    assert torch.isclose(loss, spherical_dist(emb, target).mean())  # both in the value
+    loss.backward()
+    assert torch.equal(emb.grad[0], torch.zeros(8)) and emb.grad[1].abs().sum() > 0
 
 
 def test_stopped_on_scalar_losses():
@@ -121,27 +176,26 @@ def test_stopped_on_scalar_losses():
     assert loss.grad.item() == -2.0
 
 
-def test_semantic_mask_gates_by_distance_to_mask_text():
+def test_semantic_mask_stops_by_distance_to_mask_text():
     mask = torch.tensor([[1.0, 0.0, 0.0]])
     # near, orthogonal, opposite
     cutouts = torch.tensor([[1.0, 0.05, 0.0], [0.0, 1.0, 0.0], [-1.0, 0.1, 0.0]])
-    hard = semantic_mask_weights(cutouts, mask, 0.5)  # threshold 0.85: orthogonal is ~1.23
-    assert torch.equal(hard, torch.tensor([1.0, 0.0, 0.0]))
+    hard = semantic_mask_stops(cutouts, mask, 0.5)  # threshold 0.85: orthogonal is ~1.23
+    assert torch.equal(hard, torch.tensor([0.0, 1.0, 1.0]))  # 1: outside the mask
     # looser cutoff
-    assert torch.equal(semantic_mask_weights(cutouts, mask, 2.0), torch.tensor([1.0, 1.0, 0.0]))
-    soft = semantic_mask_weights(cutouts, mask, None)
-    assert soft[0] > 0.99 and soft[2] < 0.01 and 0 < soft[1] < soft[0]
+    assert torch.equal(semantic_mask_stops(cutouts, mask, 2.0), torch.tensor([0.0, 0.0, 1.0]))
+    soft = semantic_mask_stops(cutouts, mask, None)  # no cutoff: the distance is the stop
+    assert torch.allclose(soft, spherical_dist(cutouts, mask)[:, 0])
 
 
-def test_semantic_mask_weights_carry_no_gradient():
+def test_semantic_mask_stops_carry_no_gradient():
     cutouts = torch.randn(3, 4, requires_grad=True)
-    assert not semantic_mask_weights(cutouts, torch.randn(1, 4), None).requires_grad
+    assert not semantic_mask_stops(cutouts, torch.randn(1, 4), None).requires_grad
 
 
 @pytest.mark.parametrize(
-    "kind, expected",
+    "kind, inside",
     [
-        ("a", [1, 1, 1, 1]),
         ("r", [0, 1, 0, 1]),
         ("l", [1, 0, 1, 0]),
         ("u", [1, 1, 0, 0]),
@@ -150,23 +204,23 @@ def test_semantic_mask_weights_carry_no_gradient():
         ("f", [0, 1, 1, 0]),
     ],
 )
-def test_position_masks_select_cutouts(kind, expected):
+def test_position_masks_stop_the_cutouts_outside(kind, inside):
     # x, y (y grows downward)
     centers = torch.tensor([[0.2, 0.1], [0.8, 0.2], [0.3, 0.9], [0.7, 0.6]])
     sizes = torch.tensor([0.9, 0.2, 0.3, 0.6])
-    weights = position_mask_weights(centers, sizes, kind, 0.5)
-    assert torch.equal(weights, torch.tensor(expected, dtype=torch.float32))
+    stops = position_mask_stops(centers, sizes, kind, 0.5)
+    assert torch.equal(stops, 1 - torch.tensor(inside, dtype=torch.float32))
 
 
-def test_position_mask_cutoff_moves_the_split():
-    centers = torch.tensor([[0.2, 0.5], [0.4, 0.5], [0.8, 0.5]])
-    weights = position_mask_weights(centers, torch.ones(3), "l", 0.3)
-    assert torch.equal(weights, torch.tensor([1.0, 0.0, 0.0]))
+def test_position_mask_cutoff_moves_the_split_and_ties_stay_inside_as_in_pytti():
+    centers = torch.tensor([[0.2, 0.5], [0.4, 0.5], [0.8, 0.5], [0.3, 0.5]])
+    stops = position_mask_stops(centers, torch.ones(4), "l", 0.3)
+    assert torch.equal(stops, torch.tensor([0.0, 1.0, 1.0, 0.0]))  # PyTTI: cent.gt(0.3) stops
 
 
 def test_unknown_position_mask_raises_prompt_error():
     with pytest.raises(PromptError, match="mask 'q' is unknown"):
-        position_mask_weights(torch.zeros(1, 2), torch.ones(1), "q", 0.5)
+        position_mask_stops(torch.zeros(1, 2), torch.ones(1), "q", 0.5)
 
 
 def test_tv_loss_zero_when_flat_and_grows_with_noise():

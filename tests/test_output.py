@@ -172,8 +172,14 @@ BAD_NAMESPACES = [
     ("bad:name", "':'"),
     ("x*y?", r"'\*\?'"),
     ("back\\slash", "character"),
-    ("ünï", "character"),
+    ('a"b', "character"),
+    ("a|b<c>", "character"),
+    ("tab\there", "character"),
     (" lead", "space"),
+    ("trail.", "ends in '.'"),
+    ("CON", "device name"),
+    ("runs/nul.txt", "device name"),
+    ("com1", "device name"),
     (5, "must be text"),
 ]
 
@@ -187,7 +193,19 @@ def test_bad_namespaces_rejected(ns, problem):
     assert "letters, digits" in message
 
 
-@pytest.mark.parametrize("ns", ["default", "my_run", "tests/run_1", "Run (2).v-3"])
+@pytest.mark.parametrize(
+    "ns",
+    [
+        "default",
+        "my_run",
+        "tests/run_1",
+        "Run (2).v-3",
+        "ünï",  # PyTTI took any name; every OS stores these
+        "exp_stability_modes_dsw-0.5_ssw-0.0",  # pytti-book's permutations
+        "a [b] #1 & 50% 'c', d=e+f! @g ~h {i} $j",
+        "console",
+    ],
+)
 def test_good_namespaces_accepted(ns, tmp_path):
     validate_namespace(ns)
     assert resolve_run_dir(tmp_path, ns, False) == (tmp_path / ns).resolve()
@@ -284,6 +302,17 @@ def test_video_is_h264_yuv420p_with_frames_in_order(tmp_path):
     for frame, rgb in zip(frames, colours, strict=True):
         assert np.abs(frame.mean(axis=(0, 1)) - rgb).max() < 12  # right colour, right order
     assert leftovers(tmp_path / "my run") == []
+
+
+def test_video_and_gif_are_made_in_a_folder_of_any_allowed_name(tmp_path):
+    name = "a [b] #1 & 50% 'c' ünï"  # ffmpeg reads no pattern or protocol in it
+    validate_namespace(name)
+    writer = RunWriter(tmp_path / name, fps=10, overwrite=False, gif=True)
+    for index in range(2):
+        writer.write_frame(index, solid((index * 200, 0, 0)), {"frame": index})
+    assert writer.finish() == tmp_path / name / f"{name}.mp4"
+    assert (tmp_path / name / f"{name}.mp4").stat().st_size > 0
+    assert (tmp_path / name / f"{name}.gif").stat().st_size > 0
 
 
 def test_video_rejects_frames_of_different_sizes(tmp_path):

@@ -12,6 +12,7 @@ from pytti_nb.prompts import (
     parse_direct_image_prompts,
     parse_prompt,
     parse_scenes,
+    parse_target_weight,
 )
 from pytti_nb.schedules import Constant
 
@@ -73,7 +74,18 @@ CASES = [
         "[ artist signature.png ]",
         (None, "artist signature.png", 1.0, -INF, "all", None, False, None, None),
     ),
-    ("[a] and [b]:2", ("[a] and [b]", None, 2.0, -INF, "all", None, False, None, None)),
+    # as PyTTI: a TEXT that starts with '[' and ends with ']' is an image prompt
+    ("[a] and [b]:2", (None, "a] and [b", 2.0, -INF, "all", None, False, None, None)),
+    ("[a][b]", (None, "a][b", 1.0, -INF, "all", None, False, None, None)),
+    # as PyTTI: brackets need not balance, the last field keeps further separators
+    ("a (cat", ("a (cat", None, 1.0, -INF, "all", None, False, None, None)),
+    ("a (cat:2", ("a (cat", None, 2.0, -INF, "all", None, False, None, None)),
+    ("[img.png:2", ("[img.png", None, 2.0, -INF, "all", None, False, None, None)),
+    ("cat]:2", ("cat]", None, 2.0, -INF, "all", None, False, None, None)),
+    ("cat:1_r_2_3", ("cat", None, 1.0, -INF, "right", None, False, None, 23.0)),
+    ("cat:2_r_0.5000873264", ("cat", None, 2.0, -INF, "right", None, False, None, None)),
+    # PyTTI cannot run these (WEIGHT '30)', '(10*fHi'): ( ) protect separators
+    ("time (12:30):2", ("time (12:30)", None, 2.0, -INF, "all", None, False, None, None)),
     (
         "[Star Wars: A New Hope] poster",
         ("[Star Wars: A New Hope] poster", None, 1.0, -INF, "all", None, False, None, None),
@@ -136,11 +148,12 @@ def test_extra_names_such_as_audio_bands():
         ("cat:2_", "MASK is empty"),
         ("cat:2_r_", "CUTOFF is empty"),
         ("cat:2:", "STOP is empty"),
-        ("cat:1_r_2_3", r"too many '_' fields.*\n  cat:1_r_2_3\n           \^"),
+        ("cat:1_r_2_x y", r"too many '_' fields.*\n  cat:1_r_2_x y\n           \^"),
         ("cat:(2", r"unbalanced '\(': it is never closed\n  cat:\(2\n      \^"),
         ("cat:2)", r"unbalanced '\)': no matching '\('"),
-        ("[img.png:2", r"unbalanced '\['"),
-        ("cat]:2", r"unbalanced '\]'"),
+        ("cat:[2", r"unbalanced '\['"),
+        ("cat]:(2", r"unbalanced '\]'"),
+        ("smile :)", r"unbalanced '\)'"),
         ("cat:{0:(1), 30:(3)", r"unbalanced '\{'"),
         ("[]:2", r"image prompt \[\] names no image"),
         ("cat:1_[-]", "MASK names no file"),
@@ -199,9 +212,10 @@ def test_scenes_split_and_prefix_suffix():
     [
         ("a", [["a"]]),
         ("a||b", [["a"], ["b"]]),
-        ("|| a ||  || b | | c ||", [["a"], ["b", "c"]]),
+        ("|| a ||  || b | | c ||", [["a"], [], ["b", "c"]]),
         ("a | | b", [["a", "b"]]),
-        ("a || | || b", [["a"], ["b"]]),
+        ("a || | || b", [["a"], [], ["b"]]),
+        ("a|||b", [["a"], ["b"]]),
         (
             "[https://x.org/a.png]:3 | fractal clouds",
             [["[https://x.org/a.png]:3", "fractal clouds"]],
@@ -209,15 +223,27 @@ def test_scenes_split_and_prefix_suffix():
     ],
 )
 def test_scene_splitting(scenes, expected):
-    """Empty scenes and empty prompts are dropped."""
+    """Exactly empty scenes and empty prompts are dropped; a blank scene has no prompt."""
     assert _texts(parse_scenes(scenes)) == expected
 
 
-@pytest.mark.parametrize("scenes", ["", "   ", "||", " || | || "])
+@pytest.mark.parametrize("scenes", ["", "||", "||||"])
 def test_empty_scenes_error(scenes):
-    """No prompt at all is an error that says what to write."""
+    """No scene at all is an error that says what to write."""
     with pytest.raises(PromptError, match="scenes is empty"):
         parse_scenes(scenes, prefix="style | ")
+
+
+def test_blank_scenes_run_the_prefix_alone():
+    """As PyTTI, a whitespace-only scene is kept: it runs prefix and suffix alone."""
+    scenes = parse_scenes("a|| ||b", "style | ", " | text:-1")
+    assert _texts(scenes) == [
+        ["style", "a", "text:-1"],
+        ["style", "text:-1"],
+        ["style", "b", "text:-1"],
+    ]
+    assert [s.source for s in scenes] == ["a", "", "b"]
+    assert _texts(parse_scenes("   ")) == [[]]
 
 
 def test_scene_errors_quote_the_prompt():
@@ -244,6 +270,8 @@ DIRECT_CASES = [
     ),
     ("[http://h:80/a.png]:3", [("http://h:80/a.png", 3.0, -INF, "all", None, False)]),
     ("C:\\pics\\a.png:2", [("C:\\pics\\a.png", 2.0, -INF, "all", None, False)]),
+    ("photo(.png:2", [("photo(.png", 2.0, -INF, "all", None, False)]),
+    ("img.png:2_", [("img.png", 2.0, -INF, "all", None, False)]),
     (
         "a.png:1 | b.png:-1:-0.5 |",
         [("a.png", 1.0, -INF, "all", None, False), ("b.png", -1.0, -0.5, "all", None, False)],
@@ -269,7 +297,6 @@ def test_direct_image_prompts(text, expected):
         ("a.png:1:2:3", "too many ':' fields"),
         (":2", "PATH is empty"),
         ("a.png:", "WEIGHT is empty"),
-        ("a.png:1_", "MASK is empty"),
         ("a.png:1:", "STOP is empty"),
         ("a.png:x", "'x' is not a known name"),
     ],
@@ -278,3 +305,47 @@ def test_direct_image_prompt_errors(text, fragment):
     """Malformed direct image prompts raise PromptError."""
     with pytest.raises(PromptError, match=fragment):
         parse_direct_image_prompts(text)
+
+
+# (text, pixel, (weight at frames 0 and 15, stop, mask kind, mask path, inverted, cutoff))
+WEIGHT_CASES = [
+    ("", True, (0.0, 0.0, -INF, "all", None, False, None)),
+    ("1:-0.5", True, (1.0, 1.0, -0.5, "all", None, False, None)),
+    ("1:-0.5", False, (1.0, 1.0, -0.5, "all", None, False, None)),
+    ("0.5_mask.png:-0.3", True, (0.5, 0.5, -0.3, "image", "mask.png", False, None)),
+    ("0.5_[-mask.png]", True, (0.5, 0.5, -INF, "image", "mask.png", True, None)),
+    ("1_weight_mask.mp4", True, (1.0, 1.0, -INF, "video", "weight_mask.mp4", False, None)),
+    ("1_", True, (1.0, 1.0, -INF, "all", None, False, None)),
+    ("2_r_0.3:0.1", False, (2.0, 2.0, 0.1, "right", None, False, 0.3)),
+    ("0.5_baby", False, (0.5, 0.5, -INF, "semantic", None, False, None)),
+    ("0:1", True, (0.0, 0.0, 1.0, "all", None, False, None)),
+    ("{0:(1), 30:(3)}:-0.5", True, (1.0, 2.0, -0.5, "all", None, False, None)),
+    ("0:(1), 30:(3)", True, (1.0, 2.0, -INF, "all", None, False, None)),
+    ("0:(1), 30:(3)", False, (1.0, 2.0, -INF, "all", None, False, None)),
+    ("(10*t_x)_m.png", True, (0.0, 0.0, -INF, "image", "m.png", False, None)),
+]
+
+
+@pytest.mark.parametrize("text, pixel, expected", WEIGHT_CASES)
+def test_target_weights(text, pixel, expected):
+    """Weight settings: PyTTI's WEIGHT_MASK:STOP, keyframes with or without braces."""
+    w = parse_target_weight(text, pixel=pixel, names=("t", "t_x"))
+    cutoff = None if w.mask.cutoff is None else w.mask.cutoff(0.0)
+    got = (w.weight(0.0, 0.0, t_x=0), w.weight(0.0, 15.0, t_x=0), w.stop(0.0), w.mask.kind)
+    assert (*got, w.mask.path, w.mask.inverted, cutoff) == expected
+
+
+@pytest.mark.parametrize(
+    "text, pixel, fragment",
+    [
+        ("1:2:3", True, r"weight '1:2:3': too many ':' fields \(WEIGHT_MASK:STOP\)"),
+        ("1_r_2_x y", False, "too many '_' fields"),
+        ("1_x]", False, r"unbalanced '\]'"),
+        ("_m.png", True, "WEIGHT is empty"),
+        ("1:", True, "STOP is empty"),
+    ],
+)
+def test_target_weight_errors(text, pixel, fragment):
+    """Malformed weight settings say 'weight', not 'prompt'."""
+    with pytest.raises(PromptError, match=fragment):
+        parse_target_weight(text, pixel=pixel)

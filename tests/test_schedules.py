@@ -12,6 +12,7 @@ from pytti_nb.schedules import (
     KeyframeSchedule,
     check_time_value,
     parse_time_value,
+    parse_time_vector,
 )
 
 
@@ -189,3 +190,11 @@ def test_check_passes_extra_variables():
     check_time_value(value, [(0.0, 0.0, {"fHi": 1.0}), (0.1, 1.0, {"fHi": 2.0})], "w")
     with pytest.raises(ExpressionError, match="at step 1"):
         check_time_value(value, [(0.0, 0.0, {"fHi": 1.0}), (0.1, 1.0, {"fHi": 0.0})], "w")
+
+
+def test_numpy_spellings_and_lists_inside_schedules_and_vectors():
+    """np.<name> calls and list arguments work in keyframes and [w, x, y, z] vectors."""
+    value = parse_time_value("0:(np.clip(t, 0, 1)), 10:(np.interp(t, [0, 10], [0, 5]))")
+    assert value(4.0, 5.0) == pytest.approx(0.5 * 1.0 + 0.5 * 2.0)
+    w, x, y, z = parse_time_vector("[np.cos(t), 0, np.sin(t), max([t, 0])]", 4)
+    assert (w(0.0), y(0.0), z(-1.0)) == (1.0, 0.0, 0.0)

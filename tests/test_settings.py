@@ -96,7 +96,11 @@ def test_unreadable_and_malformed_files(tmp_path):
     with pytest.raises(SettingsError, match="not valid YAML"):
         load_settings(bad)
     with pytest.raises(SettingsError, match="unknown type"):
-        load_settings(tmp_path / "x.txt")
+        load_settings(tmp_path / "x.toml")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(SettingsError, match="expected 'name: value' settings"):
+        load_settings(listed)
 
 
 def test_defaults_match_dataclass():
@@ -107,3 +111,54 @@ def test_large_integers_stay_exact_from_text():
     seed = 3922585993845962303  # 62 bits: a float would round it
     assert from_dict({"seed": str(seed)}).seed == seed
     assert from_dict({"seed": seed}).seed == seed
+
+
+@pytest.mark.parametrize(
+    "seed,ours",
+    [
+        (0, 0),
+        (2**63 - 1, 2**63 - 1),
+        (2**63, 0),
+        (-1, 2**63 - 1),
+        (-4854551145582748953, 4368820891272026855),  # pytti-core's demo.yaml
+        (2**64 - 1, 2**63 - 1),
+        ("-4854551145582748953", 4368820891272026855),
+    ],
+)
+def test_any_integer_seed_maps_into_range_modulo_2_to_the_63(seed, ours):
+    assert from_dict({"seed": seed}).seed == ours
+    assert from_dict({"seed": ours}).seed == ours  # in range: unchanged, so the mapping is stable
+
+
+@pytest.mark.parametrize("seed", [1.5, True, "abc"])
+def test_seeds_must_be_integers(seed):
+    with pytest.raises(SettingsError, match="seed"):
+        from_dict({"seed": seed})
+
+
+def test_display_every_0_means_never():
+    assert from_dict({"display_every": 0}).display_every == 0
+    with pytest.raises(SettingsError, match="display_every"):
+        from_dict({"display_every": -1})
+
+
+def test_files_and_text_of_pytti_are_converted_and_ours_are_not(tmp_path):
+    from pytti_nb.settings import read_settings_file, settings_from_text
+
+    ours = tmp_path / "ours.yaml"
+    ours.write_text("scenes: a\nwidth: 64\n")
+    assert read_settings_file(ours, ["width=32"]) == ({"scenes": "a", "width": 32}, None)
+    pytti = tmp_path / "pytti.yaml"
+    pytti.write_text("# @package _global_\nscenes: a\nsave_every: ${steps_per_frame}\n")
+    data, notes = read_settings_file(pytti, ["width=32"])
+    assert data["save_every"] == 50 and data["width"] == 32 and data["pixel_size"] == 1
+    assert isinstance(notes, list)
+    assert load_settings(pytti, ["width=32"]) == from_dict(data)
+    txt = tmp_path / "run_settings.txt"  # a .txt is always PyTTI's: we never write one
+    txt.write_text('{"scenes": "a", "seed": -1}\n\nb\'0.00: a\'\n')
+    assert load_settings(txt).seed == 2**63 - 1
+    data, notes = settings_from_text("{'scenes': 'b', 'learning_rate': None}")
+    assert data["scenes"] == "b" and data["learning_rate"] is None and notes is not None
+    assert settings_from_text("scenes: c") == ({"scenes": "c"}, None)
+    with pytest.raises(SettingsError, match="pasted settings: not valid YAML"):
+        settings_from_text("scenes: [unclosed")

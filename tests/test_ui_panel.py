@@ -139,7 +139,7 @@ def test_changing_controls_changes_the_settings():
     "name, bad, quoted, good",
     [
         ("scenes", "a cat:two", "'two'", "a cat:2"),
-        ("scenes", "a [cat", "unbalanced '['", "a [cat]"),
+        ("scenes", "a cat:(2", "unbalanced '('", "a cat:(2)"),
         ("smoothing_weight", "sin(", "sin(", "sin(t)"),
         ("seed", "abc", "'abc'", "7"),
         ("learning_rate", "-3", "out of range", "0.3"),
@@ -162,7 +162,7 @@ def test_invalid_text_shows_the_error_beside_its_box_and_disables_render(name, b
 
 def test_prefix_error_shows_beside_the_scenes_and_clears_with_the_prefix():
     panel = SettingsPanel(from_dict({"scenes": "a cat"}))
-    panel.controls["scene_prefix"].value = "[unclosed "
+    panel.controls["scene_prefix"].value = "style:(2 | "
     assert "unbalanced" in panel.errors["scenes"].value
     assert not panel.valid
     panel.controls["scene_prefix"].value = "painting of "
@@ -179,7 +179,8 @@ def test_empty_scenes_are_an_error_with_an_example():
 
 def test_simple_view_shows_simple_settings_and_advanced_shows_all():
     panel = SettingsPanel()
-    shown = [i for i in schema() if not i.visible_when]  # animation is off
+    defaults = to_dict(Settings())
+    shown = [i for i in schema() if i.visible(defaults)]  # animation off, Unlimited Palette
     simple = [i.name for i in shown if i.simple]
     assert sorted(panel.visible_names()) == sorted(simple)
     assert "border_mode" not in panel.visible_names()

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..losses.functional import sobel_edges
-from ..targets import embed_image, to_tensor
+from ..targets import to_tensor
 from ..timing import no_timer
 from . import three_d, two_d
 from .flow import consistency_mask
@@ -20,9 +20,8 @@ from .warp import Warp
 class FrameRefs:
     """One animation frame's references, computed once, when a loss term first asks."""
 
-    def __init__(self, image, *, seed=0, flow_targets=(), masks=None):
+    def __init__(self, image, *, flow_targets=(), masks=None):
         self.image = image  # [1,3,H,W] what the stabilisation losses compare the frame with
-        self.seed = seed
         self.flow_targets = list(flow_targets)  # [(target [1,3,H,W], reliability [1,1,H,W])]
         self._masks = masks  # the run's MaskVideos, or None
         self._frame = None
@@ -39,11 +38,9 @@ class FrameRefs:
         return self._once("edges", lambda: sobel_edges(self.image))
 
     @torch.no_grad()
-    def embedding(self, perceptor):
-        """CLIP embedding [1,d] of the reference image, for one perceptor."""
-        return self._once(
-            ("embedding", id(perceptor)), lambda: embed_image(perceptor, self.image, self.seed)
-        )
+    def embedding(self, perceptor, embedder):
+        """How one perceptor sees the reference image (targets.ImageEmbedder's views)."""
+        return self._once(("embedding", id(perceptor)), lambda: embedder(perceptor, self.image))
 
     def mask(self, mask):
         """This frame's image of a video mask (a prompts.Mask), [1,1,H,W] in [0,1]."""
@@ -142,7 +139,7 @@ class CameraAnimator(Animator):
         if before is not None:
             with timer("frame_flow"):
                 flow_targets = [(reference, self._camera_agreement(before, reference, flow))]
-        return FrameRefs(reference, seed=s.seed, flow_targets=flow_targets)
+        return FrameRefs(reference, flow_targets=flow_targets)
 
     def _wants_flow(self) -> bool:
         """3D flow stabilisation needs the frames' optical flow."""

@@ -69,7 +69,7 @@ class VideoSourceAnimator(Animator):
             mask = reliable if covered is None else (reliable - covered).clamp(0, 1)
             covered = reliable.clone() if covered is None else covered + reliable
             targets.append((target, mask))
-        return FrameRefs(following, seed=s.seed, flow_targets=targets)
+        return FrameRefs(following, flow_targets=targets)
 
     def _encode(self, image_model, following, share: float) -> None:
         """Start the frame from the source frame when asked to, or at a scene cut."""

@@ -3,7 +3,9 @@
     t     = (step - pre_animation_steps) / (steps_per_frame * frames_per_second)   seconds
     frame = (step - pre_animation_steps) // steps_per_frame                        from 0
 
-Both are negative before the animation starts (t) or -1 there (frame): the first
+t follows PyTTI's update_func in every mode, "off" included: a still image with
+pre_animation_steps 50 sees t < 0 for its first 50 steps, and t changes at every step, not
+only per frame. Both are negative before the animation starts (t) or -1 there (frame): the first
 pre_animation_steps steps shape the first image without any warp. In an animation mode a frame
 starts at every step where (step - pre) is a multiple of steps_per_frame; the image is warped
 just before that step runs. Keyframe schedules read the fractional frame position

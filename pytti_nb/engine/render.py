@@ -104,12 +104,7 @@ class Renderer:
         old = {term.name: term for term in self.terms}
         self.plan, self.settings, self.assets = run_plan, run_plan.settings, assets
         s = self.settings
-        self.augs = CutoutAugs(
-            flip=s.cutout_flip,
-            rotate=s.cutout_rotate,
-            noise=s.cutout_noise,
-            color_jitter=s.cutout_color_jitter,
-        )
+        self.augs = CutoutAugs.of(s)
         self.terms = build_terms(run_plan, self.perceptors, assets, self.device, self.depth_model)
         for term in self.terms:
             if term.name in old:
@@ -255,7 +250,8 @@ class Renderer:
             s = self.settings
             final = self.step == self.plan.total_steps or stopping
             save = final or (s.save_every > 0 and self.step % s.save_every == 0)
-            if not (save or self.step % s.display_every == 0):
+            shown = s.display_every > 0 and self.step % s.display_every == 0
+            if not (save or shown):
                 if every_step:
                     yield None
                 continue

@@ -1,7 +1,7 @@
 """Build a run's loss terms from its plan: prompts, init targets, smoothing, direct targets and
 stabilisation."""
 
-from ..targets import Target, build_target, embed_image, mask_tensor, to_tensor, with_mask
+from ..targets import ImageEmbedder, Target, build_target, mask_tensor, to_tensor, with_mask
 from .stabilization import (
     DepthStabilization,
     DirectStabilization,
@@ -16,10 +16,10 @@ FILE_MASKS = ("image", "video")
 
 def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
     """Every loss term of a run, each with its targets embedded (text embeddings are cached)."""
-    off, seed = run_plan.off, run_plan.settings.seed
-    weights = run_plan.weights
+    off, weights = run_plan.off, run_plan.weights
+    embedder = ImageEmbedder.of(run_plan.settings)
     scenes = [
-        [build_target(p, perceptors, assets, device, seed) for p in scene.prompts]
+        [build_target(p, perceptors, assets, device, embedder) for p in scene.prompts]
         for scene in run_plan.scenes
     ]
     terms = [ScenePrompts(scenes)]
@@ -29,7 +29,7 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
         target = _clip_target(
             "semantic init", weights["semantic_init_weight"], perceptors, assets, device
         )
-        target.embeds = {p: embed_image(p, init, seed) for p in perceptors}
+        target.see({p: embedder(p, init) for p in perceptors})
         terms.append(SemanticInit(target))
     if "smoothing_weight" not in off:
         terms.append(Smoothing(run_plan.schedules["smoothing_weight"]))
@@ -52,11 +52,11 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
         terms.append(
             DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask, video_mask=_video(d.mask))
         )
-    terms += _stabilization(run_plan, perceptors, assets, device, init, depth_model)
+    terms += _stabilization(run_plan, perceptors, assets, device, init, depth_model, embedder)
     return terms
 
 
-def _stabilization(run_plan, perceptors, assets, device, init, depth_model) -> list:
+def _stabilization(run_plan, perceptors, assets, device, init, depth_model, embedder) -> list:
     """The stabilisation terms that are on; before the first frame they compare with the init
     image when there is one (PyTTI)."""
     off, weights, out = run_plan.off, run_plan.weights, []
@@ -83,8 +83,8 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model) -> l
         target = _clip_target("stabilization", w, perceptors, assets, device)
         references = None
         if init is not None:
-            references = {p: embed_image(p, init, run_plan.settings.seed) for p in perceptors}
-        out.append(SemanticStabilization(target, perceptors, references))
+            references = {p: embedder(p, init) for p in perceptors}
+        out.append(SemanticStabilization(target, perceptors, embedder, references))
     return out
 
 

@@ -15,17 +15,16 @@ from torch import Tensor
 from ..errors import PromptError
 
 POSITION_MASKS = ("a", "r", "l", "u", "d", "n", "f")
-SEMANTIC_SOFT_CENTER = 0.85  # 0.7 + 0.3 * 0.5: PyTTI's threshold at the default cutoff
-SEMANTIC_SOFT_WIDTH = 0.05  # sigmoid width of the soft gate, in spherical-distance units
 HSV_EPS = 1e-3  # bounds the saturation gradient of near-black pixels
-# letter -> (0: centre x, 1: centre y, 2: size; comparison with the cutoff)
+# letter -> (0: centre x, 1: centre y, 2: size; the comparison with the cutoff that keeps a
+# cutout inside the mask). PyTTI's: a cutout gets stop 1 where the opposite comparison holds.
 _POSITION_GATES = MappingProxyType(
     {
-        "r": (0, operator.gt),
+        "r": (0, operator.ge),
         "l": (0, operator.le),
-        "u": (1, operator.lt),
+        "u": (1, operator.le),
         "d": (1, operator.ge),
-        "n": (2, operator.gt),
+        "n": (2, operator.ge),
         "f": (2, operator.le),
     }
 )
@@ -71,45 +70,71 @@ def stopped(loss: Tensor, weight: float, stop: float = -math.inf) -> Tensor:
 
 
 def prompt_loss(
-    cutout_emb: Tensor,
-    target_emb: Tensor,
+    dist: Tensor,
     weight: float,
-    stop: float,
-    cutout_weights: Tensor | None = None,
+    stop: float = -math.inf,
+    mask_stops: Tensor | None = None,
+    mask_weights: Tensor | None = None,
 ) -> Tensor:
-    """Mean over cutouts and targets of the weighted, stopped distance (PyTTI Prompt.forward)."""
-    loss = stopped(spherical_dist(cutout_emb, target_emb), weight, stop)  # [n,k]
-    if cutout_weights is not None:
-        loss = loss * cutout_weights[:, None]
-    return loss.mean()
+    """PyTTI's Prompt.forward over distances [n,k]: the mean of |w| * replace_grad(d, max(d, S)).
 
-
-def semantic_mask_weights(cutout_emb: Tensor, mask_emb: Tensor, cutoff: float | None) -> Tensor:
-    """Per-cutout gate [n] by distance to a mask prompt: 1 where dist <= 0.7 + 0.3*cutoff (PyTTI).
-
-    With no cutoff the gate is soft, sigmoid((0.85 - dist) / 0.05): centred on PyTTI's threshold at
-    the default cutoff 0.5, so cutouts near the mask text weigh ~1 and far ones fade to ~0 smoothly.
-    (PyTTI instead used the raw distance as a per-cutout stop.) The gate carries no gradient: a mask
-    selects cutouts, it must not pull the image toward the mask text.
+    w = weight * mask_weights (per cutout), d = dist * sign(w) and the stop per cutout
+    S = max(mask_stops + min(sign(w), 0), stop): a mask works through stops, so a masked-out
+    cutout still counts in the loss value but pulls only where d exceeds its stop, and a
+    negative prompt gets an implicit stop of -1 inside its mask. mask_stops None means -inf,
+    mask_weights None means 1.
     """
-    # [n], mean over mask embeddings
-    dist = spherical_dist(cutout_emb.detach(), mask_emb.detach()).mean(dim=1)
+    if weight == 0:
+        return dist.sum() * 0.0  # a zero that keeps the graph
+    if mask_weights is None:  # the common case: Python floats, no extra tensors
+        sign, scale = (1.0 if weight > 0 else -1.0), abs(weight)
+        floor = stop if mask_stops is None else (mask_stops[:, None] + min(sign, 0.0)).clamp(stop)
+    else:
+        w = weight * mask_weights[:, None]
+        sign, scale = w.sign(), w.abs()
+        stops = -math.inf if mask_stops is None else mask_stops[:, None]
+        floor = (stops + sign.clamp(max=0)).clamp(min=stop)
+    d = dist * sign
+    return (scale * replace_grad(d, torch.maximum(d, torch.as_tensor(floor).to(d)))).mean()
+
+
+def semantic_mask_stops(cutout_emb: Tensor, mask_emb: Tensor, cutoff: float | None) -> Tensor:
+    """Per-cutout stops [n] of a semantic mask (PyTTI mask_semantic).
+
+    With a cutoff: 1 where the cutout's distance to the mask text exceeds 0.7 + 0.3 * cutoff
+    (outside the mask), else 0. Without one: the distance itself, a soft stop, so the prompt
+    pulls a cutout only while it is farther from the prompt than from the mask text. No
+    gradient flows into the mask: it selects, it must not pull toward the mask text.
+    """
+    dist = spherical_dist(cutout_emb.detach(), mask_emb.detach()).mean(dim=1)  # [n]
     if cutoff is None:
-        return torch.sigmoid((SEMANTIC_SOFT_CENTER - dist) / SEMANTIC_SOFT_WIDTH)
-    return (dist <= 0.7 + 0.3 * cutoff).to(dist.dtype)
+        return dist
+    return (dist > 0.7 + 0.3 * cutoff).to(dist.dtype)
 
 
-def position_mask_weights(centers: Tensor, sizes: Tensor, kind: str, cutoff: float) -> Tensor:
-    """0/1 weights [n] for PyTTI letter masks a/r/l/u/d/n/f by crop centre (y down) or size."""
-    if kind == "a":
-        return torch.ones_like(sizes)
+def position_mask_stops(centers: Tensor, sizes: Tensor, kind: str, cutoff: float) -> Tensor:
+    """Per-cutout stops [n] of PyTTI's letter masks r/l/u/d/n/f: 1 outside the mask, else 0.
+
+    Centres are in [0,1] with y down, sizes the crop side over the image's long side.
+    """
     if kind not in _POSITION_GATES:
         raise PromptError(
             f"mask {kind!r} is unknown; use one of {', '.join(POSITION_MASKS)}, an [image] or text"
         )
     column, compare = _POSITION_GATES[kind]
     values = (centers[:, 0], centers[:, 1], sizes)[column]
-    return compare(values, cutoff).to(sizes.dtype)
+    return (~compare(values, cutoff)).to(sizes.dtype)
+
+
+def matched_dist(cutout_emb: Tensor, ref_emb: Tensor, index: Tensor) -> Tensor:
+    """Distances [n,1] from each cutout to the reference cutout it was matched to."""
+    return spherical_dist_rows(cutout_emb, ref_emb[index])[:, None]
+
+
+def spherical_dist_rows(a: Tensor, b: Tensor) -> Tensor:
+    """spherical_dist between matching rows of a and b: [n,d] x [n,d] -> [n]."""
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    return 2 * torch.atan2((a - b).norm(dim=-1), (a + b).norm(dim=-1)).square()
 
 
 def tv_loss(image: Tensor) -> Tensor:

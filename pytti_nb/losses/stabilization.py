@@ -155,16 +155,16 @@ class SemanticStabilization(CutoutTerm):
 
     name = "semantic_stabilization"
 
-    def __init__(self, target, perceptors, references=None):
-        self.target = target  # targets.Target: weight, stop and mask; embeds set per frame
-        self.perceptors = perceptors
+    def __init__(self, target, perceptors, embedder, references=None):
+        self.target = target  # targets.Target: weight, stop and mask; its views set per frame
+        self.perceptors, self.embedder = perceptors, embedder
         self.active = references is not None
         if references is not None:
-            self.target.embeds = references
+            self.target.see(references)
 
     def on_frame(self, refs, ctx):
-        """Embed the new frame's reference for every perceptor."""
-        self.target.embeds = {p: refs.embedding(p) for p in self.perceptors}
+        """See the new frame's reference with every perceptor."""
+        self.target.see({p: refs.embedding(p, self.embedder) for p in self.perceptors})
         refresh_video_mask(self.target, refs)
         self.active = True
 
@@ -175,14 +175,21 @@ class SemanticStabilization(CutoutTerm):
         return guidance_loss([self.target], perceptor, emb, cuts, ctx)
 
     def state_dict(self):
-        """The reference embeddings, by perceptor position."""
+        """The reference's embeddings and cutout centres, by perceptor position."""
         if not self.active:
             return {}
-        return {"embeds": {str(i): self.target.embeds[p] for i, p in enumerate(self.perceptors)}}
+        state = {"embeds": {str(i): self.target.embeds[p] for i, p in enumerate(self.perceptors)}}
+        if self.target.centres:
+            state["centres"] = {
+                str(i): self.target.centres[p] for i, p in enumerate(self.perceptors)
+            }
+        return state
 
     def load_state_dict(self, state):
-        """Restore the reference embeddings."""
-        embeds = state.get("embeds")
+        """Restore the reference's embeddings and centres."""
+        embeds, centres = state.get("embeds"), state.get("centres", {})
         if embeds:
-            self.target.embeds = {p: embeds[str(i)] for i, p in enumerate(self.perceptors)}
+            self.target.see(
+                {p: (embeds[str(i)], centres.get(str(i))) for i, p in enumerate(self.perceptors)}
+            )
             self.active = True

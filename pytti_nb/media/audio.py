@@ -32,7 +32,7 @@ RATES = (11025, 22050, SAMPLE_RATE)  # decoding rates, lowest first
 HEADROOM = 5  # a band's upper edge stays below rate / HEADROOM
 MAX_SECONDS = 4 * 3600  # a decoded hour of audio is 600 MB; four is the limit
 FILTER_KEYS = ("variable_name", "f_center", "f_width", "order")
-RESERVED = frozenset({"t", "frame", "r", "R", "mu", "pi", "e", "tau", "inf", "nan"})
+RESERVED = frozenset({"t", "frame", "r", "R", "mu", "pi", "e", "tau", "inf", "nan", "np"})
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def parse_filters(raw) -> tuple[BandFilter, ...]:
             raise ValueError(f"{where}: variable_name {name!r} must be a name like fLo or bass")
         if name in RESERVED or name in FUNCTIONS or name.endswith("_prev") or name in names:
             raise ValueError(
-                f"{where}: variable_name {name!r} is taken (t, frame, r, R, mu, constants, "
+                f"{where}: variable_name {name!r} is taken (t, frame, r, R, mu, np, constants, "
                 "functions, *_prev names and the other bands); choose another"
             )
         names.add(name)

@@ -1,15 +1,22 @@
 """Settings in and out of the studio: save/load a file, drop in a PNG/YAML/JSON, copy and paste
-YAML, and resume a stopped run from its folder."""
+YAML, and resume a stopped run from its folder. PyTTI's settings files and pasted settings are
+recognised and converted, with the conversion's report in the message line."""
 
 import html
 import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
-import yaml
 
 from ..errors import PyttiError, SettingsError
-from ..settings import SETTINGS_SUFFIXES, read_settings_dict, save_settings, to_dict, to_yaml
+from ..settings import (
+    SETTINGS_SUFFIXES,
+    read_settings_file,
+    save_settings,
+    settings_from_text,
+    to_dict,
+    to_yaml,
+)
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
 SNAPSHOTS_DIR = "snapshots"
@@ -28,7 +35,13 @@ def write_snapshot(run_dir, snap, settings) -> Path:
 
 
 def settings_from_upload(name: str, content: bytes) -> dict:
-    """The raw settings mapping in an uploaded PNG (written by pytti_nb), YAML or JSON file."""
+    """Our settings mapping in an uploaded file (see upload_settings)."""
+    return upload_settings(name, content)[0]
+
+
+def upload_settings(name: str, content: bytes) -> tuple[dict, list[str] | None]:
+    """Our settings mapping in an uploaded PNG (written by pytti_nb), YAML, JSON or PyTTI file,
+    and the notes of a PyTTI file's conversion (None for ours)."""
     suffix = Path(name).suffix.lower()
     if suffix not in SETTINGS_SUFFIXES:
         raise SettingsError(
@@ -37,23 +50,35 @@ def settings_from_upload(name: str, content: bytes) -> dict:
                 f"made by pytti_nb, or a {', '.join(SETTINGS_SUFFIXES[:-1])} file"
             ]
         )
+    if suffix != ".png":
+        try:
+            text = bytes(content).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SettingsError([f"{name!r}: not a text file (UTF-8)"]) from None
+        return settings_from_text(text, source=repr(name), suffix=suffix)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(bytes(content))
-        return read_settings_dict(path)
+        return read_settings_file(path)
 
 
-def settings_from_yaml_text(text: str) -> dict:
-    """The raw settings mapping in pasted YAML (or JSON, which YAML reads too)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SettingsError([f"pasted settings: not valid YAML: {e}"]) from None
-    if not isinstance(data, dict):
+def pasted_settings(text: str, current: dict) -> tuple[dict, list[str] | None]:
+    """Pasted settings over the current ones: ours ('name: value' YAML or JSON) change only the
+    keys pasted; PyTTI's (detected) set every setting PyTTI has, with its defaults."""
+    data, notes = settings_from_text(text)
+    if notes is None and not data:
         raise SettingsError(
             ["pasted settings: expected 'name: value' lines, e.g. 'scenes: a red circle'"]
         )
-    return data
+    return {**current, **data}, notes
+
+
+def conversion_report(name: str, notes) -> str:
+    """The message line of a load: what was loaded and, for a PyTTI file, every note."""
+    if notes is None:
+        return name
+    lines = [f"{name} (PyTTI settings, converted" + (":" if notes else " with no changes)")]
+    return "\n".join(lines + [f"  - {note}" for note in notes] + ([")"] if notes else []))
 
 
 class SettingsFiles:
@@ -64,8 +89,8 @@ class SettingsFiles:
         self.path = widgets.Text(
             value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
             description="settings file",
-            tooltip="A .yaml or .json file to save to, or a .yaml, .json "
-            "or pytti_nb .png file to load from",
+            tooltip="A .yaml or .json file to save to, or a .yaml, .json or pytti_nb .png "
+            "file to load from; PyTTI's .yaml and _settings.txt files are converted",
             layout=widgets.Layout(width="460px"),
         )
         self.save_button = widgets.Button(description="Save", icon="save")
@@ -75,8 +100,8 @@ class SettingsFiles:
         )
         self.yaml = widgets.Textarea(
             description="copy settings",
-            tooltip="These settings as YAML: copy them to share, or "
-            "paste settings here and press Apply",
+            tooltip="These settings as YAML: copy them to share, or paste settings here "
+            "(ours, or PyTTI's YAML, JSON or printed SETTINGS) and press Apply",
             layout=widgets.Layout(width="600px", height="160px"),
         )
         self.apply_button = widgets.Button(description="Apply pasted", icon="paste")
@@ -119,16 +144,18 @@ class SettingsFiles:
 
     def save(self) -> None:
         """Write the current settings to the path box."""
-        self._attempt(
-            lambda: save_settings(self._get(), Path(self.path.value).expanduser()),
-            f"saved {self.path.value}",
-        )
+        self._attempt(self._save)
+
+    def _save(self) -> str:
+        """Write the settings; the message that says so."""
+        save_settings(self._get(), Path(self.path.value).expanduser())
+        return f"saved {self.path.value}"
 
     def load(self) -> None:
-        """Load settings from the path box."""
+        """Load settings from the path box (a file of ours or PyTTI's)."""
+        name = self.path.value
         self._attempt(
-            lambda: self._apply(read_settings_dict(Path(self.path.value).expanduser())),
-            f"loaded {self.path.value}",
+            lambda: self._loaded(read_settings_file(Path(name).expanduser()), f"loaded {name}")
         )
 
     def load_upload(self) -> None:
@@ -137,20 +164,26 @@ class SettingsFiles:
             return
         item = self.upload.value[0]
         self._attempt(
-            lambda: self._apply(settings_from_upload(item["name"], item["content"])),
-            f"loaded {item['name']}",
+            lambda: self._loaded(
+                upload_settings(item["name"], item["content"]), f"loaded {item['name']}"
+            )
         )
         self.upload.value = ()  # so dropping the same file again loads it again
 
     def apply_yaml(self) -> None:
-        """Load the settings pasted in the copy box."""
-        # pasted keys change those settings only; the rest keep the panel's values
+        """Load the settings pasted in the copy box (ours or PyTTI's)."""
         self._attempt(
-            lambda: self._apply(
-                {**to_dict(self._get()), **settings_from_yaml_text(self.yaml.value)}
-            ),
-            "applied the pasted settings",
+            lambda: self._loaded(
+                pasted_settings(self.yaml.value, to_dict(self._get())),
+                "applied the pasted settings",
+            )
         )
+
+    def _loaded(self, converted, what) -> str:
+        """Show loaded settings in the panel; the message that says so."""
+        data, notes = converted
+        self._apply(data)
+        return conversion_report(what, notes)
 
     def resume(self) -> None:
         """Resume the run in the run-folder box."""
@@ -158,18 +191,26 @@ class SettingsFiles:
         if not folder:
             self._show("give the folder of a stopped run (e.g. out/default) to resume it", True)
             return
-        self._attempt(lambda: self._resume(folder), f"resuming {folder}")
+        self._attempt(lambda: self._resume_checked(folder))
 
-    def _attempt(self, action, success):
-        """Run one action, reporting its result or its error in the message line."""
+    def _resume_checked(self, folder) -> str:
+        """Resume the run in folder (saying which run folder to give for an output root)."""
+        from ..run import check_resume_dir
+
+        check_resume_dir(Path(folder).expanduser())
+        self._resume(folder)
+        return f"resuming {folder}"
+
+    def _attempt(self, action):
+        """Run one action, showing the message it returns, or its error, in the message line."""
         try:
-            action()
+            message = action()
         except PyttiError as e:
             self._show(str(e), True)
         except OSError as e:
             self._show(f"{e.strerror or e}: {e.filename or ''}", True)
         else:
-            self._show(success, False)
+            self._show(message, False)
 
     def _show(self, text, is_error):
         """Show a message line, red for errors."""
