@@ -1,5 +1,30 @@
 """Error types pytti_nb reports to the user; anything else escaping is a bug."""
 
+import reprlib
+
+QUOTE_LIMIT = 80  # characters of a user's value that an error message quotes
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxset, _REPR.maxtuple = 3, 6, 6, 6, 6
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = QUOTE_LIMIT
+
+
+def shown(value, limit: int = QUOTE_LIMIT) -> str:
+    """A repr of a user's value for a message: never longer than `limit`, '...' where cut."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a value whose repr fails (an integer over Python's digit limit)
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shown_path(path, limit: int = QUOTE_LIMIT) -> str:
+    """A path quoted for a message, shortened in the middle so its file name stays readable."""
+    text = str(path)
+    if len(text) > limit:
+        keep = (limit - 3) // 2
+        text = text[:keep] + "..." + text[-keep:]
+    return repr(text)
+
 
 class PyttiError(Exception):
     """Base for every error caused by user input or the environment."""
@@ -31,3 +56,8 @@ class OutputError(PyttiError):
 
 class MediaError(PyttiError):
     """A video or audio file cannot be read, or does not fit the run."""
+
+
+class RenderHalted(PyttiError):
+    """The render cannot go on (out of device memory at one cutout per batch, or steps that
+    keep producing non-finite values); the state before the failing step is intact."""

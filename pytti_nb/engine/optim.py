@@ -4,6 +4,7 @@ Every optimiser here keeps only per-parameter tensors shaped like their paramete
 counters), so a warp moves its state with the picture and a checkpoint restores it exactly.
 """
 
+import inspect
 from types import MappingProxyType
 
 import torch
@@ -26,8 +27,15 @@ assert tuple(OPTIMIZERS) == schema_by_name()["optimizer"].choices, "schema and O
 
 
 def build_optimizer(name: str, image_model, lr: float) -> torch.optim.Optimizer:
-    """A fresh optimiser `name` over the image model's parameter groups at base rate `lr`."""
+    """A fresh optimiser `name` over the image model's parameter groups at base rate `lr`.
+
+    On CUDA the optimisers that can keep their step counts on the device do (capturable), so
+    the finite-step guard can undo a step there without waiting for the GPU.
+    """
     cls, options = OPTIMIZERS[name]
+    on_cuda = next(image_model.parameters()).is_cuda
+    if on_cuda and "capturable" in inspect.signature(cls).parameters:
+        options = {**options, "capturable": True}
     return cls(image_model.param_groups(lr), lr=lr, **options)
 
 

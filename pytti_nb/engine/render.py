@@ -7,6 +7,7 @@ for step in range(start, total):
     if display or save point: yield           4. the caller does every bit of I/O
 """
 
+import dataclasses
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import torch
 from ..animation.animator import build_animator
 from ..cutouts import CutoutAugs, make_cutouts
 from ..device import pick_device
-from ..errors import SettingsError
+from ..errors import RenderHalted, SettingsError
 from ..image_models import build_image_model
 from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
@@ -27,6 +28,7 @@ from ..settings import replace, split_changes, to_dict
 from ..targets import to_tensor
 from ..timing import StageTimer
 from .assets import load_assets
+from .guard import FiniteGuard, finer_split, free_memory, is_out_of_memory
 from .optim import build_optimizer, set_learning_rate
 
 
@@ -87,6 +89,8 @@ class Renderer:
         self.image.ready()
         self.optimizer = self._new_optimizer()
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
+        self.guard = FiniteGuard(self.device)
+        self.adjustments = []  # what the run changed by itself (finer micro-batches)
         self.step = 0
         self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
         self._pending = None  # (RunPlan, Assets, depth model) from steer(), for the next step
@@ -114,8 +118,12 @@ class Renderer:
 
     @property
     def notes(self) -> list[str]:
-        """Things the artist should know about how this run is carried out."""
-        return list(self.animator.notes) if self.animator is not None else []
+        """Things the artist should know about how this run is carried out (a sync)."""
+        notes = list(self.animator.notes) if self.animator is not None else []
+        skipped = int(self.guard.skipped)
+        if skipped:
+            notes.append(f"{skipped} step(s) gave non-finite values and were not applied")
+        return notes + self.adjustments
 
     def term(self, name: str):
         """The loss term of that name (e.g. 'prompts'); KeyError when the run has none."""
@@ -214,6 +222,7 @@ class Renderer:
             "rng": self.rng.get_state(),
             "terms": _to_cpu({name: state for name, state in terms.items() if state}),
             "animator": self.animator.state_dict() if self.animator is not None else {},
+            "guard": self.guard.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -222,11 +231,11 @@ class Renderer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.set_state(state["rng"])
         saved = state.get("terms", {})
-        for term in self.terms:
-            if term.name in saved:
-                term.load_state_dict(_to_device(saved[term.name], self.device))
+        for term in self.terms:  # a term saved empty goes back to its empty state
+            term.load_state_dict(_to_device(saved.get(term.name, {}), self.device))
         if self.animator is not None:
             self.animator.load_state_dict(state.get("animator", {}))
+        self.guard.load_state_dict(state.get("guard", {}))
         self.step = int(state["step"])
 
     # -- the loop ------------------------------------------------------------------------
@@ -244,7 +253,7 @@ class Renderer:
             ctx = self.plan.clock.at(self.step)
             if ctx.frame_start and self.animator is not None:
                 self.begin_frame(ctx)
-            step_losses = self.train_step(ctx)
+            step_losses = self.guarded_step(ctx)
             self.step += 1
             stopping = should_stop()
             s = self.settings
@@ -252,9 +261,12 @@ class Renderer:
             save = final or (s.save_every > 0 and self.step % s.save_every == 0)
             shown = s.display_every > 0 and self.step % s.display_every == 0
             if not (save or shown):
+                if not self.guard.sync_free:
+                    self.guard.check(step_losses)  # free off the GPU: stop at once
                 if every_step:
                     yield None
                 continue
+            self.guard.check(step_losses)  # a sync, as every display point is
             now = time.perf_counter()
             per_step = (now - last_yield) / max(self.step - last_step, 1)
             last_yield, last_step = now, self.step
@@ -298,6 +310,40 @@ class Renderer:
         every = self.settings.save_every or self.plan.total_steps
         return -(-self.step // every)
 
+    def guarded_step(self, ctx) -> dict:
+        """train_step; out of device memory, retried from the same random state with the
+        cutouts in more micro-batches (the step had changed nothing yet)."""
+        rng = self.rng.get_state()
+        while True:
+            try:
+                return self.train_step(ctx)
+            except Exception as error:
+                if not is_out_of_memory(error):
+                    raise
+            self.optimizer.zero_grad(set_to_none=True)
+            self.rng.set_state(rng)
+            free_memory(self.device)
+            self._split_finer()
+
+    def _split_finer(self) -> None:
+        """Raise gradient_accumulation_steps after running out of memory, or halt the run."""
+        s = self.settings
+        finer = finer_split(s.cutouts, s.gradient_accumulation_steps)
+        if finer is None:
+            raise RenderHalted(
+                f"out of device memory at step {self.step + 1} with one cutout per perceptor "
+                f"batch ({s.cutouts} batches); lower width/height ({self.plan.output_size[0]}x"
+                f"{self.plan.output_size[1]} pixels), use smaller perceptors, or precision "
+                "bf16/fp16. The checkpoint holds the run up to the step before."
+            )
+        self.adjustments.append(
+            f"out of device memory at step {self.step + 1}: gradient_accumulation_steps "
+            f"raised from {s.gradient_accumulation_steps} to {finer}"
+        )
+        new = replace(s, gradient_accumulation_steps=finer)
+        self.plan = dataclasses.replace(self.plan, settings=new)
+        self.settings = new
+
     def train_step(self, ctx) -> dict:
         """One optimisation step at ctx; returns detached loss tensors by name (no sync)."""
         with self.timer("decode"):
@@ -319,12 +365,11 @@ class Renderer:
                 roots.append(pixel_total)
                 grads.append(None)
             torch.autograd.backward(roots, grads)
-        with self.timer("optimizer"):
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.image.update()
         values.update({k: v.detach() for k, v in pixel.items()})
         values["total"] = sum(values.values(), z.new_zeros(()))
+        with self.timer("optimizer"):
+            self.guard.step(self.optimizer, self.image, values["total"])
+            self.optimizer.zero_grad(set_to_none=True)
         return values
 
     def cutouts(self, image, n: int, perceptor):

@@ -188,8 +188,8 @@ class SemanticStabilization(CutoutTerm):
     def load_state_dict(self, state):
         """Restore the reference's embeddings and centres."""
         embeds, centres = state.get("embeds"), state.get("centres", {})
+        self.active = bool(embeds)  # saved empty: no reference yet
         if embeds:
             self.target.see(
                 {p: (embeds[str(i)], centres.get(str(i))) for i, p in enumerate(self.perceptors)}
             )
-            self.active = True

@@ -1,0 +1,147 @@
+"""What a run will cost, measured before it starts: a few probe steps on the actual device.
+
+The probe runs real steps (and, in 2D and 3D, one frame change) on the run's own renderer,
+then puts its state back exactly, so a probed run makes the same images as an unprobed one.
+Time = the probed step times the run's steps, plus each frame change, display and save point;
+peak memory is the device's high-water mark during the probe (CUDA), against its capacity.
+"""
+
+import io
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .timing import synchronize
+
+PROBE_STEPS = 3  # timed steps, after one warm-up step
+MEMORY_MARGIN = 0.9  # warn when the peak would take more than this share of the device
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's expected wall time and peak device memory."""
+
+    seconds: float  # the remaining steps, frame changes, displays and saves
+    step_seconds: float
+    frame_seconds: float  # one frame change (warp, depth, references); 0 for still images
+    save_seconds: float  # one saved PNG
+    peak_bytes: int | None  # device memory high-water mark (CUDA), or the process's (CPU)
+    capacity_bytes: int | None  # the device's memory, when known
+    steps: int
+
+    @property
+    def fits(self) -> bool:
+        """Whether the peak stays within MEMORY_MARGIN of the device's memory."""
+        if self.peak_bytes is None or self.capacity_bytes is None:
+            return True
+        return self.peak_bytes <= MEMORY_MARGIN * self.capacity_bytes
+
+    def describe(self) -> str:
+        """One line for the command line and the studio."""
+        memory = ""
+        if self.peak_bytes is not None:
+            memory = f", peak memory {_gib(self.peak_bytes)}"
+            if self.capacity_bytes is not None:
+                memory += f" of {_gib(self.capacity_bytes)}"
+        text = f"estimate: {_duration(self.seconds)} for {self.steps} steps{memory}"
+        if not self.fits:
+            text += (
+                " — WARNING: that will not fit; lower width/height or cutouts, or raise "
+                "gradient_accumulation_steps"
+            )
+        return text
+
+    def as_dict(self) -> dict:
+        """Plain values, for the run's record."""
+        return {**asdict(self), "fits": self.fits}
+
+
+def estimate_run(renderer) -> Estimate:
+    """Probe the renderer's next steps and frame change, restore its state, and estimate."""
+    device = renderer.device
+    state = renderer.state_dict()
+    try:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        step_s = _time_steps(renderer)
+        frame_s = _time_frame(renderer)
+        peak, capacity = _memory(device)
+    finally:
+        renderer.load_state_dict(state)
+    s, clock = renderer.settings, renderer.plan.clock
+    remaining = clock.total_steps - renderer.step
+    frames = max(clock.frames - max(clock.at(renderer.step).frame, 0), 0) if frame_s else 0
+    saves = remaining // s.save_every + 1 if s.save_every else 1
+    displays = remaining // s.display_every if s.display_every else 0
+    save_s = _save_seconds(renderer.plan.output_size)
+    seconds = remaining * step_s + frames * frame_s + saves * save_s + displays * save_s / 4
+    return Estimate(seconds, step_s, frame_s, save_s, peak, capacity, remaining)
+
+
+def _time_steps(renderer) -> float:
+    """Seconds per step: the mean of PROBE_STEPS steps after a warm-up step (the mean, not the
+    best: a run lives with the machine's noise)."""
+    ctx = renderer.plan.clock.at(renderer.step)
+    renderer.guarded_step(ctx)
+    times = []
+    for _ in range(PROBE_STEPS):
+        synchronize(renderer.device)
+        start = time.perf_counter()
+        renderer.guarded_step(ctx)
+        synchronize(renderer.device)
+        times.append(time.perf_counter() - start)
+    return sum(times) / len(times)
+
+
+def _time_frame(renderer) -> float:
+    """Seconds of one frame change in 2D and 3D (0 for still images; Video Source frames are
+    read from the video in order, so their cost is left out rather than disturb the reader)."""
+    clock = renderer.plan.clock
+    if renderer.animator is None or renderer.settings.animation_mode not in ("2D", "3D"):
+        return 0.0
+    if clock.frames < 1:
+        return 0.0
+    ctx = clock.at(clock.frame_start_step(min(1, clock.frames - 1)))
+    synchronize(renderer.device)
+    start = time.perf_counter()
+    renderer.begin_frame(ctx)
+    synchronize(renderer.device)
+    return time.perf_counter() - start
+
+
+def _memory(device) -> tuple[int | None, int | None]:
+    """(peak bytes during the probe, the device's capacity), where they can be known."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), torch.cuda.mem_get_info(device)[1]
+    if device.type == "cpu":
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak * (1 if sys.platform == "darwin" else 1024), None  # kB on Linux
+    return None, None
+
+
+def _save_seconds(size) -> float:
+    """Seconds to encode one saved frame of this size as PNG (what a save point adds)."""
+    noise = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    start = time.perf_counter()
+    Image.fromarray(noise).save(io.BytesIO(), format="PNG", compress_level=4)
+    return time.perf_counter() - start
+
+
+def _gib(n: int) -> str:
+    """Bytes as GiB (or MiB below one GiB)."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def _duration(seconds: float) -> str:
+    """About how long, in words: 45 s, 3 min 20 s, 2 h 05 min."""
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"about {seconds:.0f} s"
+    if seconds < 3600:
+        return f"about {int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"about {int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"

@@ -1,0 +1,113 @@
+"""Faults inside a step: out of memory is retried with finer micro-batches, and steps with
+non-finite values are not applied; both end in the image a healthy run makes."""
+
+import numpy as np
+import pytest
+import torch
+
+from pytti_nb.engine.guard import NON_FINITE_LIMIT, finer_split, is_out_of_memory
+from pytti_nb.engine.render import Renderer
+from pytti_nb.errors import RenderHalted
+from pytti_nb.models import ModelCache
+from pytti_nb.plan import plan
+from pytti_nb.settings import from_dict
+
+
+@pytest.fixture(scope="module")
+def models():
+    return ModelCache()
+
+
+def settings(tiny, **changes):
+    return from_dict({**tiny, "cutouts": 8, **changes})
+
+
+class MemoryLimit:
+    """Makes the perceptor run out of memory on batches larger than `most` cutouts."""
+
+    def __init__(self, perceptor, most):
+        self.perceptor, self.most, self.calls = perceptor, most, []
+        self.encode = perceptor.encode_image
+
+    def __enter__(self):
+        def encode(images):
+            self.calls.append(len(images))
+            if len(images) > self.most:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.encode(images)
+
+        self.perceptor.encode_image = encode
+        return self
+
+    def __exit__(self, *exc):
+        del self.perceptor.encode_image
+
+
+def test_the_next_split_at_least_doubles_and_divides_the_cutouts():
+    assert [finer_split(8, k) for k in (1, 2, 4, 8)] == [2, 4, 8, None]
+    assert finer_split(12, 4) == 12 and finer_split(6, 2) == 6 and finer_split(9, 1) == 3
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, models):
+    healthy = list(
+        Renderer(plan(settings(tiny, gradient_accumulation_steps=4)), models).snapshots()
+    )
+    r = Renderer(plan(settings(tiny)), models)
+    with MemoryLimit(r.perceptors[0], most=2) as limit:
+        snaps = list(r.snapshots())
+    assert limit.calls[:3] == [8, 4, 2]  # 8 failed, then 4 failed, then batches of 2 fit
+    assert r.settings.gradient_accumulation_steps == 4
+    assert any("gradient_accumulation_steps raised from 1 to 2" in n for n in r.notes)
+    assert np.array_equal(snaps[-1].image, healthy[-1].image)  # nothing lost, to the bit
+
+
+def test_out_of_memory_at_one_cutout_per_batch_halts_with_the_state_intact(tiny, models):
+    r = Renderer(plan(settings(tiny)), models)
+    list(r.snapshots(should_stop=lambda: r.step >= 3))
+    before = r.state_dict()
+    with MemoryLimit(r.perceptors[0], most=0), pytest.raises(RenderHalted) as e:
+        list(r.snapshots())
+    assert "one cutout per perceptor batch" in str(e.value) and "lower width/height" in str(e.value)
+    assert r.step == 3 and torch.equal(r.state_dict()["image"]["pixels"], before["image"]["pixels"])
+
+
+class PoisonedStep:
+    """Makes the smoothing loss NaN at the given steps (0-based)."""
+
+    def __init__(self, renderer, steps):
+        self.term = renderer.term("smoothing")
+        self.renderer, self.steps = renderer, set(steps)
+        self.loss = self.term.loss
+
+    def __enter__(self):
+        def loss(image, ctx):
+            value = self.loss(image, ctx)
+            return value * float("nan") if self.renderer.step in self.steps else value
+
+        self.term.loss = loss
+        return self
+
+    def __exit__(self, *exc):
+        del self.term.loss
+
+
+def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, models):
+    r = Renderer(plan(settings(tiny, display_every=1, save_every=0)), models)
+    with PoisonedStep(r, steps={3}):
+        snaps = list(r.snapshots())
+    assert np.array_equal(snaps[3].image, snaps[2].image)  # step 4 was not applied
+    assert not np.array_equal(snaps[4].image, snaps[3].image)  # and the run went on
+    assert np.isnan(snaps[3].losses["total"]) and snaps[-1].step == 12
+    assert any("1 step(s) gave non-finite values" in n for n in r.notes)
+
+
+def test_steps_that_keep_failing_halt_the_run_naming_the_loss(tiny, models):
+    r = Renderer(plan(settings(tiny)), models)
+    with PoisonedStep(r, steps=range(2, 12)), pytest.raises(RenderHalted) as e:
+        list(r.snapshots())
+    assert f"{NON_FINITE_LIMIT} steps in a row" in str(e.value) and "'smoothing'" in str(e.value)
+    assert r.step == 2 + NON_FINITE_LIMIT
+    image = r.image.decode()
+    assert torch.isfinite(image).all()
