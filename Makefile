@@ -28,7 +28,7 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 	touch $@
 
 demo: $(RUNTIME)
-	$(BIN)/python -m pytti_nb render examples/demo.yaml examples/animation-2d.yaml
+	$(BIN)/python -m pytti_nb render examples/demo.yaml examples/animation-2d.yaml --set allow_overwrite=true
 
 test: $(DEV)
 	$(BIN)/python -m pytest -q

@@ -82,5 +82,23 @@ def atomic_torch_save(obj: object, path: Path) -> None:
     """torch.save `obj` to `path` atomically, streaming into the temp file (no in-memory copy)."""
     import torch  # imported here so output.py, which uses this module, stays torch-free
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Through a Python file, so a failed write (a full disk) surfaces as the OSError that
+    # caused it, not only as torch's RuntimeError ("unexpected pos ...").
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as e:
+            cause = os_error_behind(e)
+            if cause is None:
+                raise
+            raise cause from e
+
+
+def os_error_behind(error: BaseException) -> OSError | None:
+    """The OSError an exception was raised while handling (torch's writer wraps them), if any."""
+    seen = 0
+    while error is not None and seen < 16:
+        if isinstance(error, OSError):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from pytti_nb.atomic import atomic_torch_save
-from pytti_nb.errors import OutputError
-from pytti_nb.output import CHECKPOINT_NAME
+from pytti_nb.errors import OutputError, shown_path
+from pytti_nb.output import CHECKPOINT_NAME, write_error
 
 __all__ = ["CHECKPOINT_NAME", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -69,8 +69,8 @@ def save_checkpoint(run_dir: Path, state: dict) -> Path:
     try:
         # A GPU tensor in `state` makes this a sync point; keep checkpoints periodic, not per step.
         atomic_torch_save({FORMAT_KEY: FORMAT, "state": state}, path)
-    except OSError as e:
-        raise OutputError(f"cannot write checkpoint '{path}': {e.strerror or e}") from e
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        raise write_error("checkpoint", path, e) from e
     return path
 
 
@@ -79,26 +79,29 @@ def load_checkpoint(run_dir: Path, *, map_location: str | torch.device = "cpu") 
     path = checkpoint_path(run_dir)
     if not path.is_file():
         raise OutputError(
-            f"no checkpoint in '{run_dir}': it is not a pytti_nb run folder, or "
+            f"no checkpoint in {shown_path(run_dir)}: it is not a pytti_nb run folder, or "
             "its run saved nothing yet (was it started with save_every > 0?)"
         )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as e:
-        raise OutputError(f"cannot read checkpoint '{path}': {e.strerror or e}") from e
+        raise OutputError(f"cannot read checkpoint {shown_path(path)}: {e.strerror or e}") from e
     except Exception as e:  # garbage bytes make the unpickler raise almost any type (KeyError...)
         # First sentence only: torch's own advice (weights_only=False) is unsafe for users.
         reason = str(e).split(". ")[0].splitlines()[0][:160] if str(e) else "no details"
         raise OutputError(
-            f"checkpoint '{path}' is corrupt or not a pytti_nb checkpoint "
+            f"checkpoint {shown_path(path)} is corrupt or not a pytti_nb checkpoint "
             f"({type(e).__name__}: {reason}); delete it to start afresh"
         ) from e
     marker = payload.get(FORMAT_KEY) if isinstance(payload, dict) else None
     if isinstance(marker, int) and marker > FORMAT:
         raise OutputError(
-            f"checkpoint '{path}' has format {marker}, newer than this pytti_nb reads ({FORMAT}); "
+            f"checkpoint {shown_path(path)} has format {marker}, newer than this pytti_nb reads "
+            f"({FORMAT}); "
             "upgrade pytti_nb to resume it"
         )
     if marker != FORMAT or not isinstance(payload.get("state"), dict):
-        raise OutputError(f"checkpoint '{path}' is not a pytti_nb checkpoint (no {FORMAT_KEY!r})")
+        raise OutputError(
+            f"checkpoint {shown_path(path)} is not a pytti_nb checkpoint (no {FORMAT_KEY!r})"
+        )
     return payload["state"]

@@ -1,16 +1,18 @@
 """Command line: `python -m pytti_nb render|validate|settings-table`."""
 
 import argparse
+import contextlib
 import signal
 import sys
 
-from .errors import OutputError, PerceptorError, PyttiError, SettingsError
+from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: please report it with the traceback
 EXIT_BAD_INPUT = 2  # invalid settings, prompt, expression, path or command line
 EXIT_MODEL = 3  # a perceptor could not be loaded (weights missing, no network)
 EXIT_OUTPUT = 4  # the output folder or a file in it cannot be written or read
+EXIT_HALTED = 5  # out of device memory at one cutout per batch, or steps that keep giving NaN
 EXIT_STOPPED = 130  # stopped with Ctrl-C after saving a checkpoint; resume with --resume
 
 EXIT_CODES = {
@@ -19,6 +21,8 @@ EXIT_CODES = {
     EXIT_BAD_INPUT: "invalid settings, prompt, expression, path or arguments",
     EXIT_MODEL: "a perceptor could not be loaded (no weights, no network)",
     EXIT_OUTPUT: "the output folder or a file in it cannot be written or read",
+    EXIT_HALTED: "the render could not go on (out of device memory, non-finite values); "
+    "its checkpoint is saved",
     EXIT_STOPPED: "stopped by Ctrl-C after saving; continue with --resume",
 }
 
@@ -69,17 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
         "before it), e.g. --set perceptors=[demo]",
     )
     sub.add_parser("settings-table", help="print the settings table in Markdown")
+    from .sweep.command import add_arguments as add_sweep_arguments
+
+    add_sweep_arguments(
+        sub.add_parser(
+            "sweep",
+            help="render a sweep file's variations (grids, seeds, ...) on Ray, each resumable, "
+            "with a manifest and a contact sheet",
+        )
+    )
     return parser
 
 
 def main(argv=None) -> int:
     """Entry point; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):  # a file name or value no encoding can show
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "validate":
             return validate_command(args)
         if args.command == "import-pytti":
             return import_command(args)
+        if args.command == "sweep":
+            from .sweep.command import sweep_command
+
+            return sweep_command(args)
         if args.command == "settings-table":
             from .docs import settings_table
 
@@ -98,6 +118,9 @@ def main(argv=None) -> int:
     except OutputError as e:
         _error(str(e))
         return EXIT_OUTPUT
+    except RenderHalted as e:
+        _error(str(e))
+        return EXIT_HALTED
     except PyttiError as e:
         _error(str(e))
         return EXIT_BAD_INPUT
@@ -111,10 +134,11 @@ def main(argv=None) -> int:
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
     from .plan import plan_dict
-    from .settings import read_settings_file
+    from .settings import read_render_settings
 
-    data, notes = read_settings_file(args.settings, args.set)
+    data, notes, dropped = read_render_settings(args.settings, args.set)
     _report_conversion(args.settings, notes)
+    _print_notes(dropped)
     p = plan_dict(data, source=args.settings)
     facts = [f"{len(p.scenes)} scene(s)", f"{p.total_steps} steps"]
     width, height = p.output_size
@@ -151,7 +175,7 @@ def render_command(args) -> int:
     from .models import ModelCache
     from .plan import plan_dict
     from .run import prepare_run
-    from .settings import apply_overrides, read_settings_file
+    from .settings import apply_overrides, read_render_settings
 
     overrides = list(args.set) + ([f"output_root={args.out}"] if args.out else [])
     if args.resume and (args.settings or overrides):
@@ -171,8 +195,9 @@ def render_command(args) -> int:
             if path is None:
                 data = apply_overrides({}, overrides)
             else:
-                data, notes = read_settings_file(path, overrides)
+                data, notes, dropped = read_render_settings(path, overrides)
                 _report_conversion(path, notes)
+                _print_notes(dropped)
             plans.append(plan_dict(data, source=str(path or "settings")))
         except SettingsError as e:
             prefix = f"{path}: " if len(files) > 1 else ""
@@ -191,11 +216,11 @@ def _render(job, models, args) -> int:
     """Run one prepared job to the end (or Ctrl-C) and say what it wrote."""
     from .run import run_to_completion
 
+    _print_notes(job.notes)
     stop = _StopOnSigint()
     with stop:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
-    for note in result.notes:
-        print(f"note: {note}")
+    _print_notes(result.notes)
     print(
         f"wrote {result.frames} frame(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")
@@ -225,6 +250,12 @@ class _StopOnSigint:
             raise KeyboardInterrupt
         self.requested = True
         print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+
+
+def _print_notes(notes) -> None:
+    """Print notes the artist should know about."""
+    for note in notes:
+        print(f"note: {note}")
 
 
 def _report_conversion(path, notes) -> None:

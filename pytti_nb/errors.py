@@ -17,7 +17,7 @@ def shown(value, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def shown_path(path, limit: int = QUOTE_LIMIT) -> str:
+def shown_path(path, limit: int = 200) -> str:
     """A path quoted for a message, shortened in the middle so its file name stays readable."""
     text = str(path)
     if len(text) > limit:
@@ -31,10 +31,17 @@ class PyttiError(Exception):
 
 
 class SettingsError(PyttiError):
-    """One or more settings are invalid; `problems` holds one line per problem."""
+    """One or more settings are invalid; `problems` holds one line per problem (at most
+    MAX_PROBLEMS of them, then a line saying how many more there are)."""
+
+    MAX_PROBLEMS = 50
 
     def __init__(self, problems):
-        self.problems = list(problems)
+        problems = list(problems)
+        if len(problems) > self.MAX_PROBLEMS:
+            more = len(problems) - self.MAX_PROBLEMS
+            problems = problems[: self.MAX_PROBLEMS] + [f"... and {more} more problem(s)"]
+        self.problems = problems
         super().__init__("\n".join(self.problems))
 
 

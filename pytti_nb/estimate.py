@@ -48,7 +48,7 @@ class Estimate:
             memory = f", peak memory {_gib(self.peak_bytes)}"
             if self.capacity_bytes is not None:
                 memory += f" of {_gib(self.capacity_bytes)}"
-        text = f"estimate: {_duration(self.seconds)} for {self.steps} steps{memory}"
+        text = f"estimate: {duration(self.seconds)} for {self.steps} steps{memory}"
         if not self.fits:
             text += (
                 " — WARNING: that will not fit; lower width/height or cutouts, or raise "
@@ -137,7 +137,7 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """About how long, in words: 45 s, 3 min 20 s, 2 h 05 min."""
     seconds = max(seconds, 0.0)
     if seconds < 60:

@@ -3,34 +3,44 @@
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from .errors import PyttiError
+from .errors import PyttiError, shown
 
 MAX_IMAGE_PIXELS = 64_000_000  # a decompression bomb guard well above any sane input
+MAX_IMAGE_BYTES = 512 * 2**20  # a file this large is no image a run needs
 
 
 def check_image_file(path, where: str) -> tuple[int, int]:
-    """Prove a path is a readable image and return its (width, height), without decoding it."""
-    p = Path(str(path)).expanduser()
-    if str(path).startswith(("http://", "https://")):
+    """Prove a path is a readable image by decoding it fully (bounded in size), so a damaged
+    file fails here, before any model loads; its (width, height)."""
+    text = str(path)
+    if text.startswith(("http://", "https://")):
         raise PyttiError(
-            f"{where}: {str(path)!r} is a URL; download it and give the file's "
+            f"{where}: {shown(text)} is a URL; download it and give the file's "
             "path (URLs are not fetched, so a run never depends on a website)"
         )
-    if not p.is_file():
-        raise PyttiError(f"{where}: file {str(path)!r} does not exist")
+    p = Path(text).expanduser()
+    if "\0" in text or not p.is_file():
+        raise PyttiError(f"{where}: file {shown(text)} does not exist")
     try:
+        if p.stat().st_size > MAX_IMAGE_BYTES:
+            raise PyttiError(
+                f"{where}: {shown(text)} is larger than {MAX_IMAGE_BYTES // 2**20} MiB"
+            )
         with Image.open(p) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 raise PyttiError(
-                    f"{where}: {str(path)!r} is {im.width}x{im.height}, larger "
+                    f"{where}: {shown(text)} is {im.width}x{im.height}, larger "
                     f"than {MAX_IMAGE_PIXELS} pixels"
                 )
-            im.verify()
+            im.load()  # decodes every pixel: a corrupt stream with valid checksums fails here
             return im.width, im.height
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        raise PyttiError(f"{where}: {str(path)!r} is not a readable image ({e})") from None
+    except PyttiError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+        reason = str(e) if len(str(e)) <= 160 else str(e)[:157] + "..."
+        raise PyttiError(f"{where}: {shown(text)} is not a readable image ({reason})") from None
 
 
 def load_rgb(path, size=None) -> np.ndarray:

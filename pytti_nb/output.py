@@ -8,14 +8,22 @@ Layout of one run (`output_root/<file_namespace>` or `<file_namespace>(k)`):
     <run folder name>.mp4   assembled by RunWriter.finish() when there is more than one frame
     <run folder name>.gif   the same as an animated GIF, with save_gif
 No torch import here: this module must work in a bare notebook kernel or UI process.
+
+A render holds an exclusive lock on its run folder (flock on the folder itself, released by
+the OS when the process ends, so a killed render leaves no stale lock). It writes and deletes
+only inside the run folder, never through a link, and deletes only files it writes itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import math
+import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -27,10 +35,14 @@ from pytti_nb.atomic import (
     TEMP_SUFFIX,
     atomic_path,
     atomic_write_bytes,
-    atomic_write_text,
     temp_path_for,
 )
-from pytti_nb.errors import OutputError
+from pytti_nb.errors import OutputError, shown, shown_path
+
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked there
+    fcntl = None
 
 METADATA_KEY = "pytti_nb"  # iTXt chunk holding the metadata as JSON
 SUMMARY_KEY = "parameters"  # iTXt chunk with a human-readable summary (the name image viewers show)
@@ -41,6 +53,12 @@ CHECKPOINT_NAME = "checkpoint.pt"
 PNG_COMPRESS_LEVEL = 4  # zlib level 4 is ~3x faster than the default 6 for a few % larger files
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
 FRAME_NAME = re.compile(r"\d{6,}\.png")
+SNAPSHOTS_DIR = "snapshots"  # the studio's snapshots (ui/files.py)
+SNAPSHOT_NAME = re.compile(r"step_\d{6,}\.png")
+MAX_NAMESPACE_CHARS = 400
+MAX_FOLDER_NAME_BYTES = 200  # leaves room for '(k)' and the temp files' names within 255
+MAX_SUFFIX = 10_000  # run folders '<ns>(1)' ... tried before giving up
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 # Characters some OS refuses in a file name (Windows: these and control characters); PyTTI
 # took any name, so everything else that every OS stores is allowed.
 NAMESPACE_FORBIDDEN = set('<>:"\\|?*')
@@ -119,26 +137,36 @@ def png_bytes(image, metadata: dict) -> bytes:
 def read_png_metadata(path: Path) -> dict:
     """Read back the metadata dict that png_bytes stored in a PNG file."""
     path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"cannot read metadata from '{path}': no such file")
+    where = f"cannot read metadata from {shown_path(path)}"
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        is_file = False
+    if not is_file:
+        raise OutputError(f"{where}: no such file")
     try:
         with Image.open(path) as im:
             fmt, raw = im.format, im.info.get(METADATA_KEY)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise OutputError(f"cannot read metadata from '{path}': not a readable image ({e})") from e
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise OutputError(f"{where}: not a readable image ({shown(str(e), 200)})") from e
     if fmt != "PNG":
-        raise OutputError(f"cannot read metadata from '{path}': it is a {fmt} file, not a PNG")
-    if raw is None:
+        raise OutputError(f"{where}: it is a {fmt} file, not a PNG")
+    if not isinstance(raw, str):
         raise OutputError(
-            f"cannot read metadata from '{path}': the PNG has no '{METADATA_KEY}' chunk, "
+            f"{where}: the PNG has no '{METADATA_KEY}' text chunk, "
             "so it was not written by pytti_nb (or its metadata was stripped)"
         )
     try:
         metadata = json.loads(raw)
-    except ValueError as e:
-        raise OutputError(f"cannot read metadata from '{path}': corrupt metadata JSON ({e})") from e
+    except (ValueError, RecursionError) as e:
+        raise OutputError(f"{where}: corrupt metadata JSON ({shown(str(e), 200)})") from e
     if not isinstance(metadata, dict):
-        raise OutputError(f"cannot read metadata from '{path}': metadata is not a JSON object")
+        raise OutputError(f"{where}: metadata is not a JSON object")
+    from pytti_nb.settings import size_problem
+
+    problem = size_problem(metadata)
+    if problem:
+        raise OutputError(f"{where}: its metadata is too large ({problem})")
     return metadata
 
 
@@ -148,22 +176,38 @@ def namespace_problem(ns: object) -> str | None:
         return f"must be text, not {type(ns).__name__}"
     if not ns.strip():
         return "is empty"
+    if len(ns) > MAX_NAMESPACE_CHARS:
+        return f"is {len(ns)} characters long; at most {MAX_NAMESPACE_CHARS}"
     if ns.startswith("/"):
         return "is an absolute path"
     for part in ns.split("/"):
-        if not part:
-            return "has an empty folder name (a trailing or doubled '/')"
-        if set(part) == {"."}:
-            return f"contains {part!r}, which would leave or alias the output folder"
-        bad = sorted({c for c in part if c in NAMESPACE_FORBIDDEN or not c.isprintable()})
-        if bad:
-            return f"contains the character(s) {''.join(bad)!r}"
-        if part != part.strip():
-            return f"has the folder name {part!r}, which starts or ends with a space"
-        if part.endswith("."):
-            return f"has the folder name {part!r}, which ends in '.' (Windows drops it)"
-        if part.split(".")[0].upper() in WINDOWS_DEVICES:
-            return f"has the folder name {part!r}, a device name on Windows"
+        problem = _folder_name_problem(part)
+        if problem:
+            return problem
+    return None
+
+
+def _folder_name_problem(part: str) -> str | None:
+    """What is wrong with one folder name of a file_namespace, or None."""
+    if not part:
+        return "has an empty folder name (a trailing or doubled '/')"
+    if set(part) == {"."}:
+        return f"contains {part!r}, which would leave or alias the output folder"
+    bad = sorted({c for c in part if c in NAMESPACE_FORBIDDEN or not c.isprintable()})
+    if bad:
+        return f"contains the character(s) {shown(''.join(bad[:8]))}"
+    size = len(part.encode("utf-8", "surrogatepass"))
+    if size > MAX_FOLDER_NAME_BYTES:
+        return (
+            f"has the folder name {shown(part, 40)}, {size} bytes long; at most "
+            f"{MAX_FOLDER_NAME_BYTES} (file systems store 255, and pytti_nb adds to it)"
+        )
+    if part != part.strip():
+        return f"has the folder name {shown(part)}, which starts or ends with a space"
+    if part.endswith("."):
+        return f"has the folder name {shown(part)}, which ends in '.' (Windows drops it)"
+    if part.split(".")[0].upper() in WINDOWS_DEVICES:
+        return f"has the folder name {shown(part)}, a device name on Windows"
     return None
 
 
@@ -171,7 +215,7 @@ def validate_namespace(ns: str) -> None:
     """Raise OutputError unless `ns` is a safe relative file_namespace (pure: no filesystem)."""
     problem = namespace_problem(ns)
     if problem:
-        raise OutputError(f"file_namespace {ns!r} {problem}; {NAMESPACE_ALLOWED}")
+        raise OutputError(f"file_namespace {shown(ns)} {problem}; {NAMESPACE_ALLOWED}")
 
 
 def run_dir_inside(root: Path, name: str, file_namespace: str) -> Path:
@@ -179,8 +223,8 @@ def run_dir_inside(root: Path, name: str, file_namespace: str) -> Path:
     run_dir = (root / name).resolve()
     if not run_dir.is_relative_to(root):
         raise OutputError(
-            f"file_namespace {file_namespace!r} resolves to '{run_dir}', outside the output folder "
-            f"'{root}' (through a symlink); {NAMESPACE_ALLOWED}"
+            f"file_namespace {shown(file_namespace)} resolves to {shown_path(run_dir)}, outside "
+            f"the output folder {shown_path(root)} (through a symlink); {NAMESPACE_ALLOWED}"
         )
     return run_dir
 
@@ -191,7 +235,11 @@ def holds_run(path: Path) -> bool:
 
 
 def resolve_run_dir(output_root: Path, file_namespace: str, allow_overwrite: bool) -> Path:
-    """Pick (and create) the run folder: `<ns>`, or the first free `<ns>(k)` unless overwriting."""
+    """Pick (and create) the run folder: `<ns>`, or the first free `<ns>(k)` unless overwriting.
+
+    Nothing is locked or checked for ownership here: a render claims its folder with
+    claim_run_dir.
+    """
     validate_namespace(file_namespace)
     root = Path(output_root).resolve()
     run_dir = run_dir_inside(root, file_namespace, file_namespace)
@@ -201,6 +249,143 @@ def resolve_run_dir(output_root: Path, file_namespace: str, allow_overwrite: boo
         run_dir = run_dir_inside(root, f"{file_namespace}({k})", file_namespace)
     check_writable(run_dir)
     return run_dir
+
+
+def claim_run_dir(
+    output_root: Path, file_namespace: str, allow_overwrite: bool
+) -> tuple[Path, RunLock, list[str]]:
+    """Create and lock the run folder of a new render; notes on folders passed over.
+
+    Without allow_overwrite: the first of `<ns>`, `<ns>(1)`, ... that is empty and not in use.
+    With it: `<ns>` when it holds only what pytti_nb writes (else the first such `<ns>(k)`),
+    and an OutputError when another render is writing there.
+    """
+    validate_namespace(file_namespace)
+    root = Path(output_root).resolve()
+    notes = []
+    for k in range(MAX_SUFFIX):
+        name = file_namespace if k == 0 else f"{file_namespace}({k})"
+        run_dir = run_dir_inside(root, name, file_namespace)
+        if holds_run(run_dir) and not (allow_overwrite and _reusable(run_dir, notes)):
+            continue
+        check_writable(run_dir)
+        lock = RunLock.acquire(run_dir)
+        if lock is None and allow_overwrite:
+            raise OutputError(f"{busy_message(run_dir)}; wait for it to finish, or stop it")
+        if lock is not None and (allow_overwrite or not holds_run(run_dir)):
+            return run_dir, lock, notes
+        if lock is not None:
+            lock.release()  # another render took this folder while we looked
+    raise OutputError(
+        f"no free run folder for file_namespace {shown(file_namespace)} in "
+        f"{shown_path(root)}: {MAX_SUFFIX} are taken; choose another name"
+    )
+
+
+def _reusable(run_dir: Path, notes: list) -> bool:
+    """Whether allow_overwrite may reuse a folder: it holds only what pytti_nb writes (with a
+    note when it does not)."""
+    if is_run_folder(run_dir):
+        return True
+    notes.append(
+        f"{shown_path(run_dir)} holds files pytti_nb did not write, so allow_overwrite does not "
+        "reuse it; the run goes to the next free folder"
+    )
+    return False
+
+
+def is_run_folder(run_dir: Path) -> bool:
+    """Whether a folder holds nothing but what a render writes (frames, palettes, snapshots,
+    settings.yaml, checkpoint.pt, the video and GIF, temp files), none of it a link."""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink() or not run_dir.is_dir():
+        return False
+    files = {SETTINGS_NAME, CHECKPOINT_NAME, f"{run_dir.name}.mp4", f"{run_dir.name}.gif"}
+    folders = {FRAMES_DIR: FRAME_NAME, PALETTES_DIR: FRAME_NAME, SNAPSHOTS_DIR: SNAPSHOT_NAME}
+    for entry in os.scandir(run_dir):
+        if entry.is_symlink():
+            return False
+        if entry.is_dir():
+            if entry.name not in folders or not _only_files(entry.path, folders[entry.name]):
+                return False
+        elif entry.name not in files and not _is_temp(entry.name):
+            return False
+    return True
+
+
+def _only_files(folder, pattern) -> bool:
+    """Whether a folder holds only regular files whose names match (or temp files)."""
+    return all(
+        entry.is_file(follow_symlinks=False)
+        and (pattern.fullmatch(entry.name) or _is_temp(entry.name))
+        for entry in os.scandir(folder)
+    )
+
+
+def _is_temp(name: str) -> bool:
+    """Whether a name is one of atomic.py's temp files."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+class RunLock:
+    """An exclusive lock on a run folder: flock on the folder itself, so it adds no file, and
+    the OS releases it when the process ends (a killed render leaves no stale lock)."""
+
+    def __init__(self, fd: int | None):
+        self._fd = fd
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock | None:
+        """The lock, or None when another render holds it. Where the file system cannot
+        lock (some network and FUSE mounts, Windows), an unlocked RunLock."""
+        if fcntl is None:
+            return cls(None)
+        try:
+            fd = os.open(run_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as e:
+            raise OutputError(
+                f"cannot open the run folder {shown_path(run_dir)}: {e.strerror}"
+            ) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except OSError:
+            os.close(fd)
+            return cls(None)
+        return cls(fd)
+
+    def release(self) -> None:
+        """Give the lock up (closing the folder's descriptor); safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self):
+        self.release()
+
+
+def busy_message(run_dir: Path) -> str:
+    """The message for a run folder another render is writing to."""
+    return f"the run folder {shown_path(run_dir)} is in use by another render"
+
+
+def write_error(what: str, path: Path, error: BaseException, run_dir=None) -> OutputError:
+    """The OutputError for a file of a run (in run_dir, by default the file's folder) that
+    could not be written, naming it and the cause, and how to continue after a full disk."""
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    hint = ""
+    if getattr(error, "errno", None) in FULL_DISK:
+        folder = shown_path(run_dir if run_dir is not None else Path(path).parent)
+        hint = (
+            "; the last checkpoint is kept: free some space, then continue with "
+            f"`python -m pytti_nb render --resume {folder}`"
+        )
+    elif isinstance(error, FileNotFoundError):
+        hint = " (was the output folder moved or deleted?)"
+    reason = reason if len(reason) <= 200 else reason[:197] + "..."
+    return OutputError(f"cannot write {what} {shown_path(path)}: {reason}{hint}")
 
 
 def check_writable(directory: Path) -> None:
@@ -213,9 +398,10 @@ def check_writable(directory: Path) -> None:
             probe.write_bytes(b"ok")
         finally:
             probe.unlink(missing_ok=True)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         raise OutputError(
-            f"output folder '{directory}' is not writable: {e.strerror or e}; "
+            f"output folder {shown_path(directory)} is not writable: "
+            f"{getattr(e, 'strerror', None) or e}; "
             "choose another output folder or fix its permissions"
         ) from e
 
@@ -233,8 +419,14 @@ def frame_image(path: Path, size: tuple[int, int], even: tuple[int, int]) -> byt
 
 def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> None:
     """Encode frames (in the given order) to an H.264 yuv420p MP4, written atomically."""
-    with Image.open(frame_paths[0]) as im:
-        size = im.size
+    try:
+        with Image.open(frame_paths[0]) as im:
+            size = im.size
+    except OSError as e:
+        raise OutputError(
+            f"cannot assemble the video: frame {shown_path(frame_paths[0])} is not a readable "
+            f"image ({e})"
+        ) from e
     even = (size[0] - size[0] % 2, size[1] - size[1] % 2)  # crop 1 px off odd sides
     if min(even) == 0:
         raise OutputError(f"cannot assemble the video: frames are {size[0]}x{size[1]}; need >= 2x2")
@@ -260,7 +452,7 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
             finally:
                 writer.close()  # waits for ffmpeg to finish (or stops it after an error)
     except (OSError, RuntimeError) as e:
-        raise OutputError(f"cannot write the video '{video_path}': {e}") from e
+        raise write_error("video", video_path, e) from e
 
 
 def mux_audio(video_path: Path, audio_path, offset: float, seconds: float) -> None:
@@ -282,7 +474,7 @@ def mux_audio(video_path: Path, audio_path, offset: float, seconds: float) -> No
                     f"{run.stderr.strip()[-300:]}"
                 )
     except OSError as e:
-        raise OutputError(f"cannot write the video '{video_path}': {e}") from e
+        raise write_error("video", video_path, e) from e
 
 
 def assemble_gif(frame_paths: list[Path], gif_path: Path, *, fps: float) -> None:
@@ -301,19 +493,32 @@ def assemble_gif(frame_paths: list[Path], gif_path: Path, *, fps: float) -> None
                 duration=duration_ms, optimize=False,
             )  # fmt: skip
     except OSError as e:
-        raise OutputError(f"cannot write the GIF '{gif_path}': {e}") from e
+        raise write_error("GIF", gif_path, e) from e
 
 
 class RunWriter:
-    """Writes one run's folder: numbered PNG frames, settings.yaml, the final MP4 (and GIF)."""
+    """Writes one run's folder: numbered PNG frames, settings.yaml, the final MP4 (and GIF).
+
+    It holds the folder's lock from creation until finish() or release(), writes only inside
+    the folder (never through a link) and turns every failed write into an OutputError that
+    names the file and the cause; atomic writes leave the previous file and no temp file.
+    """
 
     def __init__(
-        self, run_dir: Path, *, fps: float, overwrite: bool, gif: bool = False, audio=None
+        self,
+        run_dir: Path,
+        *,
+        fps: float,
+        overwrite: bool,
+        gif: bool = False,
+        audio=None,
+        lock: RunLock | None = None,
     ):
-        """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run."""
+        """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run.
+        `lock` is the folder's lock when the caller holds it already (claim_run_dir)."""
         is_number = isinstance(fps, (int, float)) and not isinstance(fps, bool)
         if not (is_number and math.isfinite(fps) and fps > 0):
-            raise OutputError(f"frames_per_second must be a positive number, got {fps!r}")
+            raise OutputError(f"frames_per_second must be a positive number, got {shown(fps)}")
         self.run_dir = Path(run_dir)
         self.fps = float(fps)
         self.frames_dir = self.run_dir / FRAMES_DIR
@@ -323,21 +528,76 @@ class RunWriter:
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
         self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
         self.last_written = None  # the frame file written last, if any
-        check_writable(self.frames_dir)
-        if overwrite:
-            self.remove_previous_run()
+        self.written = []  # every file this writer wrote, so discard() can take them back
+        self._no_link(self.run_dir)
+        check_writable(self.run_dir)
+        self._real = Path(os.path.realpath(self.run_dir))
+        self.lock = lock or RunLock.acquire(self.run_dir)
+        if self.lock is None:
+            raise OutputError(f"{busy_message(self.run_dir)}; wait for it to finish, or stop it")
+        try:
+            self._inside(self.frames_dir)
+            check_writable(self.frames_dir)
+            if overwrite:
+                self.remove_previous_run()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Give up the run folder's lock (the render is over)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def discard(self) -> None:
+        """Take back a render that failed before saving anything it could resume from: delete
+        the files this writer wrote, then the folders left empty, run folder included."""
+        for path in reversed(self.written):
+            with contextlib.suppress(OutputError):
+                _unlink_file(path)
+        for folder in (self.palettes_dir, self.frames_dir, self.run_dir):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+
+    def _no_link(self, path: Path) -> None:
+        """Raise OutputError when `path` is a link: a render writes only where it seems to."""
+        if path.is_symlink():
+            raise OutputError(
+                f"{shown_path(path)} is a link; pytti_nb writes only inside the run folder, "
+                "never through a link: remove the link or choose another folder"
+            )
+
+    def _inside(self, folder: Path) -> Path:
+        """`folder` (the run folder or one of its subfolders), checked: no link, and really
+        inside the run folder."""
+        self._no_link(folder)
+        real = Path(os.path.realpath(folder))
+        if real != self._real and real.parent != self._real:
+            raise OutputError(
+                f"{shown_path(folder)} leads outside the run folder {shown_path(self.run_dir)}; "
+                "pytti_nb writes only inside it"
+            )
+        return folder
 
     def remove_previous_run(self) -> None:
-        """Delete only our own files (frames, video, settings, checkpoint, temp leftovers)."""
+        """Delete only our own files (frames, video, settings, checkpoint, temp leftovers), and
+        only in a folder that holds nothing else; never through a link."""
+        if not is_run_folder(self.run_dir):
+            raise OutputError(
+                f"{shown_path(self.run_dir)} holds files pytti_nb did not write; it is not "
+                "reused (nothing was deleted): choose another file_namespace"
+            )
         ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME]
         ours.append(self.run_dir / f"{self.run_dir.name}.gif")
-        ours += self.frame_paths()
-        ours += [p for p in self.palettes_dir.glob("*.png") if FRAME_NAME.fullmatch(p.name)]
         for folder in (self.run_dir, self.frames_dir, self.palettes_dir):
-            ours += folder.glob(f".*{TEMP_SUFFIX}")
+            if folder.is_dir():
+                self._inside(folder)
+                ours += [p for p in folder.iterdir() if _is_temp(p.name)]
+        ours += self.frame_paths()
+        if self.palettes_dir.is_dir():
+            ours += [p for p in self.palettes_dir.iterdir() if FRAME_NAME.fullmatch(p.name)]
         for path in ours:
-            if path.is_file():
-                path.unlink()
+            _unlink_file(path)
 
     def frame_path(self, index: int) -> Path:
         """Path of frame `index` (zero-padded so names sort in frame order)."""
@@ -345,6 +605,8 @@ class RunWriter:
 
     def frame_paths(self) -> list[Path]:
         """All frame files in the run, in frame order."""
+        if not self.frames_dir.is_dir():
+            return []
         frames = [p for p in self.frames_dir.glob("*.png") if FRAME_NAME.fullmatch(p.name)]
         return sorted(frames, key=lambda p: int(p.stem))
 
@@ -353,33 +615,58 @@ class RunWriter:
         if not isinstance(index, int) or index < 0:
             raise ValueError(f"frame index must be a non-negative int, got {index!r}")
         path = self.frame_path(index)
-        atomic_write_bytes(path, png_bytes(image, metadata))
+        self._write("frame", path, png_bytes(image, metadata))
         self.last_written = path
         return path
 
     def write_palette(self, index: int, swatch) -> Path:
         """Write the palette swatch of frame `index` into palettes/, atomically; its path."""
         path = self.palettes_dir / self.frame_path(index).name
-        path.parent.mkdir(exist_ok=True)
         buf = io.BytesIO()
         to_pil(swatch).save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        atomic_write_bytes(path, buf.getvalue())
+        self._write("palette swatch", path, buf.getvalue())
         return path
 
     def write_settings(self, settings_yaml_text: str) -> Path:
         """Write the run's settings.yaml atomically; return its path."""
-        atomic_write_text(self.settings_path, settings_yaml_text)
+        self._write("settings", self.settings_path, settings_yaml_text.encode("utf-8"))
         return self.settings_path
+
+    def _write(self, what: str, path: Path, data: bytes) -> None:
+        """Write a file of the run atomically, or raise OutputError naming it and the cause."""
+        try:
+            if path.parent != self.run_dir:
+                self._inside(path.parent).mkdir(exist_ok=True)
+            self._inside(path.parent)
+            atomic_write_bytes(path, data)
+            self.written.append(path)
+        except OSError as e:
+            raise write_error(what, path, e, self.run_dir) from e
 
     def finish(self) -> Path | None:
         """Assemble `<run folder name>.mp4` (and .gif) from all frames; the MP4's path, or None
-        when there are fewer than two frames."""
-        frames = self.frame_paths()
-        if len(frames) < 2:
-            return None
-        assemble_video(frames, self.video_path, fps=self.fps)
-        if self.audio is not None:
-            mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)
-        if self.gif_path is not None:
-            assemble_gif(frames, self.gif_path, fps=self.fps)
-        return self.video_path
+        when there are fewer than two frames. Releases the folder's lock."""
+        try:
+            frames = self.frame_paths()
+            if len(frames) < 2:
+                return None
+            self._inside(self.run_dir)
+            assemble_video(frames, self.video_path, fps=self.fps)
+            if self.audio is not None:
+                mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)
+            if self.gif_path is not None:
+                assemble_gif(frames, self.gif_path, fps=self.fps)
+            return self.video_path
+        finally:
+            self.release()
+
+
+def _unlink_file(path: Path) -> None:
+    """Delete a regular file; links, folders and missing paths are left alone."""
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise OutputError(f"cannot delete the old file {shown_path(path)}: {e.strerror}") from e

@@ -1,17 +1,22 @@
 """Turn Settings into a checked RunPlan: every prompt, expression and file is validated here,
 before any model loads or any GPU time is spent."""
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.clock import Clock
-from .errors import PyttiError, SettingsError
+from .errors import PyttiError, SettingsError, shown
 from .images import check_image_file
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
 from .settings import expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
+MAX_TOTAL_STEPS = 1_000_000  # steps of one run (scenes x steps_per_scene, or the video's)
+MAX_EVALUATIONS = 10_000_000  # time-varying values x steps that validation evaluates
+MAX_MAGNITUDE = 1e6  # largest weight, cutoff or scheduled value at any step
+MAX_MOTION = 1e9  # largest motion value (pixels, degrees) at any frame
 INIT_WEIGHTS = ("direct_init_weight", "semantic_init_weight")
 
 
@@ -119,7 +124,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     cache = Path(s.models_cache_dir).expanduser() if s.models_cache_dir else None
     if cache is not None and cache.exists() and not cache.is_dir():
         problems.append(
-            f"models_cache_dir: {s.models_cache_dir!r} is a file; give a folder "
+            f"models_cache_dir: {shown(s.models_cache_dir)} is a file; give a folder "
             "(it is created if missing) or leave it empty for open_clip's cache"
         )
     init_size = (
@@ -132,8 +137,11 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     video = _video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image
+    checked = set()
     for path, where in _referenced_files(scenes, direct, weights):
-        attempt(None, check_image_file, path, where)  # its message names `where`
+        if path not in checked:  # each file is decoded once, however often it is named
+            checked.add(path)
+            attempt(None, check_image_file, path, where)  # its message names `where`
     width, height = _resolve_size(s, init_size, problems)
     if s.image_model == "VQGAN":
         width, height = _vqgan_size(s, width, height, check_models, attempt, problems)
@@ -143,6 +151,12 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
         )
     clock = Clock.of(s, len(scenes), max_steps=_video_steps(s, video, problems), audio=audio)
+    if clock.total_steps > MAX_TOTAL_STEPS:
+        problems.append(
+            f"steps_per_scene: the run would take {clock.total_steps:,} steps ({len(scenes)} "
+            f"scene(s)); at most {MAX_TOTAL_STEPS:,}: use fewer steps or scenes"
+        )
+        raise SettingsError(problems)
     mask_videos = _mask_videos(s, scenes, direct, weights, clock, previous, problems)
     off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
     init_weights = [n for n in INIT_WEIGHTS if n not in off]
@@ -228,7 +242,7 @@ def _video_steps(s, video, problems) -> int | None:
     frames = (video.frames - 1) // s.frame_stride  # frame k shows source frame (k + 1) * stride
     if frames < 1:
         problems.append(
-            f"video_path: {s.video_path!r} has {video.frames} frame(s) at "
+            f"video_path: {shown(s.video_path)} has {video.frames} frame(s) at "
             f"{s.frames_per_second:g} fps; an animation frame needs the next one "
             f"{s.frame_stride} frame(s) on; use a longer video or a smaller frame_stride"
         )
@@ -249,7 +263,7 @@ def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
         out[mask.path] = info
         if info.frames <= last:
             problems.append(
-                f"{where}: the mask video {mask.path!r} has {info.frames} frame(s) at "
+                f"{where}: the mask video {shown(mask.path)} has {info.frames} frame(s) at "
                 f"{s.frames_per_second:g} fps, but the run needs {last + 1} (mask frames follow "
                 "the animation frames, frame_stride at a time); use a longer mask video"
             )
@@ -298,7 +312,21 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
     if len(problems) > before:
         return  # the motion check needs a sound camera and depth model
     depths = typical_depths(s, output_height) if s.animation_mode == "3D" else {}
-    check_motion_over_run(clock, motion, depths, problems)
+    watched = {
+        k: tuple(map(_Largest, v)) if isinstance(v, tuple) else _Largest(v)
+        for k, v in motion.items()
+    }
+    before = len(problems)
+    check_motion_over_run(clock, watched, depths, problems)
+    if len(problems) > before:
+        return
+    for name, value in watched.items():
+        largest = max(v.largest for v in (value if isinstance(value, tuple) else (value,)))
+        if largest > MAX_MOTION:
+            problems.append(
+                f"{name}: reaches {largest:.3g} at some frame; a motion value must stay within "
+                f"±{MAX_MOTION:g} (pixels or degrees per frame)"
+            )
 
 
 def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
@@ -321,9 +349,9 @@ def _masks(scenes, direct, weights):
     """(Mask, label) of every mask in the prompts and weight settings."""
     for scene in scenes:
         for p in scene.prompts:
-            yield p.mask, f"mask of prompt {p.source!r}"
+            yield p.mask, f"mask of prompt {shown(p.source)}"
     for d in direct:
-        yield d.mask, f"mask of direct image prompt {d.source!r}"
+        yield d.mask, f"mask of direct image prompt {shown(d.source)}"
     for name, weight in weights.items():
         if weight is not None:
             yield weight.mask, f"mask of {name}"
@@ -334,9 +362,9 @@ def _referenced_files(scenes, direct, weights):
     for scene in scenes:
         for p in scene.prompts:
             if p.image:
-                yield p.image, f"image prompt {p.source!r}"
+                yield p.image, f"image prompt {shown(p.source)}"
     for d in direct:
-        yield d.path, f"direct image prompt {d.source!r}"
+        yield d.path, f"direct image prompt {shown(d.source)}"
     for mask, where in _masks(scenes, direct, weights):
         if mask.kind == "image":
             yield mask.path, where
@@ -400,7 +428,7 @@ def _vqgan_size(s, width, height, check_models, attempt, problems):
     out_w, out_h = (side * s.pixel_size // factor * factor for side in (width, height))
     if min(out_w, out_h) < factor:
         problems.append(
-            f"width/height: VQGAN {s.vqgan_model!r} makes images in blocks of {factor} pixels; "
+            f"width/height: VQGAN {shown(s.vqgan_model)} makes images in blocks of {factor} pixels; "
             f"the output {width * s.pixel_size}x{height * s.pixel_size} is smaller than one"
         )
         return width, height
@@ -415,7 +443,6 @@ def _check_expressions_over_run(clock, scenes, direct, schedules, weights, probl
     """
     from .schedules import check_time_value
 
-    samples = clock.samples()
     values = [(v, f"setting {name!r}", False, name) for name, v in schedules.items()]
     for name, w in weights.items():
         if w is not None:
@@ -426,24 +453,67 @@ def _check_expressions_over_run(clock, scenes, direct, schedules, weights, probl
     for scene in scenes:
         for pr in scene.prompts:
             values += [
-                (pr.weight, f"weight of prompt {pr.source!r}", False, None),
-                (pr.stop, f"stop of prompt {pr.source!r}", True, None),
+                (pr.weight, f"weight of prompt {shown(pr.source)}", False, None),
+                (pr.stop, f"stop of prompt {shown(pr.source)}", True, None),
             ]
             if pr.mask.cutoff is not None:
-                where = f"mask cutoff of prompt {pr.source!r}"
+                where = f"mask cutoff of prompt {shown(pr.source)}"
                 values.append((pr.mask.cutoff, where, False, None))
     for d in direct:
         values += [
-            (d.weight, f"weight of {d.source!r}", False, None),
-            (d.stop, f"stop of {d.source!r}", True, None),
+            (d.weight, f"weight of {shown(d.source)}", False, None),
+            (d.stop, f"stop of {shown(d.source)}", True, None),
         ]
+    values = [v for v in values if v[0] is not None]  # failed to parse: reported already
+    varying = sum(1 for v in values if not v[0].is_constant)
+    if varying * clock.total_steps > MAX_EVALUATIONS:
+        problems.append(
+            f"scenes: {varying} values change over the run's {clock.total_steps:,} steps, "
+            f"{varying * clock.total_steps:,} evaluations to check; at most "
+            f"{MAX_EVALUATIONS:,}: make some weights constant, or the run shorter"
+        )
+        return frozenset()
+    samples = clock.samples() if varying else [(0.0, 0.0)]  # constants are checked once
     off = set()
     for value, where, allow_inf, name in values:
-        if value is None:
-            continue  # it failed to parse; that is reported already
+        watched = _Largest(value)
         try:
-            if check_time_value(value, samples, where, allow_inf=allow_inf) and name:
+            if check_time_value(watched, samples, where, allow_inf=allow_inf) and name:
                 off.add(name)
         except PyttiError as e:
             problems.append(str(e))
+            continue
+        if watched.largest > MAX_MAGNITUDE and not allow_inf:
+            problems.append(
+                f"{where}: {shown(value.text)} reaches {watched.largest:.3g}"
+                + ("" if value.is_constant else " at some step")
+                + f"; weights, cutoffs and scheduled values must stay within ±{MAX_MAGNITUDE:g}"
+            )
     return frozenset(off)
+
+
+class _Largest:
+    """A time value that records the largest finite magnitude it evaluates to."""
+
+    __slots__ = ("value", "largest")
+
+    def __init__(self, value):
+        self.value, self.largest = value, 0.0
+
+    @property
+    def is_constant(self) -> bool:
+        """Whether the value never changes."""
+        return self.value.is_constant
+
+    @property
+    def text(self) -> str:
+        """The value's source text, shortened for the messages that quote it."""
+        text = self.value.text
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    def __call__(self, *args, **kwargs) -> float:
+        """The value's result, recorded."""
+        result = self.value(*args, **kwargs)
+        if math.isfinite(result) and abs(result) > self.largest:
+            self.largest = abs(result)
+        return result

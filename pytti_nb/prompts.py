@@ -66,7 +66,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from pytti_nb.errors import ExpressionError, PromptError
+from pytti_nb.errors import ExpressionError, PromptError, shown
 from pytti_nb.schedules import Constant, TimeValue, parse_time_value
 
 CUTOFF_NOT_GIVEN = 0.5000873264  # PyTTI's sentinel; here a Mask's cutoff is None instead
@@ -83,6 +83,9 @@ LETTER_MASKS = {
 MASK_KINDS = (*LETTER_MASKS.values(), "image", "video", "semantic")
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
+MAX_SCENES = 1_000  # scenes of one run
+MAX_PROMPTS = 2_000  # prompts of all scenes together (prefix and suffix counted in each)
+MAX_QUOTED = 160  # characters of a prompt an error message quotes
 # PyTTI's separators: Perceptor/Prompt.py parse_prompt, LossAug/MSELossClass.py TargetImage
 _COLON = re.compile(r":(?![^\[]*\])")
 _UNDERSCORE = re.compile(r"_(?![^\[]*\])")
@@ -156,10 +159,15 @@ class TargetWeight:
 
 def _error(source: str, problem: str, pos: int | None = None) -> PromptError:
     """Build a PromptError quoting the prompt, with a caret under `pos` when it helps."""
-    message = f"prompt {source!r}: {problem}"
-    if pos is not None and "\n" not in source and len(source) <= 160:
+    message = f"prompt {_quoted(source)}: {problem}"
+    if pos is not None and "\n" not in source and len(source) <= MAX_QUOTED:
         message += f"\n  {source}\n  {' ' * pos}^"
     return PromptError(message)
+
+
+def _quoted(source: str) -> str:
+    """A prompt as error messages quote it: whole when short, else shortened."""
+    return shown(source, MAX_QUOTED + 2)
 
 
 def _top_level(source: str, sep: str, start: int = 0, end: int | None = None) -> list[int]:
@@ -286,7 +294,7 @@ def _reading(source: str, pixel: bool) -> tuple[list[int], list[int]]:
 def _time_value(source: str, field: str, text: str, names: Iterable[str]) -> TimeValue:
     """Parse one WEIGHT/STOP/CUTOFF field; expression errors become PromptError."""
     try:
-        return parse_time_value(text, names=names, where=f"prompt {source!r}, {field}")
+        return parse_time_value(text, names=names, where=f"prompt {_quoted(source)}, {field}")
     except ExpressionError as err:
         raise PromptError(str(err)) from err
 
@@ -322,7 +330,7 @@ def _parse_mask(source: str, text: str, pos: int, cutoff: TimeValue | None) -> M
 def parse_prompt(text: str, *, names: Iterable[str] = ("t",)) -> Prompt:
     """Parse one prompt `TEXT:WEIGHT_MASK_CUTOFF:STOP`; raises PromptError."""
     if not isinstance(text, str):
-        raise PromptError(f"a prompt must be a string, got {text!r}")
+        raise PromptError(f"a prompt must be a string, got {shown(text)}")
     source = text.strip()
     if not source:
         raise PromptError("prompt is empty; write e.g. 'a castle:2'")
@@ -393,8 +401,9 @@ def parse_scenes(
     """Split `scenes` on '||' and '|' (adding prefix/suffix) and parse every prompt."""
     for label, value in (("scenes", scenes), ("scene_prefix", prefix), ("scene_suffix", suffix)):
         if not isinstance(value, str):
-            raise PromptError(f"{label} must be a string, got {value!r}")
+            raise PromptError(f"{label} must be a string, got {shown(value)}")
     names = tuple(names)
+    _check_counts(scenes, prefix, suffix)
     result = []
     for scene in scenes.split("||"):
         if not scene:
@@ -404,10 +413,31 @@ def parse_scenes(
         result.append(Scene(index=len(result), source=scene.strip(), prompts=prompts))
     if not result:
         raise PromptError(
-            f"scenes is empty ({scenes!r}); give at least one prompt, e.g. "
+            f"scenes is empty ({shown(scenes)}); give at least one prompt, e.g. "
             "'a castle:2 | blue sky:0.5', with '||' between scenes"
         )
     return tuple(result)
+
+
+def _check_counts(scenes: str, prefix: str, suffix: str) -> None:
+    """Raise PromptError when there are more scenes or prompts than a run can take (counted
+    before any is parsed, so a huge list is refused at once)."""
+    count = sum(1 for scene in scenes.split("||") if scene)
+    if count > MAX_SCENES:
+        raise PromptError(
+            f"scenes has {count} scenes; at most {MAX_SCENES} (scenes are separated by ||)"
+        )
+    extra = sum(1 for p in (prefix + suffix).split("|") if p.strip())
+    prompts = sum(
+        sum(1 for p in scene.split("|") if p.strip()) + extra
+        for scene in scenes.split("||")
+        if scene
+    )
+    if prompts > MAX_PROMPTS:
+        raise PromptError(
+            f"scenes has {prompts} prompts in all (scene_prefix and scene_suffix count in every "
+            f"scene); at most {MAX_PROMPTS}"
+        )
 
 
 def parse_direct_image_prompts(
@@ -415,9 +445,12 @@ def parse_direct_image_prompts(
 ) -> tuple[DirectImagePrompt, ...]:
     """Parse the `direct_image_prompts` setting ('|'-separated PATH:WEIGHT_MASK:STOP)."""
     if not isinstance(text, str):
-        raise PromptError(f"direct_image_prompts must be a string, got {text!r}")
+        raise PromptError(f"direct_image_prompts must be a string, got {shown(text)}")
     names = tuple(names)
-    return tuple(_parse_direct(p.strip(), names) for p in text.split("|") if p.strip())
+    parts = [p.strip() for p in text.split("|") if p.strip()]
+    if len(parts) > MAX_PROMPTS:
+        raise PromptError(f"direct_image_prompts has {len(parts)} entries; at most {MAX_PROMPTS}")
+    return tuple(_parse_direct(p, names) for p in parts)
 
 
 def _separator_colons(source: str) -> list[int]:
@@ -466,9 +499,9 @@ def parse_target_weight(text: str, *, pixel: bool, names: Iterable[str] = ("t",)
     except PromptError as e:
         # the helpers speak of prompts; this text is a weight setting
         message = str(e)
-        prefix = f"prompt {source!r}"
+        prefix = f"prompt {_quoted(source)}"
         if message.startswith(prefix):
-            message = f"weight {source!r}" + message[len(prefix) :]
+            message = f"weight {_quoted(source)}" + message[len(prefix) :]
         raise PromptError(message) from e
 
 

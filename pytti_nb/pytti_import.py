@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 from .schema import schema_by_name
 
 HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
@@ -88,6 +88,13 @@ HYDRA_KEYS = {
 PYTTI_STANDARD_DEFAULTS = ["_self_", {"conf": "_empty"}]  # the defaults list of default.yaml
 RESOLVERS = ("user_cache", "now", "path_join", "oc.env")
 _INNERMOST = re.compile(r"\$\{([^${}]*)\}")
+MAX_INTERPOLATED = 20_000  # characters of one value after its ${...} are resolved
+MAX_INTERPOLATIONS = 1_000  # ${...} resolved in one value
+MAX_NOTED = 50  # unknown keys noted one by one (the rest are counted)
+SWITCH_WORDS = {
+    "true": True, "yes": True, "on": True, "1": True,
+    "false": False, "no": False, "off": False, "0": False, "": False,
+}  # fmt: skip
 
 
 @cache
@@ -131,13 +138,31 @@ def parse_pytti_text(text: str):
     if not body.startswith("{"):
         return None
     try:
-        data, end = json.JSONDecoder().raw_decode(body)
+        data, end = _json_prefix(body)
     except ValueError:
         try:
-            return python_literal(body)
+            return _bounded(python_literal(body))
         except ValueError:
             return None
-    return data if labelled or body[end:].strip() else None
+    return _bounded(data) if labelled or body[end:].strip() else None
+
+
+def _json_prefix(text: str):
+    """The JSON value at the start of text and where it ends; ValueError when there is none."""
+    try:
+        return json.JSONDecoder().raw_decode(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _bounded(value):
+    """The value, or SettingsError when it is nested or sized beyond the settings' bounds."""
+    from .settings import size_problem
+
+    problem = size_problem(value)
+    if problem:
+        raise SettingsError([f"PyTTI settings: {problem}"])
+    return value
 
 
 def python_literal(text: str):
@@ -174,10 +199,13 @@ def _literal(node):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+        keys = [_literal(k) for k in node.keys]
+        if any(isinstance(k, list) for k in keys):
+            raise ValueError("a dict key is a list or tuple; keys are names")
+        return dict(zip(keys, (_literal(v) for v in node.values), strict=True))
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(item) for item in node.elts]
-    raise ValueError(f"{ast.unparse(node)[:40]!r} is not a literal value")
+    raise ValueError(f"{shown(ast.unparse(node), 40)} is not a literal value")
 
 
 def _batch(body: str):
@@ -191,9 +219,11 @@ def _batch(body: str):
             ]
         )
     try:
-        return json.JSONDecoder().raw_decode(blocks[0].strip())[0]
+        return _bounded(_json_prefix(blocks[0].strip())[0])
     except ValueError as e:
-        raise SettingsError([f"PyTTI batch settings: not valid JSON: {e}"]) from None
+        raise SettingsError(
+            [f"PyTTI batch settings: not valid JSON: {shown(str(e), 200)}"]
+        ) from None
 
 
 def import_pytti(data: dict, overrides=()) -> tuple[dict, list[str]]:
@@ -202,8 +232,12 @@ def import_pytti(data: dict, overrides=()) -> tuple[dict, list[str]]:
     Overrides of PyTTI's own keys (ViTB16=true, models_parent_dir=...) apply before the
     conversion, overrides of ours after it: they satisfy what the file lacks (perceptors=...).
     """
-    from .settings import apply_overrides
+    from .settings import apply_overrides, kind_of
 
+    if not isinstance(data, dict):
+        raise SettingsError(
+            [f"PyTTI settings: expected 'name: value' settings, got {kind_of(data)}"]
+        )
     sets = apply_overrides({}, overrides)
     ours = schema_by_name()
     before = {k: v for k, v in sets.items() if k not in ours and _hydra_name(k) in pytti_keys()}
@@ -225,7 +259,7 @@ def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
     data = _without_hydra_keys(data, notes)
     full = _resolved({**pytti_defaults(), **data}, problems)
     known = schema_by_name()
-    ours, at_default = {}, []
+    ours, at_default, unknown = {}, [], []
     if "perceptors" not in data and "perceptors" not in given:
         ours["perceptors"] = _perceptors(full, data, notes, problems)
     elif flags := [key for key in [*PERCEPTOR_FLAGS, *MMC_KEYS] if key in data]:
@@ -236,8 +270,8 @@ def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
         if value == MANDATORY:
             if key not in given:
                 problems.append(
-                    f"{key}: PyTTI requires it (its default.yaml has ???, 'must be given'); "
-                    f"add '{key}: ...' to the file or give --set {key}=..."
+                    f"{_name(key)}: PyTTI requires it (its default.yaml has ???, 'must be "
+                    f"given'); add '{_name(key)}: ...' to the file or give --set {_name(key)}=..."
                 )
             continue
         our = RENAMED.get(key, key)
@@ -253,7 +287,10 @@ def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
         elif our in known:
             ours[our] = _translated(key, value, key in data, notes)
         else:
-            notes.append(_unknown_note(key, known))
+            unknown.append(key)
+    notes += [_unknown_note(key, known) for key in unknown[:MAX_NOTED]]
+    if len(unknown) > MAX_NOTED:
+        notes.append(f"... and {len(unknown) - MAX_NOTED} more keys neither PyTTI nor pytti_nb has")
     for key, value in PYTTI_BEHAVIOUR.items():
         if key not in given:
             ours[key] = value
@@ -280,7 +317,7 @@ def _without_hydra_keys(data, notes) -> dict:
         name = _hydra_name(key)
         if name.startswith("~"):
             notes.append(
-                f"{key}: dropped: Hydra's 'delete this key' syntax; PyTTI's default is used"
+                f"{_name(key)}: dropped: Hydra's 'delete this key' syntax; PyTTI's default is used"
             )
         elif name in HYDRA_KEYS:
             if not (name == "defaults" and value == PYTTI_STANDARD_DEFAULTS):
@@ -308,7 +345,7 @@ def _resolved(full: dict, problems) -> dict:
         if key in done:
             return done[key]
         if key not in out:
-            close = difflib.get_close_matches(key, list(out), n=1)
+            close = difflib.get_close_matches(key, [k for k in out if isinstance(k, str)], n=1)
             hint = f"; did you mean ${{{close[0]}}}?" if close else ""
             raise _Unresolvable(f"${{{key}}} names no setting of the file or of PyTTI{hint}")
         if key in busy:
@@ -326,7 +363,7 @@ def _resolved(full: dict, problems) -> dict:
             out[key] = value_of(key)
         except _Unresolvable as e:
             busy.clear()
-            problems.append(f"{key}: {out[key]!r}: {e}")
+            problems.append(f"{_name(key)}: {shown(out[key])}: {e}")
             done[key] = out[key]
     return out
 
@@ -337,12 +374,17 @@ class _Unresolvable(Exception):
 
 def _interpolate(text: str, value_of):
     """Text with each ${...} resolved, innermost first; one whole ${...} keeps its value's type."""
-    while (m := _INNERMOST.search(text)) is not None:
+    for _ in range(MAX_INTERPOLATIONS):
+        m = _INNERMOST.search(text)
+        if m is None:
+            return text
         value = _evaluate(m.group(1).strip(), value_of)
         if m.span() == (0, len(text)):
             return value
         text = text[: m.start()] + ("" if value is None else str(value)) + text[m.end() :]
-    return text
+        if len(text) > MAX_INTERPOLATED:
+            raise _Unresolvable(f"it expands to more than {MAX_INTERPOLATED} characters")
+    raise _Unresolvable(f"it needs more than {MAX_INTERPOLATIONS} interpolations")
 
 
 def _evaluate(expr: str, value_of):
@@ -363,17 +405,19 @@ def _evaluate(expr: str, value_of):
             return os.environ[var.strip()]
         if comma:
             return default.strip()
-        raise _Unresolvable(f"${{{expr}}}: the environment variable {var.strip()!r} is not set")
+        raise _Unresolvable(
+            f"${{{expr}}}: the environment variable {shown(var.strip())} is not set"
+        )
     raise _Unresolvable(
-        f"${{{expr}}} uses the resolver {name!r}, which pytti_nb does not know "
+        f"{shown('${' + expr + '}')} uses the resolver {shown(name)}, which pytti_nb does not know "
         f"(it knows {', '.join(RESOLVERS)} and references to other settings)"
     )
 
 
 def _perceptors(full, data, notes, problems) -> list:
     """Our perceptors for PyTTI's CLIP flags, or for its mmc_models while use_mmc is on."""
-    flags = [flag for flag in PERCEPTOR_FLAGS if _on(full.get(flag))]
-    if _on(full.get("use_mmc")):
+    flags = [flag for flag in PERCEPTOR_FLAGS if _on(full.get(flag), flag, problems)]
+    if _on(full.get("use_mmc"), "use_mmc", problems):
         if any(flag in data for flag in flags):
             notes.append(f"{', '.join(flags)}: ignored while use_mmc is on (as in PyTTI)")
         return _mmc_perceptors(full.get("mmc_models"), problems)
@@ -394,7 +438,7 @@ def _mmc_perceptors(models, problems) -> list:
         models = _hydra_list(models)
     if not isinstance(models, list) or not models:
         problems.append(
-            f"use_mmc: on, but mmc_models lists no model ({models!r}); give "
+            f"use_mmc: on, but mmc_models lists no model ({shown(models)}); give "
             "mmc_models: [{architecture: clip, publisher: openai, id: ViT-B/32}] or choose "
             "pytti_nb perceptors with --set perceptors=[...]"
         )
@@ -404,7 +448,7 @@ def _mmc_perceptors(models, problems) -> list:
         spec = _mmc_spec(item) if isinstance(item, dict) else None
         if spec is None:
             problems.append(
-                f"mmc_models: {item!r} needs mmc, which pytti_nb does not have: only CLIP "
+                f"mmc_models: {shown(item)} needs mmc, which pytti_nb does not have: only CLIP "
                 "models (publisher openai, or mlfoundations' open_clip ids) import; SLIP, "
                 "CLOOB, multilingual CLIP, CLIPfa, KELIP and the rest are missing features. "
                 "Remove it, or choose perceptors with --set perceptors=[...]"
@@ -431,16 +475,25 @@ def _mmc_spec(item: dict):
 def _hydra_list(text: str):
     """A list written in Hydra's override syntax, [{architecture:'clip',id:'RN50'}], or text."""
     try:
-        return yaml.safe_load(re.sub(r"(\w):(?=['\"\w\[{])", r"\1: ", text))
+        from .settings import load_yaml
+
+        return load_yaml(re.sub(r"(\w):(?=['\"\w\[{])", r"\1: ", text))
     except yaml.YAMLError:
         return text
 
 
-def _on(value) -> bool:
-    """PyTTI's truth of a switch, also from the strings Hydra overrides and pastes give."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "on", "1")
-    return bool(value)
+def _on(value, key: str, problems: list) -> bool:
+    """A switch's truth: true/false, 1/0, or the words Hydra overrides and pastes give (yes,
+    no, on, off); anything else is a problem (PyTTI took any non-empty text as true)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in SWITCH_WORDS:
+        return SWITCH_WORDS[word]
+    problems.append(f"{key}: {shown(value)} is not true or false (nor yes/no, on/off, 1/0)")
+    return False
 
 
 def _seed(value, notes, problems):
@@ -456,7 +509,9 @@ def _seed(value, notes, problems):
     except ValueError:
         number = None
     if number is None:
-        problems.append(f"seed: {value!r} is not an integer (PyTTI passed it to torch.manual_seed)")
+        problems.append(
+            f"seed: {shown(value)} is not an integer (PyTTI passed it to torch.manual_seed)"
+        )
         return None
     folded = fold_seed(number)
     if folded != number:
@@ -472,13 +527,13 @@ def _translated(key, value, given, notes):
     info = schema_by_name()[RENAMED.get(key, key)]
     if isinstance(value, str) and (key, value) in RESPELLED:
         spelled, why = RESPELLED[key, value]
-        notes.append(f"{key}: {value!r} read as {spelled!r} ({why})")
+        notes.append(f"{key}: {shown(value)} read as {spelled!r} ({why})")
         return spelled
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if key in ("display_every", "save_every") and number and value > info.max:
         notes.append(
-            f"{key}: {value} steps is beyond any run (PyTTI's way of saying never); 0 is used"
-            + (", which still saves the last step" if key == "save_every" else ", never")
+            f"{key}: {shown(value)} steps is beyond any run (PyTTI's way of saying never); 0 is "
+            "used" + (", which still saves the last step" if key == "save_every" else ", never")
         )
         return 0
     if key == "save_every" and value == 0 and given:
@@ -491,9 +546,19 @@ def _translated(key, value, given, notes):
 
 def _unknown_note(key, known) -> str:
     """The note for a key neither PyTTI nor pytti_nb knows (PyTTI ignored it)."""
-    close = difflib.get_close_matches(key, sorted(pytti_keys() | set(known)), n=1, cutoff=0.75)
+    names = sorted(pytti_keys() | set(known))
+    plain = _name(key) == key
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75) if plain else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{key}: dropped: PyTTI did not read it either, and pytti_nb has no such setting{hint}"
+    return f"{_name(key)}: dropped: PyTTI did not read it either, and pytti_nb has no such " + (
+        f"setting{hint}"
+    )
+
+
+def _name(key) -> str:
+    """A key as messages name it: itself when it is a short printable name, else quoted."""
+    plain = isinstance(key, str) and len(key) <= 60 and key.isprintable()
+    return key if plain else shown(key)
 
 
 def _default_notes(data, ours, known, given) -> list:
@@ -515,7 +580,7 @@ def _default_notes(data, ours, known, given) -> list:
         info = known[our]
         if view[our] != info.default and info.visible(view):
             notes.append(
-                f"{key}: not in the file; PyTTI's default {ours[our]!r} is used "
+                f"{key}: not in the file; PyTTI's default {shown(ours[our])} is used "
                 f"(pytti_nb's own default is {info.default!r})"
             )
     return notes

@@ -1,14 +1,21 @@
 """A run on disk: prepare its folder, consume the engine's frames, save PNGs, checkpoints, video."""
 
+import contextlib
+import json
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import OutputError, SettingsError
-from .output import CHECKPOINT_NAME, RunWriter, check_writable, resolve_run_dir
+from .atomic import atomic_write_text
+from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
+from .errors import OutputError, PyttiError, RenderHalted, SettingsError, shown_path
+from .output import CHECKPOINT_NAME, FRAMES_DIR, RunWriter, check_writable, claim_run_dir
 from .plan import RunPlan, plan, plan_dict
-from .settings import from_dict, load_settings_dict, to_dict, to_yaml
+from .settings import apply_overrides, from_dict, read_render_settings, to_dict, to_yaml
 from .versions import environment_versions
+
+COST_NAME = "cost.json"  # the run's estimate and the time it took
 
 
 @dataclass
@@ -19,6 +26,7 @@ class Job:
     run_dir: Path
     writer: RunWriter
     resume_state: dict | None = None
+    notes: list = field(default_factory=list)  # what the artist should know before it runs
 
 
 @dataclass
@@ -43,21 +51,15 @@ def prepare_run(
     from .engine.render import with_seed
 
     if resume_dir is not None:
-        run_dir = Path(resume_dir)
-        check_resume_dir(run_dir)
-        state = load_checkpoint(run_dir)
-        checked = plan(from_dict(state["settings"], source=f"checkpoint in {run_dir}"))
-        check_writable(run_dir)
-        if models is not None:
-            models.perceptors(checked.settings)
-        writer = _writer(checked, run_dir, overwrite=False)
-        return Job(checked, run_dir, writer, state)
-    first = previous
+        return _resume_job(_real_folder(resume_dir), models)
+    first, notes = previous, []
     if settings is None:
         # a lenient first pass, so one run reports every problem of the file at once
-        first = plan_dict(
-            load_settings_dict(settings_path, overrides), source=str(settings_path or "settings")
-        )
+        if settings_path:
+            data, _, notes = read_render_settings(settings_path, overrides)
+        else:
+            data = apply_overrides({}, overrides)
+        first = plan_dict(data, source=str(settings_path or "settings"))
         settings = first.settings
     elif overrides:
         raise SettingsError(["give overrides either through settings or overrides, not both"])
@@ -67,10 +69,68 @@ def prepare_run(
     check_writable(root)
     if models is not None:
         models.perceptors(s)
-    run_dir = resolve_run_dir(root, s.file_namespace, s.allow_overwrite)
-    writer = _writer(checked, run_dir, overwrite=s.allow_overwrite)
-    writer.write_settings(to_yaml(s))
-    return Job(checked, run_dir, writer)
+    run_dir, lock, passed_over = claim_run_dir(root, s.file_namespace, s.allow_overwrite)
+    created = not any(run_dir.iterdir())
+    try:
+        writer = _writer(checked, run_dir, overwrite=s.allow_overwrite, lock=lock)
+        writer.write_settings(to_yaml(s))
+    except BaseException:
+        lock.release()
+        if created:
+            _remove_empty(run_dir)
+        raise
+    return Job(checked, run_dir, writer, notes=notes + passed_over)
+
+
+def _real_folder(path) -> Path:
+    """The folder a path names (links resolved), or OutputError for a path no folder has."""
+    try:
+        return Path(path).resolve()
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        raise OutputError(f"no run folder at {shown_path(path)} ({e})") from e
+
+
+def _resume_job(run_dir: Path, models) -> Job:
+    """The job that continues the run saved in run_dir, its checkpoint checked."""
+    check_resume_dir(run_dir)
+    state = load_checkpoint(run_dir)
+    where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
+    if not isinstance(state.get("settings"), dict):
+        raise OutputError(f"{where} holds no settings; it cannot be resumed")
+    checked = plan(from_dict(state["settings"], source=where))
+    check_resume_state(state, checked.total_steps, where)
+    check_writable(run_dir)
+    if models is not None:
+        models.perceptors(checked.settings)
+    writer = _writer(checked, run_dir, overwrite=False)
+    return Job(checked, run_dir, writer, state)
+
+
+def check_resume_state(state: dict, total_steps: int, where: str) -> None:
+    """Raise OutputError unless a checkpoint's state has the parts a resume reads, of the
+    right kinds (the tensors' shapes are checked against the run once it is built)."""
+    import torch
+
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= total_steps:
+        raise OutputError(
+            f"{where}: its step {step!r:.40} is not a step of this run (0 to {total_steps}); "
+            "the file is damaged: delete it to start afresh"
+        )
+    kinds = {"image": dict, "optimizer": dict, "rng": torch.Tensor}
+    for name, kind in {**kinds, "terms": dict, "animator": dict}.items():
+        if (name in kinds or name in state) and not isinstance(state.get(name), kind):
+            raise OutputError(
+                f"{where}: its {name} state is missing or of the wrong kind; the file is "
+                "damaged: delete it to start afresh"
+            )
+
+
+def _remove_empty(run_dir: Path) -> None:
+    """Remove a run folder this preparation created, when nothing is in it but empty frames/."""
+    with contextlib.suppress(OSError):
+        (run_dir / FRAMES_DIR).rmdir()
+        run_dir.rmdir()
 
 
 def check_resume_dir(run_dir) -> None:
@@ -97,21 +157,133 @@ def check_resume_dir(run_dir) -> None:
         )
 
 
-def _writer(run_plan, run_dir, *, overwrite) -> RunWriter:
+def _writer(run_plan, run_dir, *, overwrite, lock=None) -> RunWriter:
     """The run folder's writer: frames, settings, the video (with the run's sound), the GIF."""
     s = run_plan.settings
     audio = (s.input_audio, s.input_audio_offset) if run_plan.audio is not None else None
     return RunWriter(
-        run_dir, fps=s.frames_per_second, overwrite=overwrite, gif=s.save_gif, audio=audio
+        run_dir,
+        fps=s.frames_per_second,
+        overwrite=overwrite,
+        gif=s.save_gif,
+        audio=audio,
+        lock=lock,
     )
 
 
 def make_renderer(job: Job, models=None):
-    """Load the models (the slow part) and build the engine for a prepared job."""
+    """Load the models (the slow part) and build the engine for a prepared job; a resumed
+    job's checkpoint must fit the run exactly (shapes, kinds), else OutputError."""
     from .engine.render import Renderer
     from .models import ModelCache
 
-    return Renderer(job.plan, models or ModelCache(), resume=job.resume_state)
+    try:
+        renderer = Renderer(job.plan, models or ModelCache())
+        if job.resume_state is not None:
+            _load_checkpoint_state(renderer, job)
+    except Exception:
+        job.writer.release()
+        raise
+    return renderer
+
+
+def _load_checkpoint_state(renderer, job: Job) -> None:
+    """Restore a checkpoint into a freshly built renderer, checking it fits the run first."""
+    where = f"checkpoint {shown_path(checkpoint_path(job.run_dir))}"
+    state = job.resume_state
+    problem = (
+        _layout_problem(state["image"], renderer.image.state_dict(), "image")
+        or _optimizer_problem(state["optimizer"], renderer.optimizer)
+        or _layout_problem(state["rng"], renderer.rng.get_state(), "rng")
+    )
+    if problem is None:
+        try:
+            renderer.load_state_dict(state)
+        except PyttiError:
+            raise
+        except Exception as e:  # a damaged state fails inside torch in many ways
+            problem = f"{type(e).__name__}: {str(e)[:160]}"
+    if problem is not None:
+        raise OutputError(
+            f"{where} does not fit this run ({problem}); the file is damaged or from another "
+            "version: delete it to start afresh"
+        )
+
+
+def _layout_problem(saved, fresh, where: str) -> str | None:
+    """How a saved state differs in layout from a fresh one (keys, tensor shapes and dtypes,
+    kinds of value, finiteness), or None."""
+    import torch
+
+    if isinstance(fresh, torch.Tensor):
+        if not isinstance(saved, torch.Tensor):
+            return f"{where} is not a tensor"
+        if saved.shape != fresh.shape or saved.dtype != fresh.dtype:
+            return (
+                f"{where} is {saved.dtype} {list(saved.shape)}, the run needs {fresh.dtype} "
+                f"{list(fresh.shape)}"
+            )
+        if saved.is_floating_point() and not bool(torch.isfinite(saved).all()):
+            return f"{where} holds values that are not finite"
+        return None
+    if isinstance(fresh, dict):
+        if not isinstance(saved, dict) or set(saved) != set(fresh):
+            return f"{where} has other parts than the run's"
+        found = (_layout_problem(saved[k], fresh[k], f"{where}.{k}") for k in fresh)
+        return next((f for f in found if f), None)
+    if isinstance(fresh, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(fresh):
+            return f"{where} has another length than the run's"
+        found = (
+            _layout_problem(a, b, f"{where}[{i}]")
+            for i, (a, b) in enumerate(zip(saved, fresh, strict=True))
+        )
+        return next((f for f in found if f), None)
+    if _number(fresh) and _number(saved):
+        return (
+            None if math.isfinite(saved) or not math.isfinite(fresh) else f"{where} is not finite"
+        )
+    same = type(saved) is type(fresh) or (fresh is None or saved is None)
+    return None if same else f"{where} is a {type(saved).__name__}, not a {type(fresh).__name__}"
+
+
+def _number(value) -> bool:
+    """A plain int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _optimizer_problem(saved, optimizer) -> str | None:
+    """How a saved optimizer state does not fit the run's optimizer (groups, per-parameter
+    tensors of the parameter's shape or scalars), or None."""
+    import torch
+
+    fresh = optimizer.state_dict()
+    if not isinstance(saved, dict) or set(saved) != set(fresh):
+        return "optimizer has other parts than the run's"
+    groups = saved["param_groups"]
+    if not isinstance(groups, list) or len(groups) != len(fresh["param_groups"]):
+        return "optimizer has other parameter groups than the run's"
+    for mine, theirs in zip(fresh["param_groups"], groups, strict=True):
+        if not isinstance(theirs, dict) or set(theirs) != set(mine):
+            return "optimizer has other parameter groups than the run's"
+        if theirs["params"] != mine["params"]:
+            return "optimizer has other parameters than the run's"
+    shapes = [p.shape for group in optimizer.param_groups for p in group["params"]]
+    if not isinstance(saved["state"], dict):
+        return "optimizer state is not a mapping"
+    for index, entry in saved["state"].items():
+        if not (isinstance(index, int) and 0 <= index < len(shapes) and isinstance(entry, dict)):
+            return "optimizer state names a parameter the run does not have"
+        for name, value in entry.items():
+            if not isinstance(value, torch.Tensor):
+                if _number(value):
+                    continue
+                return f"optimizer state {name} is a {type(value).__name__}"
+            if value.dim() and value.shape != shapes[index]:
+                return f"optimizer state {name} is {list(value.shape)}, not {list(shapes[index])}"
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                return f"optimizer state {name} holds values that are not finite"
+    return None
 
 
 def run_snapshots(
@@ -125,7 +297,22 @@ def run_snapshots(
     renderer = renderer or make_renderer(job, models)
     versions = environment_versions()
     written = renderer.settings
-    for snap in renderer.snapshots(should_stop, every_step=every_step):
+    try:
+        yield from _saved_snapshots(job, renderer, versions, written, should_stop, every_step)
+    except RenderHalted:  # the state before the failing step is intact: keep it to resume
+        save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
+        job.writer.release()
+        raise
+    except Exception:  # not Ctrl-C: the studio then takes one more step with this job
+        job.writer.release()  # the render is over: the folder is free for a resume
+        if job.resume_state is None and not has_checkpoint(job.run_dir):
+            job.writer.discard()  # nothing to resume from: leave no half-made run folder
+        raise
+
+
+def _saved_snapshots(job, renderer, versions, written, should_stop, every_step):
+    """run_snapshots' loop: each save point's frame, palette and checkpoint written."""
+    for snap in _resumed_steps(job, renderer.snapshots(should_stop, every_step=every_step)):
         if snap is not None and snap.save_number is not None:
             # settings may have been steered mid-run: record the ones in force now
             if renderer.settings != written:
@@ -155,11 +342,35 @@ def run_snapshots(
         yield snap
 
 
+def _resumed_steps(job, snapshots):
+    """The engine's snapshots; a resumed run's first step failing in the engine is reported as
+    a checkpoint that does not fit (its parts are loaded, but only a step uses them all)."""
+    if job.resume_state is None:
+        yield from snapshots
+        return
+    try:
+        first = next(snapshots)
+    except StopIteration:
+        return
+    except (PyttiError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        where = shown_path(checkpoint_path(job.run_dir))
+        raise OutputError(
+            f"checkpoint {where} does not fit this run: its first step failed "
+            f"({type(e).__name__}: {str(e)[:160]}); delete it to start afresh"
+        ) from e
+    yield first
+    yield from snapshots
+
+
 def run_to_completion(
     job: Job, *, models=None, should_stop=lambda: False, progress=True
 ) -> RunResult:
     """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
     from tqdm.auto import tqdm
+
+    from .estimate import duration, estimate_run
 
     done = job.resume_state["step"] if job.resume_state else 0
     bar = tqdm(
@@ -172,6 +383,10 @@ def run_to_completion(
     saved = 0
     with bar:
         renderer = make_renderer(job, models)
+        estimate = estimate_run(renderer)  # a few probe steps, undone
+        if progress:
+            bar.write(estimate.describe())
+        started = time.monotonic()
         for snap in run_snapshots(job, renderer=renderer, should_stop=should_stop):
             bar.update(snap.step - bar.n)
             shown = {"scene": f"{snap.scene + 1}/{len(job.plan.scenes)}"}
@@ -180,4 +395,13 @@ def run_to_completion(
             bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
             saved += snap.save_number is not None
     video = job.writer.finish()
-    return RunResult(saved, video, job.writer.last_written, renderer.notes)
+    seconds = time.monotonic() - started
+    record_cost(job.run_dir, estimate, seconds)
+    took = f"took {duration(seconds).removeprefix('about ')} ({estimate.describe()})"
+    return RunResult(saved, video, job.writer.last_written, [*renderer.notes, took])
+
+
+def record_cost(run_dir, estimate, seconds: float) -> None:
+    """Keep the estimate and the time the run took beside its frames (cost.json)."""
+    record = {"estimate": estimate.as_dict(), "seconds": seconds}
+    atomic_write_text(Path(run_dir) / COST_NAME, json.dumps(record, indent=1))

@@ -432,11 +432,17 @@ class Settings:
     file_namespace: str = setting(
         "default", OUT, "text", "Run folder name under the output root; '/' nests folders. "
         "Any characters but < > : \" \\ | ? * and control characters; no part may be . or .., "
-        "end in a space or '.', or be a Windows device name (CON, NUL, COM1...).", simple=True,
+        "end in a space or '.', be a Windows device name (CON, NUL, COM1...) or be longer "
+        "than 200 bytes.", simple=True,
     )  # fmt: skip
-    output_root: str = setting("out", OUT, "path", "Folder that holds the run folders.")
+    output_root: str = setting(
+        "out", OUT, "path", "Folder that holds the run folders. Only --out, --set or the "
+        "studio set it: a settings file or PNG never does.",
+    )  # fmt: skip
     allow_overwrite: bool = setting(
-        False, OUT, "bool", "Reuse the run folder; otherwise add (1), (2), ...",
+        False, OUT, "bool", "Reuse the run folder when it holds only files pytti_nb wrote "
+        "(deleting only those); otherwise add (1), (2), ... Only --set or the studio set it: "
+        "a settings file or PNG never does.",
     )  # fmt: skip
     save_every: int = setting(
         50, OUT, "int", "Save a frame PNG and a checkpoint every N steps (the last step is "

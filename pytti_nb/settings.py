@@ -5,22 +5,198 @@ import dataclasses
 import difflib
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import yaml
 
-from .errors import PyttiError, SettingsError
+from .errors import PyttiError, SettingsError, shown, shown_path
 from .schema import Settings, schema_by_name
 from .schema import steerable as schema_steerable
 
 SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".txt", ".png")
 SEED_MODULUS = 2**63  # seeds are 0 to 2^63-1; any other integer is taken modulo 2^63
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+# Bounds on what settings may hold, so no file, paste or --set can exhaust memory or time.
+MAX_FILE_BYTES = 262_144  # a settings file (YAML, JSON, PyTTI's text): 256 KiB
+MAX_VALUES = 100_000  # values in one document, counting each repetition through an alias
+MAX_CHARS = 2_000_000  # characters of text in one document, counting repetitions
+MAX_DEPTH = 20  # nesting of lists and mappings
+MAX_TEXT = {"scenes": 20_000, "path": 4_096}  # characters of one setting (others: 10_000)
+MAX_OTHER_TEXT = 10_000
+MAX_ALL_TEXT = 100_000  # characters of all settings together (so every PNG can carry them)
+MAX_ITEMS = 32  # entries of a list setting (perceptors, audio filters)
+# Where a render writes and whether it may reuse a run folder: only the person running it
+# decides (--out, --set, the studio, the caller's own settings), never a file (see README).
+OUTPUT_CHOICES = ("output_root", "allow_overwrite")
+# Kinds whose --set value is the text typed, not YAML (file_namespace=010 stays '010').
+TEXT_KINDS = (
+    "text", "path", "scenes", "direct_prompts", "schedule", "motion", "quaternion",
+    "pixel_weight", "clip_weight", "choice",
+)  # fmt: skip
+_ALLOWED_CONTROLS = set("\t\n\r")
+
+
+class _TooLarge(yaml.YAMLError):
+    """A YAML document nested or expanded beyond the bounds."""
+
+
+class _Int(int):
+    """A YAML integer that remembers the text it was written as (for text settings)."""
+
+    text = ""
+
+
+class _Float(float):
+    """A YAML float that remembers the text it was written as (for text settings)."""
+
+    text = ""
+
+
+class _SettingsLoader(yaml.SafeLoader):
+    """safe_load with YAML 1.2's core types (yes/no/on/off, 010, 1_000, dates stay text) and
+    a bound on nesting; only plain values (no sets, pairs, binary or merge keys)."""
+
+    yaml_implicit_resolvers = {}
+    yaml_constructors = {}
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        """Compose one node, refusing nesting deeper than MAX_DEPTH (before any recursion)."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_int(self, node):
+        """YAML 1.2 integers: decimal (leading zeros are decimal), 0o octal, 0x hex."""
+        text = self.construct_scalar(node)
+        base = {"0o": 8, "0x": 16}.get(text[:2].lower(), 10)
+        try:
+            value = _Int(int(text[2:] if base != 10 else text, base))
+        except ValueError:  # more digits than Python converts
+            raise _TooLarge(f"the integer {shown(text)} has too many digits") from None
+        value.text = text
+        return value
+
+    def construct_yaml_float(self, node):
+        """YAML 1.2 floats, .inf and .nan included."""
+        text = self.construct_scalar(node)
+        special = text.lower().lstrip("+-")
+        number = float(special.replace(".", "") if special in (".inf", ".nan") else text)
+        value = _Float(-number if text.startswith("-") and special == ".inf" else number)
+        value.text = text
+        return value
+
+
+_CORE_TYPES = [
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+        r"|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+]
+for _name, _pattern, _first in _CORE_TYPES:
+    _SettingsLoader.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_name}", re.compile(f"^(?:{_pattern})$"), list(_first)
+    )
+for _tag, _constructor in (
+    ("null", yaml.SafeLoader.construct_yaml_null),
+    ("bool", yaml.SafeLoader.construct_yaml_bool),
+    ("int", _SettingsLoader.construct_yaml_int),
+    ("float", _SettingsLoader.construct_yaml_float),
+    ("str", yaml.SafeLoader.construct_yaml_str),
+    ("seq", yaml.SafeLoader.construct_yaml_seq),
+    ("map", yaml.SafeLoader.construct_yaml_map),
+):
+    _SettingsLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _constructor)
+_SettingsLoader.add_constructor(None, yaml.SafeLoader.construct_undefined)
+
+
+def load_yaml(text: str):
+    """The value of YAML text, read safely with YAML 1.2's types and within the bounds; raises
+    yaml.YAMLError (any problem, bounds included)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise _TooLarge(f"{len(text)} characters; at most {MAX_FILE_BYTES}")
+    try:
+        value = yaml.load(text, Loader=_SettingsLoader)  # noqa: S506 (a SafeLoader)
+    except (RecursionError, MemoryError):
+        raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep") from None
+    problem = size_problem(value)
+    if problem:
+        raise _TooLarge(problem)
+    return value
+
+
+def load_json(text: str):
+    """The value of JSON text within the bounds; raises ValueError (any problem)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ValueError(f"{len(text)} characters; at most {MAX_FILE_BYTES}")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    problem = size_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def size_problem(value) -> str | None:
+    """What makes a loaded value too big (nesting, values or characters counted with every
+    repetition of a shared part), or None; never expands anything."""
+    sizes = {}  # id -> (values, characters) of a finished container
+    stack = [(value, 0, False)]
+    while stack:
+        item, depth, done = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested more than {MAX_DEPTH} levels deep"
+        if not isinstance(item, (dict, list, tuple)) or (not done and id(item) in sizes):
+            continue
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else list(item)
+        if not done:
+            sizes[id(item)] = None  # in progress: seeing it again below means a cycle
+            stack.append((item, depth, True))
+            stack += [(c, depth + 1, False) for c in children if id(c) not in sizes]
+            if any(sizes.get(id(c), 0) is None for c in children):
+                return "a value contains itself (a recursive alias)"
+            continue
+        count, chars = 1, 0
+        for c in children:
+            n, k = sizes.get(id(c)) or _leaf_size(c)
+            count, chars = count + n, chars + k
+        if count > MAX_VALUES or chars > MAX_CHARS:
+            return (
+                f"it expands to more than {MAX_VALUES} values or {MAX_CHARS} characters "
+                "(aliases repeat what they name)"
+            )
+        sizes[id(item)] = (count, chars)
+    n, k = sizes.get(id(value)) or _leaf_size(value)
+    return None if k <= MAX_CHARS else f"it holds more than {MAX_CHARS} characters"
+
+
+def _leaf_size(item) -> tuple[int, int]:
+    """(values, characters) of a plain value."""
+    return 1, len(item) if isinstance(item, (str, bytes)) else 0
 
 
 def to_dict(settings: Settings) -> dict:
     """Plain dict of every setting, in schema order."""
     return {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+
+
+yaml.add_representer(_Int, yaml.SafeDumper.represent_int, Dumper=yaml.SafeDumper)
+yaml.add_representer(_Float, yaml.SafeDumper.represent_float, Dumper=yaml.SafeDumper)
 
 
 def to_yaml(settings: Settings) -> str:
@@ -59,15 +235,35 @@ def from_dict_lenient(data, *, source: str = "settings") -> tuple[Settings, list
     infos = schema_by_name()
     problems, values = [], {}
     for key, raw in data.items():
-        info = infos.get(key)
+        info = infos.get(key) if isinstance(key, str) else None
         if info is None:
-            problems.append(_unknown_key_message(str(key), infos))
+            # past the problems a message lists, skip the (slow) did-you-mean
+            hint = len(problems) < SettingsError.MAX_PROBLEMS
+            problems.append(_unknown_key_message(key, infos, hint=hint))
             continue
         try:
             values[key] = coerce(info, raw)
         except ValueError as e:
             problems.append(f"{key}: {e}")
+    total = sum(_text_length(v) for v in values.values())
+    if total > MAX_ALL_TEXT:
+        problems.append(
+            f"{source}: the settings hold {total} characters of text in all; at most "
+            f"{MAX_ALL_TEXT} (shorten the prompts or other long values)"
+        )
+        values = {}
     return Settings(**values), problems
+
+
+def _text_length(value) -> int:
+    """Characters of text in a coerced setting value."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return sum(_text_length(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_text_length(k) + _text_length(v) for k, v in value.items())
+    return 0
 
 
 def coerce(info, raw):
@@ -78,6 +274,7 @@ def coerce(info, raw):
         if info.optional:
             return None
         raise ValueError(f"a value is required ({_allowed(info)})")
+    _check_size(info, raw)
     value = _COERCERS[info.kind](info, raw)
     if info.name == "seed":
         value = fold_seed(value)
@@ -92,22 +289,81 @@ def fold_seed(seed: int) -> int:
     return seed % SEED_MODULUS
 
 
+def _check_size(info, raw) -> None:
+    """Raise ValueError when a raw value is longer or larger than its setting allows."""
+    limit = MAX_TEXT.get(info.kind, MAX_OTHER_TEXT)
+    if isinstance(raw, str) and len(raw) > limit:
+        raise ValueError(f"{shown(raw)} is {len(raw)} characters long; at most {limit}")
+    if isinstance(raw, (list, tuple, dict)) and len(raw) > MAX_ITEMS:
+        raise ValueError(f"{len(raw)} entries; at most {MAX_ITEMS} ({_allowed(info)})")
+    problem = size_problem(raw)
+    if problem:
+        raise ValueError(f"{shown(raw)}: {problem}")
+
+
 def apply_overrides(data: dict, assignments) -> dict:
-    """Apply 'key=value' strings (values parsed as YAML) on top of a settings mapping."""
+    """Apply 'key=value' strings on top of a settings mapping: the value of a text setting is
+    the text given (one pair of YAML quotes removed), any other value is read as YAML."""
     out = dict(data)
     problems = []
+    infos = schema_by_name()
     for item in assignments:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            problems.append(f"--set {item!r}: expected KEY=VALUE, e.g. --set width=256")
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"--set {shown(item)}: expected KEY=VALUE, e.g. --set width=256")
+            continue
+        info = infos.get(key)
+        if info is not None and info.kind in TEXT_KINDS:
+            out[key] = _unquoted(text)
             continue
         try:
-            out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+            out[key] = load_yaml(text) if text.strip() else ""
         except yaml.YAMLError:
-            out[key.strip()] = text
+            out[key] = text
     if problems:
         raise SettingsError(problems)
     return out
+
+
+def _unquoted(text: str) -> str:
+    """Text as typed, or the string inside it when it is one quoted YAML scalar."""
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] not in "'\"" or stripped[-1] != stripped[0]:
+        return text
+    try:
+        value = load_yaml(stripped)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str) else text
+
+
+def output_choices_from_user(data: dict, source: str, user=None) -> tuple[dict, list[str]]:
+    """A file's settings mapping without the output choices (output_root, allow_overwrite),
+    which only the person rendering makes; `user` holds theirs (the studio's current ones).
+    Also a note for each one the file set that is not used."""
+    if not isinstance(data, dict):
+        return data, []
+    user = user or {}
+    kept = {k: v for k, v in data.items() if _bare_key(k) not in OUTPUT_CHOICES}
+    notes = []
+    for key, value in data.items():
+        name = _bare_key(key)
+        if name not in OUTPUT_CHOICES:
+            continue
+        used = user.get(name, getattr(Settings(), name))
+        if str(value).lower() != str(used).lower():
+            notes.append(
+                f"{source}: {name} {shown(value)} is not used: where a render writes and whether "
+                "it may reuse a run folder come only from your command (--out, --set), the "
+                "studio or the defaults, never from a settings file"
+            )
+    return {**kept, **{k: user[k] for k in OUTPUT_CHOICES if k in user}}, notes
+
+
+def _bare_key(key) -> str:
+    """A key without Hydra's '+'/'++' prefixes (so '+allow_overwrite' counts too)."""
+    return str(key).lstrip("+") if isinstance(key, str) else ""
 
 
 def read_settings_dict(path) -> dict:
@@ -121,6 +377,17 @@ def read_settings_file(path, overrides=()) -> tuple[dict, list[str] | None]:
     with 'key=value' overrides on top; and the conversion notes, None for a file of ours."""
     data, text, pytti_form = _read_raw(path)
     return settings_source(data, text, overrides, pytti=pytti_form, source=str(path))
+
+
+def read_render_settings(path, overrides=()) -> tuple[dict, list[str] | None, list[str]]:
+    """Like read_settings_file, for a render: the file's output_root and allow_overwrite are
+    not used (only the overrides' are); the third item notes each one dropped."""
+    data, text, pytti_form = _read_raw(path)
+    given = apply_overrides({}, overrides)
+    user = {k: given[k] for k in OUTPUT_CHOICES if k in given}
+    data, dropped = output_choices_from_user(data, _file_label(path), user)
+    converted, notes = settings_source(data, text, overrides, pytti=pytti_form, source=str(path))
+    return converted, notes, dropped
 
 
 def settings_from_text(text: str, overrides=(), *, source="pasted settings", suffix=".yaml"):
@@ -138,8 +405,8 @@ def settings_source(data, text="", overrides=(), *, pytti=False, source="setting
     if not isinstance(data, dict):
         raise SettingsError(
             [
-                f"{source}: expected 'name: value' settings (YAML, JSON, a pytti_nb PNG, or "
-                f"PyTTI's .yaml or _settings.txt), got {type(data).__name__}"
+                f"{_label(source)}: expected 'name: value' settings (YAML, JSON, a pytti_nb "
+                f"PNG, or PyTTI's .yaml or _settings.txt), got {kind_of(data)}"
             ]
         )
     if pytti or is_pytti(data, text):
@@ -151,40 +418,98 @@ def parse_settings_text(text: str, source: str, suffix: str = ".yaml") -> tuple[
     """The value in settings text, and whether its form alone is PyTTI's."""
     from .pytti_import import parse_pytti_text
 
+    if len(text) > MAX_FILE_BYTES:
+        raise SettingsError(
+            [f"{source}: {len(text)} characters of settings; at most {MAX_FILE_BYTES}"]
+        )
     found = parse_pytti_text(text)
     if found is not None:
         return found, True
     kind = "JSON" if suffix == ".json" else "YAML"
     try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise SettingsError([f"{source}: not valid {kind}: {e}"]) from None
+        data = load_json(text) if suffix == ".json" else load_yaml(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise SettingsError([f"{source}: not valid {kind}: {_first_lines(e)}"]) from None
     return ({} if data is None else data), suffix == ".txt"
+
+
+def _first_lines(error, limit: int = 400) -> str:
+    """A parser's message, bounded (YAML's quotes the offending line)."""
+    text = str(error)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def kind_of(value) -> str:
+    """What a top-level value is, for a message."""
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "empty" if value is None else f"a single value {shown(value)}"
 
 
 def _read_raw(path) -> tuple[object, str, bool]:
     """A settings file's raw value, its text, and whether its form alone is PyTTI's."""
     path = Path(path)
+    label = _file_label(path)
     suffix = path.suffix.lower()
     if suffix not in SETTINGS_SUFFIXES:
+        raise SettingsError([f"{label}: unknown type; use one of {', '.join(SETTINGS_SUFFIXES)}"])
+    if suffix == ".png":
+        return _png_settings(path, label), "", False
+    text = _read_text(path, label)
+    data, pytti_form = parse_settings_text(text, label, suffix)
+    return data, text, pytti_form
+
+
+def _file_label(path) -> str:
+    """How messages name a settings file."""
+    return f"settings file {shown_path(path)}"
+
+
+def _label(source: str) -> str:
+    """A source for a message: a path-like source bounded in length."""
+    return source if len(source) <= 100 else shown_path(source)
+
+
+def _read_text(path: Path, label: str) -> str:
+    """A settings file's text: at most MAX_FILE_BYTES of UTF-8."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        reason = getattr(e, "strerror", None) or str(e)
+        raise SettingsError([f"{label}: cannot read it ({reason})"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SettingsError(
+            [f"{label}: larger than {MAX_FILE_BYTES} bytes; a settings file is much smaller"]
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
         raise SettingsError(
             [
-                f"settings file {str(path)!r}: unknown type; use one of "
-                f"{', '.join(SETTINGS_SUFFIXES)}"
+                f"{label}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                "save it as UTF-8, or give a PNG that pytti_nb wrote"
+            ]
+        ) from None
+
+
+def _png_settings(path: Path, label: str) -> dict:
+    """The settings mapping stored in a PNG pytti_nb wrote."""
+    from .errors import OutputError
+    from .output import read_png_metadata
+
+    try:
+        settings = read_png_metadata(path).get("settings")
+    except OutputError as e:
+        raise SettingsError([f"{label}: {e}"]) from None
+    if not isinstance(settings, dict):
+        raise SettingsError(
+            [
+                f"{label}: its pytti_nb metadata holds no settings mapping (found "
+                f"{kind_of(settings)}); give a PNG that pytti_nb wrote"
             ]
         )
-    if suffix == ".png":
-        from .output import read_png_metadata
-
-        return dict(read_png_metadata(path).get("settings", {})), "", False
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SettingsError(
-            [f"settings file {str(path)!r}: cannot read it ({e.strerror})"]
-        ) from None
-    data, pytti_form = parse_settings_text(text, f"settings file {str(path)!r}", suffix)
-    return data, text, pytti_form
+    return dict(settings)
 
 
 def load_settings(path, overrides=()) -> Settings:
@@ -201,6 +526,7 @@ def load_settings_dict(path, overrides=()) -> dict:
 def save_settings(settings: Settings, path) -> None:
     """Write settings atomically as YAML or JSON, chosen by the file's suffix."""
     from .atomic import atomic_write_text
+    from .errors import OutputError
 
     path = Path(path)
     if path.suffix.lower() == ".json":
@@ -208,8 +534,12 @@ def save_settings(settings: Settings, path) -> None:
     elif path.suffix.lower() in (".yaml", ".yml"):
         text = to_yaml(settings)
     else:
-        raise PyttiError(f"cannot save settings as {str(path)!r}: use a .yaml or .json name")
-    atomic_write_text(path, text)
+        raise PyttiError(f"cannot save settings as {shown_path(path)}: use a .yaml or .json name")
+    try:
+        atomic_write_text(path, text)
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        reason = getattr(e, "strerror", None) or str(e)
+        raise OutputError(f"cannot write the settings file {shown_path(path)}: {reason}") from e
 
 
 def _plain(value):
@@ -217,11 +547,13 @@ def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def _unknown_key_message(key, infos):
+def _unknown_key_message(key, infos, *, hint=True):
     """Error line for an unknown setting, with a did-you-mean hint."""
-    close = difflib.get_close_matches(key, list(infos), n=1, cutoff=0.6)
+    plain = isinstance(key, str) and len(key) <= 60 and key.isprintable()
+    name = key if plain else shown(key)
+    close = difflib.get_close_matches(key, list(infos), n=1, cutoff=0.6) if plain and hint else []
     hint = f"; did you mean {close[0]!r}?" if close else "; see the settings table in README.md"
-    return f"{key}: unknown setting{hint}"
+    return f"{name}: unknown setting{hint}"
 
 
 def _allowed(info):
@@ -251,16 +583,34 @@ def _allowed(info):
 
 
 def _as_text(info, raw):
-    """Text settings accept strings and plain numbers."""
+    """Text settings accept strings and plain numbers (as written in YAML: 010 stays '010')."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise ValueError(f"{raw!r} is not text; expected {_allowed(info)}")
-    return str(raw)
+        raise ValueError(f"{shown(raw)} is not text; expected {_allowed(info)}")
+    text = raw if isinstance(raw, str) else getattr(raw, "text", "") or str(raw)
+    problem = text_problem(text)
+    if problem:
+        raise ValueError(f"{shown(text)} {problem}")
+    return str(text)
+
+
+def text_problem(text: str) -> str | None:
+    """What makes text unusable in a setting (control characters, unpaired surrogates that
+    no file can store), or None."""
+    controls = sorted({c for c in text if unicodedata.category(c) == "Cc"} - _ALLOWED_CONTROLS)
+    if controls:
+        return (
+            f"contains the control character(s) {shown(''.join(controls[:5]))}; "
+            "only printable text, tabs and line breaks are allowed"
+        )
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        return "contains an unpaired surrogate (not a character); only real text is allowed"
+    return None
 
 
 def _as_int(info, raw):
     """Integers, also from whole floats and numeric strings."""
     if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not an integer; expected {_allowed(info)}")
+        raise ValueError(f"{shown(raw)} is not an integer; expected {_allowed(info)}")
     if isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
         return int(raw)  # exact: a 62-bit seed must not pass through a float
     try:
@@ -269,7 +619,7 @@ def _as_int(info, raw):
             raise TypeError
         return int(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{raw!r} is not an integer; expected {_allowed(info)}") from None
+        raise ValueError(f"{shown(raw)} is not an integer; expected {_allowed(info)}") from None
 
 
 def _as_float(info, raw):
@@ -279,9 +629,9 @@ def _as_float(info, raw):
             raise TypeError
         value = float(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"{raw!r} is not a number; expected {_allowed(info)}") from None
+        raise ValueError(f"{shown(raw)} is not a number; expected {_allowed(info)}") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{raw!r} is not finite; expected {_allowed(info)}")
+        raise ValueError(f"{shown(raw)} is not finite; expected {_allowed(info)}")
     return value
 
 
@@ -299,20 +649,22 @@ def _as_bool(info, raw):
         "off": False,
         "0": False,
     }
-    key = str(raw).strip().lower()
+    key = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
     if key in words:
         return words[key]
-    raise ValueError(f"{raw!r} is not true or false")
+    raise ValueError(f"{shown(raw)} is not true or false")
 
 
 def _as_choice(info, raw):
     """One of the allowed choices, matched case-insensitively."""
-    if raw is False and "off" in info.choices:  # YAML reads an unquoted off as False
+    if raw is False and "off" in info.choices:  # YAML 1.1 readers give an unquoted off as False
         return "off"
-    for choice in info.choices:
-        if str(raw).strip().lower() == choice.lower():
-            return choice
-    raise ValueError(f"{raw!r} is not allowed; expected {_allowed(info)}")
+    if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+        text = raw if isinstance(raw, str) else getattr(raw, "text", "") or str(raw)
+        for choice in info.choices:
+            if text.strip().lower() == choice.lower():
+                return choice
+    raise ValueError(f"{shown(raw)} is not allowed; expected {_allowed(info)}")
 
 
 def _as_schedule(info, raw):
@@ -335,19 +687,50 @@ def _as_audio_filters(info, raw):
 
     if isinstance(raw, str):
         try:
-            raw = yaml.safe_load(raw) if raw.strip() else []
+            raw = load_yaml(raw) if raw.strip() else []
         except yaml.YAMLError as e:
-            raise ValueError(f"not valid YAML: {e}") from None
+            raise ValueError(f"not valid YAML: {_first_lines(e)}") from None
+    _check_filters_shape(raw)
     bands = parse_filters(raw)  # raises ValueError naming the filter and field
     return [
         {
-            "variable_name": b.variable_name,
-            "f_center": b.f_center,
-            "f_width": b.f_width,
-            "order": b.order,
+            "variable_name": str(b.variable_name),
+            "f_center": _exact(b.f_center),
+            "f_width": _exact(b.f_width),
+            "order": _exact(b.order),
         }
         for b in bands
     ]
+
+
+def _exact(number):
+    """A number as a plain int or float (not the YAML reader's subclasses, which no file of
+    ours could store)."""
+    return int(number) if isinstance(number, int) else float(number)
+
+
+def _check_filters_shape(raw) -> None:
+    """Raise ValueError unless audio filters are a short list of small mappings of plain
+    values (parse_filters then checks their meaning)."""
+    if raw in (None, ""):
+        return
+    example = "- {variable_name: fLo, f_center: 80, f_width: 40, order: 5}"
+    if not isinstance(raw, (list, tuple)):
+        raise ValueError(f"{shown(raw)} is not a list of filters; write e.g. {example}")
+    if len(raw) > MAX_ITEMS:
+        raise ValueError(f"{len(raw)} filters; at most {MAX_ITEMS}")
+    for i, item in enumerate(raw):
+        plain = isinstance(item, dict) and len(item) <= 8
+        plain = plain and all(
+            isinstance(k, str) and len(k) <= 40 and isinstance(v, (str, int, float, type(None)))
+            and (not isinstance(v, str) or len(v) <= 100)
+            for k, v in item.items()
+        )  # fmt: skip
+        if not plain:
+            raise ValueError(
+                f"filter {i + 1}: {shown(item)} is not a mapping of names to numbers; "
+                f"write e.g. {example}"
+            )
 
 
 def expression_names(filters=()) -> tuple[str, ...]:
@@ -389,7 +772,7 @@ def _as_quaternion(info, raw):
 
     if isinstance(raw, (list, tuple)):
         if any(isinstance(v, bool) or not isinstance(v, (str, int, float)) for v in raw):
-            raise ValueError(f"{raw!r}: expected {_allowed(info)}")
+            raise ValueError(f"{shown(raw)}: expected {_allowed(info)}")
         raw = "[" + ", ".join(str(v) for v in raw) + "]"
     text = _as_text(info, raw).strip()
     try:
@@ -415,17 +798,23 @@ def _as_list(info, raw):
     """A list of non-empty strings, or one comma-separated string."""
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, (list, tuple)) or not all(isinstance(s, str) for s in items):
-        raise ValueError(f"{raw!r}: expected {_allowed(info)}")
+        raise ValueError(f"{shown(raw)}: expected {_allowed(info)}")
     items = [s.strip() for s in items if s.strip()]
     if not items:
         raise ValueError(f"at least one entry is required ({_allowed(info)})")
+    if len(items) > MAX_ITEMS:
+        raise ValueError(f"{len(items)} entries; at most {MAX_ITEMS}")
+    for item in items:
+        problem = text_problem(item) if len(item) <= MAX_TEXT["path"] else "is too long"
+        if problem:
+            raise ValueError(f"{shown(item)} {problem}")
     return items
 
 
 def _check_range(info, value):
     """Raise ValueError when a number is outside the setting's bounds."""
     if (info.min is not None and value < info.min) or (info.max is not None and value > info.max):
-        raise ValueError(f"{value!r} is out of range; expected {_allowed(info)}")
+        raise ValueError(f"{shown(value)} is out of range; expected {_allowed(info)}")
 
 
 _COERCERS = {

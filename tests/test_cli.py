@@ -31,9 +31,15 @@ def cli(*args, timeout=300):
 
 
 def write_settings(tmp_path, settings, name="s.yaml"):
+    """A settings file; its output_root is not used by render (renders pass --out)."""
     path = tmp_path / name
     path.write_text(yaml.safe_dump(settings))
     return path
+
+
+def out(tmp_path):
+    """The --out arguments that send renders to tmp_path/out."""
+    return ["--out", str(tmp_path / "out")]
 
 
 def pixels(path):
@@ -41,30 +47,33 @@ def pixels(path):
 
 
 def test_render_writes_frames_video_settings_and_metadata(tmp_path, tiny):
-    run = cli("render", str(write_settings(tmp_path, tiny)), "--quiet")
+    run = cli("render", str(write_settings(tmp_path, tiny)), "--quiet", *out(tmp_path))
     assert run.returncode == 0, run.stderr
-    out = tmp_path / "out" / "run"
-    frames = sorted((out / "frames").glob("*.png"))
+    folder = tmp_path / "out" / "run"
+    frames = sorted((folder / "frames").glob("*.png"))
     assert [f.name for f in frames] == ["000001.png", "000002.png", "000003.png"]
-    assert (out / "run.mp4").stat().st_size > 0
-    saved = yaml.safe_load((out / "settings.yaml").read_text())
+    assert (folder / "run.mp4").stat().st_size > 0
+    saved = yaml.safe_load((folder / "settings.yaml").read_text())
     meta = read_png_metadata(frames[-1])
     assert meta["settings"] == saved and meta["seed"] == 1 and meta["step"] == 12
     assert {"torch", "open_clip", "pytti_nb"} <= set(meta["versions"])
 
 
 def test_settings_loaded_from_a_png_reproduce_it(tmp_path, tiny):
-    assert cli("render", str(write_settings(tmp_path, tiny)), "--quiet").returncode == 0
+    assert (
+        cli("render", str(write_settings(tmp_path, tiny)), "--quiet", *out(tmp_path)).returncode
+        == 0
+    )
     first = tmp_path / "out" / "run" / "frames" / "000003.png"
-    again = cli("render", str(first), "--set", "file_namespace=again", "--quiet")
+    again = cli("render", str(first), "--set", "file_namespace=again", "--quiet", *out(tmp_path))
     assert again.returncode == 0, again.stderr
     assert np.array_equal(pixels(first), pixels(tmp_path / "out/again/frames/000003.png"))
 
 
 def test_existing_run_folder_gets_a_suffix(tmp_path, tiny):
     path = write_settings(tmp_path, {**tiny, "steps_per_scene": 2, "save_every": 2})
-    assert cli("render", str(path), "--quiet").returncode == 0
-    assert cli("render", str(path), "--quiet").returncode == 0
+    assert cli("render", str(path), "--quiet", *out(tmp_path)).returncode == 0
+    assert cli("render", str(path), "--quiet", *out(tmp_path)).returncode == 0
     assert (tmp_path / "out" / "run(1)" / "frames" / "000001.png").exists()
 
 
@@ -99,7 +108,10 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
         "display_every": 25,
     }
     whole = cli(
-        "render", str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})), "--quiet"
+        "render",
+        str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})),
+        "--quiet",
+        *out(tmp_path),
     )
     assert whole.returncode == 0, whole.stderr
     killed_dir = tmp_path / "out" / "killed"
@@ -110,6 +122,7 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
             "pytti_nb",
             "render",
             "--quiet",
+            *out(tmp_path),
             str(write_settings(tmp_path, {**settings, "file_namespace": "killed"}, "k.yaml")),
         ],
         cwd=ROOT,
@@ -153,14 +166,16 @@ def test_validate_exit_codes(tmp_path, tiny):
 def test_unwritable_output_exits_4_and_keeps_files(tmp_path, tiny):
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
-    run = cli("render", str(write_settings(tmp_path, {**tiny, "output_root": str(blocker)})))
+    run = cli("render", str(write_settings(tmp_path, tiny)), "--out", str(blocker))
     assert run.returncode == 4 and "Traceback" not in run.stderr
     assert blocker.read_text() == "keep me"
 
 
 def test_missing_weights_exit_3_and_point_to_demo(tmp_path, tiny):
     settings = {**tiny, "perceptors": ["ViT-B-32@openai"], "models_cache_dir": str(tmp_path)}
-    run = cli("render", str(write_settings(tmp_path, settings)), "--quiet", timeout=120)
+    run = cli(
+        "render", str(write_settings(tmp_path, settings)), "--quiet", *out(tmp_path), timeout=120
+    )
     assert run.returncode == 3, run.stderr
     assert "demo" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out" / "run").exists()  # models load before the run folder is made
@@ -181,6 +196,7 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
             "pytti_nb",
             "render",
             "--quiet",
+            *out(tmp_path),
             str(write_settings(tmp_path, settings)),
         ],
         cwd=ROOT,
@@ -211,7 +227,7 @@ def test_a_2d_render_writes_frames_with_motion_a_video_and_a_gif(tmp_path, tiny)
         "save_gif": True,
         "frames_per_second": 8,
     }
-    run = cli("render", str(write_settings(tmp_path, settings)), "--quiet")
+    run = cli("render", str(write_settings(tmp_path, settings)), "--quiet", *out(tmp_path))
     assert run.returncode == 0, run.stderr
     folder = tmp_path / "out" / "run"
     frames = sorted((folder / "frames").glob("*.png"))
@@ -232,10 +248,10 @@ def test_several_files_are_checked_first_then_rendered_in_turn(tmp_path, tiny):
     a = write_settings(tmp_path, {**tiny, "file_namespace": "a", "steps_per_scene": 4}, "a.yaml")
     b = write_settings(tmp_path, {**tiny, "file_namespace": "b", "steps_per_scene": 4}, "b.yaml")
     bad = write_settings(tmp_path, {**tiny, "file_namespace": "c", "widht": 3}, "bad.yaml")
-    refused = cli("render", str(a), str(bad), "--quiet")
+    refused = cli("render", str(a), str(bad), "--quiet", *out(tmp_path))
     assert refused.returncode == 2 and "bad.yaml: widht: unknown setting" in refused.stderr
     assert not (tmp_path / "out").exists()  # nothing rendered before every file was checked
-    both = cli("render", str(a), str(b), "--quiet")
+    both = cli("render", str(a), str(b), "--quiet", *out(tmp_path))
     assert both.returncode == 0, both.stderr
     for name in ("a", "b"):
         assert len(list((tmp_path / "out" / name / "frames").glob("*.png"))) == 1

@@ -332,19 +332,33 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
     old.write_settings("old")
     old.finish()
     ours = [run / "checkpoint.pt", run / ".checkpoint.pt.x.partial", run / "frames" / "000007.png"]
-    theirs = [run / "notes.txt", run / "frames" / "keep.txt", run / "frames" / "mine.png"]
-    for path in ours + theirs:
+    for path in ours:
         path.write_bytes(b"x")
 
     resumed = RunWriter(run, fps=10, overwrite=False)  # resuming keeps everything
     assert len(resumed.frame_paths()) == 4 and all(p.exists() for p in ours)
+    resumed.release()
 
-    RunWriter(run, fps=10, overwrite=True)
-    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()) == [
-        "frames/keep.txt",
-        "frames/mine.png",
-        "notes.txt",
-    ]
+    RunWriter(run, fps=10, overwrite=True).release()
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == ["frames"]
+
+
+@pytest.mark.parametrize("foreign", ["notes.txt", "frames/keep.txt", "frames/mine.png"])
+def test_overwrite_leaves_a_folder_holding_other_files_alone(tmp_path, foreign):
+    run = tmp_path / "run"
+    old = RunWriter(run, fps=10, overwrite=False)
+    old.write_frame(0, solid((1, 0, 0)), {})
+    old.finish()
+    (run / foreign).write_bytes(b"x")
+    before = sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))
+    with pytest.raises(
+        OutputError, match="holds files pytti_nb did not write.*nothing was deleted"
+    ):
+        RunWriter(run, fps=10, overwrite=True)
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == before
+    claimed, lock, notes = output.claim_run_dir(tmp_path, "run", True)
+    lock.release()
+    assert claimed.name == "run(1)" and "did not write" in notes[0]
 
 
 @pytest.mark.parametrize("fps", [0, -1, math.nan, math.inf, "12", True])

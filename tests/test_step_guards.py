@@ -111,3 +111,24 @@ def test_steps_that_keep_failing_halt_the_run_naming_the_loss(tiny, models):
     assert r.step == 2 + NON_FINITE_LIMIT
     image = r.image.decode()
     assert torch.isfinite(image).all()
+
+
+def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
+    tiny, models, tmp_path
+):
+    import json
+
+    from pytti_nb.checkpoint import load_checkpoint
+    from pytti_nb.run import make_renderer, prepare_run, run_snapshots, run_to_completion
+
+    job = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "a")))
+    r = make_renderer(job, models)
+    with PoisonedStep(r, steps=range(5, 12)), pytest.raises(RenderHalted):
+        list(run_snapshots(job, renderer=r))
+    saved = load_checkpoint(job.run_dir)
+    assert saved["step"] == 5 + NON_FINITE_LIMIT and saved["guard"]["run"] == NON_FINITE_LIMIT
+    done = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "b")))
+    result = run_to_completion(done, models=models, progress=False)
+    cost = json.loads((done.run_dir / "cost.json").read_text())
+    assert cost["seconds"] > 0 and cost["estimate"]["steps"] == 12
+    assert any(n.startswith("took ") and "estimate: about" in n for n in result.notes)

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..errors import PyttiError, SettingsError
+from ..errors import OutputError, PyttiError, SettingsError, shown, shown_path
+from ..output import SNAPSHOTS_DIR
 from ..settings import (
+    MAX_FILE_BYTES,
+    OUTPUT_CHOICES,
     SETTINGS_SUFFIXES,
+    output_choices_from_user,
     read_settings_file,
     save_settings,
     settings_from_text,
@@ -19,18 +23,26 @@ from ..settings import (
 )
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
-SNAPSHOTS_DIR = "snapshots"
+MAX_PNG_BYTES = 256 * 2**20  # a frame PNG is far smaller; its settings are in a text chunk
 
 
 def write_snapshot(run_dir, snap, settings) -> Path:
     """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back)."""
     from ..atomic import atomic_write_bytes
-    from ..output import png_bytes
+    from ..output import png_bytes, write_error
 
-    path = Path(run_dir) / SNAPSHOTS_DIR / f"step_{snap.step:06d}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(run_dir) / SNAPSHOTS_DIR
+    path = folder / f"step_{snap.step:06d}.png"
     metadata = {"settings": to_dict(settings), "seed": settings.seed, "step": snap.step}
-    atomic_write_bytes(path, png_bytes(snap.image, metadata))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.is_symlink() or folder.resolve().parent != Path(run_dir).resolve():
+            raise OutputError(
+                f"{shown_path(folder)} is a link; snapshots are written only inside the run folder"
+            )
+        atomic_write_bytes(path, png_bytes(snap.image, metadata))
+    except OSError as e:
+        raise write_error("snapshot", path, e, run_dir) from e
     return path
 
 
@@ -46,16 +58,21 @@ def upload_settings(name: str, content: bytes) -> tuple[dict, list[str] | None]:
     if suffix not in SETTINGS_SUFFIXES:
         raise SettingsError(
             [
-                f"{name!r}: cannot read settings from this file type; drop a PNG "
+                f"{shown(name)}: cannot read settings from this file type; drop a PNG "
                 f"made by pytti_nb, or a {', '.join(SETTINGS_SUFFIXES[:-1])} file"
             ]
+        )
+    limit = MAX_PNG_BYTES if suffix == ".png" else MAX_FILE_BYTES
+    if len(content) > limit:
+        raise SettingsError(
+            [f"{shown(name)}: {len(content)} bytes; a settings file has at most {limit}"]
         )
     if suffix != ".png":
         try:
             text = bytes(content).decode("utf-8")
         except UnicodeDecodeError:
-            raise SettingsError([f"{name!r}: not a text file (UTF-8)"]) from None
-        return settings_from_text(text, source=repr(name), suffix=suffix)
+            raise SettingsError([f"{shown(name)}: not a text file (UTF-8)"]) from None
+        return settings_from_text(text, source=shown(name), suffix=suffix)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(bytes(content))
@@ -180,10 +197,17 @@ class SettingsFiles:
         )
 
     def _loaded(self, converted, what) -> str:
-        """Show loaded settings in the panel; the message that says so."""
+        """Show loaded settings in the panel, keeping this session's output folder and
+        overwrite choice (a file never makes them); the message that says so."""
         data, notes = converted
+        try:
+            current = to_dict(self._get())
+        except SettingsError:  # another field is invalid: the defaults' choices then
+            current = {}
+        user = {k: current[k] for k in OUTPUT_CHOICES if k in current}
+        data, dropped = output_choices_from_user(data, what.split(" ", 1)[-1], user)
         self._apply(data)
-        return conversion_report(what, notes)
+        return "\n".join([conversion_report(what, notes), *dropped])
 
     def resume(self) -> None:
         """Resume the run in the run-folder box."""
@@ -194,10 +218,18 @@ class SettingsFiles:
         self._attempt(lambda: self._resume_checked(folder))
 
     def _resume_checked(self, folder) -> str:
-        """Resume the run in folder (saying which run folder to give for an output root)."""
+        """Resume the run in folder (saying which run folder to give for an output root, or
+        what is wrong with its checkpoint)."""
+        from ..checkpoint import load_checkpoint
         from ..run import check_resume_dir
+        from ..settings import from_dict
 
-        check_resume_dir(Path(folder).expanduser())
+        path = Path(folder).expanduser()
+        check_resume_dir(path)
+        saved = load_checkpoint(path).get("settings")
+        if not isinstance(saved, dict):
+            raise OutputError(f"the checkpoint in {shown_path(path)} holds no settings")
+        from_dict(saved, source=f"the checkpoint in {shown_path(path)}")
         self._resume(folder)
         return f"resuming {folder}"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyttiError, SettingsError
+from ..estimate import duration, estimate_run
 from ..run import Job, make_renderer, prepare_run, run_snapshots
 from ..settings import replace, split_changes
 
@@ -50,6 +51,7 @@ class Runner:
         self.on_snapshot = on_snapshot or (lambda snapshot: None)
         self.state, self.message = IDLE, ""
         self.job = self.renderer = self.task = self.outcome = self.last_snapshot = None
+        self.estimate, self.started = None, None  # estimate.Estimate, monotonic start time
         self.planned = None  # a plan of these settings already made (the studio's preview)
         self._stop = self._pause = False
         self._steer_to, self._steer_at = None, 0.0
@@ -133,7 +135,9 @@ class Runner:
             yield _STEP  # lets the status reach the page before the slow load
             self.job = self._prepare(settings, resume_dir)
             self.renderer = make_renderer(self.job, self.models)
-            self._set(RUNNING, "rendering")
+            self.estimate = estimate_run(self.renderer)  # a few probe steps, undone
+            self.started = time.monotonic()
+            self._set(RUNNING, "rendering · " + self.estimate.describe())
             yield from self._snapshots(self.job)
             self._set(FINISHING, "making the video…")
             yield _STEP
@@ -216,9 +220,13 @@ class Runner:
         notes = self.renderer.notes if self.renderer is not None else []
         if notes:
             word += " · " + " · ".join(notes)
+        took = ""
+        if self.estimate is not None and self.started is not None:
+            spent = duration(time.monotonic() - self.started).removeprefix("about ")
+            took = f"took {spent} ({self.estimate.describe()}) · "
         self.outcome = Outcome(
             state,
-            f"{len(saved)} frame(s) saved{where} · {word}",
+            f"{took}{len(saved)} frame(s) saved{where} · {word}",
             self.job and self.job.run_dir,
             video,
             saved[-1] if saved else None,

@@ -1,0 +1,100 @@
+"""Every render of a sweep checked before any starts: its settings, its whole run, its folder."""
+
+from pathlib import Path
+
+import yaml
+
+from ..errors import SettingsError
+from ..output import CHECKPOINT_NAME, FRAME_NAME, FRAMES_DIR, PALETTES_DIR, SETTINGS_NAME
+from ..plan import plan
+from ..settings import from_dict_lenient, to_dict
+
+# Settings that decide which models a render loads: renders that agree on them share one check
+# of the models (a file lookup, or a network probe for a model not downloaded yet).
+MODEL_SETTINGS = (
+    "perceptors", "models_cache_dir", "image_model", "vqgan_model", "depth_model",
+    "flow_model", "animation_mode", "depth_stabilization_weight", "flow_stabilization_weight",
+)  # fmt: skip
+UNCOMPARED = ("output_root",)  # a sweep folder may be moved or reached by another path
+
+
+def check_renders(renders, *, check_models=True) -> None:
+    """Plan every render and look at its folder; raise one SettingsError naming the renders each
+    problem is found in."""
+    found: dict[str, list[str]] = {}
+    models_checked, previous = set(), None
+    for render in renders:
+        settings, problems = from_dict_lenient(render.settings, source=render.name)
+        key = tuple(repr(getattr(settings, n)) for n in MODEL_SETTINGS)
+        try:
+            previous = plan(settings, check_models=key not in models_checked, previous=previous)
+            models_checked.add(key)
+        except SettingsError as e:
+            # skip what the lenient defaults caused: those settings are already reported
+            bad = {p.split(":", 1)[0] for p in problems}
+            problems += [p for p in e.problems if p.split(":", 1)[0] not in bad]
+        if not problems:
+            problem = folder_problem(Path(settings.output_root) / render.name, to_dict(settings))
+            problems += [problem] if problem else []
+        for problem in problems:
+            found.setdefault(problem, []).append(render.name)
+    if found:
+        raise SettingsError([_named(p, names, len(renders)) for p, names in found.items()])
+
+
+def folder_problem(run_dir: Path, wanted: dict) -> str | None:
+    """Why a render cannot use its folder: another render's, or files that are not a render's."""
+    if not run_dir.exists():
+        return None
+    if not run_dir.is_dir():
+        return f"'{run_dir}' is a file, not a run folder; move it or give the sweep another --out"
+    saved = saved_settings(run_dir)
+    if saved is not None:
+        differ = [
+            f"{k}: {saved[k]!r} there, {wanted[k]!r} here"
+            for k in wanted
+            if k in saved and k not in UNCOMPARED and saved[k] != wanted[k]
+        ]
+        if differ:
+            shown = "; ".join(differ[:3]) + ("; ..." if len(differ) > 3 else "")
+            return (
+                f"'{run_dir}' holds a render of other settings ({shown}); delete that folder to "
+                "render it again, or give the sweep another --out"
+            )
+    foreign = [p.name for p in run_dir.iterdir() if not _ours(p, run_dir)]
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:5])
+        return (
+            f"'{run_dir}' holds files that are not a render's ({shown}); move them or give the "
+            "sweep another --out"
+        )
+    return None
+
+
+def saved_settings(run_dir: Path) -> dict | None:
+    """The settings a run folder was rendered with (its settings.yaml), or None."""
+    try:
+        data = yaml.safe_load((run_dir / SETTINGS_NAME).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _ours(path: Path, run_dir: Path) -> bool:
+    """Whether a file in a run folder is one a render writes."""
+    if path.name.endswith(".partial"):
+        return True
+    if path.is_dir():
+        return path.name in (FRAMES_DIR, PALETTES_DIR) and all(
+            FRAME_NAME.fullmatch(p.name) or p.name.endswith(".partial") for p in path.iterdir()
+        )
+    names = {SETTINGS_NAME, CHECKPOINT_NAME, f"{run_dir.name}.mp4", f"{run_dir.name}.gif"}
+    return path.name in names
+
+
+def _named(problem: str, names: list[str], total: int) -> str:
+    """A problem with the renders it is found in."""
+    if total > 1 and len(names) == total:
+        return f"{problem} (in every render)"
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"render {shown}: {problem}"

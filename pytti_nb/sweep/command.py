@@ -1,0 +1,95 @@
+"""The `sweep` subcommand: its arguments and what it does."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sweep subcommand's arguments."""
+    parser.add_argument(
+        "sweep",
+        help="sweep file (YAML): a base settings file and the settings to vary (grid, zip, "
+        "seeds, follow)",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to render on (its address, or 'auto' for the one this machine "
+        "belongs to); default: a local Ray instance for this sweep",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the sweep's output folder (default: <output_root>/<sweep file name>)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one base setting (repeatable), e.g. --set steps_per_scene=100",
+    )
+    parser.add_argument(
+        "--cpus-per-render",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU cores (and torch threads) each render holds (default 1); with GPUs each "
+        "render holds one GPU",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="render at most N at once (default: as many as the GPUs, or the cores, allow)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only errors")
+
+
+def sweep_command(args) -> int:
+    """Check the sweep, render what is not finished, write the manifest and contact sheet.
+
+    The first Ctrl-C ends every render after its step with a checkpoint; a second aborts (the
+    renders then resume from their last checkpoint when the sweep is started again).
+    """
+    from .. import cli  # here: cli.py imports this module
+    from .runner import run_sweep
+    from .spec import load_sweep
+
+    spec = load_sweep(args.sweep, out=args.out, overrides=args.set)
+    report = None if args.quiet else print
+    if spec.notes is not None and report:
+        report(f"{args.sweep}: its base is PyTTI settings, converted:")
+        for note in spec.notes:
+            report(f"  - {note}")
+    stop = cli._StopOnSigint()  # one Ctrl-C rule for render and sweep
+    with stop:
+        result = run_sweep(
+            spec,
+            address=args.address,
+            cpus_per_render=args.cpus_per_render,
+            workers=args.workers,
+            should_stop=stop,
+            report=report,
+        )
+    if result.counts.get("failed"):
+        kind = _failed(result)[0].get("error_kind")
+        exits = {"input": cli.EXIT_BAD_INPUT, "model": cli.EXIT_MODEL, "output": cli.EXIT_OUTPUT}
+        return exits.get(kind, cli.EXIT_INTERNAL)
+    if stop.requested or result.counts.get("stopped"):
+        return cli.EXIT_STOPPED
+    return cli.EXIT_OK
+
+
+def main(argv=None) -> int:
+    """The command on its own (errors raised, not printed): for tests and scripts."""
+    parser = argparse.ArgumentParser(prog="pytti_nb.sweep.command")
+    add_arguments(parser)
+    return sweep_command(parser.parse_args(argv))
+
+
+def _failed(result) -> list[dict]:
+    """The manifest entries of the renders that failed."""
+    import json
+
+    data = json.loads(result.manifest.read_text(encoding="utf-8"))
+    return [e for e in data["renders"] if e["status"] == "failed"]

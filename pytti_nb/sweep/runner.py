@@ -1,0 +1,200 @@
+"""Run a sweep on Ray: every render checked first, then rendered by workers that each keep their
+models loaded (pool.py), the manifest written as renders finish, the contact sheet at the end."""
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PyttiError, SettingsError
+from .checks import check_renders
+from .manifest import MANIFEST_NAME, Manifest, now, read_manifest
+from .sheet import SHEET_NAME, Tile, columns_for, write_sheet
+from .spec import base_seed, expand, resolved_axes
+
+OBJECT_STORE_BYTES = 100 * 2**20  # only small dicts travel through it; Ray's minimum is 75 MiB
+POLL_S = 0.5  # how often the driver looks at should_stop while renders run
+MAX_ERROR_CHARS = 4000
+DRAWN_SEEDS = 1_000_000  # a base without a seed gets one below this for the whole sweep
+
+
+@dataclass
+class SweepResult:
+    """What a run of a sweep did."""
+
+    out: Path
+    manifest: Path
+    sheet: Path
+    sheet_png: bytes
+    counts: dict  # renders by status: done, stopped, failed, pending
+    skipped: int  # renders an earlier run had finished
+
+
+def run_sweep(
+    spec,
+    *,
+    address=None,
+    cpus_per_render: int = 1,
+    workers: int | None = None,
+    pool=None,
+    check_models: bool = True,
+    should_stop=lambda: False,
+    report=None,
+) -> SweepResult:
+    """Check every render, then render those not finished yet on Ray: on `pool`'s workers, or
+    on new ones (at most `workers`) in the Ray instance this process is connected to, else on
+    `address`'s cluster or a new local instance."""
+    if cpus_per_render < 1 or (workers is not None and workers < 1):
+        raise SettingsError(
+            [f"--cpus-per-render {cpus_per_render}, --workers {workers}: give 1 or more"]
+        )
+    say = report or (lambda line: None)
+    previous = read_manifest(spec.out)
+    seed = base_seed(spec)
+    if seed is None:  # one seed for the whole sweep, kept for its restarts
+        seed = (previous or {}).get("seed")
+        # short, so that the folder names and labels of `seeds: N` stay readable
+        seed = seed if isinstance(seed, int) else secrets.randbelow(DRAWN_SEEDS)
+    renders = expand(spec, seed)
+    check_renders(renders, check_models=check_models)
+    manifest = Manifest(spec, renders, seed, previous)
+    todo = [r for r in renders if not manifest.finished(r.name)]
+    manifest.reset([r.name for r in todo])
+    skipped = len(renders) - len(todo)
+    before = f", {skipped} done before" if skipped else ""
+    say(f"sweep: {len(renders)} renders in {spec.out}{before}")
+    if todo and pool is not None:
+        pool.ready()
+        _render_all(pool, todo, manifest, should_stop, say)
+    elif todo:
+        from .pool import start_pool
+
+        devices = [r.settings.get("device", "auto") for r in todo]
+        count = min(len(todo), workers or len(todo))
+        with ray_session(address):
+            with start_pool(cpus_per_render=cpus_per_render, count=count, devices=devices) as p:
+                _render_all(p, todo, manifest, should_stop, say)
+    counts = manifest.counts()
+    sheet = spec.out / SHEET_NAME
+    columns = columns_for([len(a.rows) for a in resolved_axes(spec, seed)], len(renders))
+    png = write_sheet(sheet, _tiles(renders, manifest), columns)
+    status = _status(counts, len(renders))
+    manifest.write(status)
+    say(f"sweep {status}: {_counted(counts)}; wrote {sheet} and {manifest.path}")
+    return SweepResult(spec.out, spec.out / MANIFEST_NAME, sheet, png, counts, skipped)
+
+
+@contextlib.contextmanager
+def ray_session(address=None):
+    """Ray, connected for the duration: the running connection when there is one (left open),
+    else `address`'s cluster or a new local instance (shut down afterwards)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    start_ray(address)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def start_ray(address=None) -> None:
+    """Connect to the cluster at `address`, or start a small, quiet local Ray instance."""
+    ray = import_ray()
+    # no usage report from a render that may be offline, unless the user asked for one
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **quiet)
+
+
+def import_ray():
+    """The ray module, or an error saying how to install it (sweeps alone need it)."""
+    try:
+        import ray
+    except ImportError:
+        raise PyttiError(
+            "sweeps run on Ray, which is not installed here: pip install 'ray>=2.60' "
+            "(every machine of a cluster needs pytti_nb and Ray)"
+        ) from None
+    return ray
+
+
+def _render_all(pool, todo, manifest, should_stop, say) -> None:
+    """Hand the renders to the workers one at a time each, recording each as it ends."""
+    import ray
+
+    say(f"rendering {len(todo)} on {len(pool)} {pool.kind} worker(s)")
+    queue, idle, running = deque(todo), list(pool.actors), {}
+    stopping, done = False, 0
+    while running or (queue and not stopping):
+        while idle and queue and not stopping:
+            worker, render = idle.pop(0), queue.popleft()
+            run_dir = str(manifest.out / render.name)
+            running[worker.render.remote(render.settings, run_dir)] = (worker, render, time.time())
+            where = pool.where[worker]
+            manifest.update(render.name, status="running", worker=where, started=now(), error=None)
+        if not stopping and should_stop():
+            stopping = True
+            pool.stop()
+            say("stopping: each render ends after its step, with a checkpoint")
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+        for ref in ready:
+            worker, render, began = running.pop(ref)
+            outcome = _outcome(ray, ref)
+            done += 1
+            manifest.update(render.name, **outcome, ended=now())
+            took = outcome.get("wall_s") or time.time() - began
+            line = f"[{done}/{len(todo)}] {render.name}: {outcome['status']} in {took:.1f} s"
+            say(line + (f": {outcome['error']}" if outcome.get("error") else ""))
+            idle.append(worker)
+
+
+def _outcome(ray, ref) -> dict:
+    """What a render returned, or its failure when its worker raised or died."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayActorError as e:
+        error = f"its worker process died ({str(e).splitlines()[0][:300]})"
+    except ray.exceptions.RayTaskError as e:  # a bug: keep the remote traceback
+        error = str(e)[-MAX_ERROR_CHARS:]
+    return {"status": "failed", "error": error, "error_kind": "internal"}
+
+
+def _tiles(renders, manifest) -> list[Tile]:
+    """Each render's tile: its last frame and the values it varies."""
+    tiles = []
+    for r in renders:
+        e = manifest.entry(r.name)
+        frame = manifest.out / e["last_frame"] if e.get("last_frame") else None
+        lines = [f"{k} = {_shown(v)}" for k, v in r.values.items()]
+        if e["status"] != "done":
+            lines.append(e["status"] if e["status"] != "pending" else "not rendered")
+        tiles.append(Tile(frame, tuple(lines), "" if e["status"] == "done" else e["status"]))
+    return tiles
+
+
+def _status(counts: dict, total: int) -> str:
+    """The sweep's status: done when every render is, failed when one failed, else stopped."""
+    if counts.get("done") == total:
+        return "done"
+    return "failed" if "failed" in counts else "stopped"
+
+
+def _shown(value) -> str:
+    """A value as a label shows it."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _counted(counts: dict) -> str:
+    """'3 done, 1 failed'."""
+    return ", ".join(f"{n} {status}" for status, n in counts.items())

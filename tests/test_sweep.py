@@ -1,0 +1,234 @@
+"""Sweeps on a local Ray instance: run folders, manifest and contact sheet; a killed sweep skips
+what it finished and resumes the rest exactly."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from pytti_nb.sweep.runner import run_sweep
+from pytti_nb.sweep.sheet import PAD, TILE
+from pytti_nb.sweep.spec import load_sweep
+
+BASE = {
+    "scenes": "a red circle",
+    "perceptors": ["demo"],
+    "width": 8,
+    "height": 8,
+    "pixel_size": 2,
+    "cutouts": 2,
+    "save_every": 4,
+    "display_every": 0,
+    "seed": 3,
+    "device": "cpu",
+}
+LONG = 60  # steps of the render that is killed partway
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    """One local Ray instance for the module, as the sweep command starts it."""
+    # Ray comes with requirements-dev.txt; under CI a missing Ray is a failure, never a skip
+    ray = pytest.importorskip("ray") if not os.environ.get("CI") else __import__("ray")
+    from pytti_nb.sweep.runner import start_ray
+
+    start_ray()
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def killed(ray_address, tmp_path_factory):
+    """A sweep of a short and a long render, its command killed (SIGKILL) once the short one is
+    done and the long one has a checkpoint; the manifest's entries at that moment."""
+    folder = tmp_path_factory.mktemp("killed")
+    path = write_sweep(folder, set={"learning_rate": 0.05}, grid={"steps_per_scene": [4, LONG]})
+    long = folder / "out" / f"steps_per_scene-{LONG}"
+    script = "import sys; from pytti_nb.sweep.command import main; sys.exit(main(sys.argv[1:]))"
+    with (folder / "driver.log").open("w") as log:
+        driver = subprocess.Popen(
+            # one worker: the short render, then the long one, so the kill point always comes
+            [sys.executable, "-c", script, str(path), "--address", ray_address, "--workers", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+        try:
+            entries = _wait_for_kill_point(folder / "out" / "manifest.json", long, driver)
+        finally:
+            driver.send_signal(signal.SIGKILL)
+            driver.wait(timeout=30)
+    # its workers end with it; wait, so that two renders never share a folder
+    _wait_until_gone(int(entries[long.name]["worker"].split(" pid ")[1]))
+    return path, entries
+
+
+@pytest.fixture(scope="module")
+def pool(killed):
+    """Two workers kept for the module, as the studio keeps them between its sweeps (started
+    after the killed sweep, whose own workers needed the two cores)."""
+    from pytti_nb.sweep.pool import start_pool
+
+    with start_pool() as workers:
+        yield workers
+
+
+def write_sweep(folder: Path, **sections) -> Path:
+    """A sweep file of the tiny base with these sections, its output in folder/out."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"base": BASE, **sections, "out": "out"}, sort_keys=False))
+    return path
+
+
+def pixels(path) -> np.ndarray:
+    """A PNG's pixels."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(pool, tmp_path_factory):
+    """A 2x2 sweep (two lengths, two learning rates) run to the end."""
+    path = write_sweep(
+        tmp_path_factory.mktemp("grid"),
+        grid={"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]},
+    )
+    lines = []
+    result = run_sweep(load_sweep(path), pool=pool, report=lines.append)
+    return result, lines
+
+
+def test_a_2x2_sweep_writes_its_runs_manifest_and_contact_sheet(grid_sweep):
+    result, lines = grid_sweep
+    out = result.out
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = [e["name"] for e in manifest["renders"]]
+    assert names == [
+        "steps_per_scene-4_learning_rate-0.05",
+        "steps_per_scene-4_learning_rate-0.2",
+        f"steps_per_scene-{LONG}_learning_rate-0.05",
+        f"steps_per_scene-{LONG}_learning_rate-0.2",
+    ]
+    assert result.counts == {"done": 4} and manifest["status"] == "done"
+    assert "rendering 4 on 2 1-CPU worker(s)" in lines
+    for e in manifest["renders"]:
+        run = out / e["run_dir"]
+        assert e["status"] == "done" and e["error"] is None and e["wall_s"] > 0
+        assert (run / "checkpoint.pt").is_file()
+        assert (run / f"{run.name}.mp4").is_file() == (e["frames"] > 1)
+        assert e["last_frame"] == f"{e['run_dir']}/frames/{e['frames']:06d}.png"
+        saved = yaml.safe_load((run / "settings.yaml").read_text())
+        assert saved["file_namespace"] == run.name and saved["allow_overwrite"] is False
+        assert {k: saved[k] for k in e["values"]} == e["values"]
+    sheet = Image.open(result.sheet).convert("RGB")
+    assert sheet.tobytes() == Image.open(io.BytesIO(result.sheet_png)).convert("RGB").tobytes()
+    width, height = sheet.size
+    assert width == 2 * TILE + 3 * PAD  # columns: the two learning rates
+    label_h = (height - 3 * PAD) // 2 - TILE
+    assert label_h >= 20  # two lines of labels under each tile
+    for i, e in enumerate(manifest["renders"]):
+        left = PAD + (i % 2) * (TILE + PAD)
+        top = PAD + (i // 2) * (TILE + label_h + PAD)
+        frame = Image.open(out / e["last_frame"]).convert("RGB")
+        k = TILE // frame.width
+        tile = sheet.crop((left, top, left + TILE, top + TILE))
+        assert tile.tobytes() == frame.resize((TILE, TILE), Image.Resampling.NEAREST).tobytes()
+        assert k == 16
+        label = np.asarray(sheet.crop((left, top + TILE, left + TILE, top + TILE + label_h)))
+        assert (label.sum(axis=2) < 200).any(axis=1).sum() > 10  # rows with dark text pixels
+
+
+def test_a_killed_sweep_skips_what_it_finished_and_resumes_the_rest_exactly(
+    killed, pool, grid_sweep
+):
+    path, entries = killed
+    out = path.parent / "out"
+    short, long = out / "steps_per_scene-4", out / f"steps_per_scene-{LONG}"
+    log = (path.parent / "driver.log").read_text()
+    assert entries[short.name]["status"] == "done", log
+    assert entries[long.name]["status"] == "running", log
+    assert not (long / f"{long.name}.mp4").exists()  # killed partway
+    finished = {p: p.stat().st_mtime_ns for p in short.rglob("*")}
+
+    result = run_sweep(load_sweep(path), pool=pool)  # as the command started again would
+
+    assert {p: p.stat().st_mtime_ns for p in short.rglob("*")} == finished
+    assert result.skipped == 1 and result.counts == {"done": 2}
+    manifest = json.loads((out / "manifest.json").read_text())
+    resumed = next(e for e in manifest["renders"] if e["name"] == long.name)
+    assert 0 < resumed["resumed_from_step"] < LONG
+    assert (long / f"{long.name}.mp4").is_file()
+    # the same render never interrupted, in the 2x2 sweep: the same final image, bit for bit
+    uninterrupted = grid_sweep[0].out / f"steps_per_scene-{LONG}_learning_rate-0.05"
+    final = out / resumed["last_frame"]
+    assert np.array_equal(pixels(final), pixels(uninterrupted / "frames" / final.name))
+
+
+def test_a_stopped_sweep_saves_checkpoints_and_resumes(pool, tmp_path):
+    path = write_sweep(tmp_path, grid={"steps_per_scene": [LONG], "learning_rate": [0.1, 0.3]})
+    stopped = run_sweep(load_sweep(path), pool=pool, should_stop=lambda: True)
+    assert stopped.counts == {"stopped": 2}
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "stopped"
+    assert all(
+        (tmp_path / "out" / e["name"] / "checkpoint.pt").is_file() for e in manifest["renders"]
+    )
+    finished = run_sweep(load_sweep(path), pool=pool)  # the stop does not outlive its sweep
+    assert finished.counts == {"done": 2} and finished.skipped == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert all(0 < e["resumed_from_step"] < LONG for e in manifest["renders"])
+
+
+def test_the_studio_gets_a_contact_sheet_of_a_few_seeds(pool, tmp_path):
+    from pytti_nb.settings import from_dict
+    from pytti_nb.sweep.studio import quick_sweep
+
+    settings = from_dict({**BASE, "steps_per_scene": 4, "output_root": str(tmp_path)})
+    png = quick_sweep(settings, seeds=2, vary=("learning_rate", [0.1, 0.2]), pool=pool)
+    sheet = Image.open(io.BytesIO(png))
+    assert sheet.width == 2 * TILE + 3 * PAD  # the seeds: the last axis, the columns
+    out = tmp_path / "default-sweep"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "learning_rate-0.1_seed-3",
+        "learning_rate-0.1_seed-4",
+        "learning_rate-0.2_seed-3",
+        "learning_rate-0.2_seed-4",
+    ]
+    assert (out / "contact_sheet.png").read_bytes() == png
+
+
+def _wait_for_kill_point(manifest: Path, long: Path, driver, timeout=90) -> dict:
+    """The manifest's entries once the short render is done and the long one has a checkpoint."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and driver.poll() is None:
+        try:
+            entries = {e["name"]: e for e in json.loads(manifest.read_text())["renders"]}
+        except (OSError, ValueError, KeyError):
+            entries = {}
+        done = [e for e in entries.values() if e["status"] == "done"]
+        if done and (long / "checkpoint.pt").is_file():
+            return entries
+        time.sleep(0.01)
+    raise AssertionError(f"the sweep never reached the kill point (driver {driver.poll()})")
+
+
+def _wait_until_gone(pid: int, timeout=30) -> None:
+    """Wait for a killed sweep's worker to end, so two renders never share a folder."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"worker {pid} outlived its sweep")

@@ -1,0 +1,65 @@
+"""One render of a sweep without Ray: started, stopped, resumed exactly, and left alone when
+finished."""
+
+import numpy as np
+from PIL import Image
+
+from pytti_nb.sweep.worker import clear_unstarted, render_one
+
+BASE = {
+    "scenes": "a red circle",
+    "perceptors": ["demo"],
+    "width": 8,
+    "height": 8,
+    "pixel_size": 2,
+    "cutouts": 2,
+    "steps_per_scene": 12,
+    "save_every": 4,
+    "display_every": 0,
+    "seed": 5,
+    "device": "cpu",
+}
+
+
+def pixels(path) -> np.ndarray:
+    """A PNG's pixels."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def test_a_stopped_render_resumes_bit_identically_and_a_finished_one_is_left_alone(tmp_path):
+    settings = {**BASE, "output_root": str(tmp_path)}
+    whole = render_one({**settings, "file_namespace": "whole"}, tmp_path / "whole")
+    assert whole["status"] == "done" and whole["frames"] == 3 and whole["video"]
+    calls = iter(range(100))
+    parts = tmp_path / "parts"
+    first = render_one(
+        {**settings, "file_namespace": "parts"}, parts, should_stop=lambda: next(calls) >= 5
+    )
+    assert first["status"] == "stopped" and first["video"] is None
+    second = render_one({}, parts)  # the settings come from its checkpoint
+    assert second["status"] == "done" and second["resumed_from_step"] == 6
+    assert np.array_equal(pixels(second["last_frame"]), pixels(whole["last_frame"]))
+    files = {p: p.stat().st_mtime_ns for p in parts.rglob("*") if p.is_file()}
+    again = render_one({}, parts)
+    assert again["status"] == "done" and again["resumed_from_step"] == 12
+    assert {p: p.stat().st_mtime_ns for p in parts.rglob("*") if p.is_file()} == files
+
+
+def test_a_render_killed_before_its_first_checkpoint_starts_afresh_in_its_folder(tmp_path):
+    run = tmp_path / "run"
+    (run / "frames").mkdir(parents=True)
+    (run / "settings.yaml").write_text("seed: 5\n")
+    (run / "frames" / "000001.png").write_bytes(b"half")
+    clear_unstarted(run)
+    assert list(run.iterdir()) == []
+    settings = {**BASE, "output_root": str(tmp_path), "file_namespace": "run"}
+    result = render_one(settings, run)
+    assert result["status"] == "done" and result["last_frame"] == str(run / "frames/000003.png")
+
+
+def test_a_failure_is_reported_not_raised(tmp_path):
+    settings = {**BASE, "output_root": str(tmp_path), "file_namespace": "x", "perceptors": ["nope"]}
+    result = render_one(settings, tmp_path / "x")
+    assert result["status"] == "failed" and result["error_kind"] == "input"
+    assert "nope" in result["error"]
