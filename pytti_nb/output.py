@@ -50,6 +50,7 @@ FRAMES_DIR = "frames"
 PALETTES_DIR = "palettes"
 SETTINGS_NAME = "settings.yaml"
 CHECKPOINT_NAME = "checkpoint.pt"
+COST_NAME = "cost.json"  # the run's estimate and the time it took
 PNG_COMPRESS_LEVEL = 4  # zlib level 4 is ~3x faster than the default 6 for a few % larger files
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
 FRAME_NAME = re.compile(r"\d{6,}\.png")
@@ -296,11 +297,17 @@ def _reusable(run_dir: Path, notes: list) -> bool:
 
 def is_run_folder(run_dir: Path) -> bool:
     """Whether a folder holds nothing but what a render writes (frames, palettes, snapshots,
-    settings.yaml, checkpoint.pt, the video and GIF, temp files), none of it a link."""
+    settings.yaml, checkpoint.pt, cost.json, the video and GIF, temp files), none of it a link."""
     run_dir = Path(run_dir)
     if run_dir.is_symlink() or not run_dir.is_dir():
         return False
-    files = {SETTINGS_NAME, CHECKPOINT_NAME, f"{run_dir.name}.mp4", f"{run_dir.name}.gif"}
+    files = {
+        SETTINGS_NAME,
+        CHECKPOINT_NAME,
+        COST_NAME,
+        f"{run_dir.name}.mp4",
+        f"{run_dir.name}.gif",
+    }
     folders = {FRAMES_DIR: FRAME_NAME, PALETTES_DIR: FRAME_NAME, SNAPSHOTS_DIR: SNAPSHOT_NAME}
     for entry in os.scandir(run_dir):
         if entry.is_symlink():
@@ -524,6 +531,7 @@ class RunWriter:
         self.frames_dir = self.run_dir / FRAMES_DIR
         self.palettes_dir = self.run_dir / PALETTES_DIR
         self.settings_path = self.run_dir / SETTINGS_NAME
+        self.cost_path = self.run_dir / COST_NAME
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
         self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
@@ -587,7 +595,7 @@ class RunWriter:
                 f"{shown_path(self.run_dir)} holds files pytti_nb did not write; it is not "
                 "reused (nothing was deleted): choose another file_namespace"
             )
-        ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME]
+        ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME, self.cost_path]
         ours.append(self.run_dir / f"{self.run_dir.name}.gif")
         for folder in (self.run_dir, self.frames_dir, self.palettes_dir):
             if folder.is_dir():
@@ -631,6 +639,11 @@ class RunWriter:
         """Write the run's settings.yaml atomically; return its path."""
         self._write("settings", self.settings_path, settings_yaml_text.encode("utf-8"))
         return self.settings_path
+
+    def write_cost(self, record: dict) -> Path:
+        """Write the run's cost.json (its estimate and the time it took) atomically; its path."""
+        self._write("cost record", self.cost_path, json.dumps(record, indent=1).encode())
+        return self.cost_path
 
     def _write(self, what: str, path: Path, data: bytes) -> None:
         """Write a file of the run atomically, or raise OutputError naming it and the cause."""

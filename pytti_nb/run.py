@@ -1,21 +1,17 @@
 """A run on disk: prepare its folder, consume the engine's frames, save PNGs, checkpoints, video."""
 
 import contextlib
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text
 from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
 from .errors import OutputError, PyttiError, RenderHalted, SettingsError, shown_path
 from .output import CHECKPOINT_NAME, FRAMES_DIR, RunWriter, check_writable, claim_run_dir
 from .plan import RunPlan, plan, plan_dict
 from .settings import apply_overrides, from_dict, read_render_settings, to_dict, to_yaml
 from .versions import environment_versions
-
-COST_NAME = "cost.json"  # the run's estimate and the time it took
 
 
 @dataclass
@@ -394,14 +390,8 @@ def run_to_completion(
                 shown["frame"] = f"{snap.frame + 1}/{job.plan.clock.frames}"
             bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
             saved += snap.save_number is not None
-    video = job.writer.finish()
     seconds = time.monotonic() - started
-    record_cost(job.run_dir, estimate, seconds)
+    job.writer.write_cost({"estimate": estimate.as_dict(), "seconds": seconds})
+    video = job.writer.finish()
     took = f"took {duration(seconds).removeprefix('about ')} ({estimate.describe()})"
     return RunResult(saved, video, job.writer.last_written, [*renderer.notes, took])
-
-
-def record_cost(run_dir, estimate, seconds: float) -> None:
-    """Keep the estimate and the time the run took beside its frames (cost.json)."""
-    record = {"estimate": estimate.as_dict(), "seconds": seconds}
-    atomic_write_text(Path(run_dir) / COST_NAME, json.dumps(record, indent=1))

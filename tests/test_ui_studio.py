@@ -4,6 +4,7 @@ import asyncio
 import datetime
 import html
 import io
+import json
 import re
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def test_render_button_renders_with_preview_progress_losses_and_video(studio, ti
     assert studio.video.children[0].value[4:8] == b"ftyp"  # the MP4 plays inline
     assert studio.files.resume_path.value == str(outcome.run_dir)
     assert not studio.render_button.disabled and studio.stop_button.disabled
+    cost = json.loads((outcome.run_dir / "cost.json").read_text())  # recorded with the run
+    assert cost["seconds"] > 0 and cost["estimate"]["steps"] == 12
 
 
 def test_buttons_follow_the_render(studio):

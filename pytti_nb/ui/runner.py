@@ -139,6 +139,8 @@ class Runner:
             self.started = time.monotonic()
             self._set(RUNNING, "rendering · " + self.estimate.describe())
             yield from self._snapshots(self.job)
+            seconds = time.monotonic() - self.started
+            self.job.writer.write_cost({"estimate": self.estimate.as_dict(), "seconds": seconds})
             self._set(FINISHING, "making the video…")
             yield _STEP
             video = self.job.writer.finish()
