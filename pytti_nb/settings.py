@@ -455,7 +455,7 @@ def _read_raw(path) -> tuple[object, str, bool]:
         raise SettingsError([f"{label}: unknown type; use one of {', '.join(SETTINGS_SUFFIXES)}"])
     if suffix == ".png":
         return _png_settings(path, label), "", False
-    text = _read_text(path, label)
+    text = read_text_bounded(path, label)
     data, pytti_form = parse_settings_text(text, label, suffix)
     return data, text, pytti_form
 
@@ -470,8 +470,8 @@ def _label(source: str) -> str:
     return source if len(source) <= 100 else shown_path(source)
 
 
-def _read_text(path: Path, label: str) -> str:
-    """A settings file's text: at most MAX_FILE_BYTES of UTF-8."""
+def read_text_bounded(path: Path, label: str) -> str:
+    """A settings (or sweep) file's text: at most MAX_FILE_BYTES of UTF-8."""
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from pytti_nb.errors import SettingsError
@@ -270,3 +271,39 @@ def test_the_pytti_books_limited_palette_matrix_as_a_sweep(tmp_path):
     assert e.value.problems == [
         "palettes: given in grid and --set; vary or fix each setting in one place"
     ]
+
+
+def test_a_shared_sweep_file_never_chooses_where_the_sweep_writes(base, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shared = {**base, "output_root": str(elsewhere), "allow_overwrite": True}
+    path = tmp_path / "shared.yaml"
+    path.write_text(
+        yaml.safe_dump({"base": shared, "seeds": 2, "out": str(elsewhere / "sweep")}),
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    assert spec.out == (tmp_path / "out" / "shared").resolve()  # the default, not the file's
+    assert {n.split(" ")[0] for n in spec.dropped} == {"base:", "out:"}
+    assert all("is not used" in n for n in spec.dropped)
+    renders = expand(spec, seed=0)
+    assert {r.settings["output_root"] for r in renders} == {str(spec.out)}
+    assert not any(r.settings["allow_overwrite"] for r in renders)
+    assert load_sweep(path, out=tmp_path / "mine").out == (tmp_path / "mine").resolve()
+
+
+def test_a_sweep_file_is_read_within_the_settings_bounds(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb + "base: {}\nseeds: 2\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as e:
+        load_sweep(path)
+    assert "not valid YAML" in e.value.problems[0] and len(e.value.problems[0]) < 600
+    path.write_text("base: {}\nseeds: 010\n", encoding="utf-8")
+    assert load_sweep(path).seeds == 10  # YAML 1.2's types: 010 is ten, not YAML 1.1's eight
+    path.write_bytes(b"base: {}\nseeds: \xff\n")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_sweep(path)

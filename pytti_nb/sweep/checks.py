@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import SettingsError
+from ..errors import SettingsError, shown
 from ..output import CHECKPOINT_NAME, FRAME_NAME, FRAMES_DIR, PALETTES_DIR, SETTINGS_NAME
 from ..plan import plan
 from ..settings import from_dict_lenient, to_dict
@@ -51,21 +51,21 @@ def folder_problem(run_dir: Path, wanted: dict) -> str | None:
     saved = saved_settings(run_dir)
     if saved is not None:
         differ = [
-            f"{k}: {saved[k]!r} there, {wanted[k]!r} here"
+            f"{k}: {shown(saved[k])} there, {shown(wanted[k])} here"
             for k in wanted
             if k in saved and k not in UNCOMPARED and saved[k] != wanted[k]
         ]
         if differ:
-            shown = "; ".join(differ[:3]) + ("; ..." if len(differ) > 3 else "")
+            listed = "; ".join(differ[:3]) + ("; ..." if len(differ) > 3 else "")
             return (
-                f"'{run_dir}' holds a render of other settings ({shown}); delete that folder to "
+                f"'{run_dir}' holds a render of other settings ({listed}); delete that folder to "
                 "render it again, or give the sweep another --out"
             )
     foreign = [p.name for p in run_dir.iterdir() if not _ours(p, run_dir)]
     if foreign:
-        shown = ", ".join(sorted(foreign)[:5])
+        listed = ", ".join(sorted(foreign)[:5])
         return (
-            f"'{run_dir}' holds files that are not a render's ({shown}); move them or give the "
+            f"'{run_dir}' holds files that are not a render's ({listed}); move them or give the "
             "sweep another --out"
         )
     return None

@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="the sweep's output folder (default: <output_root>/<sweep file name>)",
+        help="the sweep's output folder (default: out/<sweep file name>, in the current folder); "
+        "a sweep file never chooses it",
     )
     parser.add_argument(
         "--set",
@@ -57,6 +58,7 @@ def sweep_command(args) -> int:
 
     spec = load_sweep(args.sweep, out=args.out, overrides=args.set)
     report = None if args.quiet else print
+    cli._print_notes(spec.dropped)
     if spec.notes is not None and report:
         report(f"{args.sweep}: its base is PyTTI settings, converted:")
         for note in spec.notes:

@@ -12,9 +12,10 @@
     follow:                     # settings whose value follows another's in every render
       steps_per_frame: save_every
       display_every: {from: cutouts, values: {8: 4, 16: 8}, default: 10}
-    out: ../out/my-sweep        # the output folder, relative to this file
 
-Axes vary in the order they are written, the last fastest (the contact sheet's columns).
+Axes vary in the order they are written, the last fastest (the contact sheet's columns). Where a
+sweep writes comes only from the person running it (--out, the studio), never from the file:
+a sweep file's `out:` and its base's output_root and allow_overwrite are not used (with a note).
 """
 
 import difflib
@@ -24,19 +25,23 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import SettingsError
+from ..errors import SettingsError, shown, shown_path
 from ..schema import schema_by_name
 from ..settings import (
+    Settings,
     apply_overrides,
     coerce,
     fold_seed,
     from_dict_lenient,
+    load_yaml,
+    output_choices_from_user,
     read_settings_file,
+    read_text_bounded,
     settings_source,
 )
 from .naming import render_names
 
-SECTIONS = ("base", "set", "grid", "zip", "seeds", "follow", "out")
+SECTIONS = ("base", "set", "grid", "zip", "seeds", "follow", "out")  # out: read, not used
 AXIS_SECTIONS = ("grid", "zip", "seeds")
 RESERVED = ("file_namespace", "output_root", "allow_overwrite")  # the sweep sets them per render
 FOLLOW_KEYS = ("from", "values", "default")
@@ -73,6 +78,7 @@ class SweepSpec:
     source: str = "sweep"
     seeds: int | tuple[int, ...] | None = None
     notes: tuple[str, ...] | None = None  # how a PyTTI base file was converted
+    dropped: tuple[str, ...] = ()  # output choices the file made that are not used
     sections: dict = field(default_factory=dict)  # as written, for the manifest
 
 
@@ -87,18 +93,16 @@ class Render:
 
 
 def load_sweep(path, *, out=None, overrides=()) -> SweepSpec:
-    """Read and check a sweep file; `out` (the --out option) replaces the file's output folder."""
+    """Read and check a sweep file; its output folder is `out` (the --out option), else
+    `<the default output_root>/<file name>`."""
     path = Path(path)
+    label = f"sweep file {shown_path(path)}"
     if path.suffix.lower() not in SWEEP_SUFFIXES:
-        raise SettingsError(
-            [f"sweep file {str(path)!r}: unknown type; use one of {', '.join(SWEEP_SUFFIXES)}"]
-        )
+        raise SettingsError([f"{label}: unknown type; use one of {', '.join(SWEEP_SUFFIXES)}"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SettingsError([f"sweep file {str(path)!r}: cannot read it ({e.strerror})"]) from None
+        data = load_yaml(read_text_bounded(path, label))  # JSON is YAML too
     except yaml.YAMLError as e:
-        raise SettingsError([f"sweep file {str(path)!r}: not valid YAML: {e}"]) from None
+        raise SettingsError([f"{label}: not valid YAML: {shown(str(e), 400)}"]) from None
     return parse_sweep(
         data, source=str(path), folder=path.parent, out=out, overrides=overrides,
         default_name=path.stem,
@@ -110,8 +114,8 @@ def parse_sweep(
 ) -> SweepSpec:
     """Check a sweep mapping completely, raising one SettingsError with every problem.
 
-    Paths in it are relative to `folder`; without `out` here or in the mapping, the output
-    folder is `<output_root of the base>/<default_name>`.
+    Paths in it are relative to `folder`; without `out`, the output folder is
+    `<the default output_root>/<default_name>` (the mapping's own `out:` is not used).
     """
     problems = []
     if not isinstance(data, dict):
@@ -119,6 +123,12 @@ def parse_sweep(
     _check_sections(data, source, problems)
     folder = Path(folder)
     base, notes = _base(data, folder, problems)
+    base, dropped = output_choices_from_user(base, "base")
+    if "out" in data:
+        dropped.append(
+            f"out: {shown(data['out'])} is not used: where a sweep writes comes only from "
+            "--out (or the studio), never from the sweep file"
+        )
     fixed = _mapping(data, "set", problems)
     base = {**base, **fixed}
     try:
@@ -146,11 +156,13 @@ def parse_sweep(
         )
     if total <= MAX_RENDERS:
         _check_tables(base, axes, follows, problems)
-    out_path = _out(data, folder, out, base, default_name, problems)
+    out_path = _out(out, default_name)
     if problems:
         raise SettingsError(problems)
     sections = {k: data[k] for k in ("set", "grid", "zip", "seeds", "follow") if k in data}
-    return SweepSpec(base, tuple(axes), follows, out_path, source, seeds, notes, sections)
+    return SweepSpec(
+        base, tuple(axes), follows, out_path, source, seeds, notes, tuple(dropped), sections
+    )
 
 
 def base_seed(spec: SweepSpec) -> int | None:
@@ -231,7 +243,7 @@ def _base(data, folder, problems) -> tuple[dict, tuple | None]:
         else:
             if "base" in data:
                 problems.append(
-                    f"base: {raw!r}: expected a settings file name or a mapping of settings"
+                    f"base: {shown(raw)}: expected a settings file name or a mapping of settings"
                 )
             return {}, None
     except SettingsError as e:
@@ -246,7 +258,7 @@ def _mapping(data, section, problems) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problems.append(f"{section}: expected a mapping of setting names, got {value!r}")
+        problems.append(f"{section}: expected a mapping of setting names, got {shown(value)}")
         return {}
     return value
 
@@ -267,7 +279,9 @@ def _axes(data, problems) -> tuple[list[Axis], object, dict]:
             if _setting(name, section, problems) is None:
                 continue
             if not isinstance(values, list) or not values:
-                problems.append(f"{where}: expected a list of values, e.g. [1, 2], got {values!r}")
+                problems.append(
+                    f"{where}: expected a list of values, e.g. [1, 2], got {shown(values)}"
+                )
                 continue
             bad = _check_values(name, values, where, problems)
             varied.setdefault(name, []).append(section)
@@ -278,8 +292,8 @@ def _axes(data, problems) -> tuple[list[Axis], object, dict]:
         elif lists:
             lengths = {len(vs) for vs in lists.values()}
             if len(lengths) > 1:
-                shown = ", ".join(f"{n} has {len(vs)}" for n, vs in lists.items())
-                problems.append(f"zip: the lists must have one length; {shown}")
+                counts = ", ".join(f"{n} has {len(vs)}" for n, vs in lists.items())
+                problems.append(f"zip: the lists must have one length; {counts}")
             else:
                 axes.append(Axis(tuple(lists), tuple(zip(*lists.values(), strict=True))))
     return axes, seeds, varied
@@ -291,10 +305,14 @@ def _seeds(raw, problems):
     if isinstance(raw, int) and not isinstance(raw, bool):
         if 1 <= raw <= MAX_RENDERS:
             return raw
-        problems.append(f"seeds: {raw!r}: give a count from 1 to {MAX_RENDERS} or a list of seeds")
+        problems.append(
+            f"seeds: {shown(raw)}: give a count from 1 to {MAX_RENDERS} or a list of seeds"
+        )
         return None
     if not isinstance(raw, list) or not raw:
-        problems.append(f"seeds: {raw!r}: give a count (seeds: 4) or a list (seeds: [1, 7, 42])")
+        problems.append(
+            f"seeds: {shown(raw)}: give a count (seeds: 4) or a list (seeds: [1, 7, 42])"
+        )
         return None
     seeds = []
     for value in raw:
@@ -303,7 +321,7 @@ def _seeds(raw, problems):
         except ValueError as e:
             problems.append(f"seeds: {e}")
     if len(set(seeds)) < len(seeds):
-        problems.append(f"seeds: {raw!r}: a seed is listed twice")
+        problems.append(f"seeds: {shown(raw)}: a seed is listed twice")
     return tuple(seeds) if len(seeds) == len(raw) and len(set(seeds)) == len(seeds) else None
 
 
@@ -332,7 +350,7 @@ def _follows(data, problems) -> tuple[Follow, ...]:
         if not isinstance(rule, dict):
             problems.append(
                 f"{where}: expected a setting name (follow: {{{target}: save_every}}) or "
-                f"{{from: SETTING, values: {{SOURCE VALUE: VALUE, ...}}}}, got {rule!r}"
+                f"{{from: SETTING, values: {{SOURCE VALUE: VALUE, ...}}}}, got {shown(rule)}"
             )
             continue
         unknown = [k for k in rule if k not in FOLLOW_KEYS]
@@ -340,14 +358,14 @@ def _follows(data, problems) -> tuple[Follow, ...]:
             problems.append(f"{where}: unknown key(s) {unknown}; use from, values and default")
         source, table = rule.get("from"), rule.get("values")
         if not isinstance(source, str):
-            problems.append(f"{where}: from: expected the setting it follows, got {source!r}")
+            problems.append(f"{where}: from: expected the setting it follows, got {shown(source)}")
             continue
         if _setting(source, f"{where}: from", problems) is None:
             continue
         if not isinstance(table, dict) or not table:
             problems.append(
                 f"{where}: values: expected a mapping of {source}'s values to {target}'s, "
-                f"e.g. {{8: 4, 16: 8}}, got {table!r}"
+                f"e.g. {{8: 4, 16: 8}}, got {shown(table)}"
             )
             continue
         pairs = list(table.items()) + ([("default", rule["default"])] if "default" in rule else [])
@@ -402,19 +420,12 @@ def _check_places(fixed, given, varied, follows, problems):
             problems.append(f"follow: {rule.target}: it cannot follow {rule.source}")
 
 
-def _out(data, folder, out, base, default_name, problems) -> Path:
-    """The sweep's output folder, absolute."""
+def _out(out, default_name) -> Path:
+    """The sweep's output folder, absolute: `out`, else one named after the sweep in the
+    default output_root."""
     if out is not None:
         return Path(out).expanduser().resolve()
-    given = data.get("out")
-    if given is not None:
-        if not isinstance(given, str) or not given.strip():
-            problems.append(f"out: {given!r}: expected a folder name")
-            return Path(".").resolve()
-        return (folder / Path(given).expanduser()).resolve()
-    root = base.get("output_root", "out")
-    root = root if isinstance(root, str) and root else "out"
-    return (Path(root).expanduser() / (default_name or "sweep")).resolve()
+    return (Path(Settings().output_root).expanduser() / (default_name or "sweep")).resolve()
 
 
 def _check_tables(base, axes, follows, problems) -> None:
@@ -444,7 +455,7 @@ def _follow(rule: Follow, settings: dict, problems):
         return rule.default[0]
     keys = ", ".join(str(k) for k, _ in rule.table)
     problems.append(
-        f"follow: {rule.target}: no value for {rule.source} {source!r} (values has {keys}); "
+        f"follow: {rule.target}: no value for {rule.source} {shown(source)} (values has {keys}); "
         "add it, or give a default:"
     )
     return None
@@ -472,7 +483,7 @@ def _setting(name, where, problems):
     if info is None:
         close = difflib.get_close_matches(str(name), list(infos), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else "; see the settings table"
-        problems.append(f"{where}: {name!r} is not a setting{hint}")
+        problems.append(f"{where}: {shown(name)} is not a setting{hint}")
     return info
 
 
