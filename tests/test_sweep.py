@@ -57,7 +57,18 @@ def killed(ray_address, tmp_path_factory):
     with (folder / "driver.log").open("w") as log:
         driver = subprocess.Popen(
             # one worker: the short render, then the long one, so the kill point always comes
-            [sys.executable, "-c", script, str(path), "--address", ray_address, "--workers", "1"],
+            [
+                sys.executable,
+                "-c",
+                script,
+                str(path),
+                "--address",
+                ray_address,
+                "--workers",
+                "1",
+                "--out",
+                str(folder / "out"),
+            ],  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=folder,
@@ -83,11 +94,16 @@ def pool(killed):
 
 
 def write_sweep(folder: Path, **sections) -> Path:
-    """A sweep file of the tiny base with these sections, its output in folder/out."""
+    """A sweep file of the tiny base with these sections (rendered into folder/out)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump({"base": BASE, **sections, "out": "out"}, sort_keys=False))
+    path.write_text(yaml.safe_dump({"base": BASE, **sections}, sort_keys=False))
     return path
+
+
+def checked(path: Path):
+    """The sweep file checked, its output in out/ beside it (as --out would put it)."""
+    return load_sweep(path, out=path.parent / "out")
 
 
 def pixels(path) -> np.ndarray:
@@ -104,7 +120,7 @@ def grid_sweep(pool, tmp_path_factory):
         grid={"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]},
     )
     lines = []
-    result = run_sweep(load_sweep(path), pool=pool, report=lines.append)
+    result = run_sweep(checked(path), pool=pool, report=lines.append)
     return result, lines
 
 
@@ -160,7 +176,7 @@ def test_a_killed_sweep_skips_what_it_finished_and_resumes_the_rest_exactly(
     assert not (long / f"{long.name}.mp4").exists()  # killed partway
     finished = {p: p.stat().st_mtime_ns for p in short.rglob("*")}
 
-    result = run_sweep(load_sweep(path), pool=pool)  # as the command started again would
+    result = run_sweep(checked(path), pool=pool)  # as the command started again would
 
     assert {p: p.stat().st_mtime_ns for p in short.rglob("*")} == finished
     assert result.skipped == 1 and result.counts == {"done": 2}
@@ -176,14 +192,14 @@ def test_a_killed_sweep_skips_what_it_finished_and_resumes_the_rest_exactly(
 
 def test_a_stopped_sweep_saves_checkpoints_and_resumes(pool, tmp_path):
     path = write_sweep(tmp_path, grid={"steps_per_scene": [LONG], "learning_rate": [0.1, 0.3]})
-    stopped = run_sweep(load_sweep(path), pool=pool, should_stop=lambda: True)
+    stopped = run_sweep(checked(path), pool=pool, should_stop=lambda: True)
     assert stopped.counts == {"stopped": 2}
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["status"] == "stopped"
     assert all(
         (tmp_path / "out" / e["name"] / "checkpoint.pt").is_file() for e in manifest["renders"]
     )
-    finished = run_sweep(load_sweep(path), pool=pool)  # the stop does not outlive its sweep
+    finished = run_sweep(checked(path), pool=pool)  # the stop does not outlive its sweep
     assert finished.counts == {"done": 2} and finished.skipped == 0
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert all(0 < e["resumed_from_step"] < LONG for e in manifest["renders"])
@@ -232,3 +248,49 @@ def _wait_until_gone(pid: int, timeout=30) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"worker {pid} outlived its sweep")
+
+
+def test_the_studio_sweep_button_shows_a_contact_sheet_and_frees_render(pool, tmp_path):
+    import asyncio
+
+    from pytti_nb.settings import from_dict
+    from pytti_nb.ui import build_studio
+
+    studio = build_studio(settings=from_dict({**BASE, "steps_per_scene": 4}), output_root=tmp_path)
+    panel = studio.sweeps
+    panel.options["pool"] = pool  # the workers this module keeps, as a studio session would
+    panel.mode.value = "setting"
+    panel.setting.value = "learning_rate"
+    panel.values.value = "0.1\n0.4\n"
+    seen = []
+
+    async def main():
+        panel.sweep_button.click()
+        seen.append((studio.render_button.disabled, panel.stop_button.disabled))
+        return await panel.wait()
+
+    png = asyncio.run(main())
+    assert seen == [(True, False)]  # no render may start while the sweep runs
+    out = tmp_path / "default-sweep"
+    assert png == (out / "contact_sheet.png").read_bytes() == panel.sheet.value
+    assert panel.sheet.layout.display is None and "sweep done: 2 done" in panel.log.value
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "learning_rate-0.1",
+        "learning_rate-0.4",
+    ]
+    a, b = (
+        pixels(max((out / n / "frames").glob("*.png")))
+        for n in ("learning_rate-0.1", "learning_rate-0.4")
+    )
+    assert np.abs(a.astype(int) - b).mean() > 1  # the value reached the renders
+    assert not studio.render_button.disabled and panel.stop_button.disabled
+    panel.mode.value = "seeds"
+    panel.seeds.value = 2
+    asyncio.run(_click_and_wait(panel))
+    assert (tmp_path / "default-sweep(1)" / "seed-3").is_dir()  # a new folder for each sweep
+
+
+async def _click_and_wait(panel):
+    """Click Sweep inside an event loop (as in a kernel) and wait for the sheet."""
+    panel.sweep_button.click()
+    return await panel.wait()

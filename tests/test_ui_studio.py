@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from pytti_nb import perceptors as perceptors_module
@@ -274,6 +275,38 @@ def test_build_studio_reads_a_settings_file_and_overrides_its_output_folder(cach
     studio = build_studio(settings_file=str(path), output_root=str(tmp_path / "o"), models=cache)
     assert studio.settings().scenes == tiny["scenes"]
     assert studio.settings().output_root == str(tmp_path / "o")
+
+
+def test_a_notebook_settings_file_does_not_choose_overwriting(cache, tmp_path, tiny, capsys):
+    path = tmp_path / "shared.yaml"
+    path.write_text(yaml.safe_dump({**tiny, "allow_overwrite": True, "output_root": "/etc"}))
+    studio = build_studio(settings_file=str(path), models=cache)
+    assert studio.settings().allow_overwrite is False
+    assert studio.settings().output_root == "out"  # the default, not the file's
+    notes = capsys.readouterr().out
+    assert "allow_overwrite True is not used" in notes and "output_root '/etc' is not used" in notes
+
+
+def test_a_studio_sweep_that_cannot_run_says_why_and_starts_nothing(studio, tmp_path):
+    panel = studio.sweeps
+    panel.mode.value = "setting"
+    panel.values.value = "0.1"
+    panel.start()
+    assert "give two or more values of learning_rate" in text(panel.log)
+    panel.values.value = "\n".join(["0.1", "0.2", "0.3", "0.4", "0.5"])
+    panel.seeds.value = 4
+    panel.start()
+    assert "5 values x 4 seeds make 20 renders; the studio sweeps at most 16" in text(panel.log)
+    panel.seeds.value = 1
+    panel.values.value = "0.1\nfast"
+    panel.start()
+    assert "learning_rate" in text(panel.log) and "'fast'" in text(panel.log)
+    assert not panel.running and panel.result is None
+    assert not (tmp_path / "out" / "run-sweep").exists()  # no sweep folder was left behind
+    studio.runner.state = "running"  # a render in progress
+    panel.values.value = "0.1\n0.2"
+    panel.start()
+    assert "a render is running; stop it before sweeping" in text(panel.log)
 
 
 def upload(studio, name, content):

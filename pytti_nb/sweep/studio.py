@@ -1,9 +1,10 @@
 """A small sweep from the studio's current settings: a few seeds, or one setting's values."""
 
+import contextlib
 from pathlib import Path
 
-from ..errors import SettingsError
-from ..output import resolve_run_dir
+from ..errors import SettingsError, shown
+from ..output import claim_run_dir
 from ..settings import to_dict
 from .runner import run_sweep
 from .spec import parse_sweep
@@ -26,28 +27,35 @@ def quick_sweep(
     seeds: a count (the settings' seed and the next ones; one drawn when it is empty) or a
     list of seeds. vary: (setting name, [values]). With both, every value with every seed.
     Renders go to `out`, by default a new folder `<output_root>/<file_namespace>-sweep`
-    (`-sweep(1)`, ... when taken). A `pool` (pool.start_pool) kept by the studio renders with
+    (`-sweep(1)`, ... when taken), held locked while the sweep runs. A `pool` (pool.start_pool) kept by the studio renders with
     its models still loaded from the last sweep; without one, workers are started for this
     sweep (and a Ray instance, shut down at the end, unless the studio holds one).
     """
     data = {"base": to_dict(settings)}
     if vary is not None:
         if not (isinstance(vary, (tuple, list)) and len(vary) == 2):
-            raise SettingsError([f"vary: {vary!r}: give (setting name, [values])"])
+            raise SettingsError([f"vary: {shown(vary)}: give (setting name, [values])"])
         name, values = vary
         data["grid"] = {name: list(values) if isinstance(values, (list, tuple)) else values}
     if seeds is not None:
         data["seeds"] = list(seeds) if isinstance(seeds, (list, tuple)) else seeds
+    lock = None
     if out is None:
         root = Path(settings.output_root).expanduser()
-        out = resolve_run_dir(root, f"{settings.file_namespace}-sweep", allow_overwrite=False)
-    spec = parse_sweep(data, source="studio sweep", out=out)
-    result = run_sweep(
-        spec,
-        address=address,
-        pool=pool,
-        check_models=check_models,
-        should_stop=should_stop,
-        report=report,
-    )
+        out, lock, _ = claim_run_dir(root, f"{settings.file_namespace}-sweep", False)
+    try:
+        spec = parse_sweep(data, source="studio sweep", out=out)
+        result = run_sweep(
+            spec,
+            address=address,
+            pool=pool,
+            check_models=check_models,
+            should_stop=should_stop,
+            report=report,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when the sweep was refused before writing anything
     return result.sheet_png

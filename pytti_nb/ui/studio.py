@@ -11,12 +11,13 @@ from ..checkpoint import load_checkpoint
 from ..errors import PerceptorError, PyttiError, SettingsError
 from ..plan import plan
 from ..schema import Settings
-from ..settings import from_dict, load_settings, replace
+from ..settings import from_dict, read_render_settings, replace
 from . import events, plots, preview
 from .files import SettingsFiles, write_snapshot
 from .media import MediaUpload
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
+from .sweeps import SweepPanel
 
 EDIT_SETTLE_S = 0.4  # a live edit reaches the render once the text has rested this long
 
@@ -27,9 +28,14 @@ PREVIEW_WIDTH = "512px"
 def build_studio(
     settings_file: str = "", output_root: str = "", *, settings=None, models=None
 ) -> "Studio":
-    """A studio showing settings from a file (or `settings`), writing under output_root."""
-    if settings is None:
-        settings = load_settings(settings_file) if settings_file else Settings()
+    """A studio showing settings from a file (or `settings`), writing under output_root; the
+    file's own output_root and allow_overwrite are not used (a note says so)."""
+    if settings is None and settings_file:
+        data, _, dropped = read_render_settings(settings_file)
+        settings = from_dict(data, source=str(settings_file))
+        for note in dropped:
+            print(f"note: {note}")
+    settings = settings if settings is not None else Settings()
     if output_root:
         settings = replace(settings, output_root=str(output_root))
     return Studio(settings, models=models)
@@ -117,10 +123,17 @@ class Studio:
         )
         self.media = MediaUpload(folder=self._output_root, set_value=self.panel.set_value)
         self.schedules = widgets.HTML("")
+        self.sweeps = SweepPanel(
+            self._sweep_settings, blocked_by=self._sweep_blocked, on_change=self._sync_buttons
+        )
         self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
         extras = widgets.Accordion(
-            [self.files.widget, self.schedules],
-            titles=("Settings files, copy & resume", "Schedule preview"),
+            [self.files.widget, self.schedules, self.sweeps.widget],
+            titles=(
+                "Settings files, copy & resume",
+                "Schedule preview",
+                "Sweep: a few seeds, or one setting's values",
+            ),
         )
         extras.add_class("pytti-extras")
         controls = widgets.HBox(
@@ -216,6 +229,16 @@ class Studio:
             f"well with ({changed}); press Render"
         )
 
+    def _sweep_settings(self) -> Settings:
+        """The panel's settings after the full plan() check, for a sweep (raises SettingsError)."""
+        settings = self.settings()
+        plan(settings, previous=self._planned)
+        return settings
+
+    def _sweep_blocked(self) -> str | None:
+        """Why a sweep cannot start now, or None."""
+        return "a render is running; stop it before sweeping" if self.runner.busy else None
+
     def apply_settings(self, data: dict) -> None:
         """Show a raw settings mapping in the panel; the output folder stays this session's."""
         settings = from_dict({**data, "output_root": self._output_root()})
@@ -248,6 +271,9 @@ class Studio:
 
     def _launch(self, **what):
         """Start the runner as a task on the running loop, or in the foreground without one."""
+        if self.sweeps.running:
+            self._show_error("a sweep is running; stop it before rendering", [])
+            return None
         self._before_run()
         try:
             asyncio.get_running_loop()
@@ -339,14 +365,16 @@ class Studio:
     def _sync_buttons(self):
         """Enable the buttons that make sense now."""
         busy = self.runner.busy
-        self.render_button.disabled = busy or not self.panel.valid
+        sweeping = self.sweeps.running  # one job on the device at a time
+        self.render_button.disabled = busy or sweeping or not self.panel.valid
+        self.sweeps.sweep_button.disabled = busy or sweeping
         self.pause_button.disabled = self.stop_button.disabled = not busy
         # a disabled red button still reads as "press me": colour Stop only while it works
         self.stop_button.button_style = "danger" if busy else ""
         paused = self.runner.pause_requested or self.runner.state == PAUSED
         self.pause_button.description = "Resume" if paused and busy else "Pause"
         self.pause_button.icon = "play" if paused and busy else "pause"
-        self.files.resume_button.disabled = busy
+        self.files.resume_button.disabled = busy or sweeping
 
     def _set_status(self, text):
         """Show a plain status line."""
