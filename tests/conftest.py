@@ -77,3 +77,22 @@ def trained_vqgan(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained-vqgan")
     save_taming_checkpoint(train_tiny_vqgan(), folder / "blocks.ckpt", folder / "blocks.yaml")
     return folder / "blocks.ckpt"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Every network probe fails at once, as offline (no test may wait for a network)."""
+    from pytti_nb.models import network
+
+    monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
+
+
+@pytest.fixture(scope="module")
+def perceptor_check_imported():
+    """Import what checking a perceptor name imports, so no timed test pays for it."""
+    import contextlib
+
+    from pytti_nb.perceptors import check_perceptor_spec
+
+    with contextlib.suppress(Exception):
+        check_perceptor_spec("RN50@openai")

@@ -3,7 +3,6 @@ and a documented exit code, within bounded memory, time and message length; a PN
 someone else wrote never decides where a render writes or what it deletes; links never lead a
 render out of its run folder; one render at a time per run folder."""
 
-import contextlib
 import io
 import json
 import os
@@ -12,8 +11,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
-import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -21,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from inprocess import run_cli as cli
 from PIL import Image, PngImagePlugin
 
 from pytti_nb import output
 from pytti_nb.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from pytti_nb.cli import main
 from pytti_nb.errors import OutputError, SettingsError, shown
 from pytti_nb.output import png_bytes, read_png_metadata
 from pytti_nb.settings import apply_overrides, from_dict, load_yaml, to_dict
@@ -58,35 +55,7 @@ BOMB = "\n".join(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def warm():
-    """Import what checking a perceptor name imports once, so no case is timed with it."""
-    from pytti_nb.perceptors import check_perceptor_spec
-
-    with contextlib.suppress(Exception):
-        check_perceptor_spec("RN50@openai")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Every network probe fails at once, as offline (no test may wait for a network)."""
-    from pytti_nb.models import network
-
-    monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
-
-
-def cli(*argv):
-    """Run the command line in this process: (exit code, stdout, stderr, peak MB, seconds)."""
-    out, err = io.StringIO(), io.StringIO()
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in argv])
-    finally:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    return code, out.getvalue(), err.getvalue(), peak, time.perf_counter() - start
+pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
 
 
 def refused(code, *argv, seconds=20):

@@ -3,12 +3,8 @@ and `import-pytti`, random PNG metadata through `validate`, random settings thro
 first step, random checkpoint contents through a resume's first step. Each ends in success or
 our own error (a documented exit code), never a traceback, within a time and memory bound."""
 
-import contextlib
-import io
 import json
 import shutil
-import time
-import tracemalloc
 from datetime import timedelta
 
 import numpy as np
@@ -17,12 +13,11 @@ import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from inprocess import run_cli
 from PIL import Image, PngImagePlugin
 
 from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
-from pytti_nb.cli import main
 from pytti_nb.errors import PyttiError
-from pytti_nb.models import network
 from pytti_nb.pytti_import import pytti_defaults
 from pytti_nb.run import make_renderer, prepare_run, run_snapshots
 from pytti_nb.schema import schema_by_name
@@ -100,36 +95,16 @@ def documents(names, base):
     )
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Every network probe fails at once, as offline (no test may wait for a network)."""
-    monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm():
-    """Import what checking a perceptor name imports once, so no example is timed with it."""
-    from pytti_nb.perceptors import check_perceptor_spec
-
-    with contextlib.suppress(PyttiError):
-        check_perceptor_spec("RN50@openai")
+pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
 
 
 def cli(*argv):
     """Run the command line in this process, checking the bounds; (code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    tracemalloc.start()
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in argv])
-    finally:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    assert code in EXIT_CODES, (code, err.getvalue()[-2000:])
-    assert len(err.getvalue()) < MAX_MESSAGE and len(out.getvalue()) < MAX_MESSAGE
-    assert peak < MAX_PEAK_MB and time.perf_counter() - start < 10
-    return code, out.getvalue(), err.getvalue()
+    code, out, err, peak, took = run_cli(*argv)
+    assert code in EXIT_CODES, (code, err[-2000:])
+    assert len(err) < MAX_MESSAGE and len(out) < MAX_MESSAGE
+    assert peak < MAX_PEAK_MB and took < 10
+    return code, out, err
 
 
 def write(path, document):
