@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from pytti_nb.atomic import atomic_torch_save
-from pytti_nb.errors import OutputError, shown_path
+from pytti_nb.errors import OutputError, shown, shown_path
 from pytti_nb.output import CHECKPOINT_NAME, write_error
 
 __all__ = ["CHECKPOINT_NAME", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -35,8 +35,8 @@ def unsafe_part(value: object, where: str = "state") -> str | None:
     if type(value) in SAFE_DICTS:
         for key, item in value.items():
             if type(key) not in (str, int):
-                return f"{where} key {key!r} ({type(key).__name__})"
-            found = unsafe_part(item, f"{where}[{key!r}]")
+                return f"{where} key {shown(key)} ({type(key).__name__})"
+            found = unsafe_part(item, f"{where}[{shown(key)}]")
             if found:
                 return found
         return None

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import SettingsError
+from .errors import SettingsError, shown
 
 BORDER_MODES = ("clamp", "mirror", "wrap", "black", "smear")
 MAX_MIP_LEVELS = 4  # blur up to 8x: enough for crops up to ~8x the cutout size
@@ -172,14 +172,14 @@ def _check(n: int, size: int, border: float, border_mode: str) -> None:
     problems = []
     if border_mode not in BORDER_MODES:
         problems.append(
-            f"border_mode {border_mode!r} is unknown; use one of {', '.join(BORDER_MODES)}"
+            f"border_mode {shown(border_mode)} is unknown; use one of {', '.join(BORDER_MODES)}"
         )
     if n < 1:
-        problems.append(f"cutouts is {n!r}; it must be a whole number >= 1")
+        problems.append(f"cutouts is {shown(n)}; it must be a whole number >= 1")
     if size < 1:
-        problems.append(f"cutout size is {size!r}; it must be a whole number >= 1")
+        problems.append(f"cutout size is {shown(size)}; it must be a whole number >= 1")
     if border < 0:
-        problems.append(f"cutout_border is {border!r}; it must be >= 0")
+        problems.append(f"cutout_border is {shown(border)}; it must be >= 0")
     if problems:
         raise SettingsError(problems)
 

@@ -18,7 +18,9 @@ from PIL import Image
 
 from .timing import synchronize
 
-PROBE_STEPS = 3  # timed steps, after one warm-up step
+PROBE_STEPS = 3  # timed steps at least, after one warm-up step
+PROBE_MIN_S = 0.5  # ...and until this long has been timed: tiny steps are noisy one by one
+PROBE_MAX_STEPS = 50
 MEMORY_MARGIN = 0.9  # warn when the peak would take more than this share of the device
 
 
@@ -84,12 +86,12 @@ def estimate_run(renderer) -> Estimate:
 
 
 def _time_steps(renderer) -> float:
-    """Seconds per step: the mean of PROBE_STEPS steps after a warm-up step (the mean, not the
-    best: a run lives with the machine's noise)."""
+    """Seconds per step: the mean of at least PROBE_STEPS steps and PROBE_MIN_S seconds after
+    a warm-up step (the mean, not the best: a run lives with the machine's noise)."""
     ctx = renderer.plan.clock.at(renderer.step)
     renderer.guarded_step(ctx)
     times = []
-    for _ in range(PROBE_STEPS):
+    while len(times) < PROBE_STEPS or (sum(times) < PROBE_MIN_S and len(times) < PROBE_MAX_STEPS):
         synchronize(renderer.device)
         start = time.perf_counter()
         renderer.guarded_step(ctx)

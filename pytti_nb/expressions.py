@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pytti_nb.errors import ExpressionError
+from pytti_nb.errors import ExpressionError, shown
 
 MAX_LENGTH = 1000  # characters
 MAX_NODES = 300  # expression nodes
@@ -82,7 +82,7 @@ def _round(x, ndigits=None):
     if ndigits is None:
         return float(round(x))
     if ndigits != int(ndigits):
-        raise ValueError(f"round() needs a whole number of digits, got {ndigits!r}")
+        raise ValueError(f"round() needs a whole number of digits, got {shown(ndigits)}")
     return float(round(x, int(ndigits)))
 
 
@@ -94,7 +94,7 @@ def _as_float(fn: Callable) -> Callable:
 def _whole(x, name: str) -> int:
     """An argument that must be a whole number, as an int (below 2**1024, like any float)."""
     if not float(x).is_integer():
-        raise ValueError(f"{name}() needs whole numbers, got {x!r}")
+        raise ValueError(f"{name}() needs whole numbers, got {shown(x)}")
     return int(x)
 
 
@@ -328,11 +328,11 @@ class Expression:
         except KeyError as err:
             raise ExpressionError(
                 f"{_prefix(self.where)}expression {_quote(self.text)} needs a value "
-                f"for {err.args[0]!r}, but none was given"
+                f"for {shown(err.args[0])}, but none was given"
             ) from None
         except _RUNTIME_ERRORS as err:
-            shown = ", ".join(f"{k}={values.get(k)!r}" for k in sorted(self.names_used))
-            at = f" at {shown}" if shown else ""
+            given = ", ".join(f"{k}={shown(values.get(k))}" for k in sorted(self.names_used))
+            at = f" at {given}" if given else ""
             raise ExpressionError(
                 f"{_prefix(self.where)}expression {_quote(self.text)} fails{at}: {_explain(err)}"
             ) from None
@@ -346,7 +346,7 @@ def compile_expression(text: str, *, names: Iterable[str] = ("t",), where: str =
     """Check `text` against the whitelist and compile it; raises ExpressionError."""
     variables = _check_names(names, where)
     if not isinstance(text, str):
-        raise ExpressionError(f"{_prefix(where)}expected an expression string, got {text!r}")
+        raise ExpressionError(f"{_prefix(where)}expected an expression string, got {shown(text)}")
     source = text.strip()
     if not source:
         raise ExpressionError(
@@ -376,7 +376,7 @@ def _check_names(names: Iterable[str], where: str) -> frozenset:
     for name in variables:
         if not (isinstance(name, str) and name.isidentifier()) or name in FUNCTIONS:
             raise ExpressionError(
-                f"{_prefix(where)}{name!r} cannot be a variable name: use a Python "
+                f"{_prefix(where)}{shown(name)} cannot be a variable name: use a Python "
                 f"identifier that is not one of the functions {', '.join(BARE_FUNCTIONS)}"
             )
     return variables
@@ -501,7 +501,7 @@ class _Compiler:
         """Numbers (and bools) become floats now, so integer arithmetic can never explode."""
         if type(node.value) not in (int, float, bool):
             kind = {str: "a string", bytes: "bytes", complex: "a complex number"}.get(
-                type(node.value), f"the constant {node.value!r}"
+                type(node.value), f"the constant {shown(node.value)}"
             )
             raise self.fail(node, f"is {kind}; only real numbers are allowed")
         try:
@@ -628,8 +628,10 @@ class _Compiler:
         dotted = _dotted(node.func)
         if dotted in FUNCTIONS:
             return dotted
-        shown = dotted or ast.get_source_segment(self.source, node.func) or "?"
-        raise self.fail(node, f"calls {shown!r}, which is not allowed; {self._call_hint(node)}")
+        called = dotted or ast.get_source_segment(self.source, node.func) or "?"
+        raise self.fail(
+            node, f"calls {shown(called)}, which is not allowed; {self._call_hint(node)}"
+        )
 
     def _call_hint(self, node: ast.Call) -> str:
         """What to write instead of a call of something that is not a whitelisted function."""

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import PyttiError, shown
+from .settings import path_problem
 
 MAX_IMAGE_PIXELS = 64_000_000  # a decompression bomb guard well above any sane input
 MAX_IMAGE_BYTES = 512 * 2**20  # a file this large is no image a run needs
@@ -20,8 +21,11 @@ def check_image_file(path, where: str) -> tuple[int, int]:
             f"{where}: {shown(text)} is a URL; download it and give the file's "
             "path (URLs are not fetched, so a run never depends on a website)"
         )
+    problem = "contains a NUL character" if "\0" in text else path_problem(text)
+    if problem:
+        raise PyttiError(f"{where}: {shown(text)} {problem}")
     p = Path(text).expanduser()
-    if "\0" in text or not p.is_file():
+    if not p.is_file():
         raise PyttiError(f"{where}: file {shown(text)} does not exist")
     try:
         if p.stat().st_size > MAX_IMAGE_BYTES:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytti_nb.errors import PerceptorError
+from pytti_nb.errors import PerceptorError, shown, shown_path
 
 if TYPE_CHECKING:
     import torch
@@ -70,7 +70,7 @@ class PerceptorSpec:
 def parse_perceptor_spec(text: str) -> PerceptorSpec:
     """Parse spec text (syntax only, plus the default tag); raises PerceptorError if malformed."""
     if not isinstance(text, str) or not text.strip():
-        raise PerceptorError(f"perceptor {text!r} is empty or not text; {ALLOWED}")
+        raise PerceptorError(f"perceptor {shown(text)} is empty or not text; {ALLOWED}")
     text = text.strip()
     for alias, name in PYTTI_ALIASES.items():
         if text == alias or text.startswith(alias + "@"):
@@ -85,7 +85,7 @@ def parse_perceptor_spec(text: str) -> PerceptorSpec:
     pretrained = pretrained.strip()
     if not model or (sep and not pretrained):
         raise PerceptorError(
-            f"perceptor {text!r} has an empty model or pretrained part around '@'; {ALLOWED}"
+            f"perceptor {shown(text)} has an empty model or pretrained part around '@'; {ALLOWED}"
         )
     if not sep:
         from open_clip.pretrained import list_pretrained_tags_by_model
@@ -100,10 +100,10 @@ def _parse_schema(text, prefix):
         return PerceptorSpec(DEMO)
     rest = text[len(prefix) :]
     if not rest:
-        raise PerceptorError(f"perceptor {text!r} names nothing after {prefix!r}; {ALLOWED}")
+        raise PerceptorError(f"perceptor {shown(text)} names nothing after {prefix!r}; {ALLOWED}")
     if prefix == HF_HUB and ("@" in rest or rest.count("/") != 1):
         raise PerceptorError(
-            f"perceptor {text!r}: a hub model is written 'hf-hub:ORG/NAME' with no '@TAG' "
+            f"perceptor {shown(text)}: a hub model is written 'hf-hub:ORG/NAME' with no '@TAG' "
             "(the weights come from the hub repository)"
         )
     return PerceptorSpec(text)
@@ -121,7 +121,7 @@ def check_perceptor_spec(text: str, cache_dir: str | None = None) -> None:
     spec = parse_perceptor_spec(text)
     if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
         raise PerceptorError(
-            f"perceptor cache directory {str(cache_dir)!r} exists but is not a folder"
+            f"perceptor cache directory {shown_path(cache_dir)} exists but is not a folder"
         )
     if spec.kind == "demo":
         _check_local_dir(text, _demo_dir())
@@ -147,7 +147,7 @@ def _check_model_name(text, model):
     close = difflib.get_close_matches(model, models, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(m) for m in close)}?" if close else ""
     raise PerceptorError(
-        f"perceptor {text!r}: unknown open_clip model {model!r}.{hint} "
+        f"perceptor {shown(text)}: unknown open_clip model {shown(model)}.{hint} "
         f"Allowed: a name from open_clip.list_models() ({len(models)} models, e.g. 'ViT-B-32', 'ViT-B-16', "
         "'RN50', 'ViT-L-14'), 'hf-hub:ORG/NAME', 'local-dir:FOLDER' or 'demo'"
     )
@@ -159,7 +159,7 @@ def _check_pretrained(text, spec):
         path = Path(spec.pretrained).expanduser()
         if not path.is_file() or not os.access(path, os.R_OK):
             raise PerceptorError(
-                f"perceptor {text!r}: weights file {spec.pretrained!r} does not exist or is not readable; "
+                f"perceptor {shown(text)}: weights file {shown_path(spec.pretrained)} does not exist or is not readable; "
                 "give the path of an open_clip/OpenAI checkpoint (.pt, .pth, .bin or .safetensors)"
             )
         return
@@ -176,10 +176,10 @@ def _check_pretrained(text, spec):
     problem = (
         "needs a pretrained tag"
         if spec.pretrained is None
-        else f"has no pretrained tag {spec.pretrained!r}"
+        else f"has no pretrained tag {shown(spec.pretrained)}"
     )
     raise PerceptorError(
-        f"perceptor {text!r}: model {spec.model!r} {problem}; write '{spec.model}@TAG' with TAG one of: "
+        f"perceptor {shown(text)}: model {shown(spec.model)} {problem}; write '{spec.model}@TAG' with TAG one of: "
         f"{listed}; or '{spec.model}@/path/to/weights.pt' for a local file"
     )
 
@@ -188,12 +188,12 @@ def _check_local_dir(text, folder):
     """Raise unless folder holds open_clip_config.json and a weights file."""
     if not (folder / CONFIG_NAME).is_file():
         raise PerceptorError(
-            f"perceptor {text!r}: folder {str(folder)!r} has no {CONFIG_NAME}; a local-dir perceptor "
+            f"perceptor {shown(text)}: folder {shown_path(folder, 100)} has no {CONFIG_NAME}; a local-dir perceptor "
             f"needs {CONFIG_NAME} (with 'model_cfg') and a .safetensors, .bin or .pth weights file"
         )
     if not _has_weights(folder):
         raise PerceptorError(
-            f"perceptor {text!r}: folder {str(folder)!r} has no .safetensors, .bin or .pth weights file"
+            f"perceptor {shown(text)}: folder {shown_path(folder, 100)} has no .safetensors, .bin or .pth weights file"
         )
 
 
@@ -208,7 +208,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
         return explicit[precision]
     if precision != "auto":
         raise PerceptorError(
-            f"precision {precision!r} is unknown; allowed: 'auto', 'fp32', 'fp16', 'bf16'"
+            f"precision {shown(precision)} is unknown; allowed: 'auto', 'fp32', 'fp16', 'bf16'"
         )
     device = torch.device(device)
     if device.type == "cuda":
@@ -369,7 +369,7 @@ def _create(spec, name, pretrained, options, downloading=False):
         if downloading:
             raise _download_error(spec, f"the download failed: {error}") from error
         raise PerceptorError(
-            f"perceptor {str(spec)!r}: could not load the weights: {error}"
+            f"perceptor {shown(str(spec))}: could not load the weights: {error}"
         ) from error
 
 
@@ -391,7 +391,7 @@ def _download_error(spec, reason):
     """The PerceptorError for weights that cannot be fetched, with the offline alternatives."""
     model = spec.model if spec.kind == "tag" else "MODEL"
     return PerceptorError(
-        f"could not download weights for {str(spec)!r} (no network?): {reason}. "
+        f"could not download weights for {shown(str(spec))} (no network?): {reason}. "
         f"Use a local file: perceptors: ['{model}@/path/to/weights.pt'], "
         f"or the bundled offline model: perceptors: ['{DEMO}']"
     )

@@ -24,7 +24,7 @@ import numbers
 import re
 from collections.abc import Iterable
 
-from pytti_nb.errors import ExpressionError
+from pytti_nb.errors import ExpressionError, shown
 from pytti_nb.expressions import Expression, compile_expression
 
 _FRAME_NUMBER = re.compile(r"\d+(\.\d*)?|\.\d+")
@@ -141,12 +141,12 @@ def parse_time_value(
         try:
             number = float(value)
         except OverflowError:
-            raise ExpressionError(f"{prefix}{value!r} is too large a number") from None
+            raise ExpressionError(f"{prefix}{shown(value)} is too large a number") from None
         return _checked_constant(Constant(number), prefix)
     if not isinstance(value, str):
         raise ExpressionError(
             f"{prefix}expected a number, an expression of t or a keyframe schedule "
-            f"like '0:(1), 30:(2)', got {value!r}"
+            f"like '0:(1), 30:(2)', got {shown(value)}"
         )
     text = value.strip()
     if _top_level_colon(text) >= 0:
@@ -174,7 +174,7 @@ def parse_time_vector(
         items = [value]
     if len(items) != size or any(item == "" for item in items):
         raise ExpressionError(
-            f"{prefix}{value!r} has {len(items)} component(s); expected {size} values "
+            f"{prefix}{shown(value)} has {len(items)} component(s); expected {size} values "
             f"separated by commas, e.g. [{', '.join(['1'] + ['0'] * (size - 1))}]"
         )
     return tuple(
@@ -186,7 +186,7 @@ def parse_time_vector(
 def _checked_constant(value: TimeValue, prefix: str) -> TimeValue:
     """Reject a constant NaN, which can never be a useful weight, stop or cutoff."""
     if value.is_constant and math.isnan(value(0.0)):
-        raise ExpressionError(f"{prefix}{value.text!r} is NaN (not a number)")
+        raise ExpressionError(f"{prefix}{shown(value.text)} is NaN (not a number)")
     return value
 
 
@@ -230,20 +230,20 @@ def _parse_schedule(text: str, names: tuple, where: str, prefix: str) -> TimeVal
         key, value_text = key.strip(), value_text.strip()
         if not colon or not _FRAME_NUMBER.fullmatch(key) or not value_text:
             raise ExpressionError(
-                f"{prefix}keyframe {entry.strip()!r} in schedule {text!r} is not "
+                f"{prefix}keyframe {shown(entry.strip())} in schedule {shown(text)} is not "
                 "FRAME:(VALUE) with FRAME a non-negative number, e.g. '0:(1.0), 30:(2.5)'"
             )
         frame = float(key)
         if frames and frame <= frames[-1]:
             raise ExpressionError(
-                f"{prefix}keyframe {entry.strip()!r} in schedule {text!r} is not after "
+                f"{prefix}keyframe {shown(entry.strip())} in schedule {shown(text)} is not after "
                 f"frame {frames[-1]:g}; keyframe frames must strictly increase"
             )
         label = f"{where} keyframe {key}" if where else f"keyframe {key}"
         frames.append(frame)
         if _top_level_colon(value_text) >= 0:
             raise ExpressionError(
-                f"{prefix}keyframe {entry.strip()!r} in schedule {text!r}: a keyframe value "
+                f"{prefix}keyframe {shown(entry.strip())} in schedule {shown(text)}: a keyframe value "
                 "cannot be another schedule; write FRAME:(EXPRESSION)"
             )
         values.append(parse_time_value(value_text, names=names, where=label))
@@ -279,7 +279,7 @@ def check_time_value(
             at = "" if value.is_constant else f" at step {step} (t={t:g}, frame={frame:g})"
             allowed = "a number or ±inf" if allow_inf else "a finite number"
             raise ExpressionError(
-                f"{where}: {value.text!r} evaluates to {result}{at}; it must be {allowed}"
+                f"{where}: {shown(value.text)} evaluates to {result}{at}; it must be {allowed}"
             )
         all_zero = all_zero and result == 0
     return all_zero

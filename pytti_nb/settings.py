@@ -24,6 +24,7 @@ MAX_CHARS = 2_000_000  # characters of text in one document, counting repetition
 MAX_DEPTH = 20  # nesting of lists and mappings
 MAX_TEXT = {"scenes": 20_000, "path": 4_096}  # characters of one setting (others: 10_000)
 MAX_OTHER_TEXT = 10_000
+MAX_NAME_BYTES = 255  # one folder or file name, on every common file system
 MAX_ALL_TEXT = 100_000  # characters of all settings together (so every PNG can carry them)
 MAX_ITEMS = 32  # entries of a list setting (perceptors, audio filters)
 # Where a render writes and whether it may reuse a run folder: only the person running it
@@ -593,6 +594,28 @@ def _as_text(info, raw):
     return str(text)
 
 
+def _as_path(info, raw):
+    """A path: text whose every folder and file name a file system can hold."""
+    text = _as_text(info, raw)
+    problem = path_problem(text)
+    if problem:
+        raise ValueError(f"{shown(text)} {problem}")
+    return text
+
+
+def path_problem(text: str) -> str | None:
+    """What makes text a path no file system holds (a name longer than 255 bytes), or None;
+    checked before the path is looked at, since the OS refuses such a name with an error."""
+    for part in Path(text).parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            return (
+                f"has a folder or file name {shown(part, 40)} of {size} bytes; file systems "
+                f"allow at most {MAX_NAME_BYTES}"
+            )
+    return None
+
+
 def text_problem(text: str) -> str | None:
     """What makes text unusable in a setting (control characters, unpaired surrogates that
     no file can store), or None."""
@@ -819,7 +842,7 @@ def _check_range(info, value):
 
 _COERCERS = {
     "text": _as_text,
-    "path": _as_text,
+    "path": _as_path,
     "scenes": _as_text,
     "direct_prompts": _as_text,
     "int": _as_int,

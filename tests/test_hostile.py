@@ -198,12 +198,13 @@ def test_settings_at_every_bound_round_trip_through_png_metadata(tmp_path):
              "depth_model", "file_namespace")  # fmt: skip
     paths = ("init_image", "target_palette", "video_path", "input_audio", "models_cache_dir")
     most = {"scenes": "a" + heavy * 19_998, **{k: heavy * 9_999 for k in texts}}
-    s = from_dict({**most, **{k: '"' * 3_900 for k in paths}})  # quotes: two bytes in JSON
+    long_path = ('"' * 255 + "/") * 15  # quotes: two bytes in JSON; names of 255 bytes at most
+    s = from_dict({**most, **{k: long_path for k in paths}})
     path = tmp_path / "f.png"
     path.write_bytes(png_bytes(np.zeros((8, 8, 3), np.uint8), {"settings": to_dict(s)}))
     assert read_png_metadata(path)["settings"] == to_dict(s)
     with pytest.raises(SettingsError, match="characters of text in all"):
-        from_dict({**most, **{k: "p" * 4_096 for k in paths}})
+        from_dict({**most, **{k: ("p" * 255 + "/") * 16 for k in paths}})
 
 
 # --- ordinary bad input: our errors, never a traceback -------------------------------------

@@ -547,7 +547,7 @@ def test_local_paths_need_their_checkpoint_and_config(tmp_path):
     with pytest.raises(VQGANError, match="no such file"):
         check_vqgan_model(str(tmp_path / "missing.ckpt"))
     (tmp_path / "alone.ckpt").write_bytes(b"")
-    with pytest.raises(VQGANError, match="alone.yaml is missing"):
+    with pytest.raises(VQGANError, match="alone.yaml' is missing"):
         check_vqgan_model(str(tmp_path / "alone.ckpt"))
     (tmp_path / "alone.yaml").write_text(yaml.safe_dump(taming_config()))
     check_vqgan_model(str(tmp_path / "alone.ckpt"))

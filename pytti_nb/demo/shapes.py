@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..errors import shown
+
 COLOURS = {
     "red": (220, 30, 30),
     "green": (30, 170, 50),
@@ -23,12 +25,12 @@ _SQRT3 = np.sqrt(3.0)
 def caption(shape, colour, background):
     """Return the caption of a drawing, e.g. 'a red circle on a blue background'."""
     if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; allowed: {', '.join(SHAPES)}")
+        raise ValueError(f"unknown shape {shown(shape)}; allowed: {', '.join(SHAPES)}")
     for name in (colour, background):
         if name not in COLOURS:
-            raise ValueError(f"unknown colour {name!r}; allowed: {', '.join(COLOUR_NAMES)}")
+            raise ValueError(f"unknown colour {shown(name)}; allowed: {', '.join(COLOUR_NAMES)}")
     if colour == background:
-        raise ValueError(f"shape colour and background are both {colour!r}; they must differ")
+        raise ValueError(f"shape colour and background are both {shown(colour)}; they must differ")
     noun = "stripes" if shape == "stripes" else shape
     return f"a {colour} {noun} on a {background} background"
 

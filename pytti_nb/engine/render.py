@@ -18,7 +18,7 @@ import torch
 from ..animation.animator import build_animator
 from ..cutouts import CutoutAugs, make_cutouts
 from ..device import pick_device
-from ..errors import RenderHalted, SettingsError
+from ..errors import RenderHalted, SettingsError, shown
 from ..image_models import build_image_model
 from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
@@ -130,7 +130,7 @@ class Renderer:
         for term in self.terms:
             if term.name == name:
                 return term
-        raise KeyError(f"no loss term {name!r}; the run has {[t.name for t in self.terms]}")
+        raise KeyError(f"no loss term {shown(name)}; the run has {[t.name for t in self.terms]}")
 
     def _load_depth_model(self, run_plan):
         """The depth model, when 3D motion or depth stabilisation needs one (else None)."""

@@ -4,7 +4,7 @@ from types import MappingProxyType
 
 import torch
 
-from ..errors import SettingsError
+from ..errors import SettingsError, shown
 from ..schema import schema_by_name
 from .base import ImageModel, clamp_with_grad, resize_image
 from .fourier import FourierImage
@@ -55,7 +55,9 @@ def build_image_model(
     name = s.image_model
     if name not in IMAGE_MODELS:
         raise SettingsError(
-            [f"image_model {name!r} is unknown; use one of {', '.join(map(repr, IMAGE_MODELS))}"]
+            [
+                f"image_model {shown(name)} is unknown; use one of {', '.join(map(repr, IMAGE_MODELS))}"
+            ]
         )
     options = {
         "Limited Palette": lambda: dict(

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import SettingsError
+from ..errors import SettingsError, shown
 
 
 class _ClampWithGrad(torch.autograd.Function):
@@ -131,7 +131,7 @@ def _check_size(width: int, height: int, pixel_size: int) -> None:
     """Raise SettingsError unless width, height and pixel_size are whole numbers >= 1."""
     given = {"width": width, "height": height, "pixel_size": pixel_size}
     problems = [
-        f"{name} is {value!r}; it must be a whole number >= 1"
+        f"{name} is {shown(value)}; it must be a whole number >= 1"
         for name, value in given.items()
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1
     ]

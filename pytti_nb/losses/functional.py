@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PromptError
+from ..errors import PromptError, shown
 
 POSITION_MASKS = ("a", "r", "l", "u", "d", "n", "f")
 HSV_EPS = 1e-3  # bounds the saturation gradient of near-black pixels
@@ -119,7 +119,7 @@ def position_mask_stops(centers: Tensor, sizes: Tensor, kind: str, cutoff: float
     """
     if kind not in _POSITION_GATES:
         raise PromptError(
-            f"mask {kind!r} is unknown; use one of {', '.join(POSITION_MASKS)}, an [image] or text"
+            f"mask {shown(kind)} is unknown; use one of {', '.join(POSITION_MASKS)}, an [image] or text"
         )
     column, compare = _POSITION_GATES[kind]
     values = (centers[:, 0], centers[:, 1], sizes)[column]

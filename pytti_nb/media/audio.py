@@ -24,7 +24,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import MediaError, shown, shown_path
 from .video import _stamp
 
 SAMPLE_RATE = 44100  # PyTTI's; bands must lie below half of it
@@ -62,27 +62,29 @@ def parse_filters(raw) -> tuple[BandFilter, ...]:
     if raw in (None, ""):
         return ()
     if not isinstance(raw, (list, tuple)):
-        raise ValueError(f"{raw!r} is not a list of filters; write e.g. {_EXAMPLE}")
+        raise ValueError(f"{shown(raw)} is not a list of filters; write e.g. {_EXAMPLE}")
     out, names = [], set()
     for i, item in enumerate(raw):
         where = f"filter {i + 1}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where}: {item!r} is not a mapping; write e.g. {_EXAMPLE}")
+            raise ValueError(f"{where}: {shown(item)} is not a mapping; write e.g. {_EXAMPLE}")
         unknown = sorted(set(map(str, item)) - set(FILTER_KEYS))
         missing = [k for k in FILTER_KEYS[:3] if k not in item]
         if unknown or missing:
             raise ValueError(
                 f"{where}: "
-                + (f"unknown key(s) {', '.join(unknown)}; " if unknown else "")
+                + (f"unknown key(s) {_keys(unknown)}; " if unknown else "")
                 + (f"missing {', '.join(missing)}; " if missing else "")
                 + f"a filter has {', '.join(FILTER_KEYS)} (order is optional, 5)"
             )
         name = item["variable_name"]
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            raise ValueError(f"{where}: variable_name {name!r} must be a name like fLo or bass")
+            raise ValueError(
+                f"{where}: variable_name {shown(name)} must be a name like fLo or bass"
+            )
         if name in RESERVED or name in FUNCTIONS or name.endswith("_prev") or name in names:
             raise ValueError(
-                f"{where}: variable_name {name!r} is taken (t, frame, r, R, mu, np, constants, "
+                f"{where}: variable_name {shown(name)} is taken (t, frame, r, R, mu, np, constants, "
                 "functions, *_prev names and the other bands); choose another"
             )
         names.add(name)
@@ -107,17 +109,31 @@ def parse_filters(raw) -> tuple[BandFilter, ...]:
 _EXAMPLE = "[{variable_name: fLo, f_center: 80, f_width: 40, order: 5}]"
 
 
+def _keys(keys, most: int = 5) -> str:
+    """Unknown filter keys for a message: short printable ones as they are, others quoted
+    bounded, at most `most` of them."""
+    named = [k if len(k) <= 40 and k.isprintable() else shown(k) for k in keys[:most]]
+    more = f" and {len(keys) - most} more" if len(keys) > most else ""
+    return ", ".join(named) + more
+
+
 def _number(value, where) -> float:
     """A finite number, or ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where} {value!r} is not a number (Hz)")
-    return float(value)
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = None
+    if number is None or not math.isfinite(number):
+        raise ValueError(f"{where} {shown(value)} is not a number (Hz)")
+    return number
 
 
 def _order(value, where) -> int:
     """A filter order from 1 to 12, or ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
-        raise ValueError(f"{where}: order {value!r} must be a whole number from 1 to 12")
+        raise ValueError(f"{where}: order {shown(value)} must be a whole number from 1 to 12")
     return value
 
 
@@ -131,7 +147,7 @@ def decode_audio(path, where: str = "input_audio", rate: int = SAMPLE_RATE) -> n
     """The file's sound as float32 mono samples at `rate`, decoded (and resampled) by ffmpeg."""
     file = Path(str(path)).expanduser()
     if not file.is_file():
-        raise MediaError(f"{where}: file {str(path)!r} does not exist")
+        raise MediaError(f"{where}: file {shown_path(path)} does not exist")
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(file)]
     cmd += ["-vn", "-t", str(MAX_SECONDS), "-ac", "1", "-ar", str(rate)]
     cmd += ["-f", "s16le", "-acodec", "pcm_s16le", "-"]
@@ -140,7 +156,7 @@ def decode_audio(path, where: str = "input_audio", rate: int = SAMPLE_RATE) -> n
     if run.returncode != 0 or samples.size == 0:
         reason = run.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no sound"]
         raise MediaError(
-            f"{where}: {str(path)!r} has no audio ffmpeg can decode ({reason[0][:200]})"
+            f"{where}: {shown_path(path)} has no audio ffmpeg can decode ({reason[0][:200]})"
         )
     return samples.astype(np.float32) / 32768
 
@@ -226,7 +242,7 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
     seconds = len(samples) / rate - offset
     if seconds <= 0:
         raise MediaError(
-            f"input_audio_offset: {offset:g} s is past the end of {str(path)!r} "
+            f"input_audio_offset: {offset:g} s is past the end of {shown_path(path)} "
             f"({len(samples) / rate:.2f} s long)"
         )
     track = samples[round(offset * rate) :]

@@ -14,7 +14,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import MediaError, shown_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".gif")
 PROBE_TIMEOUT_S = 600  # counting frames decodes the whole video once
@@ -58,25 +58,29 @@ def probe_video(path, fps: float, where: str = "video") -> VideoInfo:
     """Check that `path` is a video with frames and count its frames at `fps`."""
     file = Path(str(path)).expanduser()
     if not file.is_file():
-        raise MediaError(f"{where}: file {str(path)!r} does not exist")
+        raise MediaError(f"{where}: file {shown_path(path)} does not exist")
     try:
         reader = imageio_ffmpeg.read_frames(str(file))
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration) as e:
         reason = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-        raise MediaError(f"{where}: {str(path)!r} is not a readable video ({reason})") from None
+        raise MediaError(
+            f"{where}: {shown_path(path)} is not a readable video ({reason})"
+        ) from None
     width, height = meta["size"]
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(file)]
     cmd += ["-map", "0:v:0", "-vf", _filters(fps), "-f", "null", "-"]
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise MediaError(f"{where}: counting the frames of {str(path)!r} took too long") from None
+        raise MediaError(
+            f"{where}: counting the frames of {shown_path(path)} took too long"
+        ) from None
     counts = re.findall(r"frame=\s*(\d+)", run.stderr)
     frames = int(counts[-1]) if counts and run.returncode == 0 else 0
     if frames == 0:
-        raise MediaError(f"{where}: {str(path)!r} has no video frames that ffmpeg can decode")
+        raise MediaError(f"{where}: {shown_path(path)} has no video frames that ffmpeg can decode")
     return VideoInfo(str(file), int(width), int(height), float(fps), frames, _stamp(file))
 
 
@@ -120,7 +124,7 @@ class VideoReader:
             raw = next(self._stream)
         except StopIteration:
             raise MediaError(
-                f"video {self.path!r} ended at frame {self._next}; it has fewer frames than "
+                f"video {shown_path(self.path)} ended at frame {self._next}; it has fewer frames than "
                 "the run needs"
             ) from None
         width, height = self.size

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PyttiError
+from ..errors import PyttiError, shown
 from . import network
 
 NONE = "none"
@@ -51,17 +51,21 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
     if is_flat(spec):
         return
     folder = Path(spec).expanduser()
-    if folder.exists():
+    try:
+        exists = folder.exists()
+    except OSError:  # a name longer than the file system allows: not a folder
+        exists = False
+    if exists:
         _check_folder(spec, folder)
         return
     if not HUB_ID.fullmatch(spec):
         raise DepthModelError(
-            f"depth_model {spec!r} is neither a folder nor a Hugging Face model id (ORG/NAME); "
+            f"depth_model {shown(spec)} is neither a folder nor a Hugging Face model id (ORG/NAME); "
             + ALTERNATIVES
         )
     if _cached_snapshot(spec, cache_dir) is None and network.surely_offline(network.hf_host()):
         raise DepthModelError(
-            f"depth_model {spec!r} is not downloaded yet and {network.hf_host()} cannot be "
+            f"depth_model {shown(spec)} is not downloaded yet and {network.hf_host()} cannot be "
             f"reached (no network?); " + ALTERNATIVES
         )
 
@@ -69,10 +73,11 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
 def _check_folder(spec, folder):
     """A local model folder needs a config and weights."""
     if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise DepthModelError(f"depth_model {spec!r}: no config.json in it; " + ALTERNATIVES)
+        raise DepthModelError(f"depth_model {shown(spec)}: no config.json in it; " + ALTERNATIVES)
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         raise DepthModelError(
-            f"depth_model {spec!r}: no weights ({' or '.join(WEIGHT_FILES)}) in it; " + ALTERNATIVES
+            f"depth_model {shown(spec)}: no weights ({' or '.join(WEIGHT_FILES)}) in it; "
+            + ALTERNATIVES
         )
 
 
@@ -157,7 +162,7 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
         raise
     except Exception as e:  # transformers and the hub raise OSError, ValueError, HTTP errors...
         raise DepthModelError(
-            f"depth_model {spec!r} could not be loaded: {e}; " + ALTERNATIVES
+            f"depth_model {shown(spec)} could not be loaded: {e}; " + ALTERNATIVES
         ) from e
     return DepthEstimator(spec, model, device=device, **settings)
 

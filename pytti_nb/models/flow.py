@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PyttiError
+from ..errors import PyttiError, shown
 from . import network
 
 FLOW_MODELS = ("dis", "raft_small", "raft_large")
@@ -57,7 +57,7 @@ def check_flow_model(name: str, cache_dir: str | None = None) -> None:
     host = "download.pytorch.org"
     if network.surely_offline(host):
         raise FlowModelError(
-            f"flow_model {name!r}: its weights are not downloaded yet ({path}) and {host} "
+            f"flow_model {shown(name)}: its weights are not downloaded yet ({path}) and {host} "
             f"cannot be reached (no network?); {ALTERNATIVE}, or put the weights file there"
         )
 
@@ -104,7 +104,9 @@ class RaftFlow:
 def load_flow_model(name: str, *, device, cache_dir: str | None = None):
     """A flow estimator for a flow_model setting (downloading RAFT's weights if needed)."""
     if name not in FLOW_MODELS:
-        raise FlowModelError(f"flow_model {name!r} is unknown; use one of {', '.join(FLOW_MODELS)}")
+        raise FlowModelError(
+            f"flow_model {shown(name)} is unknown; use one of {', '.join(FLOW_MODELS)}"
+        )
     if name == "dis":
         return DisFlow()
     check_flow_model(name, cache_dir)
@@ -121,7 +123,9 @@ def load_flow_model(name: str, *, device, cache_dir: str | None = None):
     except PyttiError:
         raise
     except Exception as e:  # download, hash and load errors of many types
-        raise FlowModelError(f"flow_model {name!r} could not be loaded: {e}; {ALTERNATIVE}") from e
+        raise FlowModelError(
+            f"flow_model {shown(name)} could not be loaded: {e}; {ALTERNATIVE}"
+        ) from e
     return RaftFlow(name, model, device)
 
 

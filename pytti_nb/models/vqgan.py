@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..atomic import atomic_path, atomic_torch_save, atomic_write_text
-from ..errors import PyttiError
+from ..errors import PyttiError, shown, shown_path
 from . import network
 
 if TYPE_CHECKING:
@@ -252,8 +252,17 @@ def _looks_like_path(text: str) -> bool:
         any(s in text for s in separators)
         or text.startswith(("~", "."))
         or text.lower().endswith((".ckpt", ".yaml", ".yml"))
-        or Path(text).expanduser().exists()
+        or _safely(Path(text).expanduser().exists)
     )
+
+
+def _safely(probe) -> bool:
+    """A path probe (exists, is_dir, is_file), False where the OS refuses to look (a name
+    longer than the file system allows cannot name anything)."""
+    try:
+        return probe()
+    except OSError:
+        return False
 
 
 def _resolve(spec: str, cache_dir) -> _Source:
@@ -268,14 +277,16 @@ def _resolve(spec: str, cache_dir) -> _Source:
     if info is not None:
         folder = vqgan_folder(cache_dir)
         if folder.exists() and not folder.is_dir():
-            raise VQGANError(f"vqgan_model {text!r}: the cache folder {folder} is a file")
+            raise VQGANError(
+                f"vqgan_model {shown(text)}: the cache folder {shown_path(folder, 100)} is a file"
+            )
         return _Source(info.name, *cached_files(info.name, cache_dir), info)
     if _looks_like_path(text):
         return _local(text)
     close = difflib.get_close_matches(text.lower(), list(VQGAN_MODELS), n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     raise VQGANError(
-        f"vqgan_model {text!r} is unknown; {hint}use one of {', '.join(VQGAN_MODELS)}, "
+        f"vqgan_model {shown(text)} is unknown; {hint}use one of {', '.join(VQGAN_MODELS)}, "
         + ALTERNATIVE
     )
 
@@ -283,22 +294,22 @@ def _resolve(spec: str, cache_dir) -> _Source:
 def _local(text: str) -> _Source:
     """The checkpoint and config of a local path spec (a .ckpt, a .yaml or a folder)."""
     path = Path(text).expanduser()
-    if path.is_dir():
+    if _safely(path.is_dir):
         checkpoints = sorted(path.glob("*.ckpt"))
         configs = sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml"))
         if len(checkpoints) != 1 or len(configs) != 1:
             raise VQGANError(
-                f"vqgan_model {text!r}: a model folder needs exactly one .ckpt and one .yaml "
+                f"vqgan_model {shown(text)}: a model folder needs exactly one .ckpt and one .yaml "
                 f"file, it has {len(checkpoints)} and {len(configs)}"
             )
         return _Source(path.name, configs[0], checkpoints[0], None)
-    if not path.is_file():
-        raise VQGANError(f"vqgan_model {text!r}: no such file or folder; " + _names_or_path())
+    if not _safely(path.is_file):
+        raise VQGANError(f"vqgan_model {shown(text)}: no such file or folder; " + _names_or_path())
     if path.suffix.lower() in (".yaml", ".yml"):
         checkpoint = path.with_suffix(".ckpt")
         if not checkpoint.is_file():
             raise VQGANError(
-                f"vqgan_model {text!r}: its checkpoint {checkpoint} is missing (the .ckpt "
+                f"vqgan_model {shown(text)}: its checkpoint {shown_path(checkpoint, 100)} is missing (the .ckpt "
                 "must sit beside the config, with the same name)"
             )
         return _Source(path.stem, path, checkpoint, None)
@@ -306,7 +317,7 @@ def _local(text: str) -> _Source:
     config = next((c for c in configs if c.is_file()), None)
     if config is None:
         raise VQGANError(
-            f"vqgan_model {text!r}: its config {configs[0]} is missing (taming's model "
+            f"vqgan_model {shown(text)}: its config {shown_path(configs[0], 100)} is missing (taming's model "
             "config, beside the checkpoint with the same name)"
         )
     return _Source(path.stem, config, path, None)
@@ -344,6 +355,16 @@ def _require_online(info: VQGANInfo, url: str, dest: Path) -> None:
         )
 
 
+def _config_named(spec: str, source: _Source) -> str:
+    """' (CONFIG)' naming the config a message is about, unless the spec is that file: a local
+    config is named by its file name (it sits beside the spec's checkpoint or in its folder)."""
+    if source.info is not None:
+        return f" ({shown_path(source.config, 100)})"
+    if source.config == Path(spec.strip()).expanduser():
+        return ""
+    return f" ({shown(source.config.name)})"
+
+
 def check_vqgan_model(spec: str, cache_dir: str | os.PathLike | None = None) -> None:
     """Prove a vqgan_model spec can be loaded, without loading it; raises VQGANError.
 
@@ -355,7 +376,9 @@ def check_vqgan_model(spec: str, cache_dir: str | os.PathLike | None = None) -> 
         try:
             _check_first_stage(_first_stage(_read_config(source.config))[2])
         except VQGANError as e:
-            raise VQGANError(f"vqgan_model {spec.strip()!r} ({source.config}): {e}") from None
+            raise VQGANError(
+                f"vqgan_model {shown(spec.strip())}{_config_named(spec, source)}: {e}"
+            ) from None
     if source.info is None:
         return
     for url, path in (
@@ -554,13 +577,13 @@ def _first_stage(config: dict) -> tuple[str, str, dict]:
             found = first.get("target") if isinstance(first, dict) else first
             raise VQGANError(
                 f"the VQGAN config's {TARGET_TRANSFORMER} has first_stage_config target "
-                f"{found!r}; expected {TARGET_VQ} or {TARGET_GUMBEL}"
+                f"{shown(found)}; expected {TARGET_VQ} or {TARGET_GUMBEL}"
             )
         return target, first["target"], first.get("params") or {}
     if target in (TARGET_VQ, TARGET_GUMBEL):
         return target, target, params
     raise VQGANError(
-        f"the VQGAN config's model target {target!r} is not supported; "
+        f"the VQGAN config's model target {shown(target)} is not supported; "
         f"supported: {', '.join(TARGETS)}"
     )
 
@@ -746,7 +769,9 @@ def load_vqgan_model(spec: str, *, device, cache_dir: str | os.PathLike | None =
     try:
         model = build_vqgan(config, name=source.name)
     except VQGANError as e:
-        raise VQGANError(f"vqgan_model {source.name!r} ({source.config}): {e}") from None
+        raise VQGANError(
+            f"vqgan_model {shown(source.name)} ({shown_path(source.config, 100)}): {e}"
+        ) from None
     pinned = source.info.sha256 if source.info is not None else None
     state = _read_checkpoint(source.checkpoint, pinned_sha256=pinned)
     load_weights(model, state, where=f"VQGAN checkpoint {source.checkpoint}")
@@ -797,7 +822,7 @@ def save_taming_checkpoint(
     import torch
 
     if target not in TARGETS:
-        raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
+        raise ValueError(f"target {shown(target)} is not one of {', '.join(TARGETS)}")
     if (target == TARGET_GUMBEL) != model.is_gumbel:
         raise ValueError(f"a {'Gumbel' if model.is_gumbel else 'VQ'} model cannot be a {target}")
     first = first_stage_config(model)

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import shown
+
 
 def nonlinearity(x: Tensor) -> Tensor:
     """Swish, as taming writes it (x * sigmoid(x), i.e. SiLU)."""
@@ -343,7 +345,7 @@ class VQGAN(nn.Module):
         """Raise ValueError unless both sides are multiples of the downsampling factor."""
         if height % self.factor or width % self.factor:
             raise ValueError(
-                f"VQGAN {self.name!r} needs image sides that are multiples of {self.factor}, "
+                f"VQGAN {shown(self.name)} needs image sides that are multiples of {self.factor}, "
                 f"got {height}x{width}"
             )
 
