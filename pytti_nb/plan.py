@@ -128,12 +128,12 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             "(it is created if missing) or leave it empty for open_clip's cache"
         )
     init_size = (
-        attempt("init_image", check_image_file, s.init_image, "init_image")
+        attempt(None, check_image_file, s.init_image, "init_image")  # its message names it
         if s.init_image
         else None
     )
     if _in_force(s, "target_palette"):
-        attempt("target_palette", check_image_file, s.target_palette, "target_palette")
+        attempt(None, check_image_file, s.target_palette, "target_palette")
     video = _video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image

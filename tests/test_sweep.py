@@ -32,6 +32,7 @@ BASE = {
     "device": "cpu",
 }
 LONG = 60  # steps of the render that is killed partway
+GRID = {"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]}
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +49,16 @@ def ray_address():
 
 @pytest.fixture(scope="module")
 def killed(ray_address, tmp_path_factory):
-    """A sweep of a short and a long render, its command killed (SIGKILL) once the short one is
-    done and the long one has a checkpoint; the manifest's entries at that moment."""
+    """The 2x2 sweep of grid_sweep (two lengths, two learning rates), its command killed
+    (SIGKILL) once the two short renders are done and the first long one has a checkpoint;
+    the manifest's entries at that moment."""
     folder = tmp_path_factory.mktemp("killed")
-    path = write_sweep(folder, set={"learning_rate": 0.05}, grid={"steps_per_scene": [4, LONG]})
-    long = folder / "out" / f"steps_per_scene-{LONG}"
+    path = write_sweep(folder, grid=GRID)
+    long = folder / "out" / f"steps_per_scene-{LONG}_learning_rate-0.05"
     script = "import sys; from pytti_nb.sweep.command import main; sys.exit(main(sys.argv[1:]))"
     with (folder / "driver.log").open("w") as log:
         driver = subprocess.Popen(
-            # one worker: the short render, then the long one, so the kill point always comes
+            # one worker: the short renders, then the long ones, so the kill point always comes
             [
                 sys.executable,
                 "-c",
@@ -115,10 +117,7 @@ def pixels(path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def grid_sweep(pool, tmp_path_factory):
     """A 2x2 sweep (two lengths, two learning rates) run to the end."""
-    path = write_sweep(
-        tmp_path_factory.mktemp("grid"),
-        grid={"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]},
-    )
+    path = write_sweep(tmp_path_factory.mktemp("grid"), grid=GRID)
     lines = []
     result = run_sweep(checked(path), pool=pool, report=lines.append)
     return result, lines
@@ -164,30 +163,31 @@ def test_a_2x2_sweep_writes_its_runs_manifest_and_contact_sheet(grid_sweep):
         assert (label.sum(axis=2) < 200).any(axis=1).sum() > 10  # rows with dark text pixels
 
 
-def test_a_killed_sweep_skips_what_it_finished_and_resumes_the_rest_exactly(
+def test_a_killed_2x2_sweep_skips_what_it_finished_and_resumes_the_rest_exactly(
     killed, pool, grid_sweep
 ):
     path, entries = killed
     out = path.parent / "out"
-    short, long = out / "steps_per_scene-4", out / f"steps_per_scene-{LONG}"
+    names = list(entries)
+    short, (first, second) = [out / n for n in names[:2]], names[2:]
     log = (path.parent / "driver.log").read_text()
-    assert entries[short.name]["status"] == "done", log
-    assert entries[long.name]["status"] == "running", log
-    assert not (long / f"{long.name}.mp4").exists()  # killed partway
-    finished = {p: p.stat().st_mtime_ns for p in short.rglob("*")}
+    assert [entries[n]["status"] for n in names[:3]] == ["done", "done", "running"], log
+    assert not (out / first / f"{first}.mp4").exists()  # killed partway
+    finished = {p: p.stat().st_mtime_ns for run in short for p in run.rglob("*")}
 
     result = run_sweep(checked(path), pool=pool)  # as the command started again would
 
-    assert {p: p.stat().st_mtime_ns for p in short.rglob("*")} == finished
-    assert result.skipped == 1 and result.counts == {"done": 2}
+    assert {p: p.stat().st_mtime_ns for run in short for p in run.rglob("*")} == finished
+    assert result.skipped == 2 and result.counts == {"done": 4}
     manifest = json.loads((out / "manifest.json").read_text())
-    resumed = next(e for e in manifest["renders"] if e["name"] == long.name)
-    assert 0 < resumed["resumed_from_step"] < LONG
-    assert (long / f"{long.name}.mp4").is_file()
-    # the same render never interrupted, in the 2x2 sweep: the same final image, bit for bit
-    uninterrupted = grid_sweep[0].out / f"steps_per_scene-{LONG}_learning_rate-0.05"
-    final = out / resumed["last_frame"]
-    assert np.array_equal(pixels(final), pixels(uninterrupted / "frames" / final.name))
+    assert manifest["status"] == "done" and (out / "contact_sheet.png").is_file()
+    resumed = {e["name"]: e for e in manifest["renders"]}
+    assert 0 < resumed[first]["resumed_from_step"] < LONG
+    assert (out / first / f"{first}.mp4").is_file() and (out / second / f"{second}.mp4").is_file()
+    # every render as in the same sweep never interrupted: the same last frame, bit for bit
+    for e in manifest["renders"]:
+        final = out / e["last_frame"]
+        assert np.array_equal(pixels(final), pixels(grid_sweep[0].out / e["last_frame"]))
 
 
 def test_a_stopped_sweep_saves_checkpoints_and_resumes(pool, tmp_path):
@@ -232,7 +232,7 @@ def _wait_for_kill_point(manifest: Path, long: Path, driver, timeout=90) -> dict
         except (OSError, ValueError, KeyError):
             entries = {}
         done = [e for e in entries.values() if e["status"] == "done"]
-        if done and (long / "checkpoint.pt").is_file():
+        if len(done) >= 2 and (long / "checkpoint.pt").is_file():
             return entries
         time.sleep(0.01)
     raise AssertionError(f"the sweep never reached the kill point (driver {driver.poll()})")
