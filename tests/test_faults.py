@@ -15,26 +15,13 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from tiny import tiny_settings
 
 from pytti_nb import atomic, run
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.cli import main
 
-TINY = {
-    "scenes": "a red circle on a black background",
-    "perceptors": ["demo"],
-    "width": 12,
-    "height": 12,
-    "pixel_size": 4,
-    "cutouts": 4,
-    "steps_per_scene": 12,
-    "save_every": 4,
-    "display_every": 4,
-    "seed": 1,
-    "learning_rate": 0.1,
-    "file_namespace": "run",
-    "device": "cpu",
-}
+TINY = tiny_settings(display_every=4)
 # The files a TINY render writes, in order (each through one atomic write).
 WRITES = [
     "settings.yaml",

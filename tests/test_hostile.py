@@ -20,6 +20,7 @@ import torch
 import yaml
 from inprocess import run_cli as cli
 from PIL import Image, PngImagePlugin
+from tiny import tiny_settings
 
 from pytti_nb import output
 from pytti_nb.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -30,21 +31,7 @@ from pytti_nb.settings import apply_overrides, from_dict, load_yaml, to_dict
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 20_000  # characters of stderr any hostile input may cause
 MAX_PEAK_MB = 150  # Python memory any hostile input may take (tracemalloc)
-TINY = {
-    "scenes": "a red circle on a black background",
-    "perceptors": ["demo"],
-    "width": 12,
-    "height": 12,
-    "pixel_size": 4,
-    "cutouts": 4,
-    "steps_per_scene": 4,
-    "save_every": 2,
-    "display_every": 2,
-    "seed": 1,
-    "learning_rate": 0.1,
-    "file_namespace": "run",
-    "device": "cpu",
-}
+TINY = tiny_settings(steps_per_scene=4, save_every=2)
 BOMB = "\n".join(
     ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     + [

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from inprocess import run_cli
 from PIL import Image, PngImagePlugin
+from tiny import tiny_settings
 
 from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.errors import PyttiError
@@ -30,22 +31,15 @@ FUZZ = dict(
     deadline=timedelta(seconds=10),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-TINY = {
-    "scenes": "a red circle",
-    "perceptors": ["demo"],
-    "width": 8,
-    "height": 8,
-    "pixel_size": 2,
-    "cutouts": 2,
-    "steps_per_scene": 4,
-    "save_every": 2,
-    "display_every": 0,
-    "seed": 1,
-    "file_namespace": "run",
-    "device": "cpu",
-    "depth_model": "none",
-    "flow_model": "dis",
-}
+TINY = tiny_settings(
+    smaller=True,
+    drop=("learning_rate",),
+    steps_per_scene=4,
+    save_every=2,
+    display_every=0,
+    depth_model="none",
+    flow_model="dis",
+)
 NAMES = sorted(schema_by_name())
 PYTTI_NAMES = sorted(pytti_defaults())
 FRAGMENTS = [

@@ -14,23 +14,18 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from tiny import tiny_settings
 
 from pytti_nb.sweep.runner import run_sweep
 from pytti_nb.sweep.sheet import PAD, TILE
 from pytti_nb.sweep.spec import load_sweep
 
-BASE = {
-    "scenes": "a red circle",
-    "perceptors": ["demo"],
-    "width": 8,
-    "height": 8,
-    "pixel_size": 2,
-    "cutouts": 2,
-    "save_every": 4,
-    "display_every": 0,
-    "seed": 3,
-    "device": "cpu",
-}
+BASE = tiny_settings(
+    smaller=True,
+    drop=("steps_per_scene", "learning_rate", "file_namespace"),
+    display_every=0,
+    seed=3,
+)
 LONG = 60  # steps of the render that is killed partway
 GRID = {"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]}
 

@@ -3,22 +3,13 @@ finished."""
 
 import numpy as np
 from PIL import Image
+from tiny import tiny_settings
 
 from pytti_nb.sweep.worker import clear_unstarted, render_one
 
-BASE = {
-    "scenes": "a red circle",
-    "perceptors": ["demo"],
-    "width": 8,
-    "height": 8,
-    "pixel_size": 2,
-    "cutouts": 2,
-    "steps_per_scene": 12,
-    "save_every": 4,
-    "display_every": 0,
-    "seed": 5,
-    "device": "cpu",
-}
+BASE = tiny_settings(
+    smaller=True, drop=("learning_rate", "file_namespace"), display_every=0, seed=5
+)
 
 
 def pixels(path) -> np.ndarray:
