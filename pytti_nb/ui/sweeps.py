@@ -19,6 +19,7 @@ from ..settings import apply_overrides
 
 MAX_RENDERS = 16  # a quick look from the studio; larger grids belong in a sweep file
 LOG_LINES = 6
+SHEET_WIDTH = "720px"  # the contact sheet as shown (full size in the sweep folder)
 POLL_S = 0.2  # how often the studio relays the sweep's log lines while it waits
 NOT_SWEPT = ("seed", "file_namespace", "output_root", "allow_overwrite")  # the sweep sets these
 
@@ -58,12 +59,15 @@ class SweepPanel:
         self.sweep_button = widgets.Button(description="Sweep", icon="th", button_style="info")
         self.stop_button = widgets.Button(description="Stop sweep", icon="stop", disabled=True)
         self.log = widgets.HTML("")
-        self.sheet = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.sheet = widgets.Image(
+            format="png", layout=widgets.Layout(display="none", max_width=SHEET_WIDTH)
+        )
         for widget, css in (
             (self.sweep_button, "pytti-sweep"),
             (self.stop_button, "pytti-sweep-stop"),
             (self.log, "pytti-sweep-log"),
             (self.sheet, "pytti-sweep-sheet"),
+            (self.seeds, "pytti-sweep-seeds"),
         ):
             widget.add_class(css)
         self.sweep_button.on_click(lambda _: self.start())

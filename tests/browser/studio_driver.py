@@ -23,6 +23,12 @@ APPLY_YAML = "button.pytti-apply-yaml, .pytti-apply-yaml button"
 RESUME_PATH = ".pytti-resume-path input"
 RESUME = "button.pytti-resume, .pytti-resume button"
 FILES_MESSAGE = ".pytti-files-message"
+SWEEP_TITLE = "Sweep: a few seeds, or one setting's values"
+SWEEP = "button.pytti-sweep, .pytti-sweep button"
+SWEEP_SEEDS = ".pytti-sweep-seeds input"
+SWEEP_LOG = ".pytti-sweep-log"
+SWEEP_SHEET = "img.pytti-sweep-sheet, .pytti-sweep-sheet img"
+SWEEP_TIMEOUT_MS = 300_000  # Ray's start, then two tiny renders in its workers
 
 STUDIO_TIMEOUT_MS = 240_000  # kernel start + torch import + Run All on two busy cores
 RENDER_TIMEOUT_MS = 240_000
@@ -412,3 +418,19 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 def is_shared_noise(text: str, url: str) -> bool:
     """Errors any front end shows for this notebook offline: a missing favicon, the Colab badge."""
     return url == COLAB_BADGE or bool(re.search(r"/favicon\.ico(\?|$)", url))
+
+
+# -- the "Sweep" section ---------------------------------------------------------------------
+
+
+def sweep_seeds(page, seeds: int) -> None:
+    """Unfold the Sweep section, sweep `seeds` seeds and wait for its contact sheet."""
+    button = page.locator(SWEEP).first
+    if not button.is_visible():
+        page.locator(EXTRAS).first.get_by_text(SWEEP_TITLE, exact=True).click()
+    button.wait_for(state="visible")
+    page.locator(SWEEP_SEEDS).first.fill(str(seeds))
+    page.locator(SWEEP_SEEDS).first.press("Enter")
+    button.click()
+    wait_text(page, SWEEP_LOG, r"sweep done", SWEEP_TIMEOUT_MS)
+    page.locator(SWEEP_SHEET).first.wait_for(state="visible", timeout=10_000)

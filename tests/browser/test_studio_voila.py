@@ -1,5 +1,6 @@
 """The studio as a Voila app in headless Chromium: no code shown, a prompt rendered to the end;
-the prompt changed mid-run, settings reloaded from a PNG, a stopped render resumed."""
+the prompt changed mid-run, settings reloaded from a PNG, a stopped render resumed; a small
+sweep on Ray shown as a contact sheet."""
 
 import re
 
@@ -18,6 +19,7 @@ from studio_driver import (
     saved_pngs,
     steer_prompt_mid_run,
     stop_then_resume,
+    sweep_seeds,
 )
 
 pytestmark = pytest.mark.browser
@@ -65,4 +67,17 @@ def test_studio_steers_reloads_and_resumes_in_voila(voila_server, page):
     reload_settings_from_png(page, first_frame, decoy="something else entirely")
     assert run_dir_in_status(page, "done") == run_dir
     stop_then_resume(page, "a white star on a black sky")
+    assert_clean_console(page.pytti_log, voila_noise)
+
+
+def test_a_small_sweep_shows_its_contact_sheet_in_voila(voila_server, page, tmp_path):
+    """Two seeds swept on Ray from the app: the log says done and the sheet appears."""
+    page.goto(voila_server.url + "/")
+    page.locator(STUDIO).first.wait_for(timeout=STUDIO_TIMEOUT_MS)
+    sweep_seeds(page, 2)
+    sheets = list((voila_server.workdir / "out").glob("*-sweep/contact_sheet.png"))
+    assert len(sheets) == 1, "the sweep wrote no contact sheet"
+    folders = sorted(p.name for p in sheets[0].parent.iterdir() if p.is_dir())
+    assert len(folders) == 2 and all(name.startswith("seed-") for name in folders), folders
+    save_screenshot(page, "voila-sweep.png", tmp_path, full_page=True)
     assert_clean_console(page.pytti_log, voila_noise)
