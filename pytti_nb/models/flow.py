@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PyttiError, shown
+from ..errors import PyttiError, shown, shown_path
 from . import network
 
 FLOW_MODELS = ("dis", "raft_small", "raft_large")
@@ -57,7 +57,7 @@ def check_flow_model(name: str, cache_dir: str | None = None) -> None:
     host = "download.pytorch.org"
     if network.surely_offline(host):
         raise FlowModelError(
-            f"flow_model {shown(name)}: its weights are not downloaded yet ({path}) and {host} "
+            f"flow_model {shown(name)}: its weights are not downloaded yet ({shown_path(path, 160)}) and {host} "
             f"cannot be reached (no network?); {ALTERNATIVE}, or put the weights file there"
         )
 

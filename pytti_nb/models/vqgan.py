@@ -350,8 +350,9 @@ def _require_online(info: VQGANInfo, url: str, dest: Path) -> None:
     if _surely_offline(url):
         host = urllib.parse.urlsplit(url).hostname
         raise VQGANError(
-            f"vqgan_model {info.name!r} is not downloaded yet ({dest}) and {host} cannot be "
-            f"reached (no network?); download {url} to {dest} by hand, " + ALTERNATIVE
+            f"vqgan_model {info.name!r} is not downloaded yet ({shown_path(dest, 160)}) and {host} cannot be "
+            f"reached (no network?); download {url} to {shown_path(dest, 160)} by hand, "
+            + ALTERNATIVE
         )
 
 
@@ -463,13 +464,14 @@ def _download_with_retry(info: VQGANInfo, url: str, dest: Path, **bounds) -> str
         except VQGANError as e:  # too big, or not a config/checkpoint: a retry gets the same
             raise VQGANError(
                 f"vqgan_model {info.name!r}: download stopped: {e}; download it by hand to "
-                f"{dest}, " + ALTERNATIVE
+                f"{shown_path(dest, 160)}, " + ALTERNATIVE
             ) from None
         except _RetryableDownloadError as e:
             reasons.append(str(e))
     raise VQGANError(
         f"vqgan_model {info.name!r}: downloading {url} failed twice ({'; '.join(reasons)}); "
-        f"check the network and try again, or download it by hand to {dest}, " + ALTERNATIVE
+        f"check the network and try again, or download it by hand to {shown_path(dest, 160)}, "
+        + ALTERNATIVE
     )
 
 
@@ -558,9 +560,11 @@ def _read_config(path: Path) -> dict:
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise VQGANError(f"VQGAN config {path} cannot be read: {e}") from e
+        raise VQGANError(f"VQGAN config {shown_path(path, 160)} cannot be read: {e}") from e
     if not isinstance(config, dict):
-        raise VQGANError(f"VQGAN config {path} is not a taming config (a mapping with 'model')")
+        raise VQGANError(
+            f"VQGAN config {shown_path(path, 160)} is not a taming config (a mapping with 'model')"
+        )
     return config
 
 
@@ -694,7 +698,7 @@ def _read_checkpoint(path: Path, *, pinned_sha256: str | None = None) -> dict:
             # first-use files, whose content nobody vouched for)
             if pinned_sha256 is None or _file_sha256(path) != pinned_sha256.lower():
                 raise VQGANError(
-                    f"VQGAN checkpoint {path} holds objects a safe load refuses ({e}); "
+                    f"VQGAN checkpoint {shown_path(path, 160)} holds objects a safe load refuses ({e}); "
                     "re-save just its weights where you trust it: torch.save({'state_dict': "
                     "torch.load(path, weights_only=False)['state_dict']}, new_path)"
                 ) from None
@@ -703,12 +707,12 @@ def _read_checkpoint(path: Path, *, pinned_sha256: str | None = None) -> dict:
         raise
     except Exception as e:  # zip, pickle and storage errors of many types
         raise VQGANError(
-            f"VQGAN checkpoint {path} cannot be read ({type(e).__name__}: {e}); a truncated or "
+            f"VQGAN checkpoint {shown_path(path, 160)} cannot be read ({type(e).__name__}: {e}); a truncated or "
             "corrupt file? Delete it (a named model is then downloaded again)"
         ) from e
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict):
-        raise VQGANError(f"VQGAN checkpoint {path} holds no state_dict")
+        raise VQGANError(f"VQGAN checkpoint {shown_path(path, 160)} holds no state_dict")
     return state
 
 
