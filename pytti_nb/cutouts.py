@@ -14,7 +14,7 @@ of its forward and backward on the CPU.)
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,13 @@ class Cutouts:
     sizes: Tensor  # [n] crop side as a fraction of the image's max side, before jitter
     thetas: Tensor  # [n,2,3] affines used (grid_sample's normalised coords), to sample masks alike
     border_mode: str = "clamp"
+    _centers_on_cpu: Tensor | None = field(default=None, repr=False, compare=False)
+
+    def centers_on_cpu(self) -> Tensor:
+        """The centres on the CPU, copied once per batch (location matching's one sync)."""
+        if self._centers_on_cpu is None:
+            self._centers_on_cpu = self.centers.detach().float().cpu()
+        return self._centers_on_cpu
 
 
 def make_cutouts(

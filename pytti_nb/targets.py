@@ -40,7 +40,8 @@ class Target:
     def see(self, views: dict) -> None:
         """Take an image's views (Perceptor -> (embeds, centres or None)) as this target's."""
         self.embeds = {p: embeds for p, (embeds, _) in views.items()}
-        self.centres = {p: c for p, (_, c) in views.items() if c is not None}
+        # on the CPU, where the location matching runs (see match_locations)
+        self.centres = {p: c.detach().float().cpu() for p, (_, c) in views.items() if c is not None}
 
 
 @dataclass(frozen=True)
@@ -161,27 +162,28 @@ def distances(target, perceptor, emb, cuts):
     ref = target.embeds[perceptor]
     if perceptor not in target.centres:
         return losses.spherical_dist(emb, ref)
-    index = match_locations(cuts.centers, target.centres[perceptor])
-    return losses.matched_dist(emb, ref, index) + LOCATION_OFFSET
+    index = match_locations(cuts.centers_on_cpu(), target.centres[perceptor])
+    return losses.matched_dist(emb, ref, index.to(emb.device)) + LOCATION_OFFSET
 
 
 def match_locations(centres: torch.Tensor, ref_centres: torch.Tensor) -> torch.Tensor:
     """For each cutout centre [n,2], the reference cutout [m,2] it is assigned to: the
     assignment of least total centre distance (Hungarian, scipy), as PyTTI matched them.
 
-    The cost matrix is at most cutouts x cutouts; copying it to the CPU is this step's one
-    device sync, taken only by runs with image prompts or semantic init/stabilisation.
+    Runs on the CPU (at most cutouts x cutouts): the batch's centres are copied there once
+    (Cutouts.centers_on_cpu), whatever the number of image targets and perceptors; that copy
+    is the only device sync, taken only by runs with image prompts or semantic init/stabilisation.
     """
     from scipy.optimize import linear_sum_assignment
 
-    cost = torch.cdist(centres.float(), ref_centres.float()).cpu().numpy()
+    cost = torch.cdist(centres.float().cpu(), ref_centres.float().cpu()).numpy()
     rows, cols = linear_sum_assignment(cost)
     index = np.empty(len(centres), dtype=np.int64)
     index[rows] = cols
     if len(rows) < len(centres):  # more cutouts than references: the rest take the nearest
         rest = np.setdiff1d(np.arange(len(centres)), rows)
         index[rest] = cost[rest].argmin(1)
-    return torch.from_numpy(index).to(centres.device)
+    return torch.from_numpy(index)
 
 
 def guidance_loss(targets, perceptor, emb, cuts, ctx):

@@ -84,8 +84,6 @@ def prompt_loss(
     negative prompt gets an implicit stop of -1 inside its mask. mask_stops None means -inf,
     mask_weights None means 1.
     """
-    if weight == 0:
-        return dist.sum() * 0.0  # a zero that keeps the graph
     if mask_weights is None:  # the common case: Python floats, no extra tensors
         sign, scale = (1.0 if weight > 0 else -1.0), abs(weight)
         floor = stop if mask_stops is None else (mask_stops[:, None] + min(sign, 0.0)).clamp(stop)
@@ -95,7 +93,9 @@ def prompt_loss(
         stops = -math.inf if mask_stops is None else mask_stops[:, None]
         floor = (stops + sign.clamp(max=0)).clamp(min=stop)
     d = dist * sign
-    return (scale * replace_grad(d, torch.maximum(d, torch.as_tensor(floor).to(d)))).mean()
+    # a float floor clamps in place: a tensor made from it would be a host-to-device copy
+    bound = torch.maximum(d, floor) if torch.is_tensor(floor) else d.clamp(min=floor)
+    return (scale * replace_grad(d, bound)).mean()
 
 
 def semantic_mask_stops(cutout_emb: Tensor, mask_emb: Tensor, cutoff: float | None) -> Tensor:
