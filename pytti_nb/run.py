@@ -296,14 +296,34 @@ def run_snapshots(
     try:
         yield from _saved_snapshots(job, renderer, versions, written, should_stop, every_step)
     except RenderHalted:  # the state before the failing step is intact: keep it to resume
-        save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
-        job.writer.release()
+        try:
+            save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
+        finally:
+            job.writer.release()
         raise
     except Exception:  # not Ctrl-C: the studio then takes one more step with this job
-        job.writer.release()  # the render is over: the folder is free for a resume
-        if job.resume_state is None and not has_checkpoint(job.run_dir):
-            job.writer.discard()  # nothing to resume from: leave no half-made run folder
+        _give_up(job)
         raise
+
+
+def probe_cost(job: Job, renderer):
+    """The run's cost estimate (a few probe steps, undone); when a probe step fails, the
+    folder is given up as a failed render's is."""
+    from .estimate import estimate_run
+
+    try:
+        return estimate_run(renderer)
+    except Exception:
+        _give_up(job)
+        raise
+
+
+def _give_up(job: Job) -> None:
+    """Free a failed render's folder for a resume, or take it back when it holds nothing to
+    resume from (no half-made run folder is left)."""
+    job.writer.release()
+    if job.resume_state is None and not has_checkpoint(job.run_dir):
+        job.writer.discard()
 
 
 def _saved_snapshots(job, renderer, versions, written, should_stop, every_step):
@@ -366,7 +386,7 @@ def run_to_completion(
     """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
     from tqdm.auto import tqdm
 
-    from .estimate import duration, estimate_run
+    from .estimate import duration
 
     done = job.resume_state["step"] if job.resume_state else 0
     bar = tqdm(
@@ -379,7 +399,7 @@ def run_to_completion(
     saved = 0
     with bar:
         renderer = make_renderer(job, models)
-        estimate = estimate_run(renderer)  # a few probe steps, undone
+        estimate = probe_cost(job, renderer)
         if progress:
             bar.write(estimate.describe())
         started = time.monotonic()

@@ -63,6 +63,20 @@ def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, 
     assert np.array_equal(snaps[-1].image, healthy[-1].image)  # nothing lost, to the bit
 
 
+def test_a_live_edit_after_an_out_of_memory_split_keeps_the_split(tiny, models):
+    r = Renderer(plan(settings(tiny)), models)
+    with MemoryLimit(r.perceptors[0], most=4) as limit:
+        snaps = r.snapshots()
+        next(snaps)
+        assert r.settings.gradient_accumulation_steps == 2
+        # the studio's panel still shows 1: its next edit (a new prompt) must not undo the split
+        r.steer(settings(tiny, scenes="a blue square"))
+        list(snaps)
+    assert r.settings.scenes == "a blue square" and r.settings.gradient_accumulation_steps == 2
+    assert limit.calls.count(8) == 1  # ran out of memory once, never again after the edit
+    assert sum("out of device memory" in n for n in r.notes) == 1
+
+
 def test_out_of_memory_at_one_cutout_per_batch_halts_with_the_state_intact(tiny, models):
     r = Renderer(plan(settings(tiny)), models)
     list(r.snapshots(should_stop=lambda: r.step >= 3))
@@ -132,3 +146,16 @@ def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
     cost = json.loads((done.run_dir / "cost.json").read_text())
     assert cost["seconds"] > 0 and cost["estimate"]["steps"] == 12
     assert any(n.startswith("took ") and "estimate: about" in n for n in result.notes)
+
+
+def test_a_probe_that_cannot_fit_leaves_no_run_folder_and_no_lock(tiny, models, tmp_path):
+    from pytti_nb.run import make_renderer, prepare_run, probe_cost
+
+    job = prepare_run(settings=settings(tiny, output_root=str(tmp_path)), models=models)
+    r = make_renderer(job, models)
+    with MemoryLimit(r.perceptors[0], most=0), pytest.raises(RenderHalted, match="lower width"):
+        probe_cost(job, r)
+    assert not job.run_dir.exists()  # nothing to resume from: taken back whole
+    again = prepare_run(settings=settings(tiny, output_root=str(tmp_path)), models=models)
+    assert again.run_dir == job.run_dir  # the folder was free again, not run(1)
+    again.writer.release()

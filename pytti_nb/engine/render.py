@@ -180,6 +180,10 @@ class Renderer:
         Checking and reading new image files happen here, in the caller's turn; the loop
         only swaps the prepared plan in.
         """
+        now = self.settings.gradient_accumulation_steps
+        if settings.cutouts == self.settings.cutouts and settings.gradient_accumulation_steps < now:
+            # an edit sent from settings shown before an out-of-memory split keeps the split
+            settings = replace(settings, gradient_accumulation_steps=now)
         _, fixed = split_changes(self.settings, settings)
         if fixed:
             raise SettingsError(
@@ -259,8 +263,8 @@ class Renderer:
             s = self.settings
             final = self.step == self.plan.total_steps or stopping
             save = final or (s.save_every > 0 and self.step % s.save_every == 0)
-            shown = s.display_every > 0 and self.step % s.display_every == 0
-            if not (save or shown):
+            display = s.display_every > 0 and self.step % s.display_every == 0
+            if not (save or display):
                 if not self.guard.sync_free:
                     self.guard.check(step_losses)  # free off the GPU: stop at once
                 if every_step:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PyttiError, SettingsError
-from ..estimate import duration, estimate_run
-from ..run import Job, make_renderer, prepare_run, run_snapshots
+from ..estimate import duration
+from ..run import Job, make_renderer, prepare_run, probe_cost, run_snapshots
 from ..settings import replace, split_changes
 
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
@@ -135,7 +135,7 @@ class Runner:
             yield _STEP  # lets the status reach the page before the slow load
             self.job = self._prepare(settings, resume_dir)
             self.renderer = make_renderer(self.job, self.models)
-            self.estimate = estimate_run(self.renderer)  # a few probe steps, undone
+            self.estimate = probe_cost(self.job, self.renderer)  # a few probe steps, undone
             self.started = time.monotonic()
             self._set(RUNNING, "rendering · " + self.estimate.describe())
             yield from self._snapshots(self.job)
