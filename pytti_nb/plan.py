@@ -8,6 +8,7 @@ from pathlib import Path
 from .engine.clock import Clock
 from .errors import PyttiError, SettingsError, shown
 from .images import check_image_file
+from .media.video import file_stamp
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
 from .settings import expression_names
 
@@ -37,6 +38,7 @@ class RunPlan:
     video: object = None  # media.video.VideoInfo of a Video Source run's video_path
     mask_videos: dict = field(default_factory=dict)  # path -> VideoInfo of every video mask
     audio: object = None  # media.audio.AudioBands of input_audio, per frame
+    images: dict = field(default_factory=dict)  # path -> (file stamp, size) of checked images
 
     def mask_frame(self, frame: int) -> int:
         """The frame of a video mask that goes with an animation frame (PyTTI's rotoscopers:
@@ -127,13 +129,26 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             f"models_cache_dir: {shown(s.models_cache_dir)} is a file; give a folder "
             "(it is created if missing) or leave it empty for open_clip's cache"
         )
+    images = {}
+
+    def image_size(path, where):
+        """check_image_file, reusing the previous plan's check of an unchanged file (the
+        studio re-plans at every edit: a full decode each time would stall it)."""
+        key = str(path)
+        stamp = file_stamp(Path(key).expanduser())
+        known = previous.images.get(key) if previous is not None else None
+        if not (stamp and known and known[0] == stamp):
+            known = (stamp, check_image_file(path, where))
+        images[key] = known
+        return known[1]
+
     init_size = (
-        attempt(None, check_image_file, s.init_image, "init_image")  # its message names it
+        attempt(None, image_size, s.init_image, "init_image")  # its message names it
         if s.init_image
         else None
     )
     if _in_force(s, "target_palette"):
-        attempt(None, check_image_file, s.target_palette, "target_palette")
+        attempt(None, image_size, s.target_palette, "target_palette")
     video = _video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image
@@ -141,7 +156,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     for path, where in _referenced_files(scenes, direct, weights):
         if path not in checked:  # each file is decoded once, however often it is named
             checked.add(path)
-            attempt(None, check_image_file, path, where)  # its message names `where`
+            attempt(None, image_size, path, where)  # its message names `where`
     width, height = _resolve_size(s, init_size, problems)
     if s.image_model == "VQGAN":
         width, height = _vqgan_size(s, width, height, check_models, attempt, problems)
@@ -183,6 +198,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
         video,
         mask_videos,
         audio,
+        images,
     )
 
 

@@ -108,3 +108,27 @@ def test_pre_animation_steps_shift_t_at_every_step():
     p = plan(from_dict({**BASE, "pre_animation_steps": 4, "steps_per_frame": 2}))
     ctx = p.clock.at(0)
     assert ctx.t == -4 / (2 * 12.0) and ctx.position == -2.0 and ctx.frame == -1
+
+
+def test_a_replan_reuses_the_check_of_unchanged_images_and_rechecks_changed_ones(
+    tmp_path, monkeypatch
+):
+    from pytti_nb import plan as plan_module
+
+    init, prompt = tmp_path / "init.png", tmp_path / "prompt.png"
+    Image.new("RGB", (20, 10), (200, 0, 0)).save(init)
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(prompt)
+    decoded = []
+    check = plan_module.check_image_file
+    monkeypatch.setattr(
+        plan_module, "check_image_file", lambda p, where: decoded.append(p) or check(p, where)
+    )
+    s = from_dict({**BASE, "init_image": str(init), "scenes": f"[{prompt}]:1"})
+    first = plan(s)
+    assert sorted(decoded) == sorted([str(init), str(prompt)])
+    second = plan(s, previous=first)  # the studio re-plans at every edit
+    assert len(decoded) == 2 and second.images == first.images
+    Image.new("RGB", (40, 10), (200, 0, 0)).save(init)  # the file changes: checked again
+    third = plan(s, previous=second)
+    assert decoded[2:] == [str(init)]
+    assert third.images[str(init)][1] == (40, 10)  # the new image's size

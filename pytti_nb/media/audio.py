@@ -25,7 +25,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from ..errors import MediaError, shown, shown_path
-from .video import _stamp
+from .video import file_stamp
 
 SAMPLE_RATE = 44100  # PyTTI's; bands must lie below half of it
 RATES = (11025, 22050, SAMPLE_RATE)  # decoding rates, lowest first
@@ -177,7 +177,7 @@ class AudioBands:
         """Whether this analysis still stands for these settings (and the unchanged file)."""
         file = Path(str(path)).expanduser()
         same = (str(file), offset, fps, filters) == (self.path, self.offset, self.fps, self.filters)
-        return same and _stamp(file) == self.stamp
+        return same and file_stamp(file) == self.stamp
 
     def names(self) -> tuple[str, ...]:
         """Every variable the bands give expressions: each band and its _prev."""
@@ -260,4 +260,4 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
         top = peaks.max()
         values[:, k] = peaks / top if top > 0 else 0.0
     file = Path(str(path)).expanduser()
-    return AudioBands(str(file), offset, fps, tuple(filters), values, seconds, _stamp(file))
+    return AudioBands(str(file), offset, fps, tuple(filters), values, seconds, file_stamp(file))

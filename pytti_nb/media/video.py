@@ -34,14 +34,14 @@ class VideoInfo:
     def matches(self, path, fps: float) -> bool:
         """Whether this probe still describes `path` read at `fps` (the file is unchanged)."""
         file = Path(str(path)).expanduser()
-        return str(file) == self.path and fps == self.fps and _stamp(file) == self.stamp
+        return str(file) == self.path and fps == self.fps and file_stamp(file) == self.stamp
 
 
-def _stamp(file: Path) -> tuple:
+def file_stamp(file: Path) -> tuple:
     """What tells that a file changed: its size and modification time (empty when missing)."""
     try:
         stat = file.stat()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return ()
     return (stat.st_size, stat.st_mtime_ns)
 
@@ -81,7 +81,7 @@ def probe_video(path, fps: float, where: str = "video") -> VideoInfo:
     frames = int(counts[-1]) if counts and run.returncode == 0 else 0
     if frames == 0:
         raise MediaError(f"{where}: {shown_path(path)} has no video frames that ffmpeg can decode")
-    return VideoInfo(str(file), int(width), int(height), float(fps), frames, _stamp(file))
+    return VideoInfo(str(file), int(width), int(height), float(fps), frames, file_stamp(file))
 
 
 class VideoReader:
