@@ -184,6 +184,16 @@ _NUMPY_UFUNCS = (
 ).split()
 _ONE = frozenset({0})
 
+# NumPy 2's array-API spellings; NumPy 1 only has the older names
+_NUMPY_1_NAMES = {"pow": "power", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+                  "atan2": "arctan2", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh"}  # fmt: skip
+
+
+def _ufunc(name: str):
+    """numpy's ufunc of this name, under its NumPy 1 name where NumPy 2's is missing."""
+    return getattr(np, name, None) or getattr(np, _NUMPY_1_NAMES[name])
+
+
 # Every function here is bounded in time and memory for the arguments an expression can
 # give it: finite floats (below 2**1024), bools, and lists of at most MAX_NODES numbers.
 FUNCTIONS: dict[str, Function] = {
@@ -208,10 +218,9 @@ FUNCTIONS: dict[str, Function] = {
     "fsum": Function(math.fsum, 1, 1, _ONE),
     "dist": Function(math.dist, 2, 2, frozenset({0, 1})),
     **{
-        f"np.{name}": Function(
-            _numpy(getattr(np, name)), getattr(np, name).nin, getattr(np, name).nin
-        )
+        f"np.{name}": Function(_numpy(ufunc), ufunc.nin, ufunc.nin)
         for name in _NUMPY_UFUNCS
+        for ufunc in [_ufunc(name)]
     },
     "np.round": Function(_round, 1, 2),
     "np.around": Function(_round, 1, 2),

@@ -26,6 +26,7 @@ import yaml
 from .errors import SettingsError, shown
 from .schema import schema_by_name
 
+MAX_INTERPOLATION_DEPTH = 100  # ${a} -> ${b} -> ... (PyTTI's files use two or three)
 HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
 MANDATORY = "???"  # OmegaConf's "the user must give this"
 DEFAULTS_FILE = "pytti_defaults.yaml"
@@ -350,6 +351,8 @@ def _resolved(full: dict, problems) -> dict:
             raise _Unresolvable(f"${{{key}}} names no setting of the file or of PyTTI{hint}")
         if key in busy:
             raise _Unresolvable(f"${{{key}}} refers back to itself")
+        if len(busy) >= MAX_INTERPOLATION_DEPTH:  # one Python frame per level: bound it
+            raise _Unresolvable(f"interpolations nest more than {MAX_INTERPOLATION_DEPTH} deep")
         busy.add(key)
         value = out[key]
         if isinstance(value, str) and "${" in value:

@@ -168,6 +168,12 @@ def test_an_interpolation_bomb_in_a_pytti_file_is_refused(tmp_path):
     assert "expands to more than" in refused(2, "validate", write(tmp_path, "i.yaml", text))
 
 
+def test_a_deep_chain_of_interpolations_is_refused_not_a_recursion_error(tmp_path):
+    lines = [f"k{i}: ${{k{i + 1}}}" for i in range(600)] + ["k600: abcdef"]
+    text = "# @package _global_\nscenes: a\n" + "\n".join(lines)
+    assert "nest more than 100 deep" in refused(2, "validate", write(tmp_path, "c.yaml", text))
+
+
 def test_every_quoted_value_is_short():
     assert len(shown("x" * 10**6)) <= 80 and "..." in shown("x" * 10**6)
     nested = []

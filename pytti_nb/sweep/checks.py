@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import SettingsError, shown
-from ..output import CHECKPOINT_NAME, FRAME_NAME, FRAMES_DIR, PALETTES_DIR, SETTINGS_NAME
+from ..output import SETTINGS_NAME, is_run_folder
 from ..plan import plan
 from ..settings import from_dict_lenient, to_dict
 
@@ -61,12 +61,11 @@ def folder_problem(run_dir: Path, wanted: dict) -> str | None:
                 f"'{run_dir}' holds a render of other settings ({listed}); delete that folder to "
                 "render it again, or give the sweep another --out"
             )
-    foreign = [p.name for p in run_dir.iterdir() if not _ours(p, run_dir)]
-    if foreign:
-        listed = ", ".join(sorted(foreign)[:5])
+    if not is_run_folder(run_dir):  # the very test a render's overwrite applies
+        listed = ", ".join(sorted(p.name for p in run_dir.iterdir())[:5])
         return (
-            f"'{run_dir}' holds files that are not a render's ({listed}); move them or give the "
-            "sweep another --out"
+            f"'{run_dir}' holds files that are not a render's (it holds {listed}); move them "
+            "or give the sweep another --out"
         )
     return None
 
@@ -78,18 +77,6 @@ def saved_settings(run_dir: Path) -> dict | None:
     except (OSError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _ours(path: Path, run_dir: Path) -> bool:
-    """Whether a file in a run folder is one a render writes."""
-    if path.name.endswith(".partial"):
-        return True
-    if path.is_dir():
-        return path.name in (FRAMES_DIR, PALETTES_DIR) and all(
-            FRAME_NAME.fullmatch(p.name) or p.name.endswith(".partial") for p in path.iterdir()
-        )
-    names = {SETTINGS_NAME, CHECKPOINT_NAME, f"{run_dir.name}.mp4", f"{run_dir.name}.gif"}
-    return path.name in names
 
 
 def _named(problem: str, names: list[str], total: int) -> str:

@@ -106,6 +106,7 @@ def clear_unstarted(run_dir: Path) -> None:
     if not run_dir.is_dir():
         return
     writer = RunWriter(run_dir, fps=1, overwrite=True)  # deletes only our own files
+    writer.release()  # the render claims the folder next
     for folder in (writer.frames_dir, run_dir / PALETTES_DIR):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

@@ -16,12 +16,13 @@ import ipywidgets as widgets
 from ..errors import PyttiError, SettingsError
 from ..schema import schema_by_name
 from ..settings import apply_overrides
+from ..sweep.spec import RESERVED
 
 MAX_RENDERS = 16  # a quick look from the studio; larger grids belong in a sweep file
 LOG_LINES = 6
 SHEET_WIDTH = "720px"  # the contact sheet as shown (full size in the sweep folder)
 POLL_S = 0.2  # how often the studio relays the sweep's log lines while it waits
-NOT_SWEPT = ("seed", "file_namespace", "output_root", "allow_overwrite")  # the sweep sets these
+NOT_SWEPT = ("seed", *RESERVED)  # seeds have their own field; the sweep sets the rest
 
 
 class SweepPanel:
