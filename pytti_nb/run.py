@@ -10,6 +10,7 @@ from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_c
 from .errors import OutputError, PyttiError, RenderHalted, SettingsError, shown_path
 from .output import CHECKPOINT_NAME, FRAMES_DIR, RunWriter, check_writable, claim_run_dir
 from .plan import RunPlan, plan, plan_dict
+from .schema import Settings
 from .settings import apply_overrides, from_dict, read_render_settings, to_dict, to_yaml
 from .versions import environment_versions
 
@@ -86,14 +87,23 @@ def _real_folder(path) -> Path:
         raise OutputError(f"no run folder at {shown_path(path)} ({e})") from e
 
 
-def _resume_job(run_dir: Path, models) -> Job:
-    """The job that continues the run saved in run_dir, its checkpoint checked."""
+def saved_run(run_dir) -> tuple[dict, Settings]:
+    """A stopped run's checkpoint state and its settings, checked: OutputError or
+    SettingsError saying what is wrong with the folder or its checkpoint."""
+    run_dir = Path(run_dir)
     check_resume_dir(run_dir)
     state = load_checkpoint(run_dir)
     where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
     if not isinstance(state.get("settings"), dict):
         raise OutputError(f"{where} holds no settings; it cannot be resumed")
-    checked = plan(from_dict(state["settings"], source=where))
+    return state, from_dict(state["settings"], source=where)
+
+
+def _resume_job(run_dir: Path, models) -> Job:
+    """The job that continues the run saved in run_dir, its checkpoint checked."""
+    state, settings = saved_run(run_dir)
+    checked = plan(settings)
+    where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
     check_resume_state(state, checked.total_steps, where)
     check_writable(run_dir)
     if models is not None:

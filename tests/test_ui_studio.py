@@ -366,3 +366,21 @@ def test_the_palette_swatch_shows_under_the_preview_with_show_palette(cache, tin
     assert outcome.state == "done" and studio.palette.layout.display is None
     swatch = Image.open(io.BytesIO(studio.palette.value))
     assert swatch.format == "PNG" and swatch.size == (9 * 16, 6 * 32)
+
+
+def test_resuming_a_folder_that_cannot_be_resumed_says_why(studio, tmp_path):
+    from pytti_nb.checkpoint import save_checkpoint
+    from pytti_nb.errors import PyttiError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(PyttiError):
+        studio.resume(empty)  # no checkpoint: our error, not a KeyError
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    save_checkpoint(broken, {"step": 3})  # ours, but without the run's settings
+    with pytest.raises(PyttiError, match="holds no settings"):
+        studio.resume(broken)
+    studio.files.resume_path.value = str(broken)
+    studio.files.resume_button.click()  # the button shows the same message
+    assert "holds no settings" in text(studio.files.message) and not studio.runner.busy

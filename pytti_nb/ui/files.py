@@ -218,18 +218,7 @@ class SettingsFiles:
         self._attempt(lambda: self._resume_checked(folder))
 
     def _resume_checked(self, folder) -> str:
-        """Resume the run in folder (saying which run folder to give for an output root, or
-        what is wrong with its checkpoint)."""
-        from ..checkpoint import load_checkpoint
-        from ..run import check_resume_dir
-        from ..settings import from_dict
-
-        path = Path(folder).expanduser()
-        check_resume_dir(path)
-        saved = load_checkpoint(path).get("settings")
-        if not isinstance(saved, dict):
-            raise OutputError(f"the checkpoint in {shown_path(path)} holds no settings")
-        from_dict(saved, source=f"the checkpoint in {shown_path(path)}")
+        """Resume the run in folder (the studio checks its checkpoint and says what is wrong)."""
         self._resume(folder)
         return f"resuming {folder}"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..checkpoint import load_checkpoint
 from ..errors import PerceptorError, PyttiError, SettingsError
 from ..plan import plan
+from ..run import saved_run
 from ..schema import Settings
 from ..settings import from_dict, read_render_settings, replace
 from . import events, plots, preview
@@ -199,11 +199,10 @@ class Studio:
         if self.runner.busy:
             raise PyttiError("a render is running; stop it before resuming another")
         folder = Path(run_dir).expanduser()
-        if not folder.is_dir():
-            raise PyttiError(f"no run folder at {str(folder)!r}")
+        _, saved = saved_run(folder)  # what is wrong with the folder or checkpoint, said plainly
         # show the run's own settings, so live edits steer from them and not from the panel's
         with self.panel.hold():
-            self.panel.set_settings(from_dict(load_checkpoint(folder)["settings"]))
+            self.panel.set_settings(saved)
         self._launch(resume_dir=str(folder))
 
     def toggle_pause(self) -> None:
