@@ -289,3 +289,53 @@ async def _click_and_wait(panel):
     """Click Sweep inside an event loop (as in a kernel) and wait for the sheet."""
     panel.sweep_button.click()
     return await panel.wait()
+
+
+class _Dying:
+    """A worker whose process dies in every render."""
+
+    def render(self, settings, run_dir):
+        os._exit(1)
+
+
+class _OneWorker:
+    """A pool of one worker, as _render_all uses a pool.RenderPool."""
+
+    kind = "test"
+
+    def __init__(self, actor):
+        self.actors, self.where = [actor], {actor: "here"}
+
+    def __len__(self):
+        return 1
+
+
+class _Manifest:
+    """What _render_all writes to a manifest, kept in memory."""
+
+    def __init__(self, out):
+        self.out, self.entries = out, {}
+
+    def update(self, name, **fields):
+        self.entries.setdefault(name, {}).update(fields)
+
+
+def test_a_worker_that_dies_for_good_gets_no_more_renders(ray_address, tmp_path):
+    import types
+
+    import ray
+
+    from pytti_nb.sweep.pool import WORKER_RESTARTS
+    from pytti_nb.sweep.runner import _render_all
+
+    # no CPU held: the module's pool may hold every core
+    actor = ray.remote(max_restarts=0, num_cpus=0)(_Dying).remote()
+    pool = _OneWorker(actor)
+    renders = [types.SimpleNamespace(name=f"r{i}", settings={}) for i in range(4)]
+    manifest, lines = _Manifest(tmp_path), []
+    _render_all(pool, renders, manifest, lambda: False, lines.append)
+    tried = WORKER_RESTARTS + 1  # the first death, then each restart Ray allows
+    failed = [n for n, e in manifest.entries.items() if e.get("status") == "failed"]
+    assert failed == [f"r{i}" for i in range(tried)]
+    assert all("worker process died" in manifest.entries[n]["error"] for n in failed)
+    assert lines[-1] == f"no worker left; {4 - tried} render(s) not started: start the sweep again"

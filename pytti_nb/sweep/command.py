@@ -59,10 +59,8 @@ def sweep_command(args) -> int:
     spec = load_sweep(args.sweep, out=args.out, overrides=args.set)
     report = None if args.quiet else print
     cli._print_notes(spec.dropped)
-    if spec.notes is not None and report:
-        report(f"{args.sweep}: its base is PyTTI settings, converted:")
-        for note in spec.notes:
-            report(f"  - {note}")
+    if report:
+        cli._report_conversion(f"{args.sweep} (its base)", spec.notes)
     stop = cli._StopOnSigint()  # one Ctrl-C rule for render and sweep
     with stop:
         result = run_sweep(

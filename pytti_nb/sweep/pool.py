@@ -8,6 +8,8 @@ import os
 from ..errors import SettingsError
 from .worker import RenderWorker
 
+WORKER_RESTARTS = 1  # Ray restarts a worker whose process died this often
+
 
 class RenderPool:
     """Started workers, with the machine and process of each."""
@@ -16,7 +18,8 @@ class RenderPool:
         """Start `count` workers, each holding `resources`, and wait until they are up."""
         import ray
 
-        actor = ray.remote(max_concurrency=2, max_restarts=1)(RenderWorker)  # 2: render, stop
+        # two calls at once: a render, and a stop while it runs
+        actor = ray.remote(max_concurrency=2, max_restarts=WORKER_RESTARTS)(RenderWorker)
         options = actor.options(**resources)
         self.actors = [options.remote(os.getcwd(), threads) for _ in range(count)]
         self.where = dict(

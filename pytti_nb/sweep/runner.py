@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import PyttiError, SettingsError
 from .checks import check_renders
 from .manifest import MANIFEST_NAME, Manifest, now, read_manifest
+from .pool import WORKER_RESTARTS
 from .sheet import SHEET_NAME, Tile, columns_for, write_sheet
 from .spec import base_seed, expand, resolved_axes
 
@@ -133,8 +134,8 @@ def _render_all(pool, todo, manifest, should_stop, say) -> None:
 
     say(f"rendering {len(todo)} on {len(pool)} {pool.kind} worker(s)")
     queue, idle, running = deque(todo), list(pool.actors), {}
-    stopping, done = False, 0
-    while running or (queue and not stopping):
+    stopping, done, deaths = False, 0, {}
+    while running or (queue and idle and not stopping):
         while idle and queue and not stopping:
             worker, render = idle.pop(0), queue.popleft()
             run_dir = str(manifest.out / render.name)
@@ -148,24 +149,30 @@ def _render_all(pool, todo, manifest, should_stop, say) -> None:
         ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
         for ref in ready:
             worker, render, began = running.pop(ref)
-            outcome = _outcome(ray, ref)
+            outcome, died = _outcome(ray, ref)
             done += 1
             manifest.update(render.name, **outcome, ended=now())
             took = outcome.get("wall_s") or time.time() - began
             line = f"[{done}/{len(todo)}] {render.name}: {outcome['status']} in {took:.1f} s"
             say(line + (f": {outcome['error']}" if outcome.get("error") else ""))
-            idle.append(worker)
+            deaths[worker] = deaths.get(worker, 0) + died
+            if deaths[worker] <= WORKER_RESTARTS:  # Ray restarts a dead worker this often
+                idle.append(worker)
+    if queue and not stopping:  # every worker died for good: the rest wait for a restart
+        say(f"no worker left; {len(queue)} render(s) not started: start the sweep again")
 
 
-def _outcome(ray, ref) -> dict:
-    """What a render returned, or its failure when its worker raised or died."""
+def _outcome(ray, ref) -> tuple[dict, bool]:
+    """What a render returned, or its failure when its worker raised or died; and whether
+    the worker died."""
     try:
-        return ray.get(ref)
+        return ray.get(ref), False
     except ray.exceptions.RayActorError as e:
         error = f"its worker process died ({str(e).splitlines()[0][:300]})"
+        return {"status": "failed", "error": error, "error_kind": "internal"}, True
     except ray.exceptions.RayTaskError as e:  # a bug: keep the remote traceback
         error = str(e)[-MAX_ERROR_CHARS:]
-    return {"status": "failed", "error": error, "error_kind": "internal"}
+        return {"status": "failed", "error": error, "error_kind": "internal"}, False
 
 
 def _tiles(renders, manifest) -> list[Tile]:

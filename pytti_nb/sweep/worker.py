@@ -67,6 +67,8 @@ def render_one(settings: dict, run_dir: Path, *, models=None, should_stop=lambda
             clear_unstarted(run_dir)
             job = prepare_run(settings=from_dict(settings, source=run_dir.name), models=models)
             if job.run_dir != run_dir.resolve():
+                job.writer.release()
+                job.writer.discard()  # the folder it got instead holds only its settings.yaml
                 raise OutputError(f"'{run_dir}' was taken while the render started; run it again")
         if resumed is not None and resumed >= job.plan.total_steps:
             status, notes = "done", []

@@ -13,7 +13,7 @@ from ..run import saved_run
 from ..schema import Settings
 from ..settings import from_dict, read_render_settings, replace
 from . import events, plots, preview
-from .files import SettingsFiles, write_snapshot
+from .files import SettingsFiles, conversion_report, write_snapshot
 from .media import MediaUpload
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
@@ -31,10 +31,10 @@ def build_studio(
     """A studio showing settings from a file (or `settings`), writing under output_root; the
     file's own output_root and allow_overwrite are not used (a note says so)."""
     if settings is None and settings_file:
-        data, _, dropped = read_render_settings(settings_file)
+        data, notes, dropped = read_render_settings(settings_file)
         settings = from_dict(data, source=str(settings_file))
-        for note in dropped:
-            print(f"note: {note}")
+        if notes is not None or dropped:  # a PyTTI file's conversion, output choices not used
+            print("\n".join([conversion_report(str(settings_file), notes), *dropped]))
     settings = settings if settings is not None else Settings()
     if output_root:
         settings = replace(settings, output_root=str(output_root))
