@@ -159,3 +159,30 @@ def test_a_probe_that_cannot_fit_leaves_no_run_folder_and_no_lock(tiny, models, 
     again = prepare_run(settings=settings(tiny, output_root=str(tmp_path)), models=models)
     assert again.run_dir == job.run_dir  # the folder was free again, not run(1)
     again.writer.release()
+
+
+def _state(r) -> dict:
+    """Everything a step may change: parameters, buffers and the optimiser's moments."""
+    out = {f"image.{k}": v.clone() for k, v in r.image.state_dict().items()}
+    for i, state in enumerate(r.optimizer.state.values()):
+        out |= {f"opt{i}.{k}": v.clone() for k, v in state.items() if torch.is_tensor(v)}
+    return out
+
+
+@pytest.mark.parametrize("sync_free", [False, True], ids=["read-the-flag", "undo-on-device"])
+@pytest.mark.parametrize("model", ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT"])
+def test_a_skipped_step_changes_nothing_it_would_have(tiny, models, tiny_vqgan, sync_free, model):
+    changes = {"image_model": model, "display_every": 1, "save_every": 0}
+    if model == "VQGAN":
+        changes["vqgan_model"] = str(tiny_vqgan)
+    r = Renderer(plan(settings(tiny, **changes)), models)
+    r.guard.sync_free = sync_free  # CUDA's path (every step undone where the flag says), on the CPU
+    states = []
+    with PoisonedStep(r, steps={3}):
+        for _ in r.snapshots():
+            states.append(_state(r))
+    before, skipped, after = states[2], states[3], states[4]
+    assert skipped.keys() == before.keys()
+    for key in before:  # the poisoned step left every tensor exactly as it was
+        assert torch.equal(skipped[key], before[key]), key
+    assert any(not torch.equal(after[k], skipped[k]) for k in before)  # the next step applied

@@ -100,7 +100,9 @@ class FiniteGuard:
 
 def _tensors(optimizer, image) -> list:
     """Every tensor an optimiser step and image.update() may change."""
-    out = [p.data for p in image.parameters()] + [b for b in image.buffers()]
+    # only what changes: the constant buffers (Fourier's scale, the palette's ramp) are
+    # not copied each step
+    out = [p.data for p in image.parameters()] + image.updated_buffers()
     for state in optimizer.state.values():
         out += [v for v in state.values() if torch.is_tensor(v)]
     return out

@@ -95,6 +95,10 @@ class ImageModel(nn.Module):
     def update(self) -> None:
         """Hook run after every optimiser step (clamps, EMA); runs under no_grad."""
 
+    def updated_buffers(self) -> list[torch.Tensor]:
+        """The buffers update() writes (the step guard undoes them with a skipped step)."""
+        return []
+
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Parameters laid out as images (rows and columns last) that a warp moves in place."""
         return []

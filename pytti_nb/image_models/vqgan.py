@@ -77,6 +77,10 @@ class VQGANImage(ImageModel):
         self.biased.mul_(EMA_DECAY).add_(self.z, alpha=1 - EMA_DECAY)
         torch.div(self.biased, 1 - self.accum, out=self.average)
 
+    def updated_buffers(self) -> list[Tensor]:
+        """The moving average's buffers, which update() writes."""
+        return [self.biased, self.average, self.accum]
+
     @torch.no_grad()
     def warp(self, warp, optimizer=None) -> bool:
         """Warp the latent, its optimiser moments and its moving average in latent space.
