@@ -235,23 +235,6 @@ def holds_run(path: Path) -> bool:
     return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
 
-def resolve_run_dir(output_root: Path, file_namespace: str, allow_overwrite: bool) -> Path:
-    """Pick (and create) the run folder: `<ns>`, or the first free `<ns>(k)` unless overwriting.
-
-    Nothing is locked or checked for ownership here: a render claims its folder with
-    claim_run_dir.
-    """
-    validate_namespace(file_namespace)
-    root = Path(output_root).resolve()
-    run_dir = run_dir_inside(root, file_namespace, file_namespace)
-    k = 0
-    while not allow_overwrite and holds_run(run_dir):
-        k += 1
-        run_dir = run_dir_inside(root, f"{file_namespace}({k})", file_namespace)
-    check_writable(run_dir)
-    return run_dir
-
-
 def claim_run_dir(
     output_root: Path, file_namespace: str, allow_overwrite: bool
 ) -> tuple[Path, RunLock, list[str]]:

@@ -4,6 +4,7 @@ import math
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
@@ -17,9 +18,9 @@ from pytti_nb.errors import OutputError
 from pytti_nb.output import (
     RunWriter,
     check_writable,
+    claim_run_dir,
     png_bytes,
     read_png_metadata,
-    resolve_run_dir,
     validate_namespace,
 )
 from pytti_nb.versions import distribution_version, environment_versions
@@ -193,6 +194,13 @@ def test_bad_namespaces_rejected(ns, problem):
     assert "letters, digits" in message
 
 
+def claimed(root, ns, allow_overwrite) -> Path:
+    """The run folder a render of `ns` claims under root (its lock given back)."""
+    run_dir, lock, _ = claim_run_dir(root, ns, allow_overwrite)
+    lock.release()
+    return run_dir
+
+
 @pytest.mark.parametrize(
     "ns",
     [
@@ -208,19 +216,19 @@ def test_bad_namespaces_rejected(ns, problem):
 )
 def test_good_namespaces_accepted(ns, tmp_path):
     validate_namespace(ns)
-    assert resolve_run_dir(tmp_path, ns, False) == (tmp_path / ns).resolve()
+    assert claimed(tmp_path, ns, False) == (tmp_path / ns).resolve()
 
 
 def test_run_dir_suffixes_without_overwrite(tmp_path):
-    first = resolve_run_dir(tmp_path, "a/run", False)
+    first = claimed(tmp_path, "a/run", False)
     assert first == tmp_path.resolve() / "a" / "run" and first.is_dir()
-    assert resolve_run_dir(tmp_path, "a/run", False) == first  # empty folder: nothing to protect
-    (first / "x.png").write_bytes(b"x")
-    second = resolve_run_dir(tmp_path, "a/run", False)
+    assert claimed(tmp_path, "a/run", False) == first  # empty folder: nothing to protect
+    (first / "settings.yaml").write_text("a: 1\n")
+    second = claimed(tmp_path, "a/run", False)
     assert second.name == "run(1)" and second.is_dir()
-    (second / "x.png").write_bytes(b"x")
-    assert resolve_run_dir(tmp_path, "a/run", False).name == "run(2)"
-    assert resolve_run_dir(tmp_path, "a/run", True) == first
+    (second / "settings.yaml").write_text("a: 1\n")
+    assert claimed(tmp_path, "a/run", False).name == "run(2)"
+    assert claimed(tmp_path, "a/run", True) == first  # a render's own files: reused
 
 
 def test_symlink_escape_rejected(tmp_path):
@@ -230,12 +238,12 @@ def test_symlink_escape_rejected(tmp_path):
     (root / "link").symlink_to(outside)
     for ns in ("link", "link/sub"):
         with pytest.raises(OutputError, match="outside the output folder"):
-            resolve_run_dir(root, ns, True)
+            claimed(root, ns, True)
     (root / "run").mkdir()
     (root / "run" / "f").write_bytes(b"x")
     (root / "run(1)").symlink_to(outside)  # the first free suffix must not escape either
     with pytest.raises(OutputError, match="outside the output folder"):
-        resolve_run_dir(root, "run", False)
+        claimed(root, "run", False)
     assert list(outside.iterdir()) == []
 
 
