@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from pytti_nb.atomic import atomic_torch_save
-from pytti_nb.errors import OutputError, shown, shown_path
+from pytti_nb.errors import OutputError, reason, shown, shown_path
 from pytti_nb.output import CHECKPOINT_NAME, write_error
 
 __all__ = ["CHECKPOINT_NAME", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -85,13 +85,13 @@ def load_checkpoint(run_dir: Path, *, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as e:
-        raise OutputError(f"cannot read checkpoint {shown_path(path)}: {e.strerror or e}") from e
+        raise OutputError(f"cannot read checkpoint {shown_path(path)}: {reason(e)}") from e
     except Exception as e:  # garbage bytes make the unpickler raise almost any type (KeyError...)
         # First sentence only: torch's own advice (weights_only=False) is unsafe for users.
-        reason = str(e).split(". ")[0].splitlines()[0][:160] if str(e) else "no details"
+        first = str(e).split(". ")[0].splitlines()[0][:160] if str(e) else "no details"
         raise OutputError(
             f"checkpoint {shown_path(path)} is corrupt or not a pytti_nb checkpoint "
-            f"({type(e).__name__}: {reason}); delete it to start afresh"
+            f"({type(e).__name__}: {first}); delete it to start afresh"
         ) from e
     marker = payload.get(FORMAT_KEY) if isinstance(payload, dict) else None
     if isinstance(marker, int) and marker > FORMAT:

@@ -14,7 +14,17 @@ def shown(value, limit: int = QUOTE_LIMIT) -> str:
         text = _REPR.repr(value)
     except Exception:  # a value whose repr fails (an integer over Python's digit limit)
         text = f"<{type(value).__name__}>"
+    return clipped(text, limit)
+
+
+def clipped(text: str, limit: int) -> str:
+    """Text of at most `limit` characters, '...' where cut."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reason(error: BaseException, limit: int = 200) -> str:
+    """Why an OS call failed, in a few words (the OS's own, else the error's text), bounded."""
+    return clipped(getattr(error, "strerror", None) or str(error) or type(error).__name__, limit)
 
 
 def shown_path(path, limit: int = 200) -> str:

@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pytti_nb.errors import ExpressionError, shown
+from pytti_nb.errors import ExpressionError, clipped, shown
 
 MAX_LENGTH = 1000  # characters
 MAX_NODES = 300  # expression nodes
@@ -295,7 +295,7 @@ _ALLOWED_SUMMARY = (
 
 def _quote(text: str, limit: int = 80) -> str:
     """Return `text` quoted for a message, shortened if long."""
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+    return repr(clipped(text, limit))
 
 
 def _explain(err: Exception) -> str:

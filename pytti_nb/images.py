@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import PyttiError, shown
+from .errors import PyttiError, clipped, shown
 from .settings import path_problem
 
 MAX_IMAGE_PIXELS = 64_000_000  # a decompression bomb guard well above any sane input
@@ -43,8 +43,9 @@ def check_image_file(path, where: str) -> tuple[int, int]:
     except PyttiError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
-        reason = str(e) if len(str(e)) <= 160 else str(e)[:157] + "..."
-        raise PyttiError(f"{where}: {shown(text)} is not a readable image ({reason})") from None
+        raise PyttiError(
+            f"{where}: {shown(text)} is not a readable image ({clipped(str(e), 160)})"
+        ) from None
 
 
 def load_rgb(path, size=None) -> np.ndarray:

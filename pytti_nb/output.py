@@ -37,7 +37,7 @@ from pytti_nb.atomic import (
     atomic_write_bytes,
     temp_path_for,
 )
-from pytti_nb.errors import OutputError, shown, shown_path
+from pytti_nb.errors import OutputError, reason, shown, shown_path
 
 try:
     import fcntl
@@ -364,7 +364,6 @@ def busy_message(run_dir: Path) -> str:
 def write_error(what: str, path: Path, error: BaseException, run_dir=None) -> OutputError:
     """The OutputError for a file of a run (in run_dir, by default the file's folder) that
     could not be written, naming it and the cause, and how to continue after a full disk."""
-    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
     hint = ""
     if getattr(error, "errno", None) in FULL_DISK:
         folder = shown_path(run_dir if run_dir is not None else Path(path).parent)
@@ -374,8 +373,7 @@ def write_error(what: str, path: Path, error: BaseException, run_dir=None) -> Ou
         )
     elif isinstance(error, FileNotFoundError):
         hint = " (was the output folder moved or deleted?)"
-    reason = reason if len(reason) <= 200 else reason[:197] + "..."
-    return OutputError(f"cannot write {what} {shown_path(path)}: {reason}{hint}")
+    return OutputError(f"cannot write {what} {shown_path(path)}: {reason(error)}{hint}")
 
 
 def check_writable(directory: Path) -> None:
@@ -391,7 +389,7 @@ def check_writable(directory: Path) -> None:
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
         raise OutputError(
             f"output folder {shown_path(directory)} is not writable: "
-            f"{getattr(e, 'strerror', None) or e}; "
+            f"{reason(e)}; "
             "choose another output folder or fix its permissions"
         ) from e
 
@@ -665,4 +663,4 @@ def _unlink_file(path: Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise OutputError(f"cannot delete the old file {shown_path(path)}: {e.strerror}") from e
+        raise OutputError(f"cannot delete the old file {shown_path(path)}: {reason(e)}") from e

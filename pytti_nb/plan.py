@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.clock import Clock
-from .errors import PyttiError, SettingsError, shown
+from .errors import PyttiError, SettingsError, clipped, shown
 from .images import check_image_file
 from .media.video import file_stamp
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
@@ -524,8 +524,7 @@ class _Largest:
     @property
     def text(self) -> str:
         """The value's source text, shortened for the messages that quote it."""
-        text = self.value.text
-        return text if len(text) <= 80 else text[:77] + "..."
+        return clipped(self.value.text, 80)
 
     def __call__(self, *args, **kwargs) -> float:
         """The value's result, recorded."""

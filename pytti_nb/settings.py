@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import PyttiError, SettingsError, shown, shown_path
+from .errors import PyttiError, SettingsError, clipped, reason, shown, shown_path
 from .schema import Settings, schema_by_name
 from .schema import steerable as schema_steerable
 
@@ -436,8 +436,7 @@ def parse_settings_text(text: str, source: str, suffix: str = ".yaml") -> tuple[
 
 def _first_lines(error, limit: int = 400) -> str:
     """A parser's message, bounded (YAML's quotes the offending line)."""
-    text = str(error)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return clipped(str(error), limit)
 
 
 def kind_of(value) -> str:
@@ -477,8 +476,7 @@ def read_text_bounded(path: Path, label: str) -> str:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
-        reason = getattr(e, "strerror", None) or str(e)
-        raise SettingsError([f"{label}: cannot read it ({reason})"]) from None
+        raise SettingsError([f"{label}: cannot read it ({reason(e)})"]) from None
     if len(raw) > MAX_FILE_BYTES:
         raise SettingsError(
             [f"{label}: larger than {MAX_FILE_BYTES} bytes; a settings file is much smaller"]
@@ -539,8 +537,7 @@ def save_settings(settings: Settings, path) -> None:
     try:
         atomic_write_text(path, text)
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
-        reason = getattr(e, "strerror", None) or str(e)
-        raise OutputError(f"cannot write the settings file {shown_path(path)}: {reason}") from e
+        raise OutputError(f"cannot write the settings file {shown_path(path)}: {reason(e)}") from e
 
 
 def _plain(value):
