@@ -14,7 +14,6 @@ from torch import Tensor
 
 from ..errors import PromptError, shown
 
-POSITION_MASKS = ("a", "r", "l", "u", "d", "n", "f")
 HSV_EPS = 1e-3  # bounds the saturation gradient of near-black pixels
 # letter -> (0: centre x, 1: centre y, 2: size; the comparison with the cutoff that keeps a
 # cutout inside the mask). PyTTI's: a cutout gets stop 1 where the opposite comparison holds.
@@ -119,7 +118,8 @@ def position_mask_stops(centers: Tensor, sizes: Tensor, kind: str, cutoff: float
     """
     if kind not in _POSITION_GATES:
         raise PromptError(
-            f"mask {shown(kind)} is unknown; use one of {', '.join(POSITION_MASKS)}, an [image] or text"
+            f"mask {shown(kind)} is unknown; use one of {', '.join(_POSITION_GATES)}, "
+            "an [image] or text"
         )
     column, compare = _POSITION_GATES[kind]
     values = (centers[:, 0], centers[:, 1], sizes)[column]

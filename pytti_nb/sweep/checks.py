@@ -7,7 +7,7 @@ import yaml
 from ..errors import SettingsError, shown
 from ..output import SETTINGS_NAME, is_run_folder
 from ..plan import plan
-from ..settings import from_dict_lenient, to_dict
+from ..settings import from_dict_lenient, load_yaml, read_text_bounded, to_dict
 
 # Settings that decide which models a render loads: renders that agree on them share one check
 # of the models (a file lookup, or a network probe for a model not downloaded yet).
@@ -72,9 +72,10 @@ def folder_problem(run_dir: Path, wanted: dict) -> str | None:
 
 def saved_settings(run_dir: Path) -> dict | None:
     """The settings a run folder was rendered with (its settings.yaml), or None."""
-    try:
-        data = yaml.safe_load((run_dir / SETTINGS_NAME).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    path = run_dir / SETTINGS_NAME
+    try:  # within the settings files' bounds: a folder may come from anyone
+        data = load_yaml(read_text_bounded(path, str(path)))
+    except (SettingsError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -72,9 +72,8 @@ def sweep_command(args) -> int:
             report=report,
         )
     if result.counts.get("failed"):
-        kind = _failed(result)[0].get("error_kind")
         exits = {"input": cli.EXIT_BAD_INPUT, "model": cli.EXIT_MODEL, "output": cli.EXIT_OUTPUT}
-        return exits.get(kind, cli.EXIT_INTERNAL)
+        return exits.get(result.failure, cli.EXIT_INTERNAL)
     if stop.requested or result.counts.get("stopped"):
         return cli.EXIT_STOPPED
     return cli.EXIT_OK
@@ -85,11 +84,3 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="pytti_nb.sweep.command")
     add_arguments(parser)
     return sweep_command(parser.parse_args(argv))
-
-
-def _failed(result) -> list[dict]:
-    """The manifest entries of the renders that failed."""
-    import json
-
-    data = json.loads(result.manifest.read_text(encoding="utf-8"))
-    return [e for e in data["renders"] if e["status"] == "failed"]

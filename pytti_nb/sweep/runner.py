@@ -33,6 +33,7 @@ class SweepResult:
     sheet_png: bytes
     counts: dict  # renders by status: done, stopped, failed, pending
     skipped: int  # renders an earlier run had finished
+    failure: str | None = None  # the first failed render's error_kind (input, model, ...)
 
 
 def run_sweep(
@@ -86,7 +87,9 @@ def run_sweep(
     status = _status(counts, len(renders))
     manifest.write(status)
     say(f"sweep {status}: {_counted(counts)}; wrote {sheet} and {manifest.path}")
-    return SweepResult(spec.out, spec.out / MANIFEST_NAME, sheet, png, counts, skipped)
+    failed = [e for e in manifest.data["renders"] if e["status"] == "failed"]
+    failure = failed[0].get("error_kind") if failed else None
+    return SweepResult(spec.out, spec.out / MANIFEST_NAME, sheet, png, counts, skipped, failure)
 
 
 @contextlib.contextmanager
