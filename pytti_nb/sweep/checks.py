@@ -64,7 +64,7 @@ def folder_problem(run_dir: Path, wanted: dict) -> str | None:
     if not is_run_folder(run_dir):  # the very test a render's overwrite applies
         listed = ", ".join(sorted(p.name for p in run_dir.iterdir())[:5])
         return (
-            f"'{run_dir}' holds files that are not a render's (it holds {listed}); move them "
+            f"'{run_dir}' holds files that are not a render's ({listed}); move them "
             "or give the sweep another --out"
         )
     return None
