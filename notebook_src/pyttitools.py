@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,29 +27,36 @@
 # The studio appears at the bottom: type a prompt in **scenes**, press **Render** and watch the
 # image form. **Pause** and **Stop** work at any time (Stop saves everything); prompts, weights and
 # stops edited while it renders take effect at the next step. Hover over a setting to read what
-# it does; **Show all settings** reveals the advanced ones.
+# it does; **Show all settings** reveals the advanced ones. **Share as notebook** (under
+# *Settings files*) saves a copy of this notebook that opens with your settings: send it, or open
+# it in Colab from Drive.
 #
 # Without network access the default CLIP model cannot be downloaded: the studio then offers
 # the small offline **demo** perceptor, which knows coloured shapes
 # (try `a red circle on a black background`).
 
 # %%
-# Setup: on Colab, install pytti-nb from PACKAGE_SOURCE; everywhere, report the GPU.
-PACKAGE_SOURCE = "pytti-nb[notebook] @ git+https://github.com/pytti-nb/pytti-nb@main"
+# @title Setup: install pytti-nb on Colab (pip adds only what Colab lacks), mount Drive, report the GPU
+PACKAGE_SOURCE = "git+https://github.com/pytti-nb/pytti-nb@main"  # @param {type:"string"}
 MOUNT_DRIVE = True  # @param {type:"boolean"}
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("pytti_nb") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE_SOURCE], check=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"pytti-nb[notebook] @ {PACKAGE_SOURCE}"], capture_output=True, text=True)
+    from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
+    if pip.returncode: raise UsageError(f"pytti-nb could not be installed from PACKAGE_SOURCE {PACKAGE_SOURCE!r}: set PACKAGE_SOURCE in this cell's form to a pytti-nb repository or wheel this runtime can reach (a git+https:// URL, a wheel's URL, or file:///path), then run the cell again; to read pip's own words, run !pip install \"pytti-nb[notebook] @ {PACKAGE_SOURCE}\"")
 from pytti_nb.ui.setup import prepare_notebook
 env = prepare_notebook(mount_drive=MOUNT_DRIVE)
 
 # %% tags=["parameters"]
 settings_file = ""
+settings_yaml = ""
 render_on_start = False
 output_root = ""
 
 # %% [markdown]
 # `settings_file` may name a `.yaml`/`.json` settings file or any PNG pytti-nb made;
+# `settings_yaml` holds settings as YAML text (a notebook made with **Share as notebook** carries
+# its settings here; they are read like a settings file, never run as code);
 # `render_on_start = True` renders once while the notebook runs (for headless runs with
 # papermill or nbclient); an empty `output_root` means Google Drive on Colab when it is
 # mounted, else `out/` next to this notebook.
@@ -57,7 +64,7 @@ output_root = ""
 # %%
 from IPython.display import display
 from pytti_nb.ui import build_studio
-studio = build_studio(settings_file=settings_file, output_root=output_root or env.output_root)
+studio = build_studio(settings_file, output_root or env.output_root, settings_text=settings_yaml)
 display(studio)
 if render_on_start:
     print(studio.render_now().message)

@@ -1,4 +1,4 @@
-"""Command line: `python -m pytti_nb render|validate|settings-table`."""
+"""Command line: `python -m pytti_nb render|validate|import-pytti|share|sweep|settings-table`."""
 
 import argparse
 import contextlib
@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one setting after the conversion (PyTTI's own keys, such as ViTB16, "
         "before it), e.g. --set perceptors=[demo]",
     )
+    s = sub.add_parser(
+        "share", help="write a copy of the notebook that opens with these settings, to share"
+    )
+    s.add_argument("settings", help="the settings: YAML, JSON, a PNG of ours, or PyTTI's")
+    s.add_argument("dest", help="the notebook to write (.ipynb; an existing file is kept)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("settings-table", help="print the settings table in Markdown")
     from .sweep.command import add_arguments as add_sweep_arguments
 
@@ -96,6 +102,8 @@ def main(argv=None) -> int:
             return validate_command(args)
         if args.command == "import-pytti":
             return import_command(args)
+        if args.command == "share":
+            return share_command(args)
         if args.command == "sweep":
             from .sweep.command import sweep_command
 
@@ -164,6 +172,20 @@ def import_command(args) -> int:
     settings = plan_dict(ours, source=args.source).settings
     save_settings(settings, args.dest)
     print(f"wrote {args.dest}")
+    return EXIT_OK
+
+
+def share_command(args) -> int:
+    """Check settings as a render would and write a notebook that opens with them."""
+    from .plan import plan_dict
+    from .settings import read_render_settings
+    from .share import write_shared_notebook
+
+    data, notes, _ = read_render_settings(args.settings, args.set)
+    _report_conversion(args.settings, notes)
+    settings = plan_dict(data, source=args.settings).settings
+    print(f"wrote {write_shared_notebook(settings, args.dest)}")
+    print("note: output_root and allow_overwrite are not shared: whoever renders it chooses")
     return EXIT_OK
 
 

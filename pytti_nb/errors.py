@@ -39,6 +39,11 @@ def shown_path(path, limit: int = 200) -> str:
 class PyttiError(Exception):
     """Base for every error caused by user input or the environment."""
 
+    def _render_traceback_(self):
+        """How IPython shows it in a notebook: the message alone, in red, no traceback."""
+        first, *rest = str(self).splitlines() or [type(self).__name__]
+        return [f"\x1b[31merror: {first}", *(f"  {line}" for line in rest), "\x1b[0m"]
+
 
 class SettingsError(PyttiError):
     """One or more settings are invalid; `problems` holds one line per problem (at most
@@ -71,6 +76,15 @@ class OutputError(PyttiError):
     """An output folder or file cannot be written or read."""
 
 
+class RescuedRun(OutputError):
+    """The run folder could not be written any more (Google Drive unmounted mid-render), and
+    the render so far was saved in `run_dir` instead, to resume from there."""
+
+    def __init__(self, message: str, run_dir):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
 class MediaError(PyttiError):
     """A video or audio file cannot be read, or does not fit the run."""
 
@@ -78,3 +92,7 @@ class MediaError(PyttiError):
 class RenderHalted(PyttiError):
     """The render cannot go on (out of device memory at one cutout per batch, or steps that
     keep producing non-finite values); the state before the failing step is intact."""
+
+
+class NotebookError(PyttiError):
+    """The notebook's environment cannot run the studio (a widget library too old, Drive)."""

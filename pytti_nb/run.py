@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
-from .errors import OutputError, PyttiError, RenderHalted, SettingsError, shown_path
+from .errors import OutputError, PyttiError, RenderHalted, RescuedRun, SettingsError, shown_path
 from .output import CHECKPOINT_NAME, FRAMES_DIR, RunWriter, check_writable, claim_run_dir
 from .plan import RunPlan, plan, plan_dict
 from .schema import Settings
@@ -293,18 +293,26 @@ def _optimizer_problem(saved, optimizer) -> str | None:
 
 
 def run_snapshots(
-    job: Job, *, models=None, renderer=None, should_stop=lambda: False, every_step=False
+    job: Job,
+    *,
+    models=None,
+    renderer=None,
+    should_stop=lambda: False,
+    every_step=False,
+    rescue_root=None,
 ):
     """Drive the engine, saving every save point; yields each Snapshot after its files are
     written.
 
     With every_step, None comes between snapshots after each step (see Renderer.snapshots).
+    With a rescue_root, a save point the run folder can no longer take (Google Drive unmounted
+    mid-render) is saved in a new run folder there instead, and RescuedRun names it.
     """
     renderer = renderer or make_renderer(job, models)
     versions = environment_versions()
-    written = renderer.settings
+    saves = _saved_snapshots(job, renderer, versions, should_stop, every_step, rescue_root)
     try:
-        yield from _saved_snapshots(job, renderer, versions, written, should_stop, every_step)
+        yield from saves
     except RenderHalted:  # the state before the failing step is intact: keep it to resume
         try:
             save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
@@ -336,36 +344,69 @@ def _give_up(job: Job) -> None:
         job.writer.discard()
 
 
-def _saved_snapshots(job, renderer, versions, written, should_stop, every_step):
+def _saved_snapshots(job, renderer, versions, should_stop, every_step, rescue_root):
     """run_snapshots' loop: each save point's frame, palette and checkpoint written."""
+    written = renderer.settings
     for snap in _resumed_steps(job, renderer.snapshots(should_stop, every_step=every_step)):
         if snap is not None and snap.save_number is not None:
             # settings may have been steered mid-run: record the ones in force now
-            if renderer.settings != written:
-                written = renderer.settings
-                job.writer.write_settings(to_yaml(written))
-            metadata = {
-                "settings": to_dict(renderer.settings),
-                "seed": renderer.settings.seed,
-                "step": snap.step,
-                "save_number": snap.save_number,
-                "frame": snap.frame,
-                "t": snap.t,
-                "versions": versions,
-            }
-            if snap.motion:
-                # rotate_3d is a tuple; JSON stores it as a list
-                metadata["motion"] = {
-                    k: list(v) if isinstance(v, tuple) else v for k, v in snap.motion.items()
-                }
-            if snap.audio:
-                metadata["audio"] = snap.audio
-            job.writer.write_frame(snap.save_number, snap.image, metadata)
-            if snap.palette is not None:
-                job.writer.write_palette(snap.save_number, snap.palette)
-            # the generator is paused at this snapshot: the state is exactly this moment's
-            save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
+            steered, written = renderer.settings != written, renderer.settings
+            try:
+                _save_point(job.writer, renderer, snap, versions, steered)
+            except OutputError as e:
+                if rescue_root is None:
+                    raise
+                raise _rescue(e, job, renderer, snap, versions, rescue_root) from e
         yield snap
+
+
+def _save_point(writer, renderer, snap, versions, steered) -> None:
+    """Write one save point: the settings when steered, the frame, its palette, a checkpoint."""
+    if steered:
+        writer.write_settings(to_yaml(renderer.settings))
+    metadata = {
+        "settings": to_dict(renderer.settings),
+        "seed": renderer.settings.seed,
+        "step": snap.step,
+        "save_number": snap.save_number,
+        "frame": snap.frame,
+        "t": snap.t,
+        "versions": versions,
+    }
+    if snap.motion:
+        # rotate_3d is a tuple; JSON stores it as a list
+        metadata["motion"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in snap.motion.items()
+        }
+    if snap.audio:
+        metadata["audio"] = snap.audio
+    writer.write_frame(snap.save_number, snap.image, metadata)
+    if snap.palette is not None:
+        writer.write_palette(snap.save_number, snap.palette)
+    # the generator is paused at this snapshot: the state is exactly this moment's
+    save_checkpoint(writer.run_dir, {**renderer.state_dict(), "versions": versions})
+
+
+def _rescue(error, job, renderer, snap, versions, root) -> OutputError:
+    """Save a save point the run folder could not take in a new run folder under root (its
+    settings, frame and checkpoint): a RescuedRun naming it, or the first error when that fails
+    too (a full disk)."""
+    s = renderer.settings
+    try:
+        check_writable(Path(root).expanduser())
+        run_dir, lock, _ = claim_run_dir(Path(root).expanduser(), s.file_namespace, False)
+        writer = _writer(job.plan, run_dir, overwrite=False, lock=lock)
+        try:
+            _save_point(writer, renderer, snap, versions, steered=True)
+        finally:
+            writer.release()
+    except (OSError, PyttiError):
+        return error
+    return RescuedRun(
+        f"{error}; the render so far (step {snap.step}) is saved in {shown_path(run_dir)}: "
+        "resume that folder to go on (frames saved before stay where they were)",
+        run_dir,
+    )
 
 
 def _resumed_steps(job, snapshots):

@@ -391,6 +391,15 @@ def read_render_settings(path, overrides=()) -> tuple[dict, list[str] | None, li
     return converted, notes, dropped
 
 
+def render_settings_from_text(text: str, source: str) -> tuple[dict, list[str] | None, list[str]]:
+    """Like read_render_settings, for settings text (a shared notebook's): the text's output
+    choices are not used, and the third item notes each one dropped."""
+    data, pytti_form = parse_settings_text(text, source)
+    data, dropped = output_choices_from_user(data, _label(source))
+    converted, notes = settings_source(data, text, pytti=pytti_form, source=source)
+    return converted, notes, dropped
+
+
 def settings_from_text(text: str, overrides=(), *, source="pasted settings", suffix=".yaml"):
     """Like read_settings_file, for settings text: ours in YAML or JSON, or PyTTI's in any of
     its forms (a Hydra file, a _settings.txt, the notebook's printed dict)."""

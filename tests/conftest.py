@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny settings for fast CPU renders."""
+"""Shared fixtures: tiny settings for fast CPU renders; the Colab-only tests' marker."""
+
+import os
 
 import pytest
 import torch
@@ -6,6 +8,24 @@ from tiny import TINY
 
 # one thread: tiny models gain nothing from more, and threads oversubscribe a shared CI box
 torch.set_num_threads(1)
+
+
+def pytest_configure(config):
+    """Register the `colab_env` marker."""
+    config.addinivalue_line(
+        "markers",
+        "colab_env: needs the Colab-like environment (tools/colab_env.sh sets PYTTI_COLAB_ENV=1)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave the Colab-only tests out (deselected, never skipped) outside that environment."""
+    if os.environ.get("PYTTI_COLAB_ENV") == "1":
+        return
+    colab = [item for item in items if item.get_closest_marker("colab_env")]
+    if colab:
+        config.hook.pytest_deselected(items=colab)
+        items[:] = [item for item in items if not item.get_closest_marker("colab_env")]
 
 
 @pytest.fixture

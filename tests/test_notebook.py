@@ -2,22 +2,23 @@
 headless through its parameters cell on a real kernel."""
 
 import ast
-import os
 import re
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebooks import execute, inject, printed
 
 from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.output import read_png_metadata
 from pytti_nb.settings import from_dict, save_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "pyttitools.ipynb"
 SOURCE = ROOT / "notebook_src" / "pyttitools.py"
-PARAMETERS = {"settings_file", "render_on_start", "output_root"}
+EDITED = "a blue square on a white background"
+PARAMETERS = {"settings_file", "settings_yaml", "render_on_start", "output_root"}
 
 
 def cells(notebook):
@@ -62,21 +63,6 @@ def test_notebook_is_thin_and_has_one_parameters_cell_of_plain_assignments():
     assert "colab-badge" in notebook.cells[0].source
 
 
-def inject(notebook, **values):
-    """Papermill's convention: a cell tagged injected-parameters after the parameters cell."""
-    index = next(
-        i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", ())
-    )
-    cell = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in values.items()))
-    cell.metadata["tags"] = ["injected-parameters"]
-    notebook.cells.insert(index + 1, cell)
-
-
-def printed(cell):
-    """Everything a cell printed."""
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """The notebook run headless on a real kernel: a foreground render through its parameters,
@@ -111,20 +97,23 @@ def executed(tmp_path_factory):
             "studio.panel.controls['file_namespace'].value = 'task'\n"
             "task = studio.render()\n"
             "print('returned while', studio.runner.state)",
+            # the render goes on as a task on the kernel's loop while this cell awaits
             "import asyncio\n"
-            "await asyncio.sleep(1.0)\n"
-            "print('later', studio.runner.state, studio.runner.renderer.step)\n"
+            "while studio.runner.state != 'running' or studio.runner.renderer.step < 2:\n"
+            "    await asyncio.sleep(0.02)\n"
+            "print('running', studio.runner.renderer.step)",
+            # a live edit, as typed into the scenes box, reaches the render at a later step
+            f"studio.panel.controls['scenes'].value = {EDITED!r}\n"
+            "while 'live edit applied' not in studio.status.value:\n"
+            "    await asyncio.sleep(0.02)\n"
+            "print('edited', studio.status.value)\n"
+            "print('stopping at', studio.runner.renderer.step)\n"
             "studio.stop_button.click()",
             "outcome = await studio.runner.wait()\n"
             "print('finally', outcome.state, studio.status.value)",
         )
     ]
-    client = NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    )
-    # one thread: the CPU is shared with the test process (jupyter_client starts the kernel
-    # with this interpreter, so the package is importable there)
-    client.execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
+    execute(notebook, folder)
     return notebook, folder
 
 
@@ -142,13 +131,18 @@ def test_headless_run_renders_frames_through_the_parameters_cell(executed):
     )
 
 
-def test_a_render_task_runs_on_the_kernel_loop_between_cells(executed):
+def test_a_render_task_runs_on_the_kernel_loop_takes_a_live_edit_and_stops(executed):
     notebook, folder = executed
-    started, later, final = (printed(c) for c in notebook.cells[-3:])
+    started, running, edited, final = (printed(c) for c in notebook.cells[-4:])
     # the Render click returned at once; the kernel then ran the next cells while it rendered
     assert re.fullmatch(r"returned while loading\n", started)
-    state, step = re.fullmatch(r"later (\w+) (\d+)\n", later).groups()
-    assert state == "running" and int(step) > 0
+    assert int(re.fullmatch(r"running (\d+)\n", running).group(1)) >= 2
+    applied = int(re.search(r"live edit applied at step (\d+)", edited).group(1))
+    step = int(re.search(r"stopping at (\d+)", edited).group(1))
+    assert 2 < applied <= step
     assert final.startswith("finally stopped") and final.rstrip().endswith("stopped")
-    # the click landed between two frame pulls: exactly one more step ran, then it saved
-    assert load_checkpoint(folder / "out" / "task")["step"] == int(step) + 1
+    # the click landed between two step pulls: exactly one more step ran, then it saved
+    run = folder / "out" / "task"
+    assert load_checkpoint(run)["step"] == step + 1
+    (last,) = sorted((run / "frames").glob("*.png"))[-1:]
+    assert read_png_metadata(last)["settings"]["scenes"] == EDITED  # the edit reached the run

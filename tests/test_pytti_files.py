@@ -1,7 +1,6 @@
 """PyTTI's own settings files (tests/pytti_files, see its README) import and render; the CLI and
 the studio take them directly."""
 
-import datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from pytti_nb.pytti_import import import_pytti
 from pytti_nb.run import prepare_run, run_to_completion
 from pytti_nb.schema import Settings, schema_by_name
 from pytti_nb.settings import coerce, from_dict, read_settings_dict, read_settings_file, to_dict
+from pytti_nb.ui import compat
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = Path(__file__).parent / "pytti_files"
@@ -251,10 +251,7 @@ def test_studio_load_converts_a_pytti_file_and_shows_the_report(files):
 
 def test_studio_drop_takes_a_settings_txt(files):
     content = (FILES / "core_demo_settings.txt").read_bytes()
-    files.upload.value = (
-        {"name": "default_settings.txt", "type": "text/plain", "size": len(content),
-         "content": content, "last_modified": datetime.datetime.now(datetime.timezone.utc)},
-    )  # fmt: skip
+    compat.receive(files.upload, "default_settings.txt", content)
     (data,) = files.applied
     assert data["translate_x"] == "-1700*sin(radians(1.5))" and data["save_every"] == 3
     assert "loaded default_settings.txt (PyTTI settings, converted" in message(files)

@@ -7,6 +7,7 @@ import pytest
 
 from pytti_nb.schema import Settings, schema, schema_by_name
 from pytti_nb.settings import from_dict, to_dict
+from pytti_nb.ui import compat
 from pytti_nb.ui.panel import SettingsPanel
 from pytti_nb.ui.studio import Studio
 
@@ -63,7 +64,7 @@ def test_every_setting_has_a_control_named_after_it_with_its_help_as_tooltip():
     for info in schema():
         control = panel.controls[info.name]
         assert control.description == info.name
-        assert control.tooltip == info.help
+        assert compat.tooltip_of(control) == info.help
         assert panel.errors[info.name].value == "" or info.name == "scenes"
 
 
@@ -186,20 +187,20 @@ def test_simple_view_shows_simple_settings_and_advanced_shows_all():
     assert "border_mode" not in panel.visible_names()
     panel.advanced.value = True
     assert sorted(panel.visible_names()) == sorted(i.name for i in shown)
-    assert set(panel.tabs.titles) == {i.group.split(" and ")[0] for i in schema()}
+    assert set(compat.titles_of(panel.tabs)) == {i.group.split(" and ")[0] for i in schema()}
     panel.advanced.value = False
     assert sorted(panel.visible_names()) == sorted(simple)
 
 
 def test_motion_settings_appear_with_their_animation_mode_on_the_same_tab():
     panel = SettingsPanel()
-    panel.tabs.selected_index = panel.tabs.titles.index("Animation")
+    panel.tabs.selected_index = compat.titles_of(panel.tabs).index("Animation")
     assert "translate_x" not in panel.visible_names()
     panel.controls["animation_mode"].value = "2D"
     names = panel.visible_names()
     assert {"translate_x", "translate_y", "rotate_2d", "zoom_x_2d"} <= set(names)
     assert "translate_z_3d" not in names and "rotate_3d" not in names
-    assert panel.tabs.titles[panel.tabs.selected_index] == "Animation"
+    assert compat.titles_of(panel.tabs)[panel.tabs.selected_index] == "Animation"
     panel.controls["animation_mode"].value = "3D"
     names = panel.visible_names()
     assert {"translate_x", "translate_z_3d", "rotate_3d"} <= set(names)
@@ -213,7 +214,7 @@ def test_motion_settings_appear_with_their_animation_mode_on_the_same_tab():
 def test_tabs_follow_the_group_order_and_hold_their_settings():
     panel = SettingsPanel()
     panel.advanced.value = True
-    titles = list(panel.tabs.titles)
+    titles = list(compat.titles_of(panel.tabs))
     assert titles[:3] == ["Prompts", "Image", "Perceptors"]
     page = panel.tabs.children[titles.index("Cutouts")]
     assert {row.children[0].description for row in page.children} == {

@@ -1,7 +1,6 @@
 """The assembled studio: buttons, preview, progress, settings in and out, resume, demo offer."""
 
 import asyncio
-import datetime
 import html
 import io
 import json
@@ -18,10 +17,8 @@ from pytti_nb.errors import SettingsError
 from pytti_nb.models import ModelCache, network
 from pytti_nb.output import read_png_metadata
 from pytti_nb.settings import from_dict, load_settings, save_settings
-from pytti_nb.ui import build_studio
+from pytti_nb.ui import build_studio, compat
 from pytti_nb.ui.files import settings_from_upload
-
-NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -175,32 +172,16 @@ def test_settings_load_from_a_png_the_studio_rendered(studio, cache, tiny):
     png = outcome.run_dir / "frames" / "000001.png"
     fresh = build_studio(output_root="/tmp/elsewhere", models=cache)
     assert fresh.panel.controls["scenes"].value == ""
-    fresh.files.upload.value = (
-        {
-            "name": "frame.png",
-            "type": "image/png",
-            "size": png.stat().st_size,
-            "content": png.read_bytes(),
-            "last_modified": NOW,
-        },
-    )
+    compat.receive(fresh.files.upload, "frame.png", png.read_bytes())
     loaded = fresh.settings()
     assert loaded.scenes == tiny["scenes"] and loaded.seed == 1 and loaded.width == 12
     assert loaded.output_root == "/tmp/elsewhere"  # the session keeps its output folder
     assert "loaded frame.png" in text(fresh.files.message)
-    assert fresh.files.upload.value == ()
+    assert compat.uploaded(fresh.files.upload) == []
 
 
 def test_upload_of_an_unrelated_file_says_what_is_allowed(studio):
-    studio.files.upload.value = (
-        {
-            "name": "notes.txt",
-            "type": "text/plain",
-            "size": 2,
-            "content": b"hi",
-            "last_modified": NOW,
-        },
-    )
+    compat.receive(studio.files.upload, "notes.txt", b"hi")
     message = text(studio.files.message)
     assert message.startswith("error:") and "'notes.txt'" in message and ".yaml" in message
 
@@ -311,14 +292,7 @@ def test_a_studio_sweep_that_cannot_run_says_why_and_starts_nothing(studio, tmp_
 
 def upload(studio, name, content):
     """Drop a file on the studio's media upload button."""
-    item = {
-        "name": name,
-        "type": "",
-        "size": len(content),
-        "content": content,
-        "last_modified": NOW,
-    }
-    studio.media.upload.value = (item,)
+    compat.receive(studio.media.upload, name, content)
 
 
 def test_uploaded_video_sound_and_image_are_saved_and_set(studio, tmp_path):

@@ -84,27 +84,43 @@ def test_encode_then_display_round_trips_an_image_through_a_trained_model(traine
     assert error < 0.04, error
 
 
-@pytest.mark.parametrize("pixels, frames", [(1, 1), (1, 4), (0.5, 4)])
-def test_warping_the_latent_keeps_a_moving_picture_closer_than_re_encoding(trained, pixels, frames):
-    # the choice for VQGAN's warp, measured: motion of half a code and less per frame (f2)
-    picture = colour_blocks(torch.Generator().manual_seed(3), 1, size=16)
+def moved_picture_errors(trained, pixels: float, frames: int) -> dict:
+    """Summed over four pictures: how far VQGAN's picture is from the truth after `frames`
+    shifts of `pixels`, warping the latent, or PyTTI's way (decode, warp, encode again)."""
     affine = torch.tensor([[1.0, 0, -2 * pixels / 16], [0, 1, 0]])
     shift = Warp(sampling="bilinear", infill="wrap", affine=affine)
-    truth = picture
-    for _ in range(frames):
-        truth = shift.apply(truth)
-    errors = {}
-    for way in ("latent", "re-encode"):
-        image = VQGANImage(16, 16, generator=torch.Generator().manual_seed(0), vqgan=trained)
-        image.encode(picture)
+    errors = {"latent": 0.0, "re-encode": 0.0}
+    for seed in range(3, 7):
+        picture = colour_blocks(torch.Generator().manual_seed(seed), 1, size=16)
+        truth = picture
         for _ in range(frames):
-            if way == "latent":
-                assert image.warp(shift) is True  # moved in place
-            else:  # PyTTI's: decode, warp the pixels, encode again
-                image.encode(shift.apply(image.display()))
-        errors[way] = F.mse_loss(image.display(), truth).item()
+            truth = shift.apply(truth)
+        for way in errors:
+            image = VQGANImage(16, 16, generator=torch.Generator().manual_seed(0), vqgan=trained)
+            image.encode(picture)
+            for _ in range(frames):
+                if way == "latent":
+                    assert image.warp(shift) is True  # moved in place
+                else:
+                    image.encode(shift.apply(image.display()))
+            errors[way] += F.mse_loss(image.display(), truth).item()
+    return errors
+
+
+# The choice for VQGAN's warp, measured with motion of half a code and less per frame (f2).
+# The tiny model's training ends differently on each CPU's vector kernels (float64 does not
+# help: it is chaotic), so the margins are those that held over 8 training seeds: after four
+# frames the latent's error was at most 0.58 of re-encoding's, after one at most 0.90.
+@pytest.mark.parametrize("pixels", [1, 0.5])
+def test_warping_the_latent_keeps_a_moving_picture_closer_than_re_encoding(trained, pixels):
+    errors = moved_picture_errors(trained, pixels, 4)
+    assert errors["latent"] < 0.8 * errors["re-encode"], errors
+
+
+def test_the_gap_to_re_encoding_grows_with_the_frames(trained):
     # each re-encode loses detail, so the gap grows with the frames
-    assert errors["latent"] < (0.9 if frames == 1 else 0.5) * errors["re-encode"], errors
+    one, four = (moved_picture_errors(trained, 1, frames) for frames in (1, 4))
+    assert four["latent"] / four["re-encode"] < one["latent"] / one["re-encode"], (one, four)
 
 
 def test_a_gumbel_vqgan_renders(tiny, tmp_path, models):

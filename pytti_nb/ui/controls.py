@@ -6,6 +6,7 @@ import ipywidgets as widgets
 import yaml
 
 from ..schema import SettingInfo
+from .compat import tip
 
 # Ranges this narrow read better as sliders than as number boxes.
 FLOAT_SLIDER_SPAN = 180.0
@@ -16,9 +17,13 @@ CONTROL_WIDTH = "390px"
 
 def make_control(info: SettingInfo) -> widgets.Widget:
     """The widget for one setting, showing its default, with the help text as tooltip."""
+    return tip(_widget(info), info.help)
+
+
+def _widget(info: SettingInfo) -> widgets.Widget:
+    """The widget kind that suits one setting, showing its default."""
     common = dict(
         description=info.name,
-        tooltip=info.help,
         style={"description_width": DESCRIPTION_WIDTH},
         layout=widgets.Layout(width=CONTROL_WIDTH),
     )

@@ -2,6 +2,7 @@
 YAML, and resume a stopped run from its folder. PyTTI's settings files and pasted settings are
 recognised and converted, with the conversion's report in the message line."""
 
+import base64
 import html
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ from ..settings import (
     to_dict,
     to_yaml,
 )
+from ..share import share_notebook
+from .compat import clear_upload, tip, uploaded
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
 MAX_PNG_BYTES = 256 * 2**20  # a frame PNG is far smaller; its settings are in a text chunk
@@ -44,6 +47,16 @@ def write_snapshot(run_dir, snap, settings) -> Path:
     except OSError as e:
         raise write_error("snapshot", path, e, run_dir) from e
     return path
+
+
+def download_link(path: Path) -> str:
+    """An HTML link that downloads a small file from the page itself (Colab, Jupyter, Voila)."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    name = html.escape(Path(path).name)
+    return (
+        f"<a download='{name}' href='data:application/x-ipynb+json;base64,{data}'>"
+        f"download {name}</a>"
+    )
 
 
 def settings_from_upload(name: str, content: bytes) -> dict:
@@ -103,38 +116,49 @@ class SettingsFiles:
 
     def __init__(self, *, get_settings, apply_settings, resume, default_folder="."):
         self._get, self._apply, self._resume = get_settings, apply_settings, resume
-        self.path = widgets.Text(
-            value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
-            description="settings file",
-            tooltip="A .yaml or .json file to save to, or a .yaml, .json or pytti_nb .png "
+        self.path = tip(
+            widgets.Text(
+                value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
+                description="settings file",
+                layout=widgets.Layout(width="460px"),
+            ),
+            "A .yaml or .json file to save to, or a .yaml, .json or pytti_nb .png "
             "file to load from; PyTTI's .yaml and _settings.txt files are converted",
-            layout=widgets.Layout(width="460px"),
         )
         self.save_button = widgets.Button(description="Save", icon="save")
         self.load_button = widgets.Button(description="Load", icon="folder-open")
         self.upload = widgets.FileUpload(
             accept=",".join(SETTINGS_SUFFIXES), multiple=False, description="Drop a PNG/YAML/JSON"
         )
-        self.yaml = widgets.Textarea(
-            description="copy settings",
-            tooltip="These settings as YAML: copy them to share, or paste settings here "
+        self.yaml = tip(
+            widgets.Textarea(
+                description="copy settings", layout=widgets.Layout(width="600px", height="160px")
+            ),
+            "These settings as YAML: copy them to share, or paste settings here "
             "(ours, or PyTTI's YAML, JSON or printed SETTINGS) and press Apply",
-            layout=widgets.Layout(width="600px", height="160px"),
         )
         self.apply_button = widgets.Button(description="Apply pasted", icon="paste")
-        self.resume_path = widgets.Text(
-            description="run folder",
-            tooltip="The output folder of a stopped run (it holds checkpoint.pt)",
-            layout=widgets.Layout(width="460px"),
+        self.share_button = tip(
+            widgets.Button(description="Share as notebook", icon="share-alt"),
+            "Save a copy of this notebook that opens with these settings (in Colab, Jupyter or "
+            "Voila), under the output folder's shared/; the output folder is not shared",
         )
-        self.resume_button = widgets.Button(
-            description="Resume run", icon="play", tooltip="continue the stopped run in this folder"
+        self.download = widgets.HTML("")
+        self.resume_path = tip(
+            widgets.Text(description="run folder", layout=widgets.Layout(width="460px")),
+            "The output folder of a stopped run (it holds checkpoint.pt)",
+        )
+        self.resume_button = tip(
+            widgets.Button(description="Resume run", icon="play"),
+            "continue the stopped run in this folder",
         )
         self.message = widgets.HTML("")
         for widget, css in (
             (self.upload, "pytti-upload"),
             (self.yaml, "pytti-settings-yaml"),
             (self.apply_button, "pytti-apply-yaml"),
+            (self.share_button, "pytti-share"),
+            (self.download, "pytti-share-link"),
             (self.resume_path, "pytti-resume-path"),
             (self.resume_button, "pytti-resume"),
             (self.message, "pytti-files-message"),
@@ -143,6 +167,7 @@ class SettingsFiles:
         self.save_button.on_click(lambda _: self.save())
         self.load_button.on_click(lambda _: self.load())
         self.apply_button.on_click(lambda _: self.apply_yaml())
+        self.share_button.on_click(lambda _: self.share())
         self.resume_button.on_click(lambda _: self.resume())
         self.upload.observe(lambda change: self.load_upload(), names="value")
         self.widget = widgets.VBox(
@@ -150,6 +175,7 @@ class SettingsFiles:
                 widgets.HBox([self.path, self.save_button, self.load_button]),
                 self.upload,
                 widgets.HBox([self.yaml, self.apply_button]),
+                widgets.HBox([self.share_button, self.download]),
                 widgets.HBox([self.resume_path, self.resume_button]),
                 self.message,
             ]
@@ -177,15 +203,12 @@ class SettingsFiles:
 
     def load_upload(self) -> None:
         """Load settings from the file just dropped on the upload button."""
-        if not self.upload.value:
+        files = uploaded(self.upload)
+        if not files:
             return
-        item = self.upload.value[0]
-        self._attempt(
-            lambda: self._loaded(
-                upload_settings(item["name"], item["content"]), f"loaded {item['name']}"
-            )
-        )
-        self.upload.value = ()  # so dropping the same file again loads it again
+        name, content = files[0]
+        self._attempt(lambda: self._loaded(upload_settings(name, content), f"loaded {name}"))
+        clear_upload(self.upload)  # so dropping the same file again loads it again
 
     def apply_yaml(self) -> None:
         """Load the settings pasted in the copy box (ours or PyTTI's)."""
@@ -208,6 +231,18 @@ class SettingsFiles:
         data, dropped = output_choices_from_user(data, what.split(" ", 1)[-1], user)
         self._apply(data)
         return "\n".join([conversion_report(what, notes), *dropped])
+
+    def share(self) -> None:
+        """Write a notebook that opens with these settings, and offer it as a download."""
+        self._attempt(self._share)
+
+    def _share(self) -> str:
+        """Write the shared notebook; the message that says where."""
+        path = share_notebook(self._get())
+        self.download.value = download_link(path)
+        return (
+            f"shared notebook saved as {path}: open it in Colab or Jupyter to render these settings"
+        )
 
     def resume(self) -> None:
         """Resume the run in the run-folder box."""

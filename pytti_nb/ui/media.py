@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from ..atomic import atomic_write_bytes
 from ..media.video import VIDEO_EXTENSIONS
+from .compat import clear_upload, uploaded
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -55,24 +56,25 @@ class MediaUpload:
 
     def take(self) -> None:
         """Save the file just uploaded and set the setting that reads it."""
-        if not self.upload.value:
+        files = uploaded(self.upload)
+        if not files:
             return
-        item = self.upload.value[0]
-        setting = setting_for(item["name"])
+        name, content = files[0]
+        setting = setting_for(name)
         if setting is None:
-            self._show(f"{item['name']}: not a video, sound or image this studio reads", True)
+            self._show(f"{name}: not a video, sound or image this studio reads", True)
         else:
             try:
-                path = save_upload(self._folder(), item["name"], item["content"])
+                path = save_upload(self._folder(), name, content)
             except OSError as e:
-                self._show(f"cannot save {item['name']}: {e.strerror or e}", True)
+                self._show(f"cannot save {name}: {e.strerror or e}", True)
             else:
                 self._set(setting, str(path))
                 hint = (
                     " (choose Video Source on the Animation tab)" if setting == "video_path" else ""
                 )
                 self._show(f"{setting} is now {path}{hint}", False)
-        self.upload.value = ()  # so the same file can be uploaded again
+        clear_upload(self.upload)  # so the same file can be uploaded again
 
     def _show(self, text, is_error):
         """A one-line message, red for errors."""

@@ -8,6 +8,7 @@ import ipywidgets as widgets
 from ..errors import PyttiError, SettingsError
 from ..schema import GROUPS, Settings, schema
 from ..settings import coerce, to_dict
+from .compat import set_titles, tip, titles_of
 from .controls import from_widget_value, make_control, to_widget_value
 
 ERROR_CLASS = "pytti-field-error"
@@ -33,11 +34,9 @@ class SettingsPanel:
                 self.controls[name].add_class(CSS_CLASS[name])
             self.controls[name].observe(self._changed(name), names="value")
         self._listeners, self._held, self.problems = [], 0, {}
-        self.advanced = widgets.ToggleButton(
-            value=False,
-            description="Show all settings",
-            tooltip="Switch between the dozen settings most people touch and every setting",
-            icon="sliders",
+        self.advanced = tip(
+            widgets.ToggleButton(value=False, description="Show all settings", icon="sliders"),
+            "Switch between the dozen settings most people touch and every setting",
         )
         self.advanced.add_class("pytti-advanced")
         self.advanced.observe(lambda change: self._layout(), names="value")
@@ -186,14 +185,14 @@ class SettingsPanel:
                 pages.append(widgets.VBox([self.rows[n] for n in names]))
                 titles.append(group.split(" and ")[0])  # "Prompts and scenes" -> "Prompts"
         self.tabs.children = pages
-        self.tabs.titles = titles
+        set_titles(self.tabs, titles)
         # stay on the tab the artist was using when its neighbours appear or vanish
         self.tabs.selected_index = titles.index(selected) if selected in titles else 0
 
     def _selected_title(self):
         """Title of the selected tab, or None."""
         index = self.tabs.selected_index
-        titles = self.tabs.titles
+        titles = titles_of(self.tabs)
         return titles[index] if index is not None and index < len(titles) else None
 
     def visible_names(self) -> list[str]:

@@ -53,6 +53,7 @@ class Runner:
         self.job = self.renderer = self.task = self.outcome = self.last_snapshot = None
         self.estimate, self.started = None, None  # estimate.Estimate, monotonic start time
         self.planned = None  # a plan of these settings already made (the studio's preview)
+        self.rescue_root = None  # where a save point goes when the run folder vanished
         self._stop = self._pause = False
         self._steer_to, self._steer_at = None, 0.0
 
@@ -166,7 +167,11 @@ class Runner:
     def _snapshots(self, job):
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
         snapshots = run_snapshots(
-            job, renderer=self.renderer, should_stop=lambda: self._stop, every_step=True
+            job,
+            renderer=self.renderer,
+            should_stop=lambda: self._stop,
+            every_step=True,
+            rescue_root=self.rescue_root,
         )
         while True:
             if self._pause and not self._stop:
@@ -181,7 +186,12 @@ class Runner:
                 # Colab's stop button and the kernel's interrupt land here: end like Stop,
                 # with one more step through the engine so it saves a frame and a checkpoint.
                 self._stop = True
-                snapshots = run_snapshots(job, renderer=self.renderer, should_stop=lambda: True)
+                snapshots = run_snapshots(
+                    job,
+                    renderer=self.renderer,
+                    should_stop=lambda: True,
+                    rescue_root=self.rescue_root,
+                )
                 continue
             if snap is _END:
                 return

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..errors import PerceptorError, PyttiError, SettingsError
+from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
 from ..plan import plan
 from ..run import saved_run
 from ..schema import Settings
-from ..settings import from_dict, read_render_settings, replace
+from ..settings import from_dict, read_render_settings, render_settings_from_text, replace
 from . import events, plots, preview
+from .compat import accordion, tip
 from .files import SettingsFiles, conversion_report, write_snapshot
 from .media import MediaUpload
 from .panel import SettingsPanel
 from .runner import DONE, ERROR, PAUSED, STOPPED, Runner
+from .setup import default_output_root
 from .sweeps import SweepPanel
 
 EDIT_SETTLE_S = 0.4  # a live edit reaches the render once the text has rested this long
@@ -26,19 +28,43 @@ PREVIEW_WIDTH = "512px"
 
 
 def build_studio(
-    settings_file: str = "", output_root: str = "", *, settings=None, models=None
+    settings_file: str = "",
+    output_root: str = "",
+    *,
+    settings_text: str = "",
+    settings=None,
+    models=None,
 ) -> "Studio":
-    """A studio showing settings from a file (or `settings`), writing under output_root; the
-    file's own output_root and allow_overwrite are not used (a note says so)."""
-    if settings is None and settings_file:
-        data, notes, dropped = read_render_settings(settings_file)
-        settings = from_dict(data, source=str(settings_file))
-        if notes is not None or dropped:  # a PyTTI file's conversion, output choices not used
-            print("\n".join([conversion_report(str(settings_file), notes), *dropped]))
+    """A studio showing settings from a file, from settings text (a shared notebook's
+    settings_yaml) or `settings`, writing under output_root; the file's or text's own
+    output_root and allow_overwrite are not used (a note says so)."""
+    if settings is None and (settings_file or settings_text):
+        settings = _read_notebook_settings(str(settings_file), settings_text)
     settings = settings if settings is not None else Settings()
     if output_root:
         settings = replace(settings, output_root=str(output_root))
     return Studio(settings, models=models)
+
+
+def _read_notebook_settings(settings_file: str, settings_text: str) -> Settings:
+    """The settings the notebook's parameters name, checked as any settings file is; the
+    conversion report of a PyTTI file and the output choices not used are printed."""
+    which = "settings_file" if settings_file else "settings_yaml"
+    hint = f"fix or empty {which} in the parameters cell, then run the cells again"
+    if settings_file and settings_text:
+        raise SettingsError(["give settings_file or settings_yaml, not both", hint])
+    source = settings_file or "the notebook's settings_yaml"
+    try:
+        if settings_file:
+            data, notes, dropped = read_render_settings(settings_file)
+        else:
+            data, notes, dropped = render_settings_from_text(settings_text, source)
+        settings = from_dict(data, source=source)
+    except SettingsError as e:
+        raise SettingsError([*e.problems, hint]) from None
+    if notes is not None or dropped:  # a PyTTI file's conversion, output choices not used
+        print("\n".join([conversion_report(source, notes), *dropped]))
+    return settings
 
 
 class Studio:
@@ -48,6 +74,8 @@ class Studio:
         self.panel = SettingsPanel(settings)
         self._planned = None  # the last plan the schedule preview drew: its media analyses
         self.runner = Runner(models, on_state=self._on_state, on_snapshot=self._on_snapshot)
+        # Google Drive can vanish mid-render: the save point then goes to the notebook's folder
+        self.runner.rescue_root = default_output_root(colab=False)
         self.models = self.runner.models
         self.loss_history = []
         self._build_widgets()
@@ -68,11 +96,9 @@ class Studio:
         self.stop_button = widgets.Button(
             description="Stop", button_style="", icon="stop", disabled=True, **button
         )
-        self.snapshot_button = widgets.Button(
-            description="Snapshot",
-            icon="camera",
-            tooltip="Save the preview as a PNG in the run folder (key: s)",
-            **button,
+        self.snapshot_button = tip(
+            widgets.Button(description="Snapshot", icon="camera", **button),
+            "Save the preview as a PNG in the run folder (key: s)",
         )
         self.demo_button = widgets.Button(
             description="Use the offline demo perceptor",
@@ -106,11 +132,9 @@ class Studio:
         self.palette = _with_class(
             widgets.Image(format="png", layout=widgets.Layout(display="none")), "pytti-palette"
         )
-        self.full_size = widgets.ToggleButton(
-            description="Full size",
-            icon="expand",
-            tooltip="Show the preview at its real size (or click the preview)",
-            **button,
+        self.full_size = tip(
+            widgets.ToggleButton(description="Full size", icon="expand", **button),
+            "Show the preview at its real size (or click the preview)",
         )
         self.full_size.observe(lambda change: self._zoom(change["new"]), names="value")
         self.video = widgets.VBox([])
@@ -127,9 +151,9 @@ class Studio:
             self._sweep_settings, blocked_by=self._sweep_blocked, on_change=self._sync_buttons
         )
         self.preview_events = events.attach_preview_events(self.preview, self._on_preview_event)
-        extras = widgets.Accordion(
+        extras = accordion(
             [self.files.widget, self.schedules, self.sweeps.widget],
-            titles=(
+            (
                 "Settings files, copy & resume",
                 "Schedule preview",
                 "Sweep: a few seeds, or one setting's values",
@@ -296,6 +320,8 @@ class Studio:
         outcome = self.runner.outcome
         if state == ERROR:
             self._show_error(message, [], offer_demo=isinstance(outcome.error, PerceptorError))
+            if isinstance(outcome.error, RescuedRun):  # one click on Resume goes on
+                self.files.resume_path.value = str(outcome.error.run_dir)
         else:
             self._set_status(message)
         if state in (DONE, STOPPED):

@@ -17,6 +17,7 @@ from ..errors import PyttiError, SettingsError
 from ..schema import schema_by_name
 from ..settings import apply_overrides
 from ..sweep.spec import RESERVED
+from .compat import tip
 
 MAX_RENDERS = 16  # a quick look from the studio; larger grids belong in a sweep file
 LOG_LINES = 6
@@ -47,8 +48,9 @@ class SweepPanel:
         self.mode = widgets.ToggleButtons(
             options=[("Seeds", "seeds"), ("One setting", "setting")], value="seeds"
         )
-        self.seeds = widgets.BoundedIntText(
-            value=4, min=1, max=MAX_RENDERS, description="seeds", tooltip="how many seeds"
+        self.seeds = tip(
+            widgets.BoundedIntText(value=4, min=1, max=MAX_RENDERS, description="seeds"),
+            "how many seeds",
         )
         names = [name for name in schema_by_name() if name not in NOT_SWEPT]
         self.setting = widgets.Dropdown(options=names, value="learning_rate", description="setting")

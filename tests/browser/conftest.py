@@ -12,6 +12,7 @@ import pytest
 from browser_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    CLASSIC_SETTINGS,
     TOKEN,
     Server,
     free_port,
@@ -89,6 +90,39 @@ def lab_server(tmp_path_factory):
         url=f"http://127.0.0.1:{port}",
         ready_path=f"/api/status?token={TOKEN}",
         log=tmp_path / "jupyterlab.log",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def classic_server(tmp_path_factory):
+    """The classic Notebook (6.5, Colab's generation of front end) on 127.0.0.1 serving a fresh
+    studio copy whose settings leave the perceptor at its default; yields the Server."""
+    tmp_path = tmp_path_factory.mktemp("classic")
+    workdir = tmp_path / "work"
+    make_studio_copy(workdir, settings=CLASSIC_SETTINGS)
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "notebook",
+        "--no-browser",
+        "--NotebookApp.ip=127.0.0.1",
+        f"--NotebookApp.port={port}",
+        "--NotebookApp.port_retries=0",
+        "--NotebookApp.allow_root=True",
+        f"--NotebookApp.token={TOKEN}",
+        f"--NotebookApp.notebook_dir={workdir}",
+        "--NotebookApp.terminals_enabled=False",
+    ]
+    server = Server(
+        cmd,
+        workdir=workdir,
+        env=jupyter_env(tmp_path / "jupyter"),
+        url=f"http://127.0.0.1:{port}",
+        ready_path=f"/api/status?token={TOKEN}",
+        log=tmp_path / "notebook.log",
     )
     yield server
     server.stop()
