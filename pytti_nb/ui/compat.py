@@ -93,5 +93,9 @@ def receive(upload: widgets.FileUpload, name: str, content: bytes) -> None:
         upload.set_state({"value": [sent]})
     else:
         upload.set_state(
-            {"metadata": [meta], "data": [bytes(content)], "_counter": upload._counter + 1}
+            {
+                "metadata": [meta],
+                "data": [memoryview(bytes(content))],
+                "_counter": upload._counter + 1,
+            }
         )

@@ -191,9 +191,11 @@ class Studio:
         )
         self.widget = _with_class(widgets.VBox([self.header, body, extras]), "pytti-studio")
 
-    def _repr_mimebundle_(self, **kwargs):
-        """Display as the studio's widget."""
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self, **kwargs):
+        """Display as the studio's widget (the way both ipywidgets 7 and 8 take)."""
+        from IPython.display import display
+
+        display(self.widget)
 
     # -- actions -----------------------------------------------------------------------
 
