@@ -5,6 +5,7 @@ import html
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,32 @@ def test_resuming_a_folder_that_cannot_be_resumed_says_why(studio, tmp_path):
     studio.files.resume_path.value = str(broken)
     studio.files.resume_button.click()  # the button shows the same message
     assert "holds no settings" in text(studio.files.message) and not studio.runner.busy
+
+
+def test_drive_unmounted_mid_render_keeps_the_render_and_one_click_resumes_it(
+    cache, tiny, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the notebook's folder, where a vanished Drive's render goes
+    drive = tmp_path / "drive" / "MyDrive" / "pytti_nb"
+    studio = build_studio(settings=from_dict({**tiny, "output_root": str(drive)}), models=cache)
+    show = studio._on_snapshot
+
+    def unmount_after_the_first_save(snap):
+        show(snap)
+        if snap.save_number == 1:  # its files are written: Drive vanishes before the next save
+            shutil.rmtree(tmp_path / "drive")
+
+    studio.runner.on_snapshot = unmount_after_the_first_save
+    outcome = click_and_wait(studio, studio.render_button)
+    assert outcome.state == "error"
+    rescued = tmp_path / "out" / "run"
+    status = text(studio.status)
+    assert status.startswith("error: cannot write") and f"is saved in '{rescued}'" in status
+    assert "resume that folder" in status and "Traceback" not in status
+    assert studio.files.resume_path.value == str(rescued)
+    assert load_checkpoint(rescued)["step"] == 8  # the save point Drive could not take
+    assert [p.name for p in (rescued / "frames").iterdir()] == ["000002.png"]
+    outcome = click_and_wait(studio, studio.files.resume_button)
+    assert outcome.state == "done" and outcome.run_dir == rescued
+    assert load_checkpoint(rescued)["step"] == 12
+    assert sorted(p.name for p in (rescued / "frames").iterdir()) == ["000002.png", "000003.png"]

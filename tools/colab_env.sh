@@ -73,5 +73,5 @@ fi
 exec "${PYTEST[@]}" "$@" \
   tests/test_render_e2e.py tests/test_cli.py tests/test_animation.py tests/test_warp.py \
   tests/test_ui_runner.py tests/test_ui_studio.py tests/test_ui_panel.py tests/test_notebook.py \
-  tests/test_colab_notebook.py tests/test_share.py tests/test_vqgan_image.py \
+  tests/test_colab_notebook.py tests/test_share.py tests/test_ui_compat.py tests/test_vqgan_image.py \
   tests/browser/test_studio_classic.py
