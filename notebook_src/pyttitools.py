@@ -36,13 +36,14 @@
 # (try `a red circle on a black background`).
 
 # %%
-# @title Setup: install pytti-nb on Colab (pip adds only what Colab lacks), mount Drive, report the GPU
+# @title Setup: install pytti-nb on Colab, mount Drive, report the GPU
 PACKAGE_SOURCE = "git+https://github.com/pytti-nb/pytti-nb@main"  # @param {type:"string"}
 MOUNT_DRIVE = True  # @param {type:"boolean"}
 import importlib.util, subprocess, sys
+from IPython.core.error import UsageError  # IPython shows it as one line, without a traceback
 if "google.colab" in sys.modules and importlib.util.find_spec("pytti_nb") is None:
+    print(f"Installing pytti-nb from {PACKAGE_SOURCE} (about a minute; pip adds only what Colab lacks)")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"pytti-nb[notebook] @ {PACKAGE_SOURCE}"], capture_output=True, text=True)
-    from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
     if pip.returncode: raise UsageError(f"pytti-nb could not be installed from PACKAGE_SOURCE {PACKAGE_SOURCE!r}: set PACKAGE_SOURCE in this cell's form to a pytti-nb repository or wheel this runtime can reach (a git+https:// URL, a wheel's URL, or file:///path), then run the cell again; to read pip's own words, run !pip install \"pytti-nb[notebook] @ {PACKAGE_SOURCE}\"")
 from pytti_nb.ui.setup import prepare_notebook
 env = prepare_notebook(mount_drive=MOUNT_DRIVE)

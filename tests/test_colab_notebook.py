@@ -139,7 +139,8 @@ def test_a_failed_install_is_one_line_saying_what_to_set(colab, tmp_path):
     setup = code_cell(notebook, "prepare_notebook")
     shown = printed(setup) + "".join("\n".join(e["traceback"]) for e in errors(setup))
     assert "Traceback" not in shown and "no such thing" not in shown  # not pip's wall of text
-    (line,) = shown.strip().splitlines()
+    told, line = shown.strip().splitlines()
+    assert told.startswith("Installing pytti-nb from git+https://")
     assert line.startswith("UsageError: pytti-nb could not be installed from PACKAGE_SOURCE")
     assert "set PACKAGE_SOURCE in this cell's form" in line
     assert [c[0] for c in calls(colab)] == ["pip"]  # nothing ran after the failed install
@@ -153,8 +154,9 @@ def test_drive_refused_is_one_line_and_renders_stay_on_the_runtime(colab, tmp_pa
     setup = code_cell(notebook, "prepare_notebook")
     assert not errors(setup)
     lines = printed(setup).splitlines()
-    assert lines[0].startswith("Google Drive is not mounted (mount failed): renders stay on")
-    assert "run this cell again to mount Drive" in lines[0]
+    assert lines[0].startswith("Installing pytti-nb from")
+    assert lines[1].startswith("Google Drive is not mounted (mount failed): renders stay on")
+    assert "run this cell again to mount Drive" in lines[1]
     assert lines[-1] == f"Renders are saved under {tmp_path / 'out'}"
     assert [c[0] for c in calls(colab)] == [
         "pip",
