@@ -11,7 +11,7 @@ RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
 PIP := $(BIN)/pip install --quiet --no-compile
 
-.PHONY: demo test lab voila bench readme notebook format clean
+.PHONY: demo test test-colab lab voila bench readme notebook format clean
 
 # Bytecode is compiled when a module is first imported, not for every installed file (half
 # the install time), and cached for the next start (some shells switch caching off).
@@ -33,6 +33,11 @@ demo: $(RUNTIME)
 test: $(DEV)
 	$(BIN)/python -m pytest -q
 
+# Colab's own package versions on Python 3.13 (tools/colab_env.sh builds .venv-colab), the
+# install checked against them, and the tests that must hold there; CI runs it after `test`.
+test-colab:
+	bash tools/colab_env.sh
+
 lab: $(DEV)
 	$(BIN)/jupyter lab pyttitools.ipynb
 
@@ -53,4 +58,4 @@ format: $(DEV)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .venv-colab out

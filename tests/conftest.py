@@ -10,14 +10,6 @@ from tiny import TINY
 torch.set_num_threads(1)
 
 
-def pytest_configure(config):
-    """Register the `colab_env` marker."""
-    config.addinivalue_line(
-        "markers",
-        "colab_env: needs the Colab-like environment (tools/colab_env.sh sets PYTTI_COLAB_ENV=1)",
-    )
-
-
 def pytest_collection_modifyitems(config, items):
     """Leave the Colab-only tests out (deselected, never skipped) outside that environment."""
     if os.environ.get("PYTTI_COLAB_ENV") == "1":

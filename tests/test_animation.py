@@ -21,6 +21,8 @@ from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
+
 WIDTH, HEIGHT = 48, 40  # not square: rotations must be true rotations on any aspect
 BLOBS = [(12.0, 0.0), (0.0, 9.0), (-12.0, 0.0), (0.0, -9.0), (7.0, 6.0)]  # offsets from centre
 

@@ -15,6 +15,8 @@ from pytti_nb.plan import plan
 from pytti_nb.run import prepare_run, run_to_completion
 from pytti_nb.settings import from_dict
 
+pytestmark = pytest.mark.numerics
+
 FPS = 12
 BURSTS = (1.0, 2.5, 4.0)  # seconds: frames 12, 30 and 48 at 12 fps
 BASS = {"variable_name": "bass", "f_center": 80, "f_width": 40, "order": 5}

@@ -16,6 +16,8 @@ from PIL import Image
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.output import read_png_metadata
 
+pytestmark = pytest.mark.colab_stack
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -18,6 +18,8 @@ from tiny import tiny_settings
 
 from pytti_nb.output import read_png_metadata
 
+pytestmark = pytest.mark.colab_stack
+
 STANDIN = {
     "google/colab/__init__.py": '''
         """Stand-in for Colab's google.colab: records what the notebook asks of Colab."""

@@ -8,6 +8,8 @@ from pytti_nb import demo
 from pytti_nb.demo import shapes
 from pytti_nb.models import ModelCache
 
+pytestmark = pytest.mark.numerics
+
 
 @pytest.fixture(scope="module")
 def perceptor():

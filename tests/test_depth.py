@@ -1,9 +1,12 @@
 """Depth models load through transformers like a downloaded one and map depth as PyTTI did."""
 
+import pytest
 import torch
 
 from pytti_nb.models import ModelCache
 from pytti_nb.models.depth import METRES, DepthEstimator, load_depth_model
+
+pytestmark = pytest.mark.numerics
 
 
 def test_a_saved_depth_model_loads_through_the_same_path_as_a_download(tiny_depth_model):

@@ -11,6 +11,8 @@ from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = pytest.mark.numerics
+
 
 def _model(width=10, height=8, pixel_size=1, seed=0, decay=1.0):
     gen = torch.Generator().manual_seed(seed)

@@ -19,6 +19,8 @@ from pytti_nb.targets import (
     match_locations,
 )
 
+pytestmark = pytest.mark.numerics
+
 
 def test_matching_is_the_least_total_distance_not_each_nearest():
     # greedy nearest would send both cutouts to reference 0; the assignment pairs them 0-0, 1-1

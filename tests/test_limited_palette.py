@@ -14,6 +14,8 @@ from pytti_nb.run import prepare_run, run_to_completion
 from pytti_nb.schema import Settings
 from pytti_nb.settings import from_dict
 
+pytestmark = pytest.mark.numerics
+
 
 def _model(width=8, height=6, pixel_size=1, seed=0, **options):
     gen = torch.Generator().manual_seed(seed)

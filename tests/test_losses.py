@@ -17,6 +17,8 @@ from pytti_nb.losses.functional import (
     tv_loss,
 )
 
+pytestmark = pytest.mark.numerics
+
 
 def pl(emb, target, weight, stop=-math.inf, mask_stops=None, mask_weights=None):
     """prompt_loss of embeddings against targets (all pairs)."""

@@ -14,6 +14,8 @@ from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.output import read_png_metadata
 from pytti_nb.settings import from_dict, save_settings
 
+pytestmark = pytest.mark.colab_stack
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "pyttitools.ipynb"
 SOURCE = ROOT / "notebook_src" / "pyttitools.py"

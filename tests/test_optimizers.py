@@ -16,6 +16,8 @@ from pytti_nb.plan import plan
 from pytti_nb.schema import schema_by_name
 from pytti_nb.settings import from_dict, replace
 
+pytestmark = pytest.mark.numerics
+
 # a step size that suits each optimiser on a pixel MSE (SGD's step is the raw gradient's)
 RATES = {"SGD": 20.0}
 

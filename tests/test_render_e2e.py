@@ -8,6 +8,8 @@ from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
+
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
 
 

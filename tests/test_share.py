@@ -17,6 +17,8 @@ from pytti_nb.settings import from_dict, save_settings
 from pytti_nb.share import PARAMETER, python_string, shared_notebook, shared_yaml
 from pytti_nb.ui import build_studio
 
+pytestmark = pytest.mark.colab_stack
+
 
 def parameters_of(notebook) -> dict:
     """The values the parameters cell assigns (literals only, as the notebook requires)."""

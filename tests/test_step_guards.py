@@ -12,6 +12,8 @@ from pytti_nb.models import ModelCache
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = pytest.mark.numerics
+
 
 @pytest.fixture(scope="module")
 def models():

@@ -7,6 +7,8 @@ import pytest
 from pytti_nb.errors import NotebookError, SettingsError
 from pytti_nb.ui import compat
 
+pytestmark = pytest.mark.colab_stack
+
 
 @pytest.mark.parametrize(
     ("version", "expected"), [("7.7.1", (7, 7)), ("8.1.5rc1", (8, 1)), ("10", (10, 0))]

@@ -11,6 +11,8 @@ from pytti_nb.ui import compat
 from pytti_nb.ui.panel import SettingsPanel
 from pytti_nb.ui.studio import Studio
 
+pytestmark = pytest.mark.colab_stack
+
 # Text settings whose free-text stand-in would not parse.
 TEXT_VALUES = {
     "scenes": "a red circle:2 | blue sky:0.5 || a forest",

@@ -12,6 +12,8 @@ from pytti_nb.models import ModelCache, network
 from pytti_nb.settings import from_dict, replace
 from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
 
+pytestmark = pytest.mark.colab_stack
+
 
 @pytest.fixture(scope="module")
 def cache():

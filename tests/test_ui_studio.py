@@ -21,6 +21,8 @@ from pytti_nb.settings import from_dict, load_settings, save_settings
 from pytti_nb.ui import build_studio, compat
 from pytti_nb.ui.files import settings_from_upload
 
+pytestmark = pytest.mark.colab_stack
+
 
 @pytest.fixture(scope="module")
 def cache():

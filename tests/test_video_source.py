@@ -16,6 +16,8 @@ from pytti_nb.models.flow import DisFlow, load_flow_model, raft_weights_path
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = pytest.mark.numerics
+
 STEP = 3  # the test video's square moves 3 pixels right per frame
 
 

@@ -16,6 +16,8 @@ from pytti_nb.models.vqgan import load_vqgan_model
 from pytti_nb.plan import plan
 from pytti_nb.settings import from_dict
 
+pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
+
 
 @pytest.fixture(scope="module")
 def models():

@@ -29,6 +29,8 @@ from pytti_nb.models.vqgan import (
     save_taming_checkpoint,
 )
 
+pytestmark = pytest.mark.numerics
+
 
 def taming_config(target=TARGET_VQ, *, n_embed=16, embed_dim=4, ch_mult=(1, 2), size=16, attn=(8,)):
     """A tiny taming config (ch 32: GroupNorm's 32 groups need multiples of 32)."""

@@ -8,6 +8,8 @@ import torch
 from pytti_nb.animation.warp import Warp, identity_grid
 from pytti_nb.image_models import UnlimitedPalette
 
+pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
+
 
 def translation(dx, dy, width, height, **kw):
     """A warp whose content moves dx pixels right and dy pixels down."""

@@ -6,7 +6,8 @@
 # package list (tools/colab/pip-freeze.gpu.txt). pytti-nb then goes in by the notebook's own
 # install line, as on Colab, and nothing Colab ships may change. Then the tests run there: the
 # engine, the command line, animation, the studio's kernel side on ipykernel 6.17's loop, Colab's
-# own branches of the notebook, and the classic Notebook in headless Chromium.
+# own branches of the notebook, the classic Notebook in headless Chromium, and every test whose
+# outcome rests on floating point, on torch's plain CPU kernels.
 #
 # Set COLAB_VENV to keep the environment elsewhere (it is reused while its inputs are unchanged),
 # and PYTHON313 to name the interpreter.
@@ -68,10 +69,10 @@ fi
 "$VENV/bin/python" -m pip freeze --all > "$VENV/colab-after.txt"
 "$VENV/bin/python" tools/colab/versions.py changed "$VENV/colab-before.txt" "$VENV/colab-after.txt"
 
-# The engine, the command line, animation, the studio's kernel side, Colab's branches of the
-# notebook, and the classic Notebook in a browser, on Colab's stack.
-exec "${PYTEST[@]}" "$@" \
-  tests/test_render_e2e.py tests/test_cli.py tests/test_animation.py tests/test_warp.py \
-  tests/test_ui_runner.py tests/test_ui_studio.py tests/test_ui_panel.py tests/test_notebook.py \
-  tests/test_colab_notebook.py tests/test_share.py tests/test_ui_compat.py tests/test_vqgan_image.py \
-  tests/browser/test_studio_classic.py
+# On Colab's stack, and on torch's plain kernels (ATEN_CPU_CAPABILITY=default: a second set of
+# CPU kernels besides the native one `make test` uses): the engine, the command line, animation,
+# the studio's kernel side, Colab's branches of the notebook, the classic Notebook in a browser
+# (marked colab_stack or colab_env), and every test whose outcome rests on floating point
+# (marked numerics).
+export ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default}
+exec "${PYTEST[@]}" -m "colab_stack or colab_env or numerics" --ignore=tests/colab "$@" tests
