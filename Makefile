@@ -30,8 +30,10 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 demo: $(RUNTIME)
 	$(BIN)/python -m pytti_nb render examples/demo.yaml examples/animation-2d.yaml --set allow_overwrite=true
 
+# Two workers, each taking whole test files (module fixtures such as a JupyterLab server or a
+# Ray instance start once).
 test: $(DEV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Colab's own package versions on Python 3.13 (tools/colab_env.sh builds .venv-colab), the
 # install checked against them, and the tests that must hold there; CI runs it after `test`.

@@ -44,7 +44,7 @@ if [ ! -f "$STAMP" ] || [ -n "$(find "${INPUTS[@]}" -newer "$STAMP" 2>/dev/null)
   read -r -a BASE <<< "$("$VENV/bin/python" tools/colab/versions.py base)"
   "${PIP[@]}" "${BASE[@]}"
   # Test tools Colab lacks; the constraints hold every Colab package where it is.
-  "${PIP[@]}" "hypothesis>=6.100" "playwright>=1.50,<2"
+  "${PIP[@]}" "hypothesis>=6.100" "pytest-xdist>=3.5" "playwright>=1.50,<2"
   # ipyevents' wheel enables its classic-Notebook extension without installing its files (Colab
   # fetches widget code from a CDN instead): put them where the classic Notebook looks.
   "$VENV/bin/jupyter" nbextension install --py --sys-prefix ipyevents >/dev/null
@@ -75,4 +75,5 @@ fi
 # (marked colab_stack or colab_env), and every test whose outcome rests on floating point
 # (marked numerics).
 export ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default}
-exec "${PYTEST[@]}" -m "colab_stack or colab_env or numerics" --ignore=tests/colab "$@" tests
+exec "${PYTEST[@]}" -n 2 --dist loadfile -m "colab_stack or colab_env or numerics" \
+  --ignore=tests/colab "$@" tests
