@@ -47,7 +47,7 @@ if [ ! -f "$STAMP" ] || [ -n "$(find "${INPUTS[@]}" -newer "$STAMP" 2>/dev/null)
   "${PIP[@]}" "hypothesis>=6.100" "pytest-xdist>=3.5" "playwright>=1.50,<2"
   # ipyevents' wheel enables its classic-Notebook extension without installing its files (Colab
   # fetches widget code from a CDN instead): put them where the classic Notebook looks.
-  "$VENV/bin/jupyter" nbextension install --py --sys-prefix ipyevents >/dev/null
+  "$VENV/bin/jupyter" nbextension install --py --sys-prefix ipyevents >/dev/null 2>&1
   "$VENV/bin/python" -m pip freeze --all > "$VENV/colab-before.txt"
   touch "$STAMP"
 fi

@@ -13,6 +13,7 @@ from browser_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     CLASSIC_SETTINGS,
+    TINY_SETTINGS,
     TOKEN,
     Server,
     free_port,
@@ -60,37 +61,46 @@ def page(chromium, tmp_path):
     pg.context.close()
 
 
-# Module scope: starting JupyterLab, its kernel and the notebook costs far more than a test, so
-# the JupyterLab tests share one server (and one open notebook, see test_studio_jupyterlab.py).
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 serving a fresh studio copy; yields the Server."""
-    tmp_path = tmp_path_factory.mktemp("lab")
+def jupyter_server(tmp_path, app: str, settings: str = TINY_SETTINGS) -> Server:
+    """A Jupyter server (`python -m jupyterlab` or `notebook`) on 127.0.0.1 with its token,
+    serving a fresh studio copy whose tiny.yaml holds `settings`."""
     workdir = tmp_path / "work"
-    make_studio_copy(workdir)
+    make_studio_copy(workdir, settings=settings)
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        "--ServerApp.allow_root=True",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={workdir}",
-        "--ServerApp.terminals_enabled=False",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    server = Server(
+    server_app = "ServerApp" if app == "jupyterlab" else "NotebookApp"
+    options = {
+        "ip": "127.0.0.1",
+        "port": port,
+        "port_retries": 0,
+        "allow_root": True,
+        "terminals_enabled": False,
+        # JupyterLab's server (jupyter_server 2) and the classic one name these two differently
+        **({"root_dir": workdir} if app == "jupyterlab" else {"notebook_dir": workdir}),
+        **({} if app == "jupyterlab" else {"token": TOKEN}),
+    }
+    cmd = [sys.executable, "-m", app, "--no-browser"]
+    cmd += [f"--{server_app}.{name}={value}" for name, value in options.items()]
+    if app == "jupyterlab":
+        cmd += [
+            f"--IdentityProvider.token={TOKEN}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+    return Server(
         cmd,
         workdir=workdir,
         env=jupyter_env(tmp_path / "jupyter"),
         url=f"http://127.0.0.1:{port}",
         ready_path=f"/api/status?token={TOKEN}",
-        log=tmp_path / "jupyterlab.log",
+        log=tmp_path / f"{app}.log",
     )
+
+
+# Module scope: starting JupyterLab, its kernel and the notebook costs far more than a test, so
+# the JupyterLab tests share one server (and one open notebook, see test_studio_jupyterlab.py).
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """JupyterLab on 127.0.0.1 serving a fresh studio copy; yields the Server."""
+    server = jupyter_server(tmp_path_factory.mktemp("lab"), "jupyterlab")
     yield server
     server.stop()
 
@@ -99,31 +109,7 @@ def lab_server(tmp_path_factory):
 def classic_server(tmp_path_factory):
     """The classic Notebook (6.5, Colab's generation of front end) on 127.0.0.1 serving a fresh
     studio copy whose settings leave the perceptor at its default; yields the Server."""
-    tmp_path = tmp_path_factory.mktemp("classic")
-    workdir = tmp_path / "work"
-    make_studio_copy(workdir, settings=CLASSIC_SETTINGS)
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "notebook",
-        "--no-browser",
-        "--NotebookApp.ip=127.0.0.1",
-        f"--NotebookApp.port={port}",
-        "--NotebookApp.port_retries=0",
-        "--NotebookApp.allow_root=True",
-        f"--NotebookApp.token={TOKEN}",
-        f"--NotebookApp.notebook_dir={workdir}",
-        "--NotebookApp.terminals_enabled=False",
-    ]
-    server = Server(
-        cmd,
-        workdir=workdir,
-        env=jupyter_env(tmp_path / "jupyter"),
-        url=f"http://127.0.0.1:{port}",
-        ready_path=f"/api/status?token={TOKEN}",
-        log=tmp_path / "notebook.log",
-    )
+    server = jupyter_server(tmp_path_factory.mktemp("classic"), "notebook", CLASSIC_SETTINGS)
     yield server
     server.stop()
 
