@@ -6,6 +6,7 @@ import signal
 import sys
 
 from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
+from .pytti_import import ALLOW_ENV_HELP
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: please report it with the traceback
@@ -54,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="DIR", help="continue the run saved in DIR (a run folder, ROOT/NAME)"
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
     v = sub.add_parser("validate", help="check a settings file (ours or PyTTI's) without rendering")
     v.add_argument("settings")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
     i = sub.add_parser("import-pytti", help="convert a PyTTI settings file to pytti_nb's")
     i.add_argument(
         "source",
@@ -72,13 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one setting after the conversion (PyTTI's own keys, such as ViTB16, "
         "before it), e.g. --set perceptors=[demo]",
     )
+    i.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
     s = sub.add_parser(
         "share", help="write a copy of the notebook that opens with these settings, to share"
     )
     s.add_argument("settings", help="the settings: YAML, JSON, a PNG of ours, or PyTTI's")
     s.add_argument("dest", help="the notebook to write (.ipynb; an existing file is kept)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
     sub.add_parser("settings-table", help="print the settings table in Markdown")
+
     from .sweep.command import add_arguments as add_sweep_arguments
 
     add_sweep_arguments(
@@ -144,7 +150,7 @@ def validate_command(args) -> int:
     from .plan import plan_dict
     from .settings import read_render_settings
 
-    data, notes, dropped = read_render_settings(args.settings, args.set)
+    data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
     _print_notes(dropped)
     p = plan_dict(data, source=args.settings)
@@ -167,7 +173,7 @@ def import_command(args) -> int:
     from .pytti_import import import_pytti
     from .settings import read_settings_dict, save_settings
 
-    ours, notes = import_pytti(read_settings_dict(args.source), args.set)
+    ours, notes = import_pytti(read_settings_dict(args.source), args.set, allow_env=args.allow_env)
     _report_conversion(args.source, notes)
     settings = plan_dict(ours, source=args.source).settings
     save_settings(settings, args.dest)
@@ -181,7 +187,7 @@ def share_command(args) -> int:
     from .settings import read_render_settings
     from .share import write_shared_notebook
 
-    data, notes, _ = read_render_settings(args.settings, args.set)
+    data, notes, _ = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
     settings = plan_dict(data, source=args.settings).settings
     print(f"wrote {write_shared_notebook(settings, args.dest)}")
@@ -217,7 +223,9 @@ def render_command(args) -> int:
             if path is None:
                 data = apply_overrides({}, overrides)
             else:
-                data, notes, dropped = read_render_settings(path, overrides)
+                data, notes, dropped = read_render_settings(
+                    path, overrides, allow_env=args.allow_env
+                )
                 _report_conversion(path, notes)
                 _print_notes(dropped)
             plans.append(plan_dict(data, source=str(path or "settings")))

@@ -10,7 +10,7 @@ from .errors import PyttiError, SettingsError, clipped, shown
 from .images import check_image_file
 from .media.video import file_stamp
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
-from .settings import expression_names
+from .settings import cache_dir_of, expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
@@ -121,10 +121,10 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             )
     motion = parse_motion(s, problems, names)
     for spec in s.perceptors if check_models else ():
-        attempt("perceptors", check_perceptor_spec, spec, cache_dir=s.models_cache_dir or None)
+        attempt("perceptors", check_perceptor_spec, spec, cache_dir=cache_dir_of(s))
     attempt("file_namespace", validate_namespace, s.file_namespace)
-    cache = Path(s.models_cache_dir).expanduser() if s.models_cache_dir else None
-    if cache is not None and cache.exists() and not cache.is_dir():
+    cache = cache_dir_of(s)
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
         problems.append(
             f"models_cache_dir: {shown(s.models_cache_dir)} is a file; give a folder "
             "(it is created if missing) or leave it empty for open_clip's cache"
@@ -312,7 +312,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
             )
         elif check_models:
             try:
-                check_depth_model(s.depth_model, s.models_cache_dir or None)
+                check_depth_model(s.depth_model, cache_dir_of(s))
             except PyttiError as e:
                 problems.append(f"depth_model: {e}")
     flows = s.animation_mode == "Video Source" or (
@@ -322,7 +322,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
         from .models.flow import check_flow_model
 
         try:
-            check_flow_model(s.flow_model, s.models_cache_dir or None)
+            check_flow_model(s.flow_model, cache_dir_of(s))
         except PyttiError as e:
             problems.append(f"flow_model: {e}")
     if len(problems) > before:
@@ -433,7 +433,7 @@ def _vqgan_size(s, width, height, check_models, attempt, problems):
     multiple of the model's factor (PyTTI's rule); the model is checked when check_models."""
     from .models.vqgan import check_vqgan_model, vqgan_factor
 
-    cache, known = s.models_cache_dir or None, len(problems)
+    cache, known = cache_dir_of(s), len(problems)
     if check_models:
         attempt("vqgan_model", check_vqgan_model, s.vqgan_model, cache)
     factor = attempt("vqgan_model", vqgan_factor, s.vqgan_model, cache)

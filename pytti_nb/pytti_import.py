@@ -88,6 +88,11 @@ HYDRA_KEYS = {
 }
 PYTTI_STANDARD_DEFAULTS = ["_self_", {"conf": "_empty"}]  # the defaults list of default.yaml
 RESOLVERS = ("user_cache", "now", "path_join", "oc.env")
+USER_CACHE = "~/.cache"  # ${user_cache:}: PyTTI's ~/.cache, written unexpanded
+ALLOW_ENV_HELP = (
+    "let a PyTTI file's ${oc.env:NAME} read environment variables (their values go into the "
+    "run's files; without this a file cannot read your environment)"
+)
 _INNERMOST = re.compile(r"\$\{([^${}]*)\}")
 MAX_INTERPOLATED = 20_000  # characters of one value after its ${...} are resolved
 MAX_INTERPOLATIONS = 1_000  # ${...} resolved in one value
@@ -227,11 +232,13 @@ def _batch(body: str):
         ) from None
 
 
-def import_pytti(data: dict, overrides=()) -> tuple[dict, list[str]]:
+def import_pytti(data: dict, overrides=(), *, allow_env: bool = False) -> tuple[dict, list[str]]:
     """Our settings for a PyTTI mapping with 'key=value' overrides, and the conversion notes.
 
     Overrides of PyTTI's own keys (ViTB16=true, models_parent_dir=...) apply before the
     conversion, overrides of ours after it: they satisfy what the file lacks (perceptors=...).
+    The file's ${oc.env:...} may read the environment only with `allow_env` (the person
+    rendering says so); each variable read is noted.
     """
     from .settings import apply_overrides, kind_of
 
@@ -243,11 +250,11 @@ def import_pytti(data: dict, overrides=()) -> tuple[dict, list[str]]:
     ours = schema_by_name()
     before = {k: v for k, v in sets.items() if k not in ours and _hydra_name(k) in pytti_keys()}
     after = {k: v for k, v in sets.items() if k not in before}
-    converted, notes = from_pytti({**data, **before}, given=set(after))
+    converted, notes = from_pytti({**data, **before}, given=set(after), allow_env=allow_env)
     return {**converted, **after}, notes
 
 
-def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
+def from_pytti(data: dict, *, given=(), allow_env: bool = False) -> tuple[dict, list[str]]:
     """Our settings mapping for a PyTTI one, and a note on every key dropped or changed.
 
     Keys the file leaves out take PyTTI's own defaults (noted where they differ from ours and
@@ -258,7 +265,7 @@ def from_pytti(data: dict, *, given=()) -> tuple[dict, list[str]]:
         raise SettingsError([f"PyTTI settings: expected a mapping, got {type(data).__name__}"])
     notes, problems = [], []
     data = _without_hydra_keys(data, notes)
-    full = _resolved({**pytti_defaults(), **data}, problems)
+    full = _resolved({**pytti_defaults(), **data}, problems, notes, allow_env=allow_env)
     known = schema_by_name()
     ours, at_default, unknown = {}, [], []
     if "perceptors" not in data and "perceptors" not in given:
@@ -328,12 +335,15 @@ def _without_hydra_keys(data, notes) -> dict:
     return out
 
 
-def _resolved(full: dict, problems) -> dict:
-    """The mapping with every ${...} interpolation resolved as OmegaConf and PyTTI did.
+def _resolved(full: dict, problems, notes, *, allow_env: bool) -> dict:
+    """The mapping with every ${...} interpolation resolved as OmegaConf and PyTTI did, except
+    that nothing of the machine gets in unasked: ${oc.env:...} reads the environment only with
+    `allow_env`, and paths stay as written (no absolute path of this machine is made).
 
     ${user_cache:} as models_parent_dir is pytti_nb's own model cache (empty), and ${now:...}
     as the seed draws a seed (PyTTI's default: the clock's microseconds).
     """
+    environment = _Environment(allow_env)
     out = dict(full)
     if out.get("models_parent_dir") == "${user_cache:}":
         out["models_parent_dir"] = ""
@@ -356,7 +366,7 @@ def _resolved(full: dict, problems) -> dict:
         busy.add(key)
         value = out[key]
         if isinstance(value, str) and "${" in value:
-            value = _interpolate(value, value_of)
+            value = _interpolate(value, value_of, environment)
         busy.discard(key)
         done[key] = value
         return value
@@ -368,20 +378,58 @@ def _resolved(full: dict, problems) -> dict:
             busy.clear()
             problems.append(f"{_name(key)}: {shown(out[key])}: {e}")
             done[key] = out[key]
+    notes.extend(environment.notes())
     return out
+
+
+class _Environment:
+    """The environment variables a file's ${oc.env:...} may read: none unless the person
+    rendering allowed it; remembers what was read, and what was asked for in vain."""
+
+    def __init__(self, allowed: bool):
+        self.allowed = allowed
+        self.read, self.defaulted = [], []
+
+    def get(self, expr: str, var: str, default: str | None):
+        """The variable's value, its default when not allowed or not set, else _Unresolvable."""
+        if self.allowed and var in os.environ:
+            self.read.append(var)
+            return os.environ[var]
+        if default is not None:
+            if not self.allowed:
+                self.defaulted.append((var, default))
+            return default
+        if not self.allowed:
+            raise _Unresolvable(
+                f"${{{expr}}} reads the environment variable {shown(var)}; a settings file reads "
+                "your environment only when you allow it (--allow-env, or the studio's 'let "
+                "PyTTI files read environment variables'), as its value goes into the run's "
+                "files"
+            )
+        raise _Unresolvable(f"${{{expr}}}: the environment variable {shown(var)} is not set")
+
+    def notes(self) -> list[str]:
+        """What the report says: each variable read, each one not read."""
+        read = sorted(set(self.read))
+        notes = [f"read the environment variable {shown(v)} (allowed)" for v in read]
+        return notes + [
+            f"the environment variable {shown(v)} was not read (not allowed: --allow-env); "
+            f"the file's default {shown(d)} is used"
+            for v, d in dict(self.defaulted).items()
+        ]
 
 
 class _Unresolvable(Exception):
     """An interpolation that cannot be resolved; the message says why."""
 
 
-def _interpolate(text: str, value_of):
+def _interpolate(text: str, value_of, environment):
     """Text with each ${...} resolved, innermost first; one whole ${...} keeps its value's type."""
     for _ in range(MAX_INTERPOLATIONS):
         m = _INNERMOST.search(text)
         if m is None:
             return text
-        value = _evaluate(m.group(1).strip(), value_of)
+        value = _evaluate(m.group(1).strip(), value_of, environment)
         if m.span() == (0, len(text)):
             return value
         text = text[: m.start()] + ("" if value is None else str(value)) + text[m.end() :]
@@ -390,27 +438,21 @@ def _interpolate(text: str, value_of):
     raise _Unresolvable(f"it needs more than {MAX_INTERPOLATIONS} interpolations")
 
 
-def _evaluate(expr: str, value_of):
+def _evaluate(expr: str, value_of, environment):
     """The value of one interpolation: a key of the file or one of PyTTI's resolvers."""
     name, colon, arg = expr.partition(":")
     if not colon:
         return value_of(expr)
     if name == "user_cache":
-        return str(Path.home() / ".cache")
+        return USER_CACHE  # the same folder, without this machine's home in the run's files
     if name == "now":
         return datetime.datetime.now().strftime(arg)
-    if name == "path_join":
+    if name == "path_join":  # joined as written: a relative path stays relative
         first, _, second = arg.partition(",")
-        return str((Path(first.strip()) / Path(second.strip())).resolve())
+        return str(Path(first.strip()) / Path(second.strip()))
     if name == "oc.env":
         var, comma, default = arg.partition(",")
-        if var.strip() in os.environ:
-            return os.environ[var.strip()]
-        if comma:
-            return default.strip()
-        raise _Unresolvable(
-            f"${{{expr}}}: the environment variable {shown(var.strip())} is not set"
-        )
+        return environment.get(expr, var.strip(), default.strip() if comma else None)
     raise _Unresolvable(
         f"{shown('${' + expr + '}')} uses the resolver {shown(name)}, which pytti_nb does not know "
         f"(it knows {', '.join(RESOLVERS)} and references to other settings)"

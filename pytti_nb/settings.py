@@ -205,6 +205,13 @@ def to_yaml(settings: Settings) -> str:
     return yaml.safe_dump(to_dict(settings), sort_keys=False, allow_unicode=True, width=100)
 
 
+def cache_dir_of(settings: Settings) -> str | None:
+    """The folder models download into (models_cache_dir with ~ expanded: a file may write it
+    as ~/... so no machine's home is in it), or None for each library's own cache."""
+    folder = settings.models_cache_dir
+    return str(Path(folder).expanduser()) if folder else None
+
+
 def replace(settings: Settings, **changes) -> Settings:
     """A copy with some settings changed, checked like any other input."""
     return from_dict({**to_dict(settings), **changes})
@@ -373,43 +380,63 @@ def read_settings_dict(path) -> dict:
     return _read_raw(path)[0]
 
 
-def read_settings_file(path, overrides=()) -> tuple[dict, list[str] | None]:
+def read_settings_file(
+    path, overrides=(), *, allow_env: bool = False
+) -> tuple[dict, list[str] | None]:
     """Our settings mapping from a file of ours or of PyTTI's (converted: see pytti_import),
-    with 'key=value' overrides on top; and the conversion notes, None for a file of ours."""
+    with 'key=value' overrides on top; and the conversion notes, None for a file of ours.
+    A PyTTI file's ${oc.env:...} reads the environment only with `allow_env`."""
     data, text, pytti_form = _read_raw(path)
-    return settings_source(data, text, overrides, pytti=pytti_form, source=str(path))
+    return settings_source(
+        data, text, overrides, pytti=pytti_form, source=str(path), allow_env=allow_env
+    )
 
 
-def read_render_settings(path, overrides=()) -> tuple[dict, list[str] | None, list[str]]:
+def read_render_settings(
+    path, overrides=(), *, allow_env: bool = False
+) -> tuple[dict, list[str] | None, list[str]]:
     """Like read_settings_file, for a render: the file's output_root and allow_overwrite are
     not used (only the overrides' are); the third item notes each one dropped."""
     data, text, pytti_form = _read_raw(path)
     given = apply_overrides({}, overrides)
     user = {k: given[k] for k in OUTPUT_CHOICES if k in given}
     data, dropped = output_choices_from_user(data, _file_label(path), user)
-    converted, notes = settings_source(data, text, overrides, pytti=pytti_form, source=str(path))
+    converted, notes = settings_source(
+        data, text, overrides, pytti=pytti_form, source=str(path), allow_env=allow_env
+    )
     return converted, notes, dropped
 
 
-def render_settings_from_text(text: str, source: str) -> tuple[dict, list[str] | None, list[str]]:
+def render_settings_from_text(
+    text: str, source: str, *, allow_env: bool = False
+) -> tuple[dict, list[str] | None, list[str]]:
     """Like read_render_settings, for settings text (a shared notebook's): the text's output
     choices are not used, and the third item notes each one dropped."""
     data, pytti_form = parse_settings_text(text, source)
     data, dropped = output_choices_from_user(data, _label(source))
-    converted, notes = settings_source(data, text, pytti=pytti_form, source=source)
+    converted, notes = settings_source(
+        data, text, pytti=pytti_form, source=source, allow_env=allow_env
+    )
     return converted, notes, dropped
 
 
-def settings_from_text(text: str, overrides=(), *, source="pasted settings", suffix=".yaml"):
+def settings_from_text(
+    text: str, overrides=(), *, source="pasted settings", suffix=".yaml", allow_env=False
+):
     """Like read_settings_file, for settings text: ours in YAML or JSON, or PyTTI's in any of
     its forms (a Hydra file, a _settings.txt, the notebook's printed dict)."""
     data, pytti_form = parse_settings_text(text, source, suffix)
-    return settings_source(data, text, overrides, pytti=pytti_form, source=source)
+    return settings_source(
+        data, text, overrides, pytti=pytti_form, source=source, allow_env=allow_env
+    )
 
 
-def settings_source(data, text="", overrides=(), *, pytti=False, source="settings"):
+def settings_source(
+    data, text="", overrides=(), *, pytti=False, source="settings", allow_env=False
+):
     """A raw mapping (and its text) as our settings plus overrides, converting PyTTI's; and the
-    conversion notes, None when the mapping is ours."""
+    conversion notes, None when the mapping is ours. A PyTTI mapping's ${oc.env:...} reads
+    the environment only with `allow_env` (see pytti_import)."""
     from .pytti_import import import_pytti, is_pytti
 
     if not isinstance(data, dict):
@@ -420,7 +447,7 @@ def settings_source(data, text="", overrides=(), *, pytti=False, source="setting
             ]
         )
     if pytti or is_pytti(data, text):
-        return import_pytti(data, overrides)
+        return import_pytti(data, overrides, allow_env=allow_env)
     return apply_overrides(data, overrides), None
 
 

@@ -24,7 +24,7 @@ from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
 from ..plan import RunPlan, plan
 from ..schema import Settings
-from ..settings import replace, split_changes, to_dict
+from ..settings import cache_dir_of, replace, split_changes, to_dict
 from ..targets import to_tensor
 from ..timing import StageTimer
 from .assets import load_assets
@@ -140,9 +140,7 @@ class Renderer:
         wanted = s.animation_mode == "3D" or "depth_stabilization_weight" not in run_plan.off
         if not wanted or is_flat(s.depth_model):
             return None
-        return self.models.depth(
-            s.depth_model, device=self.device, cache_dir=s.models_cache_dir or None
-        )
+        return self.models.depth(s.depth_model, device=self.device, cache_dir=cache_dir_of(s))
 
     def _load_flow_model(self, run_plan):
         """The optical flow model of a Video Source run, or of 3D flow stabilisation."""
@@ -152,17 +150,13 @@ class Renderer:
         )
         if not wanted:
             return None
-        return self.models.flow(
-            s.flow_model, device=self.device, cache_dir=s.models_cache_dir or None
-        )
+        return self.models.flow(s.flow_model, device=self.device, cache_dir=cache_dir_of(s))
 
     def _load_vqgan(self, s):
         """The VQGAN of a VQGAN run (None for the other image models)."""
         if s.image_model != "VQGAN":
             return None
-        return self.models.vqgan(
-            s.vqgan_model, device=self.device, cache_dir=s.models_cache_dir or None
-        )
+        return self.models.vqgan(s.vqgan_model, device=self.device, cache_dir=cache_dir_of(s))
 
     def _new_optimizer(self):
         """A fresh optimiser (the `optimizer` setting) over the image's parameter groups."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..device import pick_device
+from ..settings import cache_dir_of
 
 
 class ModelCache:
@@ -62,7 +63,7 @@ class ModelCache:
                 spec,
                 device=device,
                 precision=settings.precision,
-                cache_dir=settings.models_cache_dir or None,
+                cache_dir=cache_dir_of(settings),
             )
             for spec in settings.perceptors
         ]

@@ -2,6 +2,8 @@
 
 import argparse
 
+from ..pytti_import import ALLOW_ENV_HELP
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sweep subcommand's arguments."""
@@ -44,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="render at most N at once (default: as many as the GPUs, or the cores, allow)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only errors")
+    parser.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
 
 
 def sweep_command(args) -> int:
@@ -56,7 +59,7 @@ def sweep_command(args) -> int:
     from .runner import run_sweep
     from .spec import load_sweep
 
-    spec = load_sweep(args.sweep, out=args.out, overrides=args.set)
+    spec = load_sweep(args.sweep, out=args.out, overrides=args.set, allow_env=args.allow_env)
     report = None if args.quiet else print
     cli._print_notes(spec.dropped)
     if report:

@@ -92,7 +92,7 @@ class Render:
     settings: dict  # the raw settings to render
 
 
-def load_sweep(path, *, out=None, overrides=()) -> SweepSpec:
+def load_sweep(path, *, out=None, overrides=(), allow_env=False) -> SweepSpec:
     """Read and check a sweep file; its output folder is `out` (the --out option), else
     `<the default output_root>/<file name>`."""
     path = Path(path)
@@ -105,24 +105,32 @@ def load_sweep(path, *, out=None, overrides=()) -> SweepSpec:
         raise SettingsError([f"{label}: not valid YAML: {shown(str(e), 400)}"]) from None
     return parse_sweep(
         data, source=str(path), folder=path.parent, out=out, overrides=overrides,
-        default_name=path.stem,
+        default_name=path.stem, allow_env=allow_env,
     )  # fmt: skip
 
 
 def parse_sweep(
-    data, *, source="sweep", folder=".", out=None, overrides=(), default_name="sweep"
+    data,
+    *,
+    source="sweep",
+    folder=".",
+    out=None,
+    overrides=(),
+    default_name="sweep",
+    allow_env=False,
 ) -> SweepSpec:
     """Check a sweep mapping completely, raising one SettingsError with every problem.
 
     Paths in it are relative to `folder`; without `out`, the output folder is
-    `<the default output_root>/<default_name>` (the mapping's own `out:` is not used).
+    `<the default output_root>/<default_name>` (the mapping's own `out:` is not used). A PyTTI
+    base reads the environment only with `allow_env`.
     """
     problems = []
     if not isinstance(data, dict):
         raise SettingsError([f"{source}: expected a mapping with base: and grid:, zip: or seeds:"])
     _check_sections(data, source, problems)
     folder = Path(folder)
-    base, notes = _base(data, folder, problems)
+    base, notes = _base(data, folder, problems, allow_env)
     base, dropped = output_choices_from_user(base, "base")
     if "out" in data:
         dropped.append(
@@ -232,14 +240,14 @@ def _check_sections(data, source, problems):
         )
 
 
-def _base(data, folder, problems) -> tuple[dict, tuple | None]:
+def _base(data, folder, problems, allow_env=False) -> tuple[dict, tuple | None]:
     """The base settings (ours, converted from PyTTI's) and the conversion notes."""
     raw = data.get("base")
     try:
         if isinstance(raw, str) and raw.strip():
-            base, notes = read_settings_file(folder / raw)
+            base, notes = read_settings_file(folder / raw, allow_env=allow_env)
         elif isinstance(raw, dict):
-            base, notes = settings_source(raw, source="base")
+            base, notes = settings_source(raw, source="base", allow_env=allow_env)
         else:
             if "base" in data:
                 problems.append(

@@ -64,9 +64,12 @@ def settings_from_upload(name: str, content: bytes) -> dict:
     return upload_settings(name, content)[0]
 
 
-def upload_settings(name: str, content: bytes) -> tuple[dict, list[str] | None]:
+def upload_settings(
+    name: str, content: bytes, *, allow_env: bool = False
+) -> tuple[dict, list[str] | None]:
     """Our settings mapping in an uploaded PNG (written by pytti_nb), YAML, JSON or PyTTI file,
-    and the notes of a PyTTI file's conversion (None for ours)."""
+    and the notes of a PyTTI file's conversion (None for ours); a PyTTI file reads the
+    environment only with `allow_env`."""
     suffix = Path(name).suffix.lower()
     if suffix not in SETTINGS_SUFFIXES:
         raise SettingsError(
@@ -85,17 +88,19 @@ def upload_settings(name: str, content: bytes) -> tuple[dict, list[str] | None]:
             text = bytes(content).decode("utf-8")
         except UnicodeDecodeError:
             raise SettingsError([f"{shown(name)}: not a text file (UTF-8)"]) from None
-        return settings_from_text(text, source=shown(name), suffix=suffix)
+        return settings_from_text(text, source=shown(name), suffix=suffix, allow_env=allow_env)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(bytes(content))
-        return read_settings_file(path)
+        return read_settings_file(path, allow_env=allow_env)
 
 
-def pasted_settings(text: str, current: dict) -> tuple[dict, list[str] | None]:
+def pasted_settings(
+    text: str, current: dict, *, allow_env: bool = False
+) -> tuple[dict, list[str] | None]:
     """Pasted settings over the current ones: ours ('name: value' YAML or JSON) change only the
     keys pasted; PyTTI's (detected) set every setting PyTTI has, with its defaults."""
-    data, notes = settings_from_text(text)
+    data, notes = settings_from_text(text, allow_env=allow_env)
     if notes is None and not data:
         raise SettingsError(
             ["pasted settings: expected 'name: value' lines, e.g. 'scenes: a red circle'"]
@@ -138,6 +143,11 @@ class SettingsFiles:
             "(ours, or PyTTI's YAML, JSON or printed SETTINGS) and press Apply",
         )
         self.apply_button = widgets.Button(description="Apply pasted", icon="paste")
+        self.allow_env = tip(
+            widgets.Checkbox(value=False, description="let PyTTI files read environment variables"),
+            "A PyTTI file's ${oc.env:NAME} copies an environment variable (a token, a key) into "
+            "the run's settings and every PNG; tick only for a file you trust",
+        )
         self.share_button = tip(
             widgets.Button(description="Share as notebook", icon="share-alt"),
             "Save a copy of this notebook that opens with these settings (in Colab, Jupyter or "
@@ -173,7 +183,7 @@ class SettingsFiles:
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.path, self.save_button, self.load_button]),
-                self.upload,
+                widgets.HBox([self.upload, self.allow_env]),
                 widgets.HBox([self.yaml, self.apply_button]),
                 widgets.HBox([self.share_button, self.download]),
                 widgets.HBox([self.resume_path, self.resume_button]),
@@ -198,7 +208,10 @@ class SettingsFiles:
         """Load settings from the path box (a file of ours or PyTTI's)."""
         name = self.path.value
         self._attempt(
-            lambda: self._loaded(read_settings_file(Path(name).expanduser()), f"loaded {name}")
+            lambda: self._loaded(
+                read_settings_file(Path(name).expanduser(), allow_env=self.allow_env.value),
+                f"loaded {name}",
+            )
         )
 
     def load_upload(self) -> None:
@@ -207,14 +220,21 @@ class SettingsFiles:
         if not files:
             return
         name, content = files[0]
-        self._attempt(lambda: self._loaded(upload_settings(name, content), f"loaded {name}"))
+        allow_env = self.allow_env.value
+        self._attempt(
+            lambda: self._loaded(
+                upload_settings(name, content, allow_env=allow_env), f"loaded {name}"
+            )
+        )
         clear_upload(self.upload)  # so dropping the same file again loads it again
 
     def apply_yaml(self) -> None:
         """Load the settings pasted in the copy box (ours or PyTTI's)."""
         self._attempt(
             lambda: self._loaded(
-                pasted_settings(self.yaml.value, to_dict(self._get())),
+                pasted_settings(
+                    self.yaml.value, to_dict(self._get()), allow_env=self.allow_env.value
+                ),
                 "applied the pasted settings",
             )
         )
