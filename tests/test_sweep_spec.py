@@ -307,3 +307,38 @@ def test_a_sweep_file_is_read_within_the_settings_bounds(tmp_path):
     path.write_bytes(b"base: {}\nseeds: \xff\n")
     with pytest.raises(SettingsError, match="not UTF-8"):
         load_sweep(path)
+
+
+def test_seeds_and_list_valued_settings_vary_under_grid_and_zip_alike(base, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from pytti_nb.sweep.manifest import Manifest
+    from pytti_nb.sweep.spec import resolved_axes
+
+    base = {**base, "depth_model": "none"}
+    for section in ("grid", "zip"):
+        renders = expand(sweep(base, tmp_path, **{section: {"seed": [11, 12, 13]}}), seed=0)
+        assert [(r.name, r.settings["seed"]) for r in renders] == [
+            ("seed-11", 11), ("seed-12", 12), ("seed-13", 13),
+        ]  # fmt: skip
+    quaternions = [[1, 0, 0, 0], "[0.7071, 0.7071, 0, 0]"]
+    spec = sweep(
+        base,
+        tmp_path,
+        set={"animation_mode": "3D"},
+        grid={"seed": [5, 6], "perceptors": [["demo"], ["demo", "demo"]]},
+        zip={"rotate_3d": quaternions, "cutouts": [2, 4]},
+    )
+    renders = expand(spec, seed=0)
+    assert len(renders) == 2 * 2 * 2 and len({r.name for r in renders}) == 8
+    first = {"seed": 5, "perceptors": ["demo"], "rotate_3d": [1, 0, 0, 0], "cutouts": 2}
+    assert renders[0].values == first
+    assert renders[-1].settings["perceptors"] == ["demo", "demo"]
+    assert [a.names for a in resolved_axes(spec, 0)] == [
+        ("seed",), ("perceptors",), ("rotate_3d", "cutouts"),
+    ]  # fmt: skip
+    check_renders(renders)
+    manifest = Manifest(spec, renders, 0)
+    assert [e["values"] for e in manifest.data["renders"]] == [r.values for r in renders]
+    assert problems_of({"base": base, "grid": {"seed": [1, 2]}, "seeds": 2}, tmp_path) == [
+        "seed: given in grid and seeds; vary or fix each setting in one place"
+    ]

@@ -55,6 +55,7 @@ class Axis:
 
     names: tuple[str, ...]
     rows: tuple[tuple, ...]
+    seeds: bool = False  # the seeds: section's axis (rows filled in once the seed is known)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def parse_sweep(
     _check_places(fixed, given, varied, follows, problems)
     total = 1
     for axis in axes:
-        total *= len(axis.rows) if axis.names != ("seed",) else _count(seeds)
+        total *= _count(seeds) if axis.seeds else len(axis.rows)
     if not axes and (not problems or not any(k in data for k in AXIS_SECTIONS)):
         problems.append(f"{source}: nothing varies; give grid:, zip: or seeds:")
     elif total > MAX_RENDERS:
@@ -211,7 +212,7 @@ def expand(spec: SweepSpec, seed: int) -> list[Render]:
 def resolved_axes(spec: SweepSpec, seed: int) -> list[Axis]:
     """The axes with the seeds axis filled in (from the base's seed, or `seed`)."""
     first = _first_seed(spec, seed)
-    return [_seed_axis(spec.seeds, first) if a.names == ("seed",) else a for a in spec.axes]
+    return [_seed_axis(spec.seeds, first) if a.seeds else a for a in spec.axes]
 
 
 def _first_seed(spec: SweepSpec, seed: int) -> int:
@@ -278,7 +279,7 @@ def _axes(data, problems) -> tuple[list[Axis], object, dict]:
         if section == "seeds":
             seeds = _seeds(data["seeds"], problems)
             if seeds is not None:
-                axes.append(Axis(("seed",), ()))
+                axes.append(Axis(("seed",), (), seeds=True))
                 varied.setdefault("seed", []).append("seeds")
             continue
         lists = {}
@@ -341,7 +342,7 @@ def _count(seeds) -> int:
 def _seed_axis(seeds, first) -> Axis:
     """The seeds axis: a list as given, a count as the first seed and the ones after it."""
     values = seeds if not isinstance(seeds, int) else [fold_seed(first + i) for i in range(seeds)]
-    return Axis(("seed",), tuple((s,) for s in values))
+    return Axis(("seed",), tuple((s,) for s in values), seeds=True)
 
 
 def _follows(data, problems) -> tuple[Follow, ...]:
@@ -440,7 +441,7 @@ def _check_tables(base, axes, follows, problems) -> None:
     """Report a follow: table that lacks a value some render needs, before any render."""
     if all(rule.table is None for rule in follows) or any(r.source == "seed" for r in follows):
         return  # nothing to look up, or the seeds are not known yet: expand() checks those
-    axes = [a for a in axes if a.names != ("seed",)]
+    axes = [a for a in axes if not a.seeds]
     found = []
     for rows in itertools.product(*(a.rows for a in axes)):
         settings = {**base}
