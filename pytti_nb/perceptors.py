@@ -106,6 +106,14 @@ def _parse_schema(text, prefix):
             f"perceptor {shown(text)}: a hub model is written 'hf-hub:ORG/NAME' with no '@TAG' "
             "(the weights come from the hub repository)"
         )
+    if prefix == HF_HUB:
+        from pytti_nb.models import network
+
+        problem = network.hub_id_problem(rest)
+        if problem is not None:
+            raise PerceptorError(
+                f"perceptor {shown(text)}: {shown(rest)} is not a valid Hugging Face model id; {problem}"
+            )
     return PerceptorSpec(text)
 
 
@@ -130,6 +138,27 @@ def check_perceptor_spec(text: str, cache_dir: str | None = None) -> None:
     elif spec.kind in ("tag", "file"):
         _check_model_name(text, spec.model)
         _check_pretrained(text, spec)
+
+
+def check_perceptor_weights(text: str, cache_dir: str | None = None) -> None:
+    """Raise PerceptorError when a perceptor's weights are neither cached nor downloadable now.
+
+    This is the check loading makes before it downloads (a cache lookup, else a probe of the
+    host of at most network.PROBE_TIMEOUT_S), so `validate` refuses what `render` would.
+    """
+    check_perceptor_spec(text, cache_dir)
+    spec = parse_perceptor_spec(text)
+    if spec.kind == "tag":
+        from open_clip.pretrained import get_pretrained_cfg
+
+        tag_cfg = get_pretrained_cfg(spec.model, spec.pretrained)
+        if not _cached_tag_weights(tag_cfg, cache_dir):
+            _require_network(spec, _download_host(tag_cfg))
+    elif spec.kind == "hf-hub":
+        from pytti_nb.models import network
+
+        if _cached_hf_snapshot(spec.model[len(HF_HUB) :], cache_dir) is None:
+            _require_network(spec, network.hf_host())
 
 
 def _demo_dir() -> Path:

@@ -10,17 +10,20 @@ Depth is returned in output pixels, the units of 3D motion, mapped as PyTTI mapp
 metres in [0.001, 10] onto [near_plane, far_plane]. Metric models (depth_estimation_type
 "metric") give metres; relative models give inverse depth, which is normalised per image and
 read as 1 m (nearest) to 10 m (farthest) first.
+
+A model's preprocessor_config.json (its input mean, std, size and side multiple) is checked
+when the settings are validated (check_depth_model), by the same check loading uses: a model
+folder nobody vouched for never divides by zero or normalises by a zero std mid-render.
 """
 
-import json
-import re
+import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PyttiError, shown
+from ..errors import PyttiError, reason, shown
 from . import network
 
 NONE = "none"
@@ -28,7 +31,14 @@ DEFAULT = "depth-anything/Depth-Anything-V2-Small-hf"
 METRES = (1e-3, 10.0)  # the metric range PyTTI mapped onto [near_plane, far_plane]
 RELATIVE_METRES = (1.0, 10.0)  # nearest and farthest point of a relative depth map
 MAX_INPUT_PIXELS = 500_000  # PyTTI's cap on the depth model's input area
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+PREPROCESSOR = "preprocessor_config.json"
+MAX_PREPROCESSOR_BYTES = 65_536  # Depth Anything's is about 500 bytes
+DEFAULT_MEAN, DEFAULT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's
+DEFAULT_SIDE, DEFAULT_MULTIPLE = 518, 14  # Depth Anything's input side and patch size
+MAX_SIDE = 4096  # a model's input side (Depth Anything's is 518; MAX_INPUT_PIXELS caps the area)
+MAX_MULTIPLE = 1024
+MAX_ABS_MEAN = 1000.0  # images are in [0, 1]: means near 0.5 and stds near 0.25 are usual
+STD_RANGE = (1e-3, 1e3)  # a std below this multiplies the image by over a thousand
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 ALTERNATIVES = (
     "use depth_model: none (a flat plane: zoom, pan and roll, no parallax), or a local folder "
@@ -57,13 +67,18 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
         exists = False
     if exists:
         _check_folder(spec, folder)
+        preprocessing(spec, folder / PREPROCESSOR)
         return
-    if not HUB_ID.fullmatch(spec):
+    problem = network.hub_id_problem(spec)
+    if problem is not None:
         raise DepthModelError(
-            f"depth_model {shown(spec)} is neither a folder nor a Hugging Face model id (ORG/NAME); "
-            + ALTERNATIVES
+            f"depth_model {shown(spec)} is neither a folder nor a valid Hugging Face model id "
+            f"({problem}); " + ALTERNATIVES
         )
-    if _cached_snapshot(spec, cache_dir) is None and network.surely_offline(network.hf_host()):
+    snapshot = _cached_snapshot(spec, cache_dir)
+    if snapshot is not None:
+        preprocessing(spec, snapshot / PREPROCESSOR)
+    elif network.surely_offline(network.hf_host()):
         raise DepthModelError(
             f"depth_model {shown(spec)} is not downloaded yet and {network.hf_host()} cannot be "
             f"reached (no network?); " + ALTERNATIVES
@@ -157,7 +172,7 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
 
         hf_logging.disable_progress_bar()
         model = AutoModelForDepthEstimation.from_pretrained(spec, cache_dir=cache_dir)
-        settings = _preprocessing(spec, cache_dir)
+        settings = preprocessing(spec, _preprocessor_path(spec, cache_dir))
     except PyttiError:
         raise
     except Exception as e:  # transformers and the hub raise OSError, ValueError, HTTP errors...
@@ -167,24 +182,119 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
     return DepthEstimator(spec, model, device=device, **settings)
 
 
-def _preprocessing(spec, cache_dir) -> dict:
-    """Input normalisation and size from the model's preprocessor_config.json."""
+def _preprocessor_path(spec, cache_dir) -> Path:
+    """Where a model's preprocessor_config.json is (downloading a hub model's if needed)."""
     folder = Path(spec).expanduser()
     if folder.is_dir():
-        path = folder / "preprocessor_config.json"
-    else:
-        from huggingface_hub import hf_hub_download
+        return folder / PREPROCESSOR
+    from huggingface_hub import hf_hub_download
 
-        path = Path(hf_hub_download(spec, "preprocessor_config.json", cache_dir=cache_dir))
-    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    size = config.get("size", {})
-    side = min(size.get("height", 518), size.get("width", 518)) if isinstance(size, dict) else 518
-    return {
-        "mean": config.get("image_mean", [0.485, 0.456, 0.406]),
-        "std": config.get("image_std", [0.229, 0.224, 0.225]),
-        "size": int(side),
-        "multiple": int(config.get("ensure_multiple_of", 14)),
-    }
+    return Path(hf_hub_download(spec, PREPROCESSOR, cache_dir=cache_dir))
+
+
+def preprocessing(spec: str, path: Path) -> dict:
+    """Input mean, std, size and side multiple from a preprocessor_config.json (ImageNet's
+    statistics and Depth Anything's sizes where it is missing), checked; raises
+    DepthModelError naming every bad entry."""
+    config = _read_preprocessor(spec, path)
+    problems = []
+    mean = _numbers(config, "image_mean", DEFAULT_MEAN, (-MAX_ABS_MEAN, MAX_ABS_MEAN), problems)
+    std = _numbers(config, "image_std", DEFAULT_STD, STD_RANGE, problems)
+    multiple = _integer(config, "ensure_multiple_of", DEFAULT_MULTIPLE, MAX_MULTIPLE, problems)
+    side = _side(config, problems)
+    if not problems and multiple > side:
+        problems.append(
+            f"ensure_multiple_of {multiple} is over the input side {side}; "
+            "allowed: at most the side"
+        )
+    if problems:
+        raise DepthModelError(
+            f"depth_model {shown(spec)}: its {PREPROCESSOR} is not usable: "
+            + "; ".join(problems)
+            + "; "
+            + ALTERNATIVES
+        )
+    return {"mean": mean, "std": std, "size": side, "multiple": multiple}
+
+
+def _read_preprocessor(spec, path: Path) -> dict:
+    """The parsed preprocessor_config.json, bounded in size and nesting; {} when absent."""
+    from ..settings import load_json
+
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PREPROCESSOR_BYTES + 1)
+        if len(data) > MAX_PREPROCESSOR_BYTES:
+            raise ValueError(f"it is over {MAX_PREPROCESSOR_BYTES} bytes")
+        config = load_json(data.decode("utf-8"))
+    except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise DepthModelError(
+            f"depth_model {shown(spec)}: its {PREPROCESSOR} cannot be read ({reason(e)}); "
+            + ALTERNATIVES
+        ) from None
+    if not isinstance(config, dict):
+        raise DepthModelError(
+            f"depth_model {shown(spec)}: its {PREPROCESSOR} holds {shown(config)}, "
+            "not a JSON object; " + ALTERNATIVES
+        )
+    return config
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (never a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
+
+
+def _finite(value) -> bool:
+    """Whether a number is finite (an int too large for a float is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _numbers(config, key, default, bounds, problems) -> list[float]:
+    """Three numbers within bounds (one per colour channel) under key, or the default."""
+    value = config.get(key, default)
+    low, high = bounds
+    ok = isinstance(value, (list, tuple)) and len(value) == 3
+    if not (ok and all(_is_number(v) and low <= v <= high for v in value)):
+        problems.append(
+            f"{key} {shown(value)}; allowed: a list of 3 numbers (red, green, blue) "
+            f"from {low:g} to {high:g}"
+        )
+        return list(default)
+    return [float(v) for v in value]
+
+
+def _integer(config, key, default, high, problems) -> int:
+    """A whole number from 1 to high under key, or the default."""
+    value = config.get(key, default)
+    if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high):
+        problems.append(f"{key} {shown(value)}; allowed: a whole number from 1 to {high}")
+        return default
+    return value
+
+
+def _side(config, problems) -> int:
+    """The input's short side: the smaller of size's height and width (or shortest_edge)."""
+    size = config.get("size", {"height": DEFAULT_SIDE, "width": DEFAULT_SIDE})
+    if isinstance(size, dict):
+        keys = [k for k in ("height", "width", "shortest_edge") if k in size]
+        sides = [size[k] for k in keys] or [DEFAULT_SIDE]
+    else:
+        sides = [size]
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in sides
+    ):
+        problems.append(
+            f"size {shown(size)}; allowed: {{'height': H, 'width': W}} or a number, "
+            f"whole numbers from 1 to {MAX_SIDE}"
+        )
+        return DEFAULT_SIDE
+    return min(sides)
 
 
 def random_depth_anything(*, width, layers, heads, neck, fusion, head, size, mean=None, std=None):
