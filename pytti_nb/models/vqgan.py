@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..atomic import atomic_path, atomic_torch_save, atomic_write_text
-from ..errors import PyttiError, shown, shown_path
+from ..errors import PyttiError, clipped, reason, shown, shown_path
 from . import network
 
 if TYPE_CHECKING:
@@ -80,7 +80,28 @@ MIN_RATE = 500_000  # bytes/s: the overall deadline allows the expected size at 
 BASE_DEADLINE_S = 120.0  # ...plus this
 SIZE_SLACK = 1.5  # a download over this many times the expected size is stopped
 MAX_CHECKPOINT_BYTES = 16 * 2**30  # and any checkpoint over this
-MAX_CONFIG_BYTES = 2**20
+MAX_CONFIG_BYTES = 2**20  # a taming config (theirs are about 2 KB)
+# A config's shape, checked before anything is built. The named models have 69M (openimages)
+# to 76M (imagenet) parameters (vqgan_parameters of their configs); a config may build up to
+# about five times the largest, 1.6 GB of float32 weights, and no more.
+IMAGENET_PARAMETERS = 76_073_859
+MAX_VQGAN_PARAMETERS = 400_000_000
+MAX_CHANNELS = 4096  # ch, z_channels, embed_dim (taming's: 128, 256, 256)
+MAX_LEVELS = 8  # ch_mult's entries, a downsampling factor up to 128 (taming's: f8 and f16)
+MAX_CH_MULT = 64  # one entry of ch_mult (taming's: at most 4)
+MAX_RES_BLOCKS = 32  # num_res_blocks (taming's: 2)
+MAX_RESOLUTION = 65_536  # resolution and attn_resolutions (taming's: 256, [16] or [32])
+MAX_CODES = 2**20  # n_embed (taming's: at most 16384)
+# A checkpoint, checked before torch reads it. torch.save writes zip archives of stored
+# (uncompressed) records, which loading memory-maps; the pickle and any compressed record are
+# read into memory whole, so what the archive declares bounds what reading it takes.
+CHECKPOINT_SLACK = 32  # a checkpoint may declare this many times its autoencoder's float32
+# weights (sflckr's, a Net2NetTransformer with its optimiser state, declares about 15 times)
+CHECKPOINT_BASE_BYTES = 64 * 2**20  # plus this
+MAX_INFLATED_BYTES = 64 * 2**20  # compressed records inflate in memory (torch.save writes none)
+MAX_COMPRESSION_RATIO = 100  # a compressed record inflating more is a zip bomb's (weights: ~1.1)
+RATIO_FLOOR = 2**20  # records inflating to less are too small to matter
+MAX_DIRECTORY_BYTES = 8 * 2**20  # the archive's table of contents (taming's: about 100 KB)
 CHUNK = 2**20
 NAMES_SHOWN = 5  # keys named in a mismatch error, before "and N more"
 MAX_STUBBED_GLOBALS = 64
@@ -369,17 +390,16 @@ def _config_named(spec: str, source: _Source) -> str:
 def check_vqgan_model(spec: str, cache_dir: str | os.PathLike | None = None) -> None:
     """Prove a vqgan_model spec can be loaded, without loading it; raises VQGANError.
 
-    An unknown name (with a did-you-mean), a local path missing its checkpoint or config, or
-    a named model not yet downloaded whose host is unreachable are errors.
+    An unknown name (with a did-you-mean), a local path missing its checkpoint or config, a
+    config with a bad value or too many parameters (check_config), a checkpoint declaring more
+    than its config warrants (check_checkpoint_archive), or a named model not yet downloaded
+    whose host is unreachable are errors.
     """
     source = _resolve(spec, cache_dir)
     if source.config.is_file():  # a local config, or a named model's downloaded one
-        try:
-            _check_first_stage(_first_stage(_read_config(source.config))[2])
-        except VQGANError as e:
-            raise VQGANError(
-                f"vqgan_model {shown(spec.strip())}{_config_named(spec, source)}: {e}"
-            ) from None
+        shape = _checked_source(spec, source)
+        if source.checkpoint.is_file():
+            _checked_archive(spec, source, shape)
     if source.info is None:
         return
     for url, path in (
@@ -388,6 +408,24 @@ def check_vqgan_model(spec: str, cache_dir: str | os.PathLike | None = None) -> 
     ):
         if not path.is_file():
             _require_online(source.info, url, path)
+
+
+def _checked_source(spec: str, source: _Source) -> VQGANShape:
+    """The shape of a source's config, checked; its errors name the spec and the config."""
+    try:
+        return check_config(_read_config(source.config))
+    except VQGANError as e:
+        raise VQGANError(
+            f"vqgan_model {shown(spec.strip())}{_config_named(spec, source)}: {e}"
+        ) from None
+
+
+def _checked_archive(spec: str, source: _Source, shape: VQGANShape) -> None:
+    """check_checkpoint_archive of a source's checkpoint; its errors name the spec."""
+    try:
+        check_checkpoint_archive(source.checkpoint, shape.parameters)
+    except VQGANError as e:
+        raise VQGANError(f"vqgan_model {shown(spec.strip())}: {e}") from None
 
 
 # ---------------------------------------------------------------------------------- downloading
@@ -399,8 +437,7 @@ def vqgan_factor(spec: str, cache_dir: str | os.PathLike | None = None) -> int:
     source = _resolve(spec, cache_dir)
     if source.info is not None:
         return source.info.factor
-    ddconfig = _check_first_stage(_first_stage(_read_config(source.config))[2])[0]
-    return 2 ** (len(ddconfig["ch_mult"]) - 1)
+    return check_config(_read_config(source.config)).factor
 
 
 class _RetryableDownloadError(Exception):
@@ -478,7 +515,7 @@ def _download_with_retry(info: VQGANInfo, url: str, dest: Path, **bounds) -> str
 def _validate_config(path: Path) -> None:
     """Raise VQGANError unless a downloaded file is a taming config of a supported model."""
     try:
-        _first_stage(_read_config(path))
+        check_config(_read_config(path))
     except VQGANError as e:
         raise VQGANError(f"what was served is not a usable taming config ({e})") from None
 
@@ -555,12 +592,37 @@ def _ensure_downloaded(info: VQGANInfo, config: Path, checkpoint: Path) -> None:
 # ------------------------------------------------------------------------------------- configs
 
 
+@dataclasses.dataclass(frozen=True)
+class VQGANShape:
+    """What a checked taming config builds: the autoencoder's plain ddconfig, codebook size,
+    code width, quantiser kind and parameter count."""
+
+    ddconfig: dict
+    n_embed: int
+    embed_dim: int
+    gumbel: bool
+    parameters: int
+
+    @property
+    def factor(self) -> int:
+        """The downsampling factor: image sides are multiples of it."""
+        return 2 ** (len(self.ddconfig["ch_mult"]) - 1)
+
+
 def _read_config(path: Path) -> dict:
-    """A taming YAML config, parsed safely."""
+    """A taming YAML config, read within the settings files' bounds (size, nesting, aliases)."""
+    from ..settings import load_yaml
+
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise VQGANError(f"VQGAN config {shown_path(path, 160)} cannot be read: {e}") from e
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ValueError(f"it is over {MAX_CONFIG_BYTES} bytes")
+        config = load_yaml(data.decode("utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as e:  # UnicodeDecodeError is a ValueError
+        raise VQGANError(
+            f"VQGAN config {shown_path(path, 160)} cannot be read: {clipped(str(e), 300)}"
+        ) from e
     if not isinstance(config, dict):
         raise VQGANError(
             f"VQGAN config {shown_path(path, 160)} is not a taming config (a mapping with 'model')"
@@ -572,9 +634,9 @@ def _first_stage(config: dict) -> tuple[str, str, dict]:
     """(the config's target, the autoencoder's target, the autoencoder's params)."""
     model = config.get("model", config)
     if not isinstance(model, dict):
-        raise VQGANError("the VQGAN config has no 'model' section")
+        raise VQGANError(f"the VQGAN config's model {shown(model)} is not a mapping")
     target = model.get("target")
-    params = model.get("params") or {}
+    params = _mapping(model, "params")
     if target == TARGET_TRANSFORMER:
         first = params.get("first_stage_config")
         if not isinstance(first, dict) or first.get("target") not in (TARGET_VQ, TARGET_GUMBEL):
@@ -583,7 +645,7 @@ def _first_stage(config: dict) -> tuple[str, str, dict]:
                 f"the VQGAN config's {TARGET_TRANSFORMER} has first_stage_config target "
                 f"{shown(found)}; expected {TARGET_VQ} or {TARGET_GUMBEL}"
             )
-        return target, first["target"], first.get("params") or {}
+        return target, first["target"], _mapping(first, "params", "first_stage_config.params")
     if target in (TARGET_VQ, TARGET_GUMBEL):
         return target, target, params
     raise VQGANError(
@@ -592,42 +654,238 @@ def _first_stage(config: dict) -> tuple[str, str, dict]:
     )
 
 
-def _check_first_stage(params: dict) -> tuple[dict, int, int]:
-    """(ddconfig, n_embed, embed_dim) of an autoencoder's params, checked."""
+def _mapping(section: dict, key: str, name: str | None = None) -> dict:
+    """A config section's sub-mapping (empty where absent); raises VQGANError if not a mapping."""
+    value = section.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise VQGANError(f"{name or key} {shown(value)}; allowed: a mapping of taming's settings")
+    return value
+
+
+def _whole(low: int, high: int, step: int = 1) -> Callable[[Any], bool]:
+    """A test for a whole number (never a bool) from low to high, a multiple of step."""
+    return lambda v: (
+        isinstance(v, int) and not isinstance(v, bool) and low <= v <= high and v % step == 0
+    )
+
+
+def _whole_list(longest: int, low: int, high: int, *, shortest: int = 0) -> Callable[[Any], bool]:
+    """A test for a list of shortest to longest whole numbers, each from low to high."""
+    each = _whole(low, high)
+    return lambda v: (
+        isinstance(v, (list, tuple)) and shortest <= len(v) <= longest and all(map(each, v))
+    )
+
+
+def _fraction(v) -> bool:
+    """A number (never a bool) from 0 to 1."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+
+
+def _is(expected) -> Callable[[Any], bool]:
+    """A test for one bool (True == 1, so compared by identity)."""
+    return lambda v: v is expected
+
+
+# key: (test, what is allowed, default where optional or _REQUIRED); real models' values in ()
+_REQUIRED = object()
+DDCONFIG_RULES: MappingProxyType[str, tuple[Callable[[Any], bool], str, Any]] = MappingProxyType(
+    {
+        "ch": (
+            _whole(32, MAX_CHANNELS, 32),
+            f"a multiple of 32 (GroupNorm's groups) from 32 to {MAX_CHANNELS} (taming's: 128)",
+            _REQUIRED,
+        ),
+        "out_ch": (_whole(3, 3), "3 (an RGB autoencoder)", _REQUIRED),
+        "ch_mult": (
+            _whole_list(MAX_LEVELS, 1, MAX_CH_MULT, shortest=1),
+            f"a list of 1 to {MAX_LEVELS} whole numbers from 1 to {MAX_CH_MULT} "
+            "(taming's: [1, 1, 2, 2, 4])",
+            _REQUIRED,
+        ),
+        "num_res_blocks": (
+            _whole(1, MAX_RES_BLOCKS),
+            f"a whole number from 1 to {MAX_RES_BLOCKS} (taming's: 2)",
+            _REQUIRED,
+        ),
+        "attn_resolutions": (
+            _whole_list(MAX_LEVELS, 1, MAX_RESOLUTION),
+            f"a list of at most {MAX_LEVELS} whole numbers from 1 to {MAX_RESOLUTION} "
+            "(taming's: [16])",
+            _REQUIRED,
+        ),
+        "in_channels": (_whole(3, 3), "3 (an RGB autoencoder)", _REQUIRED),
+        "resolution": (
+            _whole(1, MAX_RESOLUTION),
+            f"a whole number from 1 to {MAX_RESOLUTION} (taming's: 256)",
+            _REQUIRED,
+        ),
+        "z_channels": (
+            _whole(1, MAX_CHANNELS),
+            f"a whole number from 1 to {MAX_CHANNELS} (taming's: 256)",
+            _REQUIRED,
+        ),
+        "double_z": (_is(False), "false (true is a KL autoencoder, not a VQGAN)", True),
+        "dropout": (_fraction, "a number from 0 to 1 (taming's: 0.0)", 0.0),
+        "resamp_with_conv": (
+            lambda v: isinstance(v, bool),
+            "true or false (taming's: true)",
+            True,
+        ),
+        "give_pre_end": (_is(False), "false (true leaves the decoder's last layers out)", False),
+        "tanh_out": (_is(False), "false (taming's tanh output is not supported)", False),
+    }
+)
+PARAMS_RULES: MappingProxyType[str, tuple[Callable[[Any], bool], str, Any]] = MappingProxyType(
+    {
+        "n_embed": (
+            _whole(1, MAX_CODES),
+            f"a whole number from 1 to {MAX_CODES} (taming's: 1024 to 16384)",
+            _REQUIRED,
+        ),
+        "embed_dim": (
+            _whole(1, MAX_CHANNELS),
+            f"a whole number from 1 to {MAX_CHANNELS} (taming's: 256)",
+            _REQUIRED,
+        ),
+        "remap": (lambda v: v is None, "absent (remapped codebooks are not supported)", None),
+    }
+)
+LEFT_OUT = ("give_pre_end", "tanh_out", "remap")  # checked to be off, then not passed on
+
+
+def _checked(section: dict, rules, where: str, problems: list[str]) -> dict:
+    """The section's values for rules' keys (defaults filled in), plain; a problem line per
+    missing or bad key (quoting it and saying what is allowed)."""
+    out = {}
+    for key, (ok, allowed, default) in rules.items():
+        if key not in section and default is _REQUIRED:
+            problems.append(f"{where}.{key} is missing; allowed: {allowed}")
+            continue
+        value = section.get(key, default)
+        if not ok(value):
+            problems.append(f"{where}.{key} {shown(value)}; allowed: {allowed}")
+        elif key not in LEFT_OUT:
+            out[key] = _plain(value)
+    return out
+
+
+def _plain(value):
+    """A config value as plain Python (lists for tuples, int and float for YAML's subclasses)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    return float(value) if isinstance(value, float) else int(value)
+
+
+def check_config(config: dict) -> VQGANShape:
+    """The shape a parsed taming config (the whole file's dict) builds, every value checked
+    for type and range and the parameter count against MAX_VQGAN_PARAMETERS, before anything
+    is built; raises VQGANError listing every bad key."""
+    _, first_target, params = _first_stage(config)
+    problems: list[str] = []
+    checked = _checked(params, PARAMS_RULES, "params", problems)
     ddconfig = params.get("ddconfig")
     if not isinstance(ddconfig, dict):
-        raise VQGANError("the VQGAN config has no ddconfig")
-    missing = [k for k in DDCONFIG_KEYS if k not in ddconfig]
-    missing += [k for k in ("n_embed", "embed_dim") if k not in params]
-    if missing:
-        raise VQGANError(f"the VQGAN config lacks {', '.join(missing)}")
-    problems = []
-    if ddconfig.get("double_z", True):
-        problems.append("double_z must be false (true is a KL autoencoder, not a VQGAN)")
-    if (ddconfig["in_channels"], ddconfig["out_ch"]) != (3, 3):
-        problems.append("in_channels and out_ch must be 3 (an RGB autoencoder)")
-    if not ddconfig["ch_mult"] or ddconfig["ch"] % 32:
-        problems.append("ch must be a multiple of 32 (GroupNorm's 32 groups) and ch_mult non-empty")
-    if params.get("remap") is not None:
-        problems.append("remapped codebooks (remap) are not supported")
+        problems.append(f"params.ddconfig {shown(ddconfig)}; allowed: a mapping of the layers")
+        ddconfig = {}
+    else:
+        ddconfig = _checked(ddconfig, DDCONFIG_RULES, "ddconfig", problems)
+    gumbel = first_target == TARGET_GUMBEL
+    if not problems and gumbel and checked["embed_dim"] != ddconfig["z_channels"]:
+        # taming's GumbelQuantize projects quant_conv's embed_dim channels with a conv built
+        # for z_channels inputs: such a model cannot run in taming either
+        problems.append(
+            f"params.embed_dim {checked['embed_dim']}; allowed: a GumbelVQ's equals "
+            f"ddconfig.z_channels ({ddconfig['z_channels']})"
+        )
     if problems:
         raise VQGANError("unsupported VQGAN config: " + "; ".join(problems))
-    ddconfig = {k: list(v) if isinstance(v, tuple) else v for k, v in ddconfig.items()}
-    return ddconfig, int(params["n_embed"]), int(params["embed_dim"])
+    n_embed, embed_dim = checked["n_embed"], checked["embed_dim"]
+    count = vqgan_parameters(ddconfig, n_embed, embed_dim, gumbel)
+    if count > MAX_VQGAN_PARAMETERS:
+        raise VQGANError(
+            f"unsupported VQGAN config: it builds {count:,} parameters "
+            f"({_gigabytes(4 * count)} in float32); allowed: at most "
+            f"{MAX_VQGAN_PARAMETERS:,} (taming's largest, imagenet's, has "
+            f"{IMAGENET_PARAMETERS:,})"
+        )
+    return VQGANShape(ddconfig, n_embed, embed_dim, gumbel, count)
+
+
+def _gigabytes(n: int) -> str:
+    """A byte count in GB, for messages."""
+    return f"{n / 1e9:,.1f} GB"
+
+
+def _conv(c_in: int, c_out: int, k: int) -> int:
+    """Parameters of a k x k convolution with bias."""
+    return c_in * c_out * k * k + c_out
+
+
+def _resnet(c_in: int, c_out: int) -> int:
+    """Parameters of a ResnetBlock: two GroupNorms, two 3x3 convolutions, maybe a shortcut."""
+    shortcut = _conv(c_in, c_out, 1) if c_in != c_out else 0
+    return 2 * c_in + _conv(c_in, c_out, 3) + 2 * c_out + _conv(c_out, c_out, 3) + shortcut
+
+
+def _attn(c: int) -> int:
+    """Parameters of an AttnBlock: a GroupNorm and four 1x1 convolutions."""
+    return 2 * c + 4 * _conv(c, c, 1)
+
+
+def vqgan_parameters(ddconfig: dict, n_embed: int, embed_dim: int, gumbel: bool) -> int:
+    """The parameter count of the VQGAN a checked config builds, worked out without building
+    it (arithmetic on the shape, never a loop over num_res_blocks)."""
+    ch, mult, blocks = ddconfig["ch"], ddconfig["ch_mult"], ddconfig["num_res_blocks"]
+    z, attn, levels = ddconfig["z_channels"], set(ddconfig["attn_resolutions"]), len(mult)
+    resample = ddconfig["resamp_with_conv"]
+    total, res = _conv(ddconfig["in_channels"], ch, 3), ddconfig["resolution"]
+    for i, (c_in, c_out) in enumerate(zip((1, *mult), mult, strict=False)):  # the encoder
+        c_in, c_out = ch * c_in, ch * c_out
+        total += _resnet(c_in, c_out) + (blocks - 1) * _resnet(c_out, c_out)
+        total += blocks * _attn(c_out) if res in attn else 0
+        if i != levels - 1:
+            total += _conv(c_out, c_out, 3) if resample else 0
+            res //= 2
+    top = ch * mult[-1]
+    middle = 2 * _resnet(top, top) + _attn(top)
+    total += middle + 2 * top + _conv(top, z, 3)  # the encoder's middle and output
+    total += _conv(z, top, 3) + middle  # the decoder's input and middle
+    c_in, res = top, ddconfig["resolution"] // 2 ** (levels - 1)
+    for i in reversed(range(levels)):
+        c_out = ch * mult[i]
+        total += _resnet(c_in, c_out) + blocks * _resnet(c_out, c_out)
+        total += (blocks + 1) * _attn(c_out) if res in attn else 0
+        c_in = c_out
+        if i != 0:
+            total += _conv(c_out, c_out, 3) if resample else 0
+            res *= 2
+    total += 2 * c_in + _conv(c_in, ddconfig["out_ch"], 3)  # the decoder's output
+    codebook = n_embed * embed_dim + (_conv(z, n_embed, 1) if gumbel else 0)
+    return total + codebook + _conv(z, embed_dim, 1) + _conv(embed_dim, z, 1)
 
 
 def build_vqgan(config: dict, *, name: str = "vqgan") -> VQGAN:
-    """A VQGAN with random weights, shaped by a parsed taming config (the whole file's dict)."""
-    _, first_target, params = _first_stage(config)
-    ddconfig, n_embed, embed_dim = _check_first_stage(params)
-    gumbel = first_target == TARGET_GUMBEL
-    if gumbel and embed_dim != ddconfig["z_channels"]:
-        # taming's GumbelQuantize projects quant_conv's embed_dim channels with a conv built
-        # for z_channels inputs: such a model cannot run in taming either
-        raise VQGANError("a GumbelVQ config needs embed_dim equal to z_channels")
+    """A VQGAN with random weights, shaped by a parsed taming config (the whole file's dict),
+    which is checked first (check_config)."""
+    return _build(check_config(config), name)
+
+
+def _build(shape: VQGANShape, name: str) -> VQGAN:
+    """A VQGAN with random weights of a checked shape."""
     from .vqgan_net import VQGAN
 
-    return VQGAN(ddconfig=ddconfig, n_embed=n_embed, embed_dim=embed_dim, gumbel=gumbel, name=name)
+    return VQGAN(
+        ddconfig=shape.ddconfig,
+        n_embed=shape.n_embed,
+        embed_dim=shape.embed_dim,
+        gumbel=shape.gumbel,
+        name=name,
+    )
 
 
 # ---------------------------------------------------------------------------------- checkpoints
@@ -683,6 +941,81 @@ def _torch_load(path: Path) -> Any:
                 raise _NeedsFullUnpickle(str(e).splitlines()[0]) from e
             stubbed.append(match[1])
     raise _NeedsFullUnpickle(f"it names over {MAX_STUBBED_GLOBALS} classes besides tensors")
+
+
+def checkpoint_bound(parameters: int) -> int:
+    """The most bytes a checkpoint may declare for an autoencoder of `parameters` weights."""
+    return min(MAX_CHECKPOINT_BYTES, CHECKPOINT_BASE_BYTES + CHECKPOINT_SLACK * 4 * parameters)
+
+
+def check_checkpoint_archive(path: Path, parameters: int) -> None:
+    """Refuse a checkpoint whose reading could take more memory than its config warrants, from
+    the sizes its zip archive declares, before torch reads any of it; raises VQGANError.
+
+    This relies on declared sizes being what torch allocates: it inflates a compressed record
+    into a buffer of the declared size (miniz fails when the data holds more) and memory-maps
+    stored records at their declared places, so a record lying about its size makes loading
+    fail, never grow (tests/test_model_files.py loads such an archive). A legacy checkpoint (a
+    bare pickle, read into memory whole) is bounded by its file size.
+    """
+    bound, where = checkpoint_bound(parameters), f"VQGAN checkpoint {shown_path(path, 160)}"
+    try:
+        size, end = path.stat().st_size, _end_record(path)
+    except OSError as e:
+        raise VQGANError(f"{where} cannot be read ({reason(e)})") from None
+    if end is None:
+        if size > bound:
+            raise VQGANError(
+                f"{where} is {size:,} bytes, read into memory whole (a legacy pickle checkpoint); "
+                f"allowed for its config's {parameters:,} parameters: at most {bound:,} bytes"
+            )
+        return
+    if end > MAX_DIRECTORY_BYTES:  # before zipfile reads the table into objects
+        raise VQGANError(
+            f"{where} lists its records in {end:,} bytes; allowed: at most "
+            f"{MAX_DIRECTORY_BYTES:,} (taming's need about 100,000)"
+        )
+    records = _records(path, where)
+    declared = sum(r.file_size for r in records)
+    if declared > bound:
+        raise VQGANError(
+            f"{where} declares {declared:,} bytes unpacked from {size:,}; allowed for its "
+            f"config's {parameters:,} parameters: at most {bound:,} (a zip bomb?)"
+        )
+    packed = [r for r in records if r.compress_type != zipfile.ZIP_STORED]
+    for r in packed:
+        if r.file_size > RATIO_FLOOR and r.file_size > MAX_COMPRESSION_RATIO * r.compress_size:
+            raise VQGANError(
+                f"{where}: its record {shown(r.filename)} inflates {r.compress_size:,} bytes to "
+                f"{r.file_size:,}; allowed: at most {MAX_COMPRESSION_RATIO} times (a zip bomb?)"
+            )
+    inflated = sum(r.file_size for r in packed)
+    if inflated > MAX_INFLATED_BYTES:
+        raise VQGANError(
+            f"{where} holds {inflated:,} bytes compressed, which loading inflates in memory; "
+            f"allowed: at most {MAX_INFLATED_BYTES:,} (torch.save compresses nothing: "
+            "re-save it with torch.save)"
+        )
+
+
+def _end_record(path: Path) -> int | None:
+    """The size of a zip archive's table of contents (its central directory), or None when
+    the file is not a zip archive."""
+    with open(path, "rb") as f:
+        end = zipfile._EndRecData(f)  # zipfile's own reader of the end record (is_zipfile's)
+    return end[zipfile._ECD_SIZE] if end else None
+
+
+def _records(path: Path, where: str) -> list[zipfile.ZipInfo]:
+    """The records a zip archive lists; raises VQGANError for a damaged one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as e:
+        raise VQGANError(
+            f"{where} cannot be read ({clipped(str(e) or type(e).__name__, 200)}); a truncated "
+            "or corrupt file? Delete it (a named model is then downloaded again)"
+        ) from None
 
 
 def _read_checkpoint(path: Path, *, pinned_sha256: str | None = None) -> dict:
@@ -769,13 +1102,9 @@ def load_vqgan_model(spec: str, *, device, cache_dir: str | os.PathLike | None =
     source = _resolve(spec, cache_dir)
     if source.info is not None:
         _ensure_downloaded(source.info, source.config, source.checkpoint)
-    config = _read_config(source.config)
-    try:
-        model = build_vqgan(config, name=source.name)
-    except VQGANError as e:
-        raise VQGANError(
-            f"vqgan_model {shown(source.name)} ({shown_path(source.config, 100)}): {e}"
-        ) from None
+    shape = _checked_source(spec, source)
+    _checked_archive(spec, source, shape)  # before torch reads a byte of it
+    model = _build(shape, source.name)
     pinned = source.info.sha256 if source.info is not None else None
     state = _read_checkpoint(source.checkpoint, pinned_sha256=pinned)
     load_weights(model, state, where=f"VQGAN checkpoint {source.checkpoint}")
