@@ -6,9 +6,10 @@ import numpy as np
 from PIL import Image
 
 from .errors import PyttiError, clipped, shown
+from .media.video import MAX_MEDIA_PIXELS, file_problem, pixels_problem
 from .settings import path_problem
 
-MAX_IMAGE_PIXELS = 64_000_000  # a decompression bomb guard well above any sane input
+MAX_IMAGE_PIXELS = MAX_MEDIA_PIXELS  # one bound for images and videos alike
 MAX_IMAGE_BYTES = 512 * 2**20  # a file this large is no image a run needs
 
 
@@ -25,24 +26,28 @@ def check_image_file(path, where: str) -> tuple[int, int]:
     if problem:
         raise PyttiError(f"{where}: {shown(text)} {problem}")
     p = Path(text).expanduser()
-    if not p.is_file():
-        raise PyttiError(f"{where}: file {shown(text)} does not exist")
+    problem = file_problem(p, shown(text))
+    if problem:
+        raise PyttiError(f"{where}: {problem}")
     try:
         if p.stat().st_size > MAX_IMAGE_BYTES:
             raise PyttiError(
                 f"{where}: {shown(text)} is larger than {MAX_IMAGE_BYTES // 2**20} MiB"
             )
         with Image.open(p) as im:
-            if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise PyttiError(
-                    f"{where}: {shown(text)} is {im.width}x{im.height}, larger "
-                    f"than {MAX_IMAGE_PIXELS} pixels"
-                )
+            problem = pixels_problem(im.width, im.height, shown(text))
+            if problem:
+                raise PyttiError(f"{where}: {problem}")
             im.load()  # decodes every pixel: a corrupt stream with valid checksums fails here
             return im.width, im.height
     except PyttiError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow's own guard, at twice its limit
+        raise PyttiError(
+            f"{where}: {shown(text)} is not a readable image: larger than {MAX_IMAGE_PIXELS} "
+            f"pixels, the most any image or video may have ({clipped(str(e), 120)})"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise PyttiError(
             f"{where}: {shown(text)} is not a readable image ({clipped(str(e), 160)})"
         ) from None

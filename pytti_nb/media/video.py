@@ -6,6 +6,7 @@ keeps only the few most recent frames a Video Source run looks back at.
 """
 
 import re
+import stat
 import subprocess
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ from ..errors import MediaError, shown_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".gif")
 PROBE_TIMEOUT_S = 600  # counting frames decodes the whole video once
+# One bound for every picture a run reads (images, videos, masks): 64 megapixels is a
+# decompression-bomb guard far above any useful input (an 8K video frame is 33 megapixels).
+MAX_MEDIA_PIXELS = 64_000_000
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+_SPECIAL += ((stat.S_ISSOCK, "a socket"),)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,46 @@ def file_stamp(file: Path) -> tuple:
     return (stat.st_size, stat.st_mtime_ns)
 
 
+def file_problem(path, quoted: str) -> str | None:
+    """What makes `path` no media file to read (missing, a folder, a FIFO or device), as a
+    phrase about `quoted`, or None. Only stat()s it: opening a FIFO would wait forever."""
+    try:
+        mode = Path(str(path)).expanduser().stat().st_mode
+    except FileNotFoundError:
+        return f"file {quoted} does not exist"
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        why = getattr(e, "strerror", None) or "not a path the system accepts"
+        return f"file {quoted} cannot be looked at ({why})"
+    if stat.S_ISDIR(mode):
+        return f"{quoted} is a folder; give a file in it"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+        return f"{quoted} is not a regular file ({kind}); give a file"
+    return None
+
+
+def pixels_problem(width: int, height: int, quoted: str) -> str | None:
+    """Why a picture of width x height is too large to read (MAX_MEDIA_PIXELS), or None."""
+    if width * height > MAX_MEDIA_PIXELS:
+        return (
+            f"{quoted} is {width}x{height}, larger than {MAX_MEDIA_PIXELS} pixels, the most "
+            "any image or video may have; scale it down"
+        )
+    return None
+
+
+def _declared_size(file: Path) -> tuple[int, int]:
+    """The size the file's first video stream declares, read from its header without decoding
+    a frame (a huge one would take gigabytes); (0, 0) when none is found."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(file)]
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
+    except subprocess.TimeoutExpired:
+        return 0, 0
+    found = re.search(r"Stream #.* Video: .*? ([0-9]+)x([0-9]+)[, ]", run.stderr)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
 def _filters(fps: float, size=None) -> str:
     """The ffmpeg video filter: resample to fps, scale to size=(width, height) if given."""
     chain = f"fps={fps!r}"
@@ -57,8 +103,11 @@ def _filters(fps: float, size=None) -> str:
 def probe_video(path, fps: float, where: str = "video") -> VideoInfo:
     """Check that `path` is a video with frames and count its frames at `fps`."""
     file = Path(str(path)).expanduser()
-    if not file.is_file():
-        raise MediaError(f"{where}: file {shown_path(path)} does not exist")
+    problem = file_problem(file, shown_path(path)) or pixels_problem(
+        *_declared_size(file), shown_path(path)
+    )
+    if problem:
+        raise MediaError(f"{where}: {problem}")
     try:
         reader = imageio_ffmpeg.read_frames(str(file))
         meta = next(reader)
@@ -69,6 +118,9 @@ def probe_video(path, fps: float, where: str = "video") -> VideoInfo:
             f"{where}: {shown_path(path)} is not a readable video ({reason})"
         ) from None
     width, height = meta["size"]
+    problem = pixels_problem(int(width), int(height), shown_path(path))  # undeclared in the header
+    if problem:
+        raise MediaError(f"{where}: {problem}")
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(file)]
     cmd += ["-map", "0:v:0", "-vf", _filters(fps), "-f", "null", "-"]
     try:
