@@ -113,6 +113,12 @@ def test_the_bands_are_known_to_validation(song, tmp_path):
         ({**BASS, "order": 40}, "order 40 must be a whole number from 1 to 12"),
         ({"variable_name": "x", "f_center": 80}, "missing f_width"),
         ({**BASS, "gain": 2}, "unknown key(s) gain"),
+        ({**BASS, "variable_name": "\ufb01x"}, "reads as 'fix' in expressions"),  # ﬁ ligature
+        ({**BASS, "variable_name": "\ufb00"}, "reads as 'ff' in expressions"),
+        ({**BASS, "variable_name": "\u2168"}, "reads as 'IX' in expressions"),  # Roman numeral
+        ({**BASS, "variable_name": "\uff42ass"}, "reads as 'bass' in expressions"),  # fullwidth
+        ({**BASS, "variable_name": "\u00aab"}, "reads as 'ab' in expressions"),  # ordinal
+        ({**BASS, "variable_name": "\u212bng"}, "reads as '\u00c5ng' in expressions"),  # Angstrom
     ],
 )
 def test_bad_filters_are_named(song, tmp_path, band, message):

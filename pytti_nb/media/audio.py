@@ -1,23 +1,27 @@
 """Audio reactivity: a sound file's loudness in frequency bands, one value per animation frame.
 
-The file is decoded once, by the ffmpeg that imageio-ffmpeg ships, to mono at PyTTI's 44.1
-kHz, or at 22.05 or 11.025 kHz when every band lies below a fifth of that rate (the filters
-then run on a half or a quarter of the samples, with the same result). Each band of
-`input_audio_filters` is a Butterworth band-pass of its order applied forward and backward
-over the whole track, as scipy's `sosfiltfilt(butter(...))` does: zero phase, so a beat peaks
-in the frame where it sounds. It is applied in the frequency domain, as the squared magnitude
-of the digital Butterworth response (bilinear transform, prewarped edges): one FFT of the
-track and one inverse FFT per band, with numpy alone. (scipy's filters agree to rounding away
-from the track's ends, a test checks it; importing scipy.signal alone takes longer than the
-analysis.) A frame's value is the band's largest absolute amplitude
-in the frame's 1/fps window (from input_audio_offset on), divided by the band's largest over
-the track, so it lies in [0, 1] as in PyTTI. Frames before the animation and after the track
-are 0. In every expression the band is `<name>` and the previous frame's value `<name>_prev`.
+The file is decoded once, as a stream, by the ffmpeg that imageio-ffmpeg ships, to mono at
+PyTTI's 44.1 kHz, or at 22.05 or 11.025 kHz when every band lies below a fifth of that rate
+(the filters then run on a half or a quarter of the samples, with the same result). Each band
+of `input_audio_filters` is a Butterworth band-pass of its order applied forward and backward,
+as scipy's `sosfiltfilt(butter(...))` does: zero phase, so a beat peaks in the frame where it
+sounds. It is applied in the frequency domain, as the squared magnitude of the digital
+Butterworth response (bilinear transform, prewarped edges), with numpy alone, to stretches of
+CHUNK_SECONDS with the filters' ringing either side: the same result as filtering the whole
+track at once, in memory that does not grow with the track. (scipy's filters agree to rounding
+away from the track's ends, a test checks it; importing scipy.signal alone takes longer than
+the analysis.) A frame's value is the band's largest absolute amplitude in the frame's 1/fps
+window (from input_audio_offset on), divided by the band's largest over the track, so it lies
+in [0, 1] as in PyTTI. Frames before the animation and after the track are 0. In every
+expression the band is `<name>` and the previous frame's value `<name>_prev`. A file with NaN
+or infinite samples is refused (it would fail when its sound goes into the video).
 """
 
 import keyword
 import math
 import subprocess
+import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +29,19 @@ import imageio_ffmpeg
 import numpy as np
 
 from ..errors import MediaError, shown, shown_path
-from .video import file_stamp
+from .video import file_problem, file_stamp
 
 SAMPLE_RATE = 44100  # PyTTI's; bands must lie below half of it
 RATES = (11025, 22050, SAMPLE_RATE)  # decoding rates, lowest first
 HEADROOM = 5  # a band's upper edge stays below rate / HEADROOM
-MAX_SECONDS = 4 * 3600  # a decoded hour of audio is 600 MB; four is the limit
+MAX_SECONDS = 4 * 3600  # sound after four hours is not analysed (its frames read 0)
+# Analysis holds one stretch of CHUNK_SECONDS plus the filters' ringing either side (at most
+# MAX_MARGIN_SECONDS each), never the whole track: at most 60 s of sound at 44.1 kHz, some
+# 21 MB per float64 copy, whatever the track's length.
+CHUNK_SECONDS = 20
+MAX_MARGIN_SECONDS = 20  # a band narrower than about 1 Hz rings longer; its tail is cut here
+RINGING = 1e-7  # the part of a filter's peak response its ringing is measured down to
+BLOCK_BYTES = 2**18  # read from ffmpeg at a time
 FILTER_KEYS = ("variable_name", "f_center", "f_width", "order")
 RESERVED = frozenset({"t", "frame", "r", "R", "mu", "pi", "e", "tau", "inf", "nan", "np"})
 
@@ -81,6 +92,12 @@ def parse_filters(raw) -> tuple[BandFilter, ...]:
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(
                 f"{where}: variable_name {shown(name)} must be a name like fLo or bass"
+            )
+        if unicodedata.normalize("NFKC", name) != name:
+            plain = unicodedata.normalize("NFKC", name)
+            raise ValueError(
+                f"{where}: variable_name {shown(name)} reads as {shown(plain)} in expressions "
+                f"(they fold ligatures and other compatibility characters); write {shown(plain)}"
             )
         if name in RESERVED or name in FUNCTIONS or name.endswith("_prev") or name in names:
             raise ValueError(
@@ -143,22 +160,52 @@ def analysis_rate(filters) -> int:
     return next((rate for rate in RATES if top * HEADROOM < rate), SAMPLE_RATE)
 
 
-def decode_audio(path, where: str = "input_audio", rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The file's sound as float32 mono samples at `rate`, decoded (and resampled) by ffmpeg."""
+def file_blocks(path, where: str = "input_audio", rate: int = SAMPLE_RATE):
+    """The file's sound as float32 mono blocks at `rate`, decoded (and resampled) by ffmpeg as
+    they are read, so no more than a block is held; MediaError if it is no finite sound."""
     file = Path(str(path)).expanduser()
-    if not file.is_file():
-        raise MediaError(f"{where}: file {shown_path(path)} does not exist")
+    problem = file_problem(file, shown_path(path))
+    if problem:
+        raise MediaError(f"{where}: {problem}")
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(file)]
     cmd += ["-vn", "-t", str(MAX_SECONDS), "-ac", "1", "-ar", str(rate)]
-    cmd += ["-f", "s16le", "-acodec", "pcm_s16le", "-"]
-    run = subprocess.run(cmd, capture_output=True, check=False)
-    samples = np.frombuffer(run.stdout, dtype=np.int16)
-    if run.returncode != 0 or samples.size == 0:
-        reason = run.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no sound"]
-        raise MediaError(
-            f"{where}: {shown_path(path)} has no audio ffmpeg can decode ({reason[0][:200]})"
-        )
-    return samples.astype(np.float32) / 32768
+    cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    with tempfile.TemporaryFile() as log:  # a pipe could fill and stall ffmpeg
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
+        try:
+            decoded = yield from _read_blocks(proc.stdout, rate, path, where)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if proc.returncode != 0 or decoded == 0:
+            log.seek(0)
+            lines = log.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise MediaError(
+                f"{where}: {shown_path(path)} has no audio ffmpeg can decode "
+                f"({(lines or ['no sound'])[0][:200]})"
+            )
+
+
+def _read_blocks(stream, rate, path, where):
+    """Yield float32 blocks of a raw f32le stream; the number of samples read."""
+    decoded, tail = 0, b""
+    while data := stream.read(BLOCK_BYTES):
+        data, tail = tail + data, b""
+        if len(data) % 4:
+            data, tail = data[: len(data) // 4 * 4], data[len(data) // 4 * 4 :]
+        block = np.frombuffer(data, dtype=np.float32)
+        if not np.isfinite(block).all():
+            when = (decoded + int(np.argmin(np.isfinite(block)))) / rate
+            raise MediaError(
+                f"{where}: {shown_path(path)} has samples that are not numbers (NaN or "
+                f"infinity), the first {when:.2f} s in; give a sound file of finite samples"
+            )
+        decoded += len(block)
+        yield block
+    return decoded
 
 
 @dataclass(frozen=True)
@@ -208,8 +255,14 @@ class AudioBands:
 
 def band_pass(spectrum: np.ndarray, length: int, rate: int, band: BandFilter) -> np.ndarray:
     """The track filtered forward and backward by the band's Butterworth band-pass, from the
-    track's rfft: |H(f)|^2 = 1 / (1 + ((W^2 - Wl Wh) / ((Wh - Wl) W))^(2 order)) with the
-    bilinear transform's prewarped frequencies W = 2 rate tan(pi f / rate)."""
+    track's rfft."""
+    return np.fft.irfft(spectrum * band_pass_gain(length, rate, band), length)
+
+
+def band_pass_gain(length: int, rate: int, band: BandFilter) -> np.ndarray:
+    """The gain of the band's forward-backward Butterworth at the rfft frequencies of `length`
+    samples: |H(f)|^2 = 1 / (1 + ((W^2 - Wl Wh) / ((Wh - Wl) W))^(2 order)) with the bilinear
+    transform's prewarped frequencies W = 2 rate tan(pi f / rate)."""
     freqs = np.fft.rfftfreq(length, 1 / rate)
     nyquist = rate / 2
 
@@ -218,8 +271,7 @@ def band_pass(spectrum: np.ndarray, length: int, rate: int, band: BandFilter) ->
 
     w, low, high = prewarp(freqs), prewarp(band.low), prewarp(band.high)
     ratio = (w * w - low * high) / ((high - low) * w)
-    gain = 1 / (1 + ratio ** (2 * band.order))
-    return np.fft.irfft(spectrum * gain, length)
+    return 1 / (1 + ratio ** (2 * band.order))
 
 
 def _smooth_length(n: int) -> int:
@@ -235,29 +287,97 @@ def _smooth_length(n: int) -> int:
     return best
 
 
+def ringing(filters, rate: int) -> int:
+    """Samples either side of a sound that the bands' zero-phase filters spread it over (their
+    impulse responses fall below RINGING of their peak there), at most MAX_MARGIN_SECONDS."""
+    cap, most = int(MAX_MARGIN_SECONDS * rate), 1
+    for band in filters:
+        n = 2 * rate
+        while True:  # a response longer than a quarter of n is measured again over twice n
+            response = np.abs(np.fft.irfft(band_pass_gain(n, rate, band), n))[: n // 2]
+            reach = int(np.nonzero(response > RINGING * response.max())[0][-1]) + 1
+            if reach < n // 4 or n // 2 >= cap:
+                break
+            n *= 2
+        most = max(most, min(reach, cap))
+    return most
+
+
+def _windows(blocks, start: int, core: int, margin: int):
+    """(a, b, window) of consecutive stretches [a, b) of the stream from sample `start` to its
+    end, `core` samples each; `window` holds samples a - margin .. b + margin as float64,
+    silence beyond the track's ends. Only a window's worth of sound is held at a time."""
+    buf, base, a, done = np.zeros(0, np.float32), 0, start, False
+    while True:
+        while not done and base + len(buf) < a + core + margin:
+            block = next(blocks, None)
+            if block is None:
+                done = True
+                break
+            buf = np.concatenate((buf, block))
+            drop = min(len(buf), max(0, a - margin - base))  # sound before the offset
+            buf, base = buf[drop:], base + drop
+        end = base + len(buf)
+        if a >= end:
+            return
+        b = min(a + core, end)
+        window = np.zeros(b - a + 2 * margin)
+        lo, hi = max(a - margin, base), min(b + margin, end)
+        window[lo - (a - margin) : hi - (a - margin)] = buf[lo - base : hi - base]
+        yield a, b, window
+        drop = max(0, b - margin - base)
+        buf, base, a = buf[drop:], base + drop, b
+
+
+class _Peaks:
+    """Each frame's largest loudness per band, grown as the stream goes on."""
+
+    def __init__(self, bands: int):
+        self.values = np.zeros((64, bands), dtype=np.float32)
+        self.frames = 0
+
+    def add(self, first: int, rows: np.ndarray, band: int) -> None:
+        """Raise frames first.. of a band to at least `rows`."""
+        last = first + len(rows)
+        while last > len(self.values):
+            self.values = np.concatenate((self.values, np.zeros_like(self.values)))
+        column = self.values[first:last, band]
+        np.maximum(column, rows, out=column)
+        self.frames = max(self.frames, last)
+
+
 def analyse_audio(path, offset: float, fps: float, filters, where="input_audio") -> AudioBands:
-    """Decode a track once and measure every band in every 1/fps window after the offset."""
+    """Decode a track as a stream and measure every band in every 1/fps window after the
+    offset, a stretch of CHUNK_SECONDS at a time (memory does not grow with the track)."""
+    filters = tuple(filters)
     rate = analysis_rate(filters)
-    samples = decode_audio(path, where, rate)
-    seconds = len(samples) / rate - offset
-    if seconds <= 0:
+    margin, core = ringing(filters, rate), int(CHUNK_SECONDS * rate)
+    start = round(offset * rate)
+    blocks = file_blocks(path, where, rate)
+    peaks, tops, end = _Peaks(len(filters)), np.zeros(len(filters)), start
+    for a, b, window in _windows(blocks, start, core, margin):
+        end = b
+        # frames whose 1/fps window meets [a, b): their starts, clipped to a
+        first = max(0, math.floor((a - start) * fps / rate) - 1)
+        ks = np.arange(first, math.floor((b - start) * fps / rate) + 2)
+        starts = start + np.round(ks * rate / fps).astype(np.int64)
+        meets = (starts < b) & (np.append(starts[1:], np.iinfo(np.int64).max) > a)
+        ks, starts = ks[meets], np.maximum(starts[meets], a) - a
+        # a 5-smooth length keeps the FFT fast; its silence keeps the wrap-around off the core
+        size = _smooth_length(len(window))
+        spectrum = np.fft.rfft(window, size)
+        for k, band in enumerate(filters):
+            filtered = np.fft.irfft(spectrum * band_pass_gain(size, rate, band), size)
+            loudness = np.abs(filtered[margin : margin + b - a])
+            peaks.add(int(ks[0]), np.maximum.reduceat(loudness, starts), k)
+            tops[k] = max(tops[k], loudness.max())
+    if end <= start:
         raise MediaError(
             f"input_audio_offset: {offset:g} s is past the end of {shown_path(path)} "
-            f"({len(samples) / rate:.2f} s long)"
+            f"({end / rate:.2f} s long)"
         )
-    track = samples[round(offset * rate) :]
-    frames = math.ceil(seconds * fps)
-    starts = np.round(np.arange(frames) * rate / fps).astype(np.int64)
-    starts = starts[starts < len(track)]
-    values = np.zeros((len(starts), len(filters)), dtype=np.float32)
-    # A second of silence after the track keeps the FFT's circular filtering from ringing the
-    # track's end into its start; a 5-smooth length keeps the FFT fast.
-    padded = _smooth_length(len(track) + rate)
-    spectrum = np.fft.rfft(track.astype(np.float64), padded)
-    for k, band in enumerate(filters):
-        loudness = np.abs(band_pass(spectrum, padded, rate, band)[: len(track)])
-        peaks = np.maximum.reduceat(loudness, starts)  # each frame's window, in one pass
-        top = peaks.max()
-        values[:, k] = peaks / top if top > 0 else 0.0
+    values = peaks.values[: peaks.frames]
+    values /= np.where(tops > 0, tops, 1).astype(np.float32)
     file = Path(str(path)).expanduser()
-    return AudioBands(str(file), offset, fps, tuple(filters), values, seconds, file_stamp(file))
+    seconds = end / rate - offset
+    return AudioBands(str(file), offset, fps, filters, values, seconds, file_stamp(file))
