@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .animation.motion import MAX_MOTION
 from .engine.clock import Clock
 from .errors import PyttiError, SettingsError, clipped, shown
 from .images import check_image_file
@@ -17,7 +18,6 @@ MIN_OUTPUT_SIDE = 8
 MAX_TOTAL_STEPS = 1_000_000  # steps of one run (scenes x steps_per_scene, or the video's)
 MAX_EVALUATIONS = 10_000_000  # time-varying values x steps that validation evaluates
 MAX_MAGNITUDE = 1e6  # largest weight, cutoff or scheduled value at any step
-MAX_MOTION = 1e9  # largest motion value (pixels, degrees) at any frame
 INIT_WEIGHTS = ("direct_init_weight", "semantic_init_weight")
 
 
@@ -288,14 +288,15 @@ def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
 
 def _check_animation(s, clock, motion, off, output_height, problems, check_models):
     """The camera, the depth model and the motion values at every frame of the run."""
-    from .animation.motion import check_motion_over_run, typical_depths
+    from .animation.motion import check_motion_over_run, depth_ranges
 
     before = len(problems)
     if s.animation_mode == "3D":
-        if not 0 < s.field_of_view < 180:
+        fov = schema_by_name()["field_of_view"]  # its bounds keep the projection finite
+        if not fov.min <= s.field_of_view <= fov.max:
             problems.append(
                 f"field_of_view: {s.field_of_view:g} degrees is not a camera's; give a value "
-                "between 0 and 180 (exclusive), e.g. 60"
+                f"from {fov.min:g} to {fov.max:g}, e.g. 60"
             )
         if not 0 < s.near_plane < s.far_plane:
             problems.append(
@@ -327,7 +328,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
             problems.append(f"flow_model: {e}")
     if len(problems) > before:
         return  # the motion check needs a sound camera and depth model
-    depths = typical_depths(s, output_height) if s.animation_mode == "3D" else {}
+    depths = depth_ranges(s, output_height) if s.animation_mode == "3D" else {}
     watched = {
         k: tuple(map(_Largest, v)) if isinstance(v, tuple) else _Largest(v)
         for k, v in motion.items()
@@ -520,6 +521,11 @@ class _Largest:
     def is_constant(self) -> bool:
         """Whether the value never changes."""
         return self.value.is_constant
+
+    @property
+    def names_used(self) -> frozenset:
+        """The variables the value reads."""
+        return self.value.names_used
 
     @property
     def text(self) -> str:

@@ -45,6 +45,11 @@ class TimeValue:
         raise NotImplementedError
 
     @property
+    def names_used(self) -> frozenset:
+        """The variables (t, frame, audio bands, depth) the value reads."""
+        raise NotImplementedError
+
+    @property
     def is_zero(self) -> bool:
         """True when the value is the constant 0 (off for the whole run, whatever t is)."""
         return self.is_constant and self(0.0) == 0.0
@@ -76,6 +81,11 @@ class Constant(TimeValue):
         """Return the constant."""
         return self.value
 
+    @property
+    def names_used(self) -> frozenset:
+        """None: a constant reads no variable."""
+        return frozenset()
+
     def _key(self) -> tuple:
         """Constants compare by value."""
         return ("constant", self.value)
@@ -96,6 +106,11 @@ class ExpressionValue(TimeValue):
         extra["t"] = t
         extra["frame"] = frame
         return self.expression.evaluate(extra)
+
+    @property
+    def names_used(self) -> frozenset:
+        """The expression's variables."""
+        return self.expression.names_used
 
     def _key(self) -> tuple:
         """Expressions compare by text and allowed names."""
@@ -126,6 +141,11 @@ class KeyframeSchedule(TimeValue):
             return a  # skip the next keyframe: 0 * inf would be nan
         b = self.values[i + 1](t, frame, **extra)
         return (1.0 - alpha) * a + alpha * b
+
+    @property
+    def names_used(self) -> frozenset:
+        """The variables of every keyframe's value (and frame, which picks the keyframes)."""
+        return frozenset({"frame"}).union(*(v.names_used for v in self.values))
 
     def _key(self) -> tuple:
         """Schedules compare by keyframes."""

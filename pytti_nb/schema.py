@@ -164,7 +164,7 @@ class Settings:
     )  # fmt: skip
     gamma: float = setting(
         1.0, IM, "float", "Gamma of each palette's brightness ramp (the HDR loss's target); "
-        "higher is darker and more contrasty.", min=0.0, max=10.0,
+        "higher is darker and more contrasty.", min=0.1, max=10.0,
         visible_when={"image_model": ("Limited Palette",)},
     )  # fmt: skip
     hdr_weight: float = setting(
@@ -337,8 +337,8 @@ class Settings:
         "picture centred.", steerable=True, visible_when={"animation_mode": ("3D",)},
     )  # fmt: skip
     field_of_view: float = setting(
-        60.0, A, "float", "Vertical field of view of the 3D camera, in degrees (0 to 180).",
-        min=0.0, max=180.0, steerable=True, visible_when={"animation_mode": ("3D",)},
+        60.0, A, "float", "Vertical field of view of the 3D camera, in degrees (1 to 179).",
+        min=1.0, max=179.0, steerable=True, visible_when={"animation_mode": ("3D",)},
     )  # fmt: skip
     near_plane: float = setting(
         1.0, A, "float", "Depth, in pixels, of the nearest point the depth model sees (3D).",

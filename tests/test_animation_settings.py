@@ -18,6 +18,7 @@ BASE = {
     "frames_per_second": 10,
     "depth_model": "none",
 }
+MODEL = "depth-anything/Depth-Anything-V2-Small-hf"  # depths from near_plane to far_plane
 
 
 def problems_of(**changes):
@@ -52,9 +53,81 @@ def test_quaternions_need_four_components_and_a_length(rotate, expected):
     assert "rotate_3d" in text and expected in text
 
 
-@pytest.mark.parametrize("fov", [0, 180])
-def test_field_of_view_must_be_inside_0_180(fov):
-    assert "field_of_view" in problems_of(animation_mode="3D", field_of_view=fov)
+@pytest.mark.parametrize("fov", [0, 180, 1e-300, 5e-324, 0.999, 179.001, -60, 1e300])
+def test_field_of_view_is_refused_outside_1_179_degrees(fov):
+    with pytest.raises(SettingsError) as e:
+        from_dict({**BASE, "animation_mode": "3D", "field_of_view": fov})
+    assert "field_of_view" in str(e.value) and "1.0 to 179.0" in str(e.value)
+
+
+@pytest.mark.parametrize("fov", [1, 179])
+def test_field_of_view_at_its_bounds_projects_finitely(fov):
+    from pytti_nb.animation.motion import focal_length
+
+    p = plan(from_dict({**BASE, "animation_mode": "3D", "field_of_view": fov}))
+    assert 0 < focal_length(p.output_size[1], p.settings.field_of_view) < 1e6
+
+
+@pytest.mark.parametrize(
+    "rotate",
+    [
+        "[1e-300, 0, 0, 0]",
+        "[5e-324, 0, 0, 0]",
+        "[0, 1e-200, 1e-200, 0]",
+        "[1e-300*t, 0, 0, 1e-310]",
+    ],
+)
+def test_a_tiny_quaternion_is_a_rotation_like_any_other(rotate):
+    from pytti_nb.animation.motion import unit_quaternion
+    from pytti_nb.animation.three_d import rotation_matrix
+
+    p = plan(from_dict({**BASE, "animation_mode": "3D", "rotate_3d": rotate}))
+    q = tuple(v(1.0, 10.0) for v in p.motion["rotate_3d"])
+    unit = unit_quaternion(q)
+    assert abs(sum(c * c for c in unit) - 1) < 1e-9
+    matrix = rotation_matrix(q)
+    assert bool(matrix.isfinite().all()) and abs(float(matrix.det()) - 1) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("translate_x", "1e12*(r>1.5)"),
+        ("translate_y", "-1e12*(mu > 9000)"),
+        ("translate_z_3d", "1e12*(R < 5000)"),
+        ("rotate_3d", "[1, 1e12*(R < 5000), 0, 0]"),
+        ("translate_x", "1e300*1e300*(r == 10000)"),
+    ],
+)
+def test_motion_bounds_hold_at_every_depth_a_depth_model_can_give(setting, value):
+    settings = {**BASE, "animation_mode": "3D", "depth_model": MODEL, setting: value}
+    with pytest.raises(SettingsError) as e:
+        plan(from_dict(settings), check_models=False)  # the model is not needed to check
+    assert setting in str(e.value) and ("within" in str(e.value) or "finite" in str(e.value))
+
+
+def test_motion_that_reads_no_depth_is_evaluated_once_per_frame():
+    from pytti_nb.animation.motion import check_motion_over_run, depth_ranges
+
+    s = from_dict({**BASE, "animation_mode": "3D", "depth_model": MODEL})
+    p = plan(s, check_models=False)
+    calls = {"t": 0, "r": 0}
+
+    class Counted:
+        def __init__(self, key, names):
+            self.key, self.names_used = key, frozenset(names)
+
+        def __call__(self, *args, **kwargs):
+            calls[self.key] += 1
+            return 0.0
+
+    check_motion_over_run(
+        p.clock,
+        {"translate_x": Counted("t", {"t"}), "translate_y": Counted("r", {"r"})},
+        depth_ranges(s, 16),
+        [],
+    )
+    assert calls["t"] == p.clock.frames and calls["r"] == 5 * p.clock.frames
 
 
 def test_near_plane_must_be_below_the_far_plane():
@@ -137,3 +210,23 @@ def test_previews_can_plan_without_probing_for_models(monkeypatch):
     monkeypatch.setattr(network, "reachable", probe)
     settings = from_dict({**BASE, "animation_mode": "3D", "depth_model": "org/not-downloaded"})
     assert plan(settings, check_models=False).motion
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"translate_x": 1e12}, "translate_x: reaches 1e+12 at frame 3"),
+        ({"translate_y": -2e9}, "translate_y: reaches 2e+09 at frame 3"),
+        ({"zoom_x_2d": float("nan")}, "zoom_x_2d: evaluates to nan at frame 3"),
+        ({"rotate_3d": (0.0, 0.0, 0.0, 0.0)}, "the quaternion is [0, 0, 0, 0] at frame 3"),
+        ({"rotate_3d": (1.0, float("inf"), 0.0, 0.0)}, "must be a finite number"),
+    ],
+)
+def test_a_motion_value_that_escapes_validation_halts_the_render_by_name(values, problem):
+    from pytti_nb.animation.motion import checked
+    from pytti_nb.errors import RenderHalted
+
+    with pytest.raises(RenderHalted) as e:
+        checked({"translate_z_3d": 1.0, **values}, 3)
+    assert problem in str(e.value)
+    assert checked({"translate_x": 1e9, "rotate_3d": (1e-300, 0, 0, 0)}, 3)

@@ -227,3 +227,18 @@ def test_a_render_with_target_palette_paints_only_the_targets_colours(tiny, mode
     # every colour shown is one of the target's (to rounding: resizing blends block borders)
     gaps = np.abs(used[:, None] - np.array(colours)[None]).max(-1).min(1)
     assert len(used) >= 2 and gaps.max() <= 3, used
+
+
+@pytest.mark.parametrize("gamma", [0, 0.0, 1e-300, 0.05, -1, 10.5, 1e300])
+def test_a_gamma_that_would_flatten_the_ramp_is_refused(tiny, gamma):
+    from pytti_nb.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"gamma: .* is out of range.*0\.1 to 10\.0"):
+        from_dict({**tiny, "image_model": "Limited Palette", "gamma": gamma})
+
+
+@pytest.mark.parametrize("gamma", [0.1, 1.0, 10.0])
+def test_every_allowed_gamma_ramps_from_black_to_white(gamma):
+    model = _model(gamma=gamma, palette_size=6)
+    ramp = model.ramp.flatten()
+    assert ramp[0] == 0 and ramp[-1] == 1 and bool((ramp.diff() > 0).all())

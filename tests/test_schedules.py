@@ -198,3 +198,18 @@ def test_numpy_spellings_and_lists_inside_schedules_and_vectors():
     assert value(4.0, 5.0) == pytest.approx(0.5 * 1.0 + 0.5 * 2.0)
     w, x, y, z = parse_time_vector("[np.cos(t), 0, np.sin(t), max([t, 0])]", 4)
     assert (w(0.0), y(0.0), z(-1.0)) == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("3", set()),
+        ("2*t", {"t"}),
+        ("r - R + t", {"t", "r", "R"}),
+        ("0:(1), 10:(mu)", {"frame", "mu"}),
+        ("sin(pi)", set()),
+    ],
+)
+def test_a_time_value_knows_the_variables_it_reads(text, names):
+    value = parse_time_value(text, names=("t", "r", "R", "mu"))
+    assert value.names_used == frozenset(names)

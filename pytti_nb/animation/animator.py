@@ -13,7 +13,7 @@ from ..targets import to_tensor
 from ..timing import no_timer
 from . import three_d, two_d
 from .flow import consistency_mask
-from .motion import evaluate, focal_length
+from .motion import checked, evaluate, focal_length
 from .warp import Warp
 
 
@@ -124,7 +124,7 @@ class CameraAnimator(Animator):
         s = self.plan.settings
         flow = None
         if s.animation_mode == "2D":
-            self.values = evaluate(self.plan.motion, ctx)
+            self.values = checked(evaluate(self.plan.motion, ctx), ctx.frame)
             warp = Warp(
                 sampling=s.sampling_mode,
                 infill=s.infill_mode,
@@ -159,7 +159,8 @@ class CameraAnimator(Animator):
                 depth = self.depth_model.depth(image, s.near_plane, s.far_plane)
                 depth = F.interpolate(depth, size=grid, mode="area")
         depths = three_d.depth_range(depth)
-        self.values = {**evaluate(self.plan.motion, ctx, depths), **depths}
+        moves = checked(evaluate(self.plan.motion, ctx, depths), ctx.frame)
+        self.values = {**moves, **depths}
         flow = three_d.forward_flow(depth, self.values, s.field_of_view, out_size, s.lock_camera)
         warp = Warp(
             sampling=s.sampling_mode,

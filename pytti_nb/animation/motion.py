@@ -8,9 +8,10 @@ use the frame's depth range r (nearest), R (farthest) and mu (typical depth), in
 
 import math
 
-from ..errors import ExpressionError, PyttiError
+from ..errors import ExpressionError, PyttiError, RenderHalted
 from ..schedules import parse_time_value, parse_time_vector
 
+MAX_MOTION = 1e9  # largest motion value (pixels, degrees, quaternion component) at any frame
 MOTION_2D = ("translate_x", "translate_y", "rotate_2d", "zoom_x_2d", "zoom_y_2d")
 MOTION_3D = ("translate_x", "translate_y", "translate_z_3d", "rotate_3d")
 DEPTH_NAMES = ("r", "R", "mu")
@@ -59,6 +60,29 @@ def typical_depths(settings, output_height: int) -> dict:
     return {"r": near, "R": far, "mu": (near + far) / 2}
 
 
+def depth_ranges(settings, output_height: int) -> list[dict]:
+    """Every depth range (r, R, mu) validation evaluates 3D motion with: the typical one and
+    the extremes a depth model can give (r <= mu <= R, each in [near_plane, far_plane]), so a
+    value that depends on depth is checked over every depth it can meet."""
+    typical = typical_depths(settings, output_height)
+    if settings.depth_model.strip().lower() == "none":
+        return [typical]
+    near, far = settings.near_plane, settings.far_plane
+    corners = [(near, near, near), (near, near, far), (near, far, far), (far, far, far)]
+    return [typical, *({"r": r, "mu": mu, "R": big_r} for r, mu, big_r in corners)]
+
+
+def unit_quaternion(quaternion) -> tuple[float, ...] | None:
+    """A quaternion scaled to unit length, or None when it is zero (no rotation at all).
+    Scaling by its largest component first keeps tiny (1e-300) and huge components exact."""
+    largest = max(abs(q) for q in quaternion)
+    if largest == 0 or not math.isfinite(largest):
+        return None
+    scaled = [q / largest for q in quaternion]
+    norm = math.sqrt(sum(q * q for q in scaled))
+    return tuple(q / norm for q in scaled)
+
+
 def evaluate(motion: dict, ctx, depths: dict | None = None) -> dict:
     """The motion values at a frame start: name -> float (rotate_3d -> a 4-tuple)."""
     extra = {**ctx.variables, **(depths or {})}
@@ -71,30 +95,65 @@ def evaluate(motion: dict, ctx, depths: dict | None = None) -> dict:
     return out
 
 
-def check_motion_over_run(clock, motion: dict, depths: dict, problems: list) -> None:
-    """Evaluate every motion value at every frame start; report the first failure of each."""
+def check_motion_over_run(clock, motion: dict, depths, problems: list) -> None:
+    """Evaluate every motion value at every frame start (a value that reads r, R or mu at
+    each of the depth ranges `depths`, a dict or a list of them); report the first failure of
+    each."""
+    ranges = [depths] if isinstance(depths, dict) else list(depths) or [{}]
+    sets = {name: ranges if _reads_depth(value) else ranges[:1] for name, value in motion.items()}
     failed = set()
     for frame in range(clock.frames):
         ctx = clock.at(clock.frame_start_step(frame))
         for name, value in motion.items():
-            if name in failed:
-                continue
-            try:
-                result = evaluate({name: value}, ctx, depths)[name]
-            except ExpressionError as e:
-                failed.add(name)
-                problems.append(f"{name}: {e} (at frame {frame}, t={ctx.t:g})")
-                continue
-            numbers = result if isinstance(result, tuple) else (result,)
-            if not all(math.isfinite(v) for v in numbers):
-                failed.add(name)
-                problems.append(
-                    f"{name}: evaluates to {result} at frame {frame} (t={ctx.t:g}); every "
-                    "motion value must be a finite number"
-                )
-            elif isinstance(result, tuple) and not any(numbers):
-                failed.add(name)
-                problems.append(
-                    f"{name}: the quaternion is [0, 0, 0, 0] at frame {frame} (t={ctx.t:g}); "
-                    "a rotation needs a non-zero quaternion, e.g. [1, 0, 0, 0] for none"
-                )
+            for depth in sets[name] if name not in failed else ():
+                problem = _problem(name, value, ctx, depth, frame)
+                if problem:
+                    failed.add(name)
+                    problems.append(problem)
+                    break
+
+
+def _reads_depth(value) -> bool:
+    """Whether a motion value (or any of a quaternion's) reads r, R or mu."""
+    values = value if isinstance(value, tuple) else (value,)
+    return any(set(getattr(v, "names_used", DEPTH_NAMES)) & set(DEPTH_NAMES) for v in values)
+
+
+def _problem(name, value, ctx, depth, frame) -> str | None:
+    """What is wrong with a motion value at a frame and depth range, or None."""
+    at = f"frame {frame}, t={ctx.t:g}" + "".join(f", {k}={v:g}" for k, v in depth.items())
+    try:
+        result = evaluate({name: value}, ctx, depth)[name]
+    except ExpressionError as e:
+        return f"{name}: {e} (at {at})"
+    return motion_problem(name, result, at)
+
+
+def motion_problem(name: str, result, at: str) -> str | None:
+    """Why a motion value cannot move the camera (not finite, a zero quaternion), or None."""
+    numbers = result if isinstance(result, tuple) else (result,)
+    if not all(math.isfinite(v) for v in numbers):
+        return f"{name}: evaluates to {result} at {at}; every motion value must be a finite number"
+    if isinstance(result, tuple) and unit_quaternion(result) is None:
+        return (
+            f"{name}: the quaternion is [0, 0, 0, 0] at {at}; a rotation needs a non-zero "
+            "quaternion, e.g. [1, 0, 0, 0] for none"
+        )
+    return None
+
+
+def checked(values: dict, frame: int) -> dict:
+    """Motion values about to move the camera at render time; RenderHalted, naming the value,
+    if one is not finite or beyond ±MAX_MOTION (validation checks the range a depth model
+    gives; a value can still escape it between the extremes it checks)."""
+    for name, result in values.items():
+        problem = motion_problem(name, result, f"frame {frame}")
+        numbers = result if isinstance(result, tuple) else (result,)
+        if problem is None and max(map(abs, numbers)) > MAX_MOTION:
+            problem = (
+                f"{name}: reaches {max(map(abs, numbers)):.3g} at frame {frame}; a motion value "
+                f"must stay within ±{MAX_MOTION:g} (pixels or degrees per frame)"
+            )
+        if problem:
+            raise RenderHalted(problem)
+    return values

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .motion import focal_length
+from .motion import focal_length, unit_quaternion
 from .warp import identity_grid
 
 INVERSE_ITERATIONS = 8
@@ -26,9 +26,9 @@ _FLIP_Z = (1.0, 1.0, -1.0)  # between OpenGL's z-backward frame and ours
 
 
 def rotation_matrix(quaternion) -> Tensor:
-    """The 3x3 rotation of a quaternion [w, x, y, z] (normalised) in our z-forward frame."""
-    q = torch.tensor(quaternion, dtype=torch.float64)
-    w, x, y, z = (q / q.norm()).tolist()
+    """The 3x3 rotation of a quaternion [w, x, y, z] (normalised) in our z-forward frame; a
+    zero quaternion, which validation refuses, is no rotation."""
+    w, x, y, z = unit_quaternion(quaternion) or (1.0, 0.0, 0.0, 0.0)
     rows = [
         [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
         [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
