@@ -112,7 +112,7 @@ def _parse_schema(text, prefix):
         problem = network.hub_id_problem(rest)
         if problem is not None:
             raise PerceptorError(
-                f"perceptor {shown(text)}: {shown(rest)} is not a valid Hugging Face model id; {problem}"
+                f"perceptor {shown(text)} names no valid Hugging Face model id; {problem}"
             )
     return PerceptorSpec(text)
 

@@ -72,8 +72,8 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
     problem = network.hub_id_problem(spec)
     if problem is not None:
         raise DepthModelError(
-            f"depth_model {shown(spec)} is neither a folder nor a valid Hugging Face model id "
-            f"({problem}); " + ALTERNATIVES
+            f"depth_model {shown(spec)} is neither a folder nor a Hugging Face model id "
+            f"({problem}); or use none (a flat plane: no parallax)"
         )
     snapshot = _cached_snapshot(spec, cache_dir)
     if snapshot is not None:
@@ -211,8 +211,7 @@ def preprocessing(spec: str, path: Path) -> dict:
         raise DepthModelError(
             f"depth_model {shown(spec)}: its {PREPROCESSOR} is not usable: "
             + "; ".join(problems)
-            + "; "
-            + ALTERNATIVES
+            + "; fix it, or use depth_model: none (a flat plane)"
         )
     return {"mean": mean, "std": std, "size": side, "multiple": multiple}
 

@@ -20,8 +20,8 @@ PROBE_TIMEOUT_S = 3.0
 HUB_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
 HUB_ID = re.compile(rf"{HUB_PART}/{HUB_PART}")
 HUB_ID_RULES = (
-    "a Hugging Face model id is ORG/NAME, each part 1 to 96 letters, digits, '_', '-' or '.', "
-    "starting and ending with a letter, digit or '_', with no '--' or '..' and no '.git' ending"
+    "allowed: ORG/NAME, each part 1 to 96 of A-Z a-z 0-9 _ - . with no '--' or '..', "
+    "no '-' or '.' at either end, no '.git' ending"
 )
 
 

@@ -1,0 +1,718 @@
+"""Model files nobody vouched for: VQGAN configs and checkpoints, depth preprocessor configs,
+hub ids and missing perceptor weights end in our own error at validation, naming the setting,
+quoting the bad part and saying what is allowed, before any model is built or read."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from inprocess import run_cli
+from tiny import TINY
+
+from pytti_nb import perceptors
+from pytti_nb.errors import PerceptorError, shown
+from pytti_nb.models import ModelCache, depth, network, vqgan
+from pytti_nb.models.depth import DepthModelError, check_depth_model, load_depth_model
+from pytti_nb.models.vqgan import (
+    IMAGENET_PARAMETERS,
+    MAX_VQGAN_PARAMETERS,
+    TARGET_GUMBEL,
+    TARGET_TRANSFORMER,
+    TARGET_VQ,
+    VQGANError,
+    check_config,
+    check_vqgan_model,
+    load_vqgan_model,
+    save_taming_checkpoint,
+    vqgan_parameters,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_PEAK_MB = 150  # Python memory any hostile model file may take (tracemalloc), as test_hostile
+MAX_MESSAGE = 20_000
+
+pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
+
+
+def refused(code, *argv, seconds=20):
+    """Run the command line here, which must fail with `code`, one short message, bounded
+    memory and time; its stderr."""
+    got, out, err, peak, took = run_cli(*argv)
+    assert got == code, (got, out[-2000:], err[-2000:])
+    assert "Traceback" not in err and err.startswith("error: ")
+    assert len(err) < MAX_MESSAGE and peak < MAX_PEAK_MB and took < seconds, (len(err), peak, took)
+    return err
+
+
+def settings_file(folder: Path, **changes) -> Path:
+    path = folder / "s.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "output_root": str(folder / "out"), **changes}))
+    return path
+
+
+# --- VQGAN configs ---------------------------------------------------------------------------
+
+
+def ddconfig(**changes):
+    """A tiny taming ddconfig (f2), with changes."""
+    base = dict(
+        double_z=False, z_channels=8, resolution=16, in_channels=3, out_ch=3, ch=32,
+        ch_mult=[1, 2], num_res_blocks=1, attn_resolutions=[8], dropout=0.0,
+    )  # fmt: skip
+    return {**base, **changes}
+
+
+def taming(target=TARGET_VQ, *, params=None, **changes):
+    """A whole taming config around ddconfig(**changes)."""
+    params = {"embed_dim": 4, "n_embed": 16, "ddconfig": ddconfig(**changes), **(params or {})}
+    return {"model": {"target": target, "params": params}}
+
+
+def local_model(folder: Path, config, checkpoint=b"") -> Path:
+    """A local vqgan_model: a config (a dict, dumped, or YAML text) and a checkpoint beside it."""
+    folder.mkdir(exist_ok=True)
+    text = config if isinstance(config, str) else yaml.safe_dump(config)
+    (folder / "m.yaml").write_text(text)
+    ckpt = folder / "m.ckpt"
+    ckpt.write_bytes(checkpoint) if isinstance(checkpoint, bytes) else None
+    return ckpt
+
+
+INF, NAN = float("inf"), float("nan")
+# (where, key, value, what the message says is allowed): the probe's instances, then more
+BAD_DDCONFIG = [
+    ("ch", "abc", "a multiple of 32"),
+    ("ch", 131072, "from 32 to 4096"),
+    ("ch", 0, "a multiple of 32"),
+    ("ch", -32, "a multiple of 32"),
+    ("ch", 48, "a multiple of 32"),
+    ("ch", True, "a multiple of 32"),
+    ("ch", 128.0, "a multiple of 32"),
+    ("ch", [128], "a multiple of 32"),
+    ("ch", {"a": 1}, "a multiple of 32"),
+    ("ch", INF, "a multiple of 32"),
+    ("ch", 2**70, "a multiple of 32"),
+    ("ch_mult", 5, "a list of 1 to 8 whole numbers"),
+    ("ch_mult", [], "a list of 1 to 8"),
+    ("ch_mult", [1, -2], "from 1 to 64"),
+    ("ch_mult", [1] * 9, "a list of 1 to 8"),
+    ("ch_mult", [1, 2.5], "whole numbers"),
+    ("ch_mult", [True, 2], "whole numbers"),
+    ("ch_mult", [[1]], "whole numbers"),
+    ("ch_mult", "abc", "a list of 1 to 8"),
+    ("ch_mult", list(range(5000)), "a list of 1 to 8"),
+    ("num_res_blocks", 1e9, "a whole number from 1 to 32"),
+    ("num_res_blocks", 10**9, "a whole number from 1 to 32"),
+    ("num_res_blocks", 0, "from 1 to 32"),
+    ("num_res_blocks", -1, "from 1 to 32"),
+    ("num_res_blocks", False, "from 1 to 32"),
+    ("num_res_blocks", "2", "from 1 to 32"),
+    ("attn_resolutions", "abc", "a list of at most 8 whole numbers"),
+    ("attn_resolutions", 16, "a list of at most 8"),
+    ("attn_resolutions", [16] * 100, "a list of at most 8"),
+    ("attn_resolutions", [-1], "from 1 to 65536"),
+    ("attn_resolutions", [1.5], "whole numbers"),
+    ("attn_resolutions", None, "a list"),
+    ("resolution", None, "a whole number from 1 to 65536"),
+    ("resolution", 0, "a whole number from 1 to 65536"),
+    ("resolution", -256, "from 1 to 65536"),
+    ("resolution", "256", "from 1 to 65536"),
+    ("resolution", 1e300, "from 1 to 65536"),
+    ("z_channels", -4, "a whole number from 1 to 4096"),
+    ("z_channels", 0, "from 1 to 4096"),
+    ("z_channels", 10**6, "from 1 to 4096"),
+    ("z_channels", "x", "from 1 to 4096"),
+    ("dropout", "x", "a number from 0 to 1"),
+    ("dropout", -0.1, "a number from 0 to 1"),
+    ("dropout", 2, "a number from 0 to 1"),
+    ("dropout", NAN, "a number from 0 to 1"),
+    ("dropout", INF, "a number from 0 to 1"),
+    ("dropout", True, "a number from 0 to 1"),
+    ("in_channels", 4, "3 (an RGB autoencoder)"),
+    ("out_ch", 1, "3 (an RGB autoencoder)"),
+    ("out_ch", 3.0, "3 (an RGB autoencoder)"),
+    ("double_z", True, "false (true is a KL autoencoder"),
+    ("double_z", "false", "false (true is a KL autoencoder"),
+    ("double_z", 0, "false (true is a KL autoencoder"),
+    ("resamp_with_conv", "yes", "true or false"),
+    ("give_pre_end", True, "false"),
+    ("tanh_out", True, "false"),
+]
+BAD_PARAMS = [
+    ("n_embed", [1, 2], "a whole number from 1 to 1048576"),
+    ("n_embed", "many", "a whole number from 1 to 1048576"),
+    ("n_embed", 1e12, "from 1 to 1048576"),
+    ("n_embed", 10**12, "from 1 to 1048576"),
+    ("n_embed", 0, "from 1 to 1048576"),
+    ("n_embed", -5, "from 1 to 1048576"),
+    ("n_embed", True, "from 1 to 1048576"),
+    ("embed_dim", 0, "a whole number from 1 to 4096"),
+    ("embed_dim", "x", "from 1 to 4096"),
+    ("embed_dim", None, "from 1 to 4096"),
+    ("remap", "codes.npy", "absent (remapped codebooks are not supported)"),
+]
+
+
+@pytest.mark.parametrize("key,value,allowed", BAD_DDCONFIG)
+def test_a_bad_ddconfig_value_is_refused_quoting_it_and_what_is_allowed(
+    tmp_path, key, value, allowed
+):
+    ckpt = local_model(tmp_path / "m", taming(**{key: value}))
+    with pytest.raises(VQGANError) as error:
+        check_vqgan_model(str(ckpt))
+    message = str(error.value)
+    assert f"ddconfig.{key} {shown(value)}; allowed: " in message and allowed in message
+    assert len(message) < 2000
+
+
+@pytest.mark.parametrize("key,value,allowed", BAD_PARAMS)
+def test_a_bad_codebook_value_is_refused_quoting_it_and_what_is_allowed(
+    tmp_path, key, value, allowed
+):
+    ckpt = local_model(tmp_path / "m", taming(params={key: value}))
+    with pytest.raises(VQGANError) as error:
+        check_vqgan_model(str(ckpt))
+    message = str(error.value)
+    assert f"params.{key} {shown(value)}; allowed: " in message and allowed in message
+
+
+@pytest.mark.parametrize(
+    "config,problem",
+    [
+        ({"model": {"target": TARGET_VQ, "params": [1, 2]}}, "params [1, 2]; allowed: a mapping"),
+        ({"model": {"target": TARGET_VQ, "params": "x"}}, "params 'x'; allowed: a mapping"),
+        ({"model": [1]}, "model [1] is not a mapping"),
+        ({"model": {"target": TARGET_VQ, "params": {"n_embed": 4}}}, "params.embed_dim is missing"),
+        (
+            {"model": {"target": TARGET_VQ, "params": {"n_embed": 4, "embed_dim": 4}}},
+            "params.ddconfig None; allowed: a mapping",
+        ),
+        (
+            {
+                "model": {
+                    "target": TARGET_TRANSFORMER,
+                    "params": {"first_stage_config": {"target": TARGET_VQ, "params": [1]}},
+                }
+            },
+            "first_stage_config.params [1]; allowed: a mapping",
+        ),
+        (taming(TARGET_GUMBEL, params={"embed_dim": 4}), "a GumbelVQ's equals ddconfig.z_channels"),
+        ([1, 2], "is not a taming config"),
+        ("a: &a [*a]", "cannot be read"),
+        ("a: [" * 50 + "]" * 50, "nested more than"),
+        ("x: " + "y" * 2_000_000, "cannot be read"),
+    ],
+)
+def test_a_config_of_the_wrong_shape_is_refused(tmp_path, config, problem):
+    ckpt = local_model(tmp_path / "m", config)
+    with pytest.raises(VQGANError, match="vqgan_model") as error:
+        check_vqgan_model(str(ckpt))
+    assert problem in str(error.value)
+
+
+def test_several_bad_keys_are_all_named_in_one_error(tmp_path):
+    ckpt = local_model(tmp_path / "m", taming(ch="abc", ch_mult=5, params={"n_embed": "many"}))
+    with pytest.raises(VQGANError) as error:
+        check_vqgan_model(str(ckpt))
+    message = str(error.value)
+    assert all(k in message for k in ("ddconfig.ch 'abc'", "ddconfig.ch_mult 5", "n_embed 'many'"))
+
+
+def test_validate_names_vqgan_model_and_the_bad_key_with_exit_2(tmp_path):
+    for name, changes in {
+        "ch": dict(ch="abc"),
+        "resolution": dict(resolution=None),
+        "n_embed": dict(params={"n_embed": [1, 2]}),
+    }.items():
+        ckpt = local_model(tmp_path / name, taming(**changes))
+        path = settings_file(tmp_path, image_model="VQGAN", vqgan_model=str(ckpt))
+        err = refused(2, "validate", path)
+        assert "vqgan_model:" in err and f".{name} " in err and "allowed:" in err
+
+
+def test_a_yaml_1e12_is_a_number_refused_by_its_range(tmp_path):
+    text = yaml.safe_dump(taming()).replace("n_embed: 16", "n_embed: 1e12")
+    ckpt = local_model(tmp_path / "m", text)
+    with pytest.raises(VQGANError, match=r"params.n_embed 1000000000000.0; allowed: a whole"):
+        check_vqgan_model(str(ckpt))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(ch=4096, ch_mult=[1, 2, 4, 8]),  # in range key by key: 618 GB of weights
+        dict(ch=1024, num_res_blocks=32, ch_mult=[1, 2, 4]),
+        dict(params={"n_embed": 2**20, "embed_dim": 4096}),  # a 4.3G-entry codebook
+        dict(z_channels=4096, params={"embed_dim": 4096}, ch=4096),
+    ],
+)
+def test_a_config_too_big_for_memory_is_refused_from_its_shape_before_building(
+    tmp_path, monkeypatch, changes
+):
+    monkeypatch.setattr(vqgan, "_build", lambda *a: pytest.fail("a model was built"))
+    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("a checkpoint was read"))
+    ckpt = local_model(tmp_path / "m", taming(**changes))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        for check in (check_vqgan_model, lambda spec: load_vqgan_model(spec, device="cpu")):
+            with pytest.raises(VQGANError) as error:
+                check(str(ckpt))
+            assert f"allowed: at most {MAX_VQGAN_PARAMETERS:,}" in str(error.value)
+            assert "parameters" in str(error.value) and " GB in float32" in str(error.value)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert peak < 10 and time.perf_counter() - start < 5
+
+
+REAL = dict(
+    double_z=False, z_channels=256, resolution=256, in_channels=3, out_ch=3, ch=128,
+    num_res_blocks=2, dropout=0.0,
+)  # fmt: skip
+NAMED = {  # the named models' first stages (taming's and PyTTI's configs)
+    "imagenet": (TARGET_VQ, 16384, [1, 1, 2, 2, 4], [16]),
+    "imagenet_1024": (TARGET_VQ, 1024, [1, 1, 2, 2, 4], [16]),
+    "coco": (TARGET_VQ, 8192, [1, 1, 2, 2, 4], [16]),
+    "openimages": (TARGET_GUMBEL, 8192, [1, 1, 2, 4], [32]),
+}
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_every_named_models_config_passes_well_under_the_bound(name):
+    target, n_embed, ch_mult, attn = NAMED[name]
+    config = {
+        "model": {
+            "target": target,
+            "params": {
+                "n_embed": n_embed,
+                "embed_dim": 256,
+                "ddconfig": {**REAL, "ch_mult": ch_mult, "attn_resolutions": attn},
+            },
+        }
+    }
+    shape = check_config(config)
+    assert shape.factor == vqgan.VQGAN_MODELS[name].factor
+    assert shape.parameters <= IMAGENET_PARAMETERS <= MAX_VQGAN_PARAMETERS / 5
+    assert name != "imagenet" or shape.parameters == IMAGENET_PARAMETERS
+
+
+@pytest.mark.parametrize(
+    "target,changes",
+    [
+        (TARGET_VQ, {}),
+        (TARGET_GUMBEL, dict(params={"embed_dim": 8})),
+        (TARGET_VQ, dict(ch_mult=[1, 1, 2, 2, 4], attn_resolutions=[16], resolution=256)),
+        (TARGET_VQ, dict(ch_mult=[2, 1, 3], attn_resolutions=[16, 8, 4], num_res_blocks=3)),
+        (TARGET_VQ, dict(resamp_with_conv=False, ch=64, attn_resolutions=[])),
+    ],
+)
+def test_the_parameter_count_is_the_built_models(target, changes):
+    config = taming(target, **changes)
+    shape = check_config(config)
+    with torch.device("meta"):  # shapes only: no memory
+        model = vqgan.build_vqgan(config)
+    assert shape.parameters == sum(p.numel() for p in model.parameters())
+    assert shape.parameters == vqgan_parameters(
+        shape.ddconfig, shape.n_embed, shape.embed_dim, shape.gumbel
+    )
+
+
+# --- VQGAN checkpoints: zip bombs and records that lie about their size ----------------------
+
+
+def raw_zip(path: Path, records) -> Path:
+    """A zip archive written byte by byte from (name, payload, method, declared size, crc):
+    what an archive declares need not be what it holds."""
+    out, central = bytearray(), bytearray()
+    for name, payload, method, size, crc in records:
+        encoded, offset = name.encode(), len(out)
+        fields = (method, 0, 0, crc, len(payload), size, len(encoded))
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields, 0) + encoded + payload
+        central += struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, 0, offset
+        )
+        central += encoded
+    n = len(records)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, len(central), len(out), 0)
+    path.write_bytes(bytes(out + central + end))
+    return path
+
+
+def zeros_deflated(chunks: int, head: bytes = b"") -> bytes:
+    """A raw deflate stream of head then `chunks` x 16 MiB of zeros, built in a blink: after a
+    full flush every chunk compresses to the same bytes."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    chunk = compressor.compress(bytes(2**24)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first + chunk * chunks + compressor.flush()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny VQGAN's taming checkpoint and config: (folder, {record name: bytes})."""
+    folder = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    save_taming_checkpoint(vqgan.build_vqgan(taming()), folder / "m.ckpt", folder / "m.yaml")
+    with zipfile.ZipFile(folder / "m.ckpt") as archive:
+        return folder, {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def doctored(tmp_path, tiny_checkpoint, extra=(), *, pickle=None) -> Path:
+    """The tiny model's checkpoint rewritten with extra records, or its pickle replaced by a
+    (payload, method, declared size, crc) record."""
+    folder, records = tiny_checkpoint
+    (tmp_path / "m.yaml").write_bytes((folder / "m.yaml").read_bytes())
+    rows = []
+    for name, data in records.items():
+        if pickle is not None and name.endswith("/data.pkl"):
+            rows.append((name, *pickle))
+        else:
+            rows.append((name, data, zipfile.ZIP_STORED, len(data), zlib.crc32(data)))
+    prefix = next(iter(records)).split("/")[0]
+    rows += [(f"{prefix}/{name}", *rest) for name, *rest in extra]
+    return raw_zip(tmp_path / "m.ckpt", rows)
+
+
+def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(
+    tmp_path, tiny_checkpoint, monkeypatch
+):
+    bomb = zeros_deflated(192)  # 3 GiB of zeros in about 3 MB
+    assert len(bomb) < 4 * 2**20
+    ckpt = doctored(
+        tmp_path, tiny_checkpoint, [("data/99", bomb, zipfile.ZIP_DEFLATED, 3 * 2**30, 0)]
+    )
+    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("torch read the bomb"))
+    tracemalloc.start()
+    try:
+        with pytest.raises(VQGANError, match=r"declares 3,2\d\d,\d+,\d+ bytes unpacked .*zip bomb"):
+            check_vqgan_model(str(ckpt))
+        with pytest.raises(VQGANError, match="zip bomb"):
+            load_vqgan_model(str(ckpt), device="cpu")
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert peak < 20
+    err = refused(
+        2, "validate", settings_file(tmp_path, image_model="VQGAN", vqgan_model=str(ckpt))
+    )
+    assert "vqgan_model:" in err and "zip bomb" in err
+
+
+@pytest.mark.parametrize(
+    "record,problem",
+    [
+        # one record inflating a thousand times, within the size bound
+        (
+            ("data/99", zeros_deflated(0, bytes(8 * 2**20)), 8, 8 * 2**20, 0),
+            "allowed: at most 100 times",
+        ),
+        # compressed records declaring more than loading may inflate in memory (1.7 times each)
+        (("data/98", b"x" * 2**20 * 40, 8, 70 * 2**20, 0), "re-save it with torch.save"),
+        # a stored record declaring more than the file could hold for this config
+        (("data/97", b"", 0, 2**31, 0), "declares"),
+    ],
+)
+def test_compressed_records_inflating_too_much_are_refused(
+    tmp_path, tiny_checkpoint, monkeypatch, record, problem
+):
+    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("torch read it"))
+    ckpt = doctored(tmp_path, tiny_checkpoint, [record])
+    with pytest.raises(VQGANError, match="vqgan_model") as error:
+        check_vqgan_model(str(ckpt))
+    assert problem in str(error.value)
+
+
+def test_a_legacy_checkpoint_larger_than_its_config_warrants_is_refused(tmp_path):
+    ckpt = local_model(tmp_path / "m", taming())
+    with open(ckpt, "wb") as f:  # a sparse file: 300 MB on paper, nothing on disk
+        f.write(b"\x80\x02")
+        f.truncate(300_000_000)
+    with pytest.raises(VQGANError, match=r"read into memory whole .*allowed for its config's"):
+        check_vqgan_model(str(ckpt))
+
+
+def test_an_archive_with_a_huge_table_of_contents_is_refused(tmp_path):
+    ckpt = local_model(tmp_path / "m", taming())
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 2**30, 0, 0)
+    ckpt.write_bytes(end)
+    with pytest.raises(VQGANError, match="lists its records in 1,073,741,824 bytes"):
+        check_vqgan_model(str(ckpt))
+
+
+def test_a_damaged_archive_is_refused_at_validation(tmp_path, tiny_checkpoint):
+    folder, _ = tiny_checkpoint
+    data = (folder / "m.ckpt").read_bytes()
+    ckpt = local_model(tmp_path / "m", taming(), data[:100] + data[-22:])  # no records left
+    with pytest.raises(VQGANError, match="a truncated or corrupt file"):
+        check_vqgan_model(str(ckpt))
+
+
+LIAR = """
+import resource, sys
+import torch  # imported first: only the load is measured
+from pytti_nb.models import vqgan
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    vqgan.load_vqgan_model(sys.argv[1], device="cpu")
+except vqgan.VQGANError:
+    pass
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def test_a_record_lying_about_its_size_never_inflates_past_what_it_declares(
+    tmp_path, tiny_checkpoint
+):
+    # the pickle's record declares its own size but holds 1 GiB of zeros after it: torch
+    # inflates into a buffer of the declared size, so the lie costs no memory
+    _, records = tiny_checkpoint
+    pickle = next(data for name, data in records.items() if name.endswith("/data.pkl"))
+    lie = (zeros_deflated(64, pickle), zipfile.ZIP_DEFLATED, len(pickle), zlib.crc32(pickle))
+    ckpt = doctored(tmp_path, tiny_checkpoint, pickle=lie)
+    check_vqgan_model(str(ckpt))  # what it declares is fine
+    run = subprocess.run(
+        [sys.executable, "-c", LIAR, str(ckpt)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert float(run.stdout.split()[-1]) < 200  # MB: never the 1024 it holds
+
+
+# --- depth models' preprocessor_config.json --------------------------------------------------
+
+
+def depth_folder(folder: Path, preprocessor) -> Path:
+    """A depth model folder (config and weights present) with this preprocessor config (a
+    dict, dumped as JSON, or the file's text or bytes)."""
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    if isinstance(preprocessor, dict):
+        preprocessor = json_text(preprocessor)
+    path = folder / "preprocessor_config.json"
+    path.write_bytes(preprocessor) if isinstance(preprocessor, bytes) else path.write_text(
+        preprocessor
+    )
+    return folder
+
+
+def json_text(value) -> str:
+    """JSON as Python writes it (NaN and Infinity included, as a careless writer would)."""
+    return json.dumps(value)
+
+
+GOOD = {
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+    "ensure_multiple_of": 14,
+    "size": {"height": 518, "width": 518},
+}
+BAD_PREPROCESSOR = [
+    ("ensure_multiple_of", 0, "a whole number from 1 to 1024"),
+    ("ensure_multiple_of", -14, "a whole number from 1 to 1024"),
+    ("ensure_multiple_of", 1.5, "a whole number"),
+    ("ensure_multiple_of", True, "a whole number"),
+    ("ensure_multiple_of", "14", "a whole number"),
+    ("ensure_multiple_of", 10**6, "from 1 to 1024"),
+    ("ensure_multiple_of", None, "a whole number"),
+    ("image_mean", "abc", "a list of 3 numbers"),
+    ("image_mean", [1], "a list of 3 numbers"),
+    ("image_mean", [0.1, 0.2, 0.3, 0.4], "a list of 3 numbers"),
+    ("image_mean", [NAN, 0, 0], "a list of 3 numbers"),
+    ("image_mean", [INF, 0, 0], "a list of 3 numbers"),
+    ("image_mean", ["a", 0, 0], "a list of 3 numbers"),
+    ("image_mean", [True, 0, 0], "a list of 3 numbers"),
+    ("image_mean", [10**400, 0, 0], "a list of 3 numbers"),
+    ("image_mean", {"r": 1}, "a list of 3 numbers"),
+    ("image_mean", 5, "a list of 3 numbers"),
+    ("image_std", [0, 0, 0], "from 0.001 to 1000"),
+    ("image_std", [-1, 1, 1], "from 0.001 to 1000"),
+    ("image_std", [1e-300] * 3, "from 0.001 to 1000"),
+    ("image_std", [NAN] * 3, "from 0.001 to 1000"),
+    ("image_std", [1e300] * 3, "from 0.001 to 1000"),
+    ("image_std", "x", "a list of 3 numbers"),
+    ("image_std", [[0.2]] * 3, "a list of 3 numbers"),
+    ("size", {"height": 0, "width": 518}, "whole numbers from 1 to 4096"),
+    ("size", {"height": "x"}, "whole numbers from 1 to 4096"),
+    ("size", {"height": 10**9, "width": 518}, "from 1 to 4096"),
+    ("size", [518], "whole numbers"),
+    ("size", -1, "whole numbers"),
+    ("size", {"shortest_edge": 2.5}, "whole numbers"),
+]
+
+
+@pytest.mark.parametrize("key,value,allowed", BAD_PREPROCESSOR)
+def test_a_bad_preprocessor_value_is_refused_at_validation(tmp_path, key, value, allowed):
+    folder = depth_folder(tmp_path / "d", {**GOOD, key: value})
+    with pytest.raises(DepthModelError) as error:
+        check_depth_model(str(folder))
+    message = str(error.value)
+    assert "preprocessor_config.json is not usable" in message
+    assert f"{key} {shown(value)}; allowed: " in message and allowed in message
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        ("[1, 2]", "not a JSON object"),
+        ("not json", "cannot be read"),
+        ("[" * 100_000 + "]" * 100_000, "cannot be read"),
+        ('{"a": "' + "x" * 70_000 + '"}', "over 65536 bytes"),
+        (b"\xff\xfe{}", "cannot be read"),
+        ('{"image_std": [NaN, 1, 1]}', "image_std [nan, 1, 1]"),
+        ('{"ensure_multiple_of": 1' + "0" * 5000 + "}", "cannot be read"),
+        (
+            {**GOOD, "ensure_multiple_of": 64, "size": {"height": 32, "width": 518}},
+            "over the input",
+        ),
+    ],
+)
+def test_a_malformed_preprocessor_file_is_refused(tmp_path, content, problem):
+    folder = depth_folder(tmp_path / "d", content)
+    with pytest.raises(DepthModelError, match="depth_model") as error:
+        check_depth_model(str(folder))
+    assert problem in str(error.value) and len(str(error.value)) < 2000
+
+
+def test_validate_names_depth_model_and_the_bad_entry_with_exit_2(tmp_path):
+    for key, value in (("ensure_multiple_of", 0), ("image_mean", "abc"), ("image_std", [0, 0, 0])):
+        folder = depth_folder(tmp_path / key, {**GOOD, key: value})
+        path = settings_file(tmp_path, animation_mode="3D", depth_model=str(folder))
+        err = refused(2, "validate", path)
+        assert "depth_model:" in err and f"{key} {shown(value)}" in err
+
+
+def test_a_bad_preprocessor_stops_loading_before_the_model_is_read(tmp_path, tiny_depth_model):
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    for path in tiny_depth_model.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    depth_folder(folder, {**GOOD, "image_std": [0, 0, 0]})
+    with pytest.raises(DepthModelError, match=r"image_std \[0, 0, 0\]"):
+        load_depth_model(str(folder), device="cpu")
+
+
+def test_good_preprocessors_give_their_values(tmp_path, tiny_depth_model):
+    check_depth_model(str(tiny_depth_model))
+    settings = depth.preprocessing("x", tiny_depth_model / "preprocessor_config.json")
+    assert (settings["size"], settings["multiple"]) == (56, 14)
+    missing = depth.preprocessing("x", tmp_path / "absent.json")
+    assert missing == {
+        "mean": list(depth.DEFAULT_MEAN),
+        "std": list(depth.DEFAULT_STD),
+        "size": 518,
+        "multiple": 14,
+    }
+    folder = depth_folder(tmp_path / "d", {"size": {"shortest_edge": 384}, "image_std": [1, 1, 1]})
+    assert depth.preprocessing("x", folder / "preprocessor_config.json")["size"] == 384
+
+
+# --- hub ids ---------------------------------------------------------------------------------
+
+BAD_IDS = [
+    "foo/bar--baz",
+    "foo/..bar",
+    "a" * 256 + "/x",
+    "x/" + "a" * 256,
+    "x/" + "a" * 97,
+    "-foo/bar",
+    "foo/bar-",
+    ".foo/bar",
+    "foo/bar.git",
+    "foo/b@r",
+    "foo/bär",
+    "foo/ba r",
+    "foo//bar",
+    "foo/bar/",
+]
+GOOD_IDS = [
+    "depth-anything/Depth-Anything-V2-Small-hf",
+    "timm/ViT-B-16-SigLIP",
+    "a_/_b",
+    "x/" + "a" * 96,
+]
+
+
+@pytest.mark.parametrize("repo", BAD_IDS)
+def test_a_hub_id_no_hub_accepts_is_our_error_for_depth_models_and_perceptors(repo):
+    with pytest.raises(DepthModelError, match="ORG/NAME, each part 1 to 96"):
+        check_depth_model(repo)
+    if repo.count("/") == 1 and "@" not in repo:  # other shapes fail the spec's syntax first
+        with pytest.raises(PerceptorError, match="names no valid Hugging Face model id"):
+            perceptors.check_perceptor_spec("hf-hub:" + repo)
+    else:
+        with pytest.raises(PerceptorError):
+            perceptors.check_perceptor_spec("hf-hub:" + repo)
+
+
+def test_the_hub_id_check_agrees_with_huggingface_hub():
+    validators = pytest.importorskip("huggingface_hub.utils")
+    for repo in BAD_IDS + GOOD_IDS:
+        try:
+            validators.validate_repo_id(repo)
+            theirs = True
+        except validators.HFValidationError:
+            theirs = False
+        ours = network.hub_id_problem(repo) is None
+        assert ours <= theirs, repo  # never passes an id the hub refuses
+        assert ours == (repo in GOOD_IDS), repo
+
+
+def test_validate_refuses_bad_hub_ids_with_exit_2(tmp_path):
+    for changes, setting in (
+        ({"perceptors": ["demo", "hf-hub:foo/bar--baz"]}, "perceptors:"),
+        ({"animation_mode": "3D", "depth_model": "foo/..bar"}, "depth_model:"),
+        ({"animation_mode": "3D", "depth_model": "a" * 256 + "/x"}, "depth_model:"),
+    ):
+        err = refused(2, "validate", settings_file(tmp_path, **changes))
+        assert setting in err and "each part 1 to 96" in err
+
+
+def test_loading_refuses_a_bad_hub_id_with_our_error(tmp_path):
+    with pytest.raises(DepthModelError, match="each part 1 to 96"):
+        load_depth_model("foo/bar--baz", device="cpu", cache_dir=str(tmp_path))
+    with pytest.raises(PerceptorError, match="each part 1 to 96"):
+        ModelCache().perceptor("hf-hub:foo/..bar", cache_dir=str(tmp_path))
+
+
+# --- perceptor weights: validate says what render would --------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["ViT-B-32@openai", "RN50", "hf-hub:timm/ViT-B-16-SigLIP"])
+def test_validate_reports_weights_render_cannot_have_with_exit_3(tmp_path, monkeypatch, spec):
+    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
+    path = settings_file(tmp_path, perceptors=["demo", spec], models_cache_dir=str(tmp_path))
+    err = refused(3, "validate", path)
+    assert "could not download weights" in err and "(no network?)" in err and "['demo']" in err
+
+
+def test_validate_passes_weights_already_cached_offline(tmp_path, monkeypatch):
+    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/w.bin")
+    path = settings_file(tmp_path, perceptors=["ViT-B-32@openai"])
+    code, out, err, *_ = run_cli("validate", path)
+    assert code == 0 and "valid" in out, err
+
+
+def test_hf_hub_offline_counts_as_offline_for_the_hub_only(monkeypatch):
+    constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(network, "reachable", lambda *a, **k: True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert network.surely_offline(network.hf_host())
+    assert not network.surely_offline("heibox.uni-heidelberg.de")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert not network.surely_offline(network.hf_host())
