@@ -147,13 +147,16 @@ def main(argv=None) -> int:
 
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
+    from .perceptors import check_perceptor_weights
     from .plan import plan_dict
-    from .settings import read_render_settings
+    from .settings import cache_dir_of, read_render_settings
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
     _print_notes(dropped)
     p = plan_dict(data, source=args.settings)
+    for spec in p.settings.perceptors:  # render's own check: cached, else the host reachable
+        check_perceptor_weights(spec, cache_dir_of(p.settings))
     facts = [f"{len(p.scenes)} scene(s)", f"{p.total_steps} steps"]
     width, height = p.output_size
     facts.append(f"{width}x{height} pixels")
