@@ -259,19 +259,20 @@ def band_pass(spectrum: np.ndarray, length: int, rate: int, band: BandFilter) ->
     return np.fft.irfft(spectrum * band_pass_gain(length, rate, band), length)
 
 
-def band_pass_gain(length: int, rate: int, band: BandFilter) -> np.ndarray:
+def band_pass_gain(length: int, rate: int, band: BandFilter, warped=None) -> np.ndarray:
     """The gain of the band's forward-backward Butterworth at the rfft frequencies of `length`
     samples: |H(f)|^2 = 1 / (1 + ((W^2 - Wl Wh) / ((Wh - Wl) W))^(2 order)) with the bilinear
-    transform's prewarped frequencies W = 2 rate tan(pi f / rate)."""
-    freqs = np.fft.rfftfreq(length, 1 / rate)
-    nyquist = rate / 2
-
-    def prewarp(hz):
-        return 2 * rate * np.tan(np.pi * np.clip(hz, 1e-6, nyquist * (1 - 1e-9)) / rate)
-
-    w, low, high = prewarp(freqs), prewarp(band.low), prewarp(band.high)
+    transform's prewarped frequencies W = 2 rate tan(pi f / rate); `warped`: those of the
+    rfft frequencies, when already known (every band of a stretch shares them)."""
+    w = prewarp(np.fft.rfftfreq(length, 1 / rate), rate) if warped is None else warped
+    low, high = prewarp(band.low, rate), prewarp(band.high, rate)
     ratio = (w * w - low * high) / ((high - low) * w)
     return 1 / (1 + ratio ** (2 * band.order))
+
+
+def prewarp(hz, rate: int):
+    """The bilinear transform's prewarped angular frequency of `hz` (kept inside 0..Nyquist)."""
+    return 2 * rate * np.tan(np.pi * np.clip(hz, 1e-6, rate / 2 * (1 - 1e-9)) / rate)
 
 
 def _smooth_length(n: int) -> int:
@@ -355,6 +356,7 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
     start = round(offset * rate)
     blocks = file_blocks(path, where, rate)
     peaks, tops, end = _Peaks(len(filters)), np.zeros(len(filters)), start
+    warped = None  # the prewarped frequencies of the stretches' FFT
     for a, b, window in _windows(blocks, start, core, margin):
         end = b
         # frames whose 1/fps window meets [a, b): their starts, clipped to a
@@ -366,8 +368,11 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
         # a 5-smooth length keeps the FFT fast; its silence keeps the wrap-around off the core
         size = _smooth_length(len(window))
         spectrum = np.fft.rfft(window, size)
+        if warped is None or 2 * (len(warped) - 1) != size:  # the last stretch is shorter
+            warped = prewarp(np.fft.rfftfreq(size, 1 / rate), rate)
         for k, band in enumerate(filters):
-            filtered = np.fft.irfft(spectrum * band_pass_gain(size, rate, band), size)
+            gain = band_pass_gain(size, rate, band, warped)
+            filtered = np.fft.irfft(spectrum * gain, size)
             loudness = np.abs(filtered[margin : margin + b - a])
             peaks.add(int(ks[0]), np.maximum.reduceat(loudness, starts), k)
             tops[k] = max(tops[k], loudness.max())
