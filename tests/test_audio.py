@@ -137,7 +137,8 @@ def test_unreadable_audio_and_half_set_audio_are_refused(song, tmp_path):
         return str(e.value)
 
     assert "has no audio ffmpeg can decode" in problems(input_audio=str(junk))
-    assert "past the end" in problems(input_audio_offset=9.0)  # the song lasts 7 s
+    assert "past the end of" in problems(input_audio_offset=9.0)  # the song lasts 7 s
+    assert "(7.00 s long)" in problems(input_audio_offset=9.0)
     assert "needs both a sound file" in problems(
         input_audio="", translate_x=0, zoom_x_2d=0, scenes="a"
     )

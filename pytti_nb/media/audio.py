@@ -304,6 +304,21 @@ def ringing(filters, rate: int) -> int:
     return most
 
 
+class _Counted:
+    """An iterator of sample blocks that counts the samples it has given."""
+
+    def __init__(self, blocks):
+        self.blocks, self.samples = blocks, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        block = next(self.blocks)
+        self.samples += len(block)
+        return block
+
+
 def _windows(blocks, start: int, core: int, margin: int):
     """(a, b, window) of consecutive stretches [a, b) of the stream from sample `start` to its
     end, `core` samples each; `window` holds samples a - margin .. b + margin as float64,
@@ -354,11 +369,10 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
     rate = analysis_rate(filters)
     margin, core = ringing(filters, rate), int(CHUNK_SECONDS * rate)
     start = round(offset * rate)
-    blocks = file_blocks(path, where, rate)
-    peaks, tops, end = _Peaks(len(filters)), np.zeros(len(filters)), start
-    warped = None  # the prewarped frequencies of the stretches' FFT
+    blocks = _Counted(file_blocks(path, where, rate))
+    peaks, tops = _Peaks(len(filters)), np.zeros(len(filters))
+    warped = (0, None)  # the size of the stretches' FFT and its prewarped frequencies
     for a, b, window in _windows(blocks, start, core, margin):
-        end = b
         # frames whose 1/fps window meets [a, b): their starts, clipped to a
         first = max(0, math.floor((a - start) * fps / rate) - 1)
         ks = np.arange(first, math.floor((b - start) * fps / rate) + 2)
@@ -368,18 +382,24 @@ def analyse_audio(path, offset: float, fps: float, filters, where="input_audio")
         # a 5-smooth length keeps the FFT fast; its silence keeps the wrap-around off the core
         size = _smooth_length(len(window))
         spectrum = np.fft.rfft(window, size)
-        if warped is None or 2 * (len(warped) - 1) != size:  # the last stretch is shorter
-            warped = prewarp(np.fft.rfftfreq(size, 1 / rate), rate)
+        if warped[0] != size:  # the first stretch, and the last (shorter) one
+            warped = (size, prewarp(np.fft.rfftfreq(size, 1 / rate), rate))
         for k, band in enumerate(filters):
-            gain = band_pass_gain(size, rate, band, warped)
+            gain = band_pass_gain(size, rate, band, warped[1])
             filtered = np.fft.irfft(spectrum * gain, size)
             loudness = np.abs(filtered[margin : margin + b - a])
             peaks.add(int(ks[0]), np.maximum.reduceat(loudness, starts), k)
             tops[k] = max(tops[k], loudness.max())
+    end = blocks.samples
     if end <= start:
+        cut = end >= MAX_SECONDS * rate
         raise MediaError(
             f"input_audio_offset: {offset:g} s is past the end of {shown_path(path)} "
-            f"({end / rate:.2f} s long)"
+            + (
+                f"(only its first {MAX_SECONDS:g} s are read)"
+                if cut
+                else f"({end / rate:.2f} s long)"
+            )
         )
     values = peaks.values[: peaks.frames]
     values /= np.where(tops > 0, tops, 1).astype(np.float32)
