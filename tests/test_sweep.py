@@ -37,9 +37,10 @@ def ray_address():
     ray = pytest.importorskip("ray") if not os.environ.get("CI") else __import__("ray")
     from pytti_nb.sweep.runner import start_ray
 
-    start_ray()
+    local = start_ray()
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+    local.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address",
         metavar="ADDR",
-        help="the Ray cluster to render on (its address, or 'auto' for the one this machine "
-        "belongs to); default: a local Ray instance for this sweep",
+        help="the Ray cluster to render on (its head node's HOST:PORT, or 'auto' for the one "
+        "this machine belongs to); one that does not answer within seconds is an error (exit "
+        "2); default: a local Ray instance for this sweep, ended with it (even when killed)",
     )
     parser.add_argument(
         "--out",
         metavar="DIR",
         help="the sweep's output folder (default: out/<sweep file name>, in the current folder); "
-        "a sweep file never chooses it",
+        "a sweep file never chooses it; one sweep at a time writes there (another is refused: "
+        "exit 4)",
     )
     parser.add_argument(
         "--set",
@@ -56,6 +58,7 @@ def sweep_command(args) -> int:
     renders then resume from their last checkpoint when the sweep is started again).
     """
     from .. import cli  # here: cli.py imports this module
+    from .cluster import StartStopped
     from .runner import run_sweep
     from .spec import load_sweep
 
@@ -66,14 +69,18 @@ def sweep_command(args) -> int:
         cli._report_conversion(f"{args.sweep} (its base)", spec.notes)
     stop = cli._StopOnSigint()  # one Ctrl-C rule for render and sweep
     with stop:
-        result = run_sweep(
-            spec,
-            address=args.address,
-            cpus_per_render=args.cpus_per_render,
-            workers=args.workers,
-            should_stop=stop,
-            report=report,
-        )
+        try:
+            result = run_sweep(
+                spec,
+                address=args.address,
+                cpus_per_render=args.cpus_per_render,
+                workers=args.workers,
+                should_stop=stop,
+                report=report,
+            )
+        except StartStopped as e:
+            cli._error(str(e))
+            return cli.EXIT_STOPPED
     if result.counts.get("failed"):
         exits = {"input": cli.EXIT_BAD_INPUT, "model": cli.EXIT_MODEL, "output": cli.EXIT_OUTPUT}
         return exits.get(result.failure, cli.EXIT_INTERNAL)

@@ -2,24 +2,25 @@
 models loaded (pool.py), the manifest written as renders finish, the contact sheet at the end."""
 
 import contextlib
-import logging
-import os
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PyttiError, SettingsError
+from ..errors import OutputError, SettingsError, shown, shown_path
+from ..output import RunLock, check_writable
 from .checks import check_renders
+from .cluster import LocalRay, check_address, connect, import_ray
 from .manifest import MANIFEST_NAME, Manifest, now, read_manifest
 from .pool import WORKER_RESTARTS
-from .sheet import SHEET_NAME, Tile, columns_for, write_sheet
+from .sheet import SHEET_NAME, Tile, columns_for, is_sheet, write_sheet
 from .spec import base_seed, expand, resolved_axes
 
 OBJECT_STORE_BYTES = 100 * 2**20  # only small dicts travel through it; Ray's minimum is 75 MiB
 POLL_S = 0.5  # how often the driver looks at should_stop while renders run
 MAX_ERROR_CHARS = 4000
+NAME_BYTES = 255  # the longest file or folder name file systems take
 DRAWN_SEEDS = 1_000_000  # a base without a seed gets one below this for the whole sweep
 
 
@@ -46,16 +47,32 @@ def run_sweep(
     check_models: bool = True,
     should_stop=lambda: False,
     report=None,
+    out_locked: bool = False,
 ) -> SweepResult:
     """Check every render, then render those not finished yet on Ray: on `pool`'s workers, or
     on new ones (at most `workers`) in the Ray instance this process is connected to, else on
-    `address`'s cluster or a new local instance."""
+    `address`'s cluster or a new local instance. The output folder is locked for the sweep
+    (OutputError when another holds it) unless the caller holds its lock (`out_locked`)."""
     if cpus_per_render < 1 or (workers is not None and workers < 1):
         raise SettingsError(
             [f"--cpus-per-render {cpus_per_render}, --workers {workers}: give 1 or more"]
         )
+    if address and pool is None:
+        check_address(address)  # at once, not after every render is checked
     say = report or (lambda line: None)
+    with contextlib.ExitStack() as held:
+        if not out_locked:
+            held.callback(claim_out(spec.out).release)
+        return _run_claimed(
+            spec, held, address, cpus_per_render, workers, pool, check_models, should_stop, say
+        )
+
+
+def _run_claimed(spec, held, address, cpus_per_render, workers, pool, check_models, stop, say):
+    """run_sweep in its claimed output folder; Ray and the workers, when started, held by
+    `held` until the end."""
     previous = read_manifest(spec.out)
+    check_own_sheet(spec.out)
     seed = base_seed(spec)
     if seed is None:  # one seed for the whole sweep, kept for its restarts
         seed = (previous or {}).get("seed")
@@ -65,21 +82,23 @@ def run_sweep(
     check_renders(renders, check_models=check_models)
     manifest = Manifest(spec, renders, seed, previous)
     todo = [r for r in renders if not manifest.finished(r.name)]
-    manifest.reset([r.name for r in todo])
     skipped = len(renders) - len(todo)
     before = f", {skipped} done before" if skipped else ""
     say(f"sweep: {len(renders)} renders in {spec.out}{before}")
     if todo and pool is not None:
         pool.ready()
-        _render_all(pool, todo, manifest, should_stop, say)
-    elif todo:
+    elif todo:  # before the manifest changes: a cluster that cannot be reached changes nothing
         from .pool import start_pool
 
         devices = [r.settings.get("device", "auto") for r in todo]
         count = min(len(todo), workers or len(todo))
-        with ray_session(address):
-            with start_pool(cpus_per_render=cpus_per_render, count=count, devices=devices) as p:
-                _render_all(p, todo, manifest, should_stop, say)
+        held.enter_context(ray_session(address, stop))
+        pool = held.enter_context(
+            start_pool(cpus_per_render=cpus_per_render, count=count, devices=devices)
+        )
+    manifest.reset([r.name for r in todo])
+    if todo:
+        _render_all(pool, todo, manifest, stop, say)
     counts = manifest.counts()
     sheet = spec.out / SHEET_NAME
     columns = columns_for([len(a.rows) for a in resolved_axes(spec, seed)], len(renders))
@@ -92,43 +111,70 @@ def run_sweep(
     return SweepResult(spec.out, spec.out / MANIFEST_NAME, sheet, png, counts, skipped, failure)
 
 
+def claim_out(out: Path) -> RunLock:
+    """The sweep's output folder, created and locked for this sweep alone (OutputError when
+    another sweep holds it); release the lock at the end."""
+    long = next(
+        (p for p in out.parts if len(p.encode("utf-8", "surrogateescape")) > NAME_BYTES), None
+    )
+    if long is not None:
+        raise OutputError(
+            f"the sweep folder {shown_path(out)}: the name {shown(long)} is "
+            f"{len(long.encode('utf-8', 'surrogateescape'))} bytes long; a file system takes "
+            f"at most {NAME_BYTES}: give a shorter --out"
+        )
+    check_writable(out)
+    lock = RunLock.acquire(out)
+    if lock is None:
+        raise OutputError(
+            f"the sweep folder {shown_path(out)} is in use by another sweep; wait until it "
+            "ends, or give this one another --out"
+        )
+    return lock
+
+
+def check_own_sheet(out: Path) -> None:
+    """Refuse a folder holding a contact sheet that no sweep wrote (a file of the user's)."""
+    path = out / SHEET_NAME
+    if (path.exists() or path.is_symlink()) and not is_sheet(path):
+        raise OutputError(
+            f"the sweep folder {shown_path(out)} holds {shown_path(path)}, which no sweep "
+            "wrote; move it (a sweep writes its contact sheet there), or give another --out"
+        )
+
+
 @contextlib.contextmanager
-def ray_session(address=None):
+def ray_session(address=None, should_stop=lambda: False):
     """Ray, connected for the duration: the running connection when there is one (left open),
-    else `address`'s cluster or a new local instance (shut down afterwards)."""
+    else `address`'s cluster or a new local instance (ended afterwards, or with this process)."""
     ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
-    start_ray(address)
+    local = start_ray(address, should_stop)
     try:
         yield ray
     finally:
-        ray.shutdown()
+        try:
+            ray.shutdown()
+        finally:
+            if local is not None:
+                local.close()
 
 
-def start_ray(address=None) -> None:
-    """Connect to the cluster at `address`, or start a small, quiet local Ray instance."""
-    ray = import_ray()
-    # no usage report from a render that may be offline, unless the user asked for one
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+def start_ray(address=None, should_stop=lambda: False):
+    """Connect to the cluster at `address`, or start a small, quiet local Ray instance and
+    connect to it; the local instance (cluster.LocalRay: close it to end it), or None."""
     if address:
-        ray.init(address=address, **quiet)
-    else:
-        ray.init(include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **quiet)
-
-
-def import_ray():
-    """The ray module, or an error saying how to install it (sweeps alone need it)."""
+        connect(address, should_stop)
+        return None
+    local = LocalRay(OBJECT_STORE_BYTES, should_stop)
     try:
-        import ray
-    except ImportError:
-        raise PyttiError(
-            "sweeps run on Ray, which is not installed here: pip install 'ray>=2.60' "
-            "(every machine of a cluster needs pytti_nb and Ray)"
-        ) from None
-    return ray
+        connect(local.address, should_stop)
+    except BaseException:
+        local.close()
+        raise
+    return local
 
 
 def _render_all(pool, todo, manifest, should_stop, say) -> None:

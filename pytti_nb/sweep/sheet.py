@@ -5,11 +5,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from ..atomic import atomic_write_bytes
 
 SHEET_NAME = "contact_sheet.png"
+MARK_KEY, MARK = "pytti_nb_sweep", "contact sheet"  # a text chunk: a sheet a sweep wrote
 TILE = 256  # a frame is scaled to about this many pixels on its longer side
 PAD = 8
 LABEL_SIZE = 12
@@ -88,10 +89,25 @@ def write_sheet(path: Path, tiles: list[Tile], columns: int) -> bytes:
     """Draw the sheet and write it atomically as a PNG; its bytes."""
     sheet, _ = contact_sheet(tiles, columns)
     buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
+    info = PngImagePlugin.PngInfo()
+    info.add_text(MARK_KEY, MARK)
+    sheet.save(buf, format="PNG", pnginfo=info)
     data = buf.getvalue()
     atomic_write_bytes(Path(path), data)
     return data
+
+
+def is_sheet(path: Path) -> bool:
+    """Whether `path` is a contact sheet a sweep wrote (a PNG with its mark; never a link), so
+    that a sweep may replace it."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with Image.open(path) as im:
+            return im.format == "PNG" and im.info.get(MARK_KEY) == MARK
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def columns_for(axes_lengths: list[int], count: int) -> int:

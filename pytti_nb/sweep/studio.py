@@ -52,6 +52,7 @@ def quick_sweep(
             check_models=check_models,
             should_stop=should_stop,
             report=report,
+            out_locked=lock is not None,
         )
     finally:
         if lock is not None:
