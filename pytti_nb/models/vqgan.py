@@ -12,11 +12,18 @@ The `vqgan_model` setting is one of:
 
 A name wins over a file or folder of that name in the working folder (write ./imagenet for it).
 
-Configs are taming's YAML files (read with yaml.safe_load), whose `model.target` is
-taming.models.vqgan.VQModel, taming.models.vqgan.GumbelVQ or
+Configs are taming's YAML files (read with the settings files' bounded YAML loader), whose
+`model.target` is taming.models.vqgan.VQModel, taming.models.vqgan.GumbelVQ or
 taming.models.cond_transformer.Net2NetTransformer (its `first_stage_config` is the autoencoder,
 whose checkpoint keys start with `first_stage_model.`). Only the autoencoder's weights are
 loaded (vqgan_net.VQGAN); the loss, the transformer and the conditioning model are dropped.
+
+A config is checked before anything is built, at validation as at loading (check_config): each
+key's type and range (DDCONFIG_RULES, PARAMS_RULES), then the parameter count its shape builds,
+worked out arithmetically (vqgan_parameters), at most MAX_VQGAN_PARAMETERS. A checkpoint is
+checked before torch reads it (check_checkpoint_archive): the sizes its zip archive declares,
+against a bound derived from that parameter count (a zip bomb is refused from its table of
+contents); torch then reads no record past its declared size.
 
 Checkpoints are read with torch.load(weights_only=True); classes a Lightning checkpoint names
 besides its tensors (callbacks, hyper-parameters) are replaced by an inert stand-in, never run.
@@ -64,16 +71,6 @@ TARGET_TRANSFORMER = "taming.models.cond_transformer.Net2NetTransformer"
 TARGETS = (TARGET_VQ, TARGET_GUMBEL, TARGET_TRANSFORMER)
 FIRST_STAGE_PREFIX = "first_stage_model."
 AUTOENCODER_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.", "quantize.")
-DDCONFIG_KEYS = (
-    "ch",
-    "out_ch",
-    "ch_mult",
-    "num_res_blocks",
-    "attn_resolutions",
-    "in_channels",
-    "resolution",
-    "z_channels",
-)
 
 READ_TIMEOUT_S = 30.0  # one socket read (and the connection) may stall this long
 MIN_RATE = 500_000  # bytes/s: the overall deadline allows the expected size at this rate...
@@ -952,11 +949,12 @@ def check_checkpoint_archive(path: Path, parameters: int) -> None:
     """Refuse a checkpoint whose reading could take more memory than its config warrants, from
     the sizes its zip archive declares, before torch reads any of it; raises VQGANError.
 
-    This relies on declared sizes being what torch allocates: it inflates a compressed record
-    into a buffer of the declared size (miniz fails when the data holds more) and memory-maps
-    stored records at their declared places, so a record lying about its size makes loading
-    fail, never grow (tests/test_model_files.py loads such an archive). A legacy checkpoint (a
-    bare pickle, read into memory whole) is bounded by its file size.
+    This relies on declared sizes being what torch allocates (rather than reading each record
+    through a bounded reader of our own): it inflates a compressed record into a buffer of its
+    declared size and reads no further, and memory-maps stored records at their declared
+    places, so a record holding more than it declares costs no more memory
+    (tests/test_model_files.py measures it). A legacy checkpoint (a bare pickle, read into
+    memory whole) is bounded by its file size.
     """
     bound, where = checkpoint_bound(parameters), f"VQGAN checkpoint {shown_path(path, 160)}"
     try:
