@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -71,6 +72,38 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically (temp file in the same folder, fsync, os.replace)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
+
+
+def atomic_create_bytes(path: Path, data: bytes) -> None:
+    """Write `data` as the new file `path` atomically, never replacing one: FileExistsError
+    when `path` exists (a link included), even one made while the data was being written."""
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        fsync_file(tmp)
+        try:
+            os.link(tmp, path)  # unlike os.replace, a link fails when the name is taken
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links (FAT, some FUSE mounts)
+            # O_EXCL claims the name; the rename then fills it in one step
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    fsync_directory(path.parent)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in chunks (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

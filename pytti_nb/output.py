@@ -7,22 +7,26 @@ Layout of one run (`output_root/<file_namespace>` or `<file_namespace>(k)`):
     checkpoint.pt           resume state (written by checkpoint.py)
     <run folder name>.mp4   assembled by RunWriter.finish() when there is more than one frame
     <run folder name>.gif   the same as an animated GIF, with save_gif
+    .pytti-run.jsonl        the record: the run's id and each file written (RunRecord)
 No torch import here: this module must work in a bare notebook kernel or UI process.
 
 A render holds an exclusive lock on its run folder (flock on the folder itself, released by
 the OS when the process ends, so a killed render leaves no stale lock). It writes and deletes
-only inside the run folder, never through a link, and deletes only files it writes itself.
+only inside the run folder, never through a link, and deletes only files its record lists
+as written by a render there and unchanged since.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import json
 import math
 import os
 import re
+import secrets
 import stat
 import subprocess
 from pathlib import Path
@@ -33,11 +37,13 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from pytti_nb.atomic import (
     TEMP_SUFFIX,
+    atomic_create_bytes,
     atomic_path,
     atomic_write_bytes,
+    file_sha256,
     temp_path_for,
 )
-from pytti_nb.errors import OutputError, reason, shown, shown_path
+from pytti_nb.errors import OutputError, SettingsError, reason, shown, shown_path
 
 try:
     import fcntl
@@ -51,11 +57,19 @@ PALETTES_DIR = "palettes"
 SETTINGS_NAME = "settings.yaml"
 CHECKPOINT_NAME = "checkpoint.pt"
 COST_NAME = "cost.json"  # the run's estimate and the time it took
+RECORD_NAME = ".pytti-run.jsonl"  # what the run's render wrote (RunRecord)
+RECORD_KEY = "pytti_nb_run"  # the record's first line: {RECORD_KEY: RECORD_FORMAT, "run_id": ...}
+RECORD_FORMAT = 1
+MAX_RECORD_BYTES = 64 * 2**20  # about 300,000 files' lines
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+FORCE = "give --force to replace it"  # how a command line consents to replacing a file
 PNG_COMPRESS_LEVEL = 4  # zlib level 4 is ~3x faster than the default 6 for a few % larger files
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
 FRAME_NAME = re.compile(r"\d{6,}\.png")
 SNAPSHOTS_DIR = "snapshots"  # the studio's snapshots (ui/files.py)
 SNAPSHOT_NAME = re.compile(r"step_\d{6,}\.png")
+RUN_SUBFOLDERS = (FRAMES_DIR, PALETTES_DIR, SNAPSHOTS_DIR)
+TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX))  # atomic.temp_path_for's
 MAX_NAMESPACE_CHARS = 400
 MAX_FOLDER_NAME_BYTES = 200  # leaves room for '(k)' and the temp files' names within 255
 MAX_SUFFIX = 10_000  # run folders '<ns>(1)' ... tried before giving up
@@ -267,54 +281,204 @@ def claim_run_dir(
 
 
 def _reusable(run_dir: Path, notes: list) -> bool:
-    """Whether allow_overwrite may reuse a folder: it holds only what pytti_nb writes (with a
-    note when it does not)."""
-    if is_run_folder(run_dir):
+    """Whether allow_overwrite may reuse a folder: everything in it is a file its render wrote,
+    unchanged since (with a note naming the first file that is not)."""
+    foreign = foreign_file(run_dir)
+    if foreign is None:
         return True
     notes.append(
-        f"{shown_path(run_dir)} holds files pytti_nb did not write, so allow_overwrite does not "
-        "reuse it; the run goes to the next free folder"
+        f"{shown_path(run_dir)} holds {foreign}, so allow_overwrite does not reuse it (nothing "
+        "there is deleted); the run goes to the next free folder"
     )
     return False
 
 
 def is_run_folder(run_dir: Path) -> bool:
-    """Whether a folder holds nothing but what a render writes (frames, palettes, snapshots,
-    settings.yaml, checkpoint.pt, cost.json, the video and GIF, temp files), none of it a link."""
+    """Whether a folder holds nothing but files its render wrote, as its record lists them and
+    unchanged since (and its frames/, palettes/, snapshots/ folders), none of it a link."""
+    return foreign_file(run_dir) is None
+
+
+def foreign_file(run_dir: Path) -> str | None:
+    """What in a run folder its render did not write (a file not in the folder's record, one
+    changed since, a link, another folder), described; None when there is nothing of the kind."""
     run_dir = Path(run_dir)
     if run_dir.is_symlink() or not run_dir.is_dir():
-        return False
-    files = {
-        SETTINGS_NAME,
-        CHECKPOINT_NAME,
-        COST_NAME,
-        f"{run_dir.name}.mp4",
-        f"{run_dir.name}.gif",
-    }
-    folders = {FRAMES_DIR: FRAME_NAME, PALETTES_DIR: FRAME_NAME, SNAPSHOTS_DIR: SNAPSHOT_NAME}
+        return f"{shown_path(run_dir)}, which is not a folder"
+    record = RunRecord.read(run_dir)
+    for path in _files_of(run_dir):
+        name = path.relative_to(run_dir).as_posix()
+        if path.is_symlink() or not path.is_file():
+            return f"{shown(name)}, which is a link or not a plain file"
+        if path.name == RECORD_NAME and path.parent == run_dir and record is not None:
+            continue
+        if _is_temp(path.name):
+            continue  # a write of ours cut short (atomic.py's temp names)
+        if record is None:
+            return (
+                f"{shown(name)} and no record of the files pytti_nb wrote there (a folder "
+                "from an older pytti_nb, or not a run folder)"
+            )
+        if not record.owns(path):
+            return f"{shown(name)}, which pytti_nb did not write there or which changed since"
+    return None
+
+
+def _files_of(run_dir: Path):
+    """Every entry of a run folder but its known subfolders, and the entries of those."""
     for entry in os.scandir(run_dir):
-        if entry.is_symlink():
-            return False
-        if entry.is_dir():
-            if entry.name not in folders or not _only_files(entry.path, folders[entry.name]):
-                return False
-        elif entry.name not in files and not _is_temp(entry.name):
-            return False
-    return True
-
-
-def _only_files(folder, pattern) -> bool:
-    """Whether a folder holds only regular files whose names match (or temp files)."""
-    return all(
-        entry.is_file(follow_symlinks=False)
-        and (pattern.fullmatch(entry.name) or _is_temp(entry.name))
-        for entry in os.scandir(folder)
-    )
+        path = Path(entry.path)
+        if entry.name in RUN_SUBFOLDERS and entry.is_dir(follow_symlinks=False):
+            yield from (Path(e.path) for e in os.scandir(path))
+        else:
+            yield path
 
 
 def _is_temp(name: str) -> bool:
     """Whether a name is one of atomic.py's temp files."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    return TEMP_NAME.fullmatch(name) is not None
+
+
+class RunRecord:
+    """A run folder's record of the files its render wrote: a first line with the run's id,
+    then one JSON line per file written (its path in the folder, size, mtime_ns, SHA-256; a
+    later line for a file replaces the earlier). One line is appended per write, so a long
+    animation's record costs O(1) per frame; a line cut short by a killed write is skipped,
+    which only ever makes a file count as not ours."""
+
+    def __init__(self, run_dir: Path, run_id: str, files: dict):
+        self.run_dir, self.run_id, self.files = Path(run_dir), run_id, files
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunRecord | None:
+        """The folder's record, or None when it has none (or none that reads as one)."""
+        try:
+            fd = os.open(Path(run_dir) / RECORD_NAME, os.O_RDONLY | NOFOLLOW)
+        except (OSError, ValueError):
+            return None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            data = f.read(MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            return None
+        lines = [_json_line(line) for line in data.split(b"\n")]
+        header = lines[0] if lines else None
+        if not (header and header.get(RECORD_KEY) == RECORD_FORMAT):
+            return None
+        if not isinstance(header.get("run_id"), str):
+            return None
+        files = {e["file"]: e for e in lines[1:] if e and _entry_ok(e)}
+        return cls(run_dir, header["run_id"], files)
+
+    @classmethod
+    def start(cls, run_dir: Path) -> RunRecord:
+        """A new record with a new run id, replacing any earlier one (atomically)."""
+        run_id = secrets.token_hex(8)
+        header = json.dumps({RECORD_KEY: RECORD_FORMAT, "run_id": run_id})
+        atomic_write_bytes(Path(run_dir) / RECORD_NAME, header.encode())
+        return cls(run_dir, run_id, {})
+
+    def add(self, path: Path, data: bytes | None = None) -> None:
+        """Record a file just written (`data`: its bytes when at hand, else it is read back).
+        A record that cannot take the line leaves the file counted as not ours."""
+        path = Path(path)
+        name = path.relative_to(self.run_dir).as_posix()
+        with contextlib.suppress(OSError):
+            info = os.stat(path, follow_symlinks=False)
+            digest = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(path)
+            entry = {"file": name, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            entry["sha256"] = digest
+            # each line starts with a newline, so a line cut short never spoils the next one
+            line = ("\n" + json.dumps(entry, ensure_ascii=False)).encode()
+            fd = os.open(self.run_dir / RECORD_NAME, os.O_WRONLY | os.O_APPEND | NOFOLLOW)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            self.files[name] = entry
+
+    def owns(self, path: Path) -> bool:
+        """Whether `path` is a plain file this record lists, unchanged since it was written:
+        the same size and mtime_ns, or (a copy or a sync client may change the time alone)
+        the same size and SHA-256."""
+        path = Path(path)
+        try:
+            entry = self.files.get(path.relative_to(self.run_dir).as_posix())
+            info = os.lstat(path)
+        except (OSError, ValueError):
+            return False
+        if entry is None or not stat.S_ISREG(info.st_mode) or info.st_size != entry["size"]:
+            return False
+        if info.st_mtime_ns == entry["mtime_ns"]:
+            return True
+        try:
+            return file_sha256(path) == entry["sha256"]
+        except OSError:
+            return False
+
+
+def _json_line(line: bytes) -> dict | None:
+    """One line of a record as a JSON object, or None."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _entry_ok(entry: dict) -> bool:
+    """Whether a record line has a file's name, size, mtime_ns and SHA-256 of the right kinds."""
+    kinds = {"file": str, "size": int, "mtime_ns": int, "sha256": str}
+    return all(isinstance(entry.get(k), kind) for k, kind in kinds.items())
+
+
+def write_user_file(path, data: bytes, *, what: str, inputs=(), replace=False, consent=FORCE):
+    """Write a file the user named: never over an input, never over an existing file unless
+    `replace` (the user's consent: how to give it is `consent`); atomically either way."""
+    path = Path(path).expanduser()
+    user_file_check(path, what=what, inputs=inputs, replace=replace, consent=consent)
+    try:
+        if replace:
+            atomic_write_bytes(path, data)  # a link at `path` is replaced, never written through
+        else:
+            atomic_create_bytes(path, data)
+    except FileExistsError:
+        raise SettingsError([_exists_message(path, what, consent)]) from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        raise OutputError(f"cannot write {what} {shown_path(path)}: {reason(e)}") from e
+    return path
+
+
+def user_file_check(path: Path, *, what: str, inputs=(), replace=False, consent=FORCE):
+    """Raise SettingsError when writing `path` would replace an input, a folder, or (without
+    `replace`) any existing file."""
+    path = Path(path)
+    for source in inputs:
+        if _same_file(path, Path(source)):
+            raise SettingsError(
+                [
+                    f"{what} {shown_path(path)} is the input {shown_path(source)}; pytti_nb never "
+                    "writes over what it reads: give the output another name"
+                ]
+            )
+    if path.is_dir():
+        raise SettingsError([f"{what} {shown_path(path)} is a folder; give a file name"])
+    if not replace and (path.exists() or path.is_symlink()):
+        raise SettingsError([_exists_message(path, what, consent)])
+
+
+def _exists_message(path: Path, what: str, consent: str) -> str:
+    """The message for an output file that exists already."""
+    return f"{what} {shown_path(path)} exists; give a new name, or {consent}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links, or hard links)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 class RunLock:
@@ -518,6 +682,8 @@ class RunWriter:
         self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
         self.last_written = None  # the frame file written last, if any
         self.written = []  # every file this writer wrote, so discard() can take them back
+        self.record = None  # what the folder's render wrote (RunRecord)
+        self.earlier_run_id = None  # the run id of the record found in the folder, if any
         self._no_link(self.run_dir)
         check_writable(self.run_dir)
         self._real = Path(os.path.realpath(self.run_dir))
@@ -529,9 +695,33 @@ class RunWriter:
             check_writable(self.frames_dir)
             if overwrite:
                 self.remove_previous_run()
+            self._open_record()
         except BaseException:
             self.release()
             raise
+
+    def _open_record(self) -> None:
+        """Go on with the folder's record (a resume), or start one with a new run id."""
+        self._inside(self.run_dir)
+        self.record = RunRecord.read(self.run_dir)
+        if self.record is not None:
+            self.earlier_run_id = self.record.run_id
+            return
+        try:
+            self.record = RunRecord.start(self.run_dir)
+        except OSError as e:
+            raise write_error("record", self.run_dir / RECORD_NAME, e, self.run_dir) from e
+
+    @property
+    def run_id(self) -> str:
+        """The id of the run this folder's record belongs to (checkpoints carry it too)."""
+        return self.record.run_id
+
+    def recorded(self, path: Path, data: bytes | None = None) -> Path:
+        """Add a file just written in the run folder to its record; its path."""
+        if self.record is not None:
+            self.record.add(path, data)
+        return path
 
     def release(self) -> None:
         """Give up the run folder's lock (the render is over)."""
@@ -540,10 +730,17 @@ class RunWriter:
 
     def discard(self) -> None:
         """Take back a render that failed before saving anything it could resume from: delete
-        the files this writer wrote, then the folders left empty, run folder included."""
+        the files this writer wrote (unchanged since), its record when nothing else is left,
+        then the folders left empty, run folder included."""
         for path in reversed(self.written):
+            if self.record is not None and self.record.owns(path):
+                with contextlib.suppress(OutputError):
+                    _unlink_file(path)
+        record = self.run_dir / RECORD_NAME
+        left = [p for p in _files_of(self.run_dir) if p != record] if self.run_dir.is_dir() else []
+        if not left and self.earlier_run_id is None:
             with contextlib.suppress(OutputError):
-                _unlink_file(path)
+                _unlink_file(record)
         for folder in (self.palettes_dir, self.frames_dir, self.run_dir):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
@@ -569,24 +766,19 @@ class RunWriter:
         return folder
 
     def remove_previous_run(self) -> None:
-        """Delete only our own files (frames, video, settings, checkpoint, temp leftovers), and
-        only in a folder that holds nothing else; never through a link."""
-        if not is_run_folder(self.run_dir):
+        """Delete an earlier render's files, as its record lists them, and only in a folder
+        that holds nothing else (unchanged since); never through a link."""
+        foreign = foreign_file(self.run_dir)
+        if foreign is not None:
             raise OutputError(
-                f"{shown_path(self.run_dir)} holds files pytti_nb did not write; it is not "
-                "reused (nothing was deleted): choose another file_namespace"
+                f"{shown_path(self.run_dir)} holds {foreign}; it is not reused (nothing was "
+                "deleted): choose another file_namespace"
             )
-        ours = [self.video_path, self.settings_path, self.run_dir / CHECKPOINT_NAME, self.cost_path]
-        ours.append(self.run_dir / f"{self.run_dir.name}.gif")
-        for folder in (self.run_dir, self.frames_dir, self.palettes_dir):
+        for folder in (self.run_dir, *(self.run_dir / name for name in RUN_SUBFOLDERS)):
             if folder.is_dir():
                 self._inside(folder)
-                ours += [p for p in folder.iterdir() if _is_temp(p.name)]
-        ours += self.frame_paths()
-        if self.palettes_dir.is_dir():
-            ours += [p for p in self.palettes_dir.iterdir() if FRAME_NAME.fullmatch(p.name)]
-        for path in ours:
-            _unlink_file(path)
+        for path in _files_of(self.run_dir):
+            _unlink_file(path)  # each one checked above: recorded and unchanged, or our temp
 
     def frame_path(self, index: int) -> Path:
         """Path of frame `index` (zero-padded so names sort in frame order)."""
@@ -636,6 +828,7 @@ class RunWriter:
             self.written.append(path)
         except OSError as e:
             raise write_error(what, path, e, self.run_dir) from e
+        self.recorded(path, data)
 
     def finish(self) -> Path | None:
         """Assemble `<run folder name>.mp4` (and .gif) from all frames; the MP4's path, or None
@@ -648,8 +841,10 @@ class RunWriter:
             assemble_video(frames, self.video_path, fps=self.fps)
             if self.audio is not None:
                 mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)
+            self.recorded(self.video_path)
             if self.gif_path is not None:
                 assemble_gif(frames, self.gif_path, fps=self.fps)
+                self.recorded(self.gif_path)
             return self.video_path
         finally:
             self.release()

@@ -223,12 +223,18 @@ def test_run_dir_suffixes_without_overwrite(tmp_path):
     first = claimed(tmp_path, "a/run", False)
     assert first == tmp_path.resolve() / "a" / "run" and first.is_dir()
     assert claimed(tmp_path, "a/run", False) == first  # empty folder: nothing to protect
-    (first / "settings.yaml").write_text("a: 1\n")
+    written = RunWriter(first, fps=1, overwrite=False)
+    written.write_settings("a: 1\n")
+    written.release()
     second = claimed(tmp_path, "a/run", False)
     assert second.name == "run(1)" and second.is_dir()
-    (second / "settings.yaml").write_text("a: 1\n")
+    (second / "settings.yaml").write_text("a: 1\n")  # by hand: no render wrote it
     assert claimed(tmp_path, "a/run", False).name == "run(2)"
     assert claimed(tmp_path, "a/run", True) == first  # a render's own files: reused
+    run_dir, lock, notes = claim_run_dir(tmp_path, "a/run(1)", True)
+    lock.release()
+    assert run_dir.name == "run(1)(1)" and "'settings.yaml'" in notes[0]
+    assert (second / "settings.yaml").read_text() == "a: 1\n"
 
 
 def test_symlink_escape_rejected(tmp_path):
@@ -339,16 +345,23 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
         old.write_frame(index, solid((index, 0, 0)), {})
     old.write_settings("old")
     old.finish()
-    ours = [run / "checkpoint.pt", run / ".checkpoint.pt.x.partial", run / "frames" / "000007.png"]
-    for path in ours:
-        path.write_bytes(b"x")
+    (run / "checkpoint.pt").write_bytes(b"state")
+    old.recorded(run / "checkpoint.pt")  # as run.py records the checkpoints it saves
+    (run / ".checkpoint.pt.0123456789ab.partial").write_bytes(b"st")  # a killed write's
 
     resumed = RunWriter(run, fps=10, overwrite=False)  # resuming keeps everything
-    assert len(resumed.frame_paths()) == 4 and all(p.exists() for p in ours)
+    resumed.write_frame(7, solid((7, 0, 0)), {})
+    assert len(resumed.frame_paths()) == 4 and (run / "checkpoint.pt").exists()
+    assert resumed.run_id == old.run_id  # one run, one record
     resumed.release()
 
-    RunWriter(run, fps=10, overwrite=True).release()
-    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == ["frames"]
+    again = RunWriter(run, fps=10, overwrite=True)
+    again.release()
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == [
+        ".pytti-run.jsonl",
+        "frames",
+    ]
+    assert again.run_id != old.run_id  # a new run in the reused folder
 
 
 @pytest.mark.parametrize("foreign", ["notes.txt", "frames/keep.txt", "frames/mine.png"])
@@ -360,7 +373,7 @@ def test_overwrite_leaves_a_folder_holding_other_files_alone(tmp_path, foreign):
     (run / foreign).write_bytes(b"x")
     before = sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))
     with pytest.raises(
-        OutputError, match="holds files pytti_nb did not write.*nothing was deleted"
+        OutputError, match="did not write there or which changed since.*nothing was deleted"
     ):
         RunWriter(run, fps=10, overwrite=True)
     assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == before
