@@ -7,11 +7,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
-from .errors import OutputError, PyttiError, RenderHalted, RescuedRun, SettingsError, shown_path
-from .output import CHECKPOINT_NAME, FRAMES_DIR, RunWriter, check_writable, claim_run_dir
+from .errors import (
+    OutputError,
+    PyttiError,
+    RenderHalted,
+    RescuedRun,
+    SettingsError,
+    shown,
+    shown_path,
+)
+from .output import (
+    CHECKPOINT_NAME,
+    FRAMES_DIR,
+    RunWriter,
+    check_writable,
+    claim_run_dir,
+)
 from .plan import RunPlan, plan, plan_dict
 from .schema import Settings
-from .settings import apply_overrides, from_dict, read_render_settings, to_dict, to_yaml
+from .settings import (
+    apply_overrides,
+    from_dict,
+    path_problem,
+    read_render_settings,
+    read_settings_file,
+    to_dict,
+    to_yaml,
+)
 from .versions import environment_versions
 
 
@@ -80,7 +102,11 @@ def prepare_run(
 
 
 def _real_folder(path) -> Path:
-    """The folder a path names (links resolved), or OutputError for a path no folder has."""
+    """The folder a path names (links resolved), or OutputError for a path no folder has
+    (SettingsError for one no file system holds: a name longer than 255 bytes)."""
+    problem = path_problem(str(path))
+    if problem:
+        raise SettingsError([f"--resume {shown_path(path)} {problem}"])
     try:
         return Path(path).resolve()
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path
@@ -100,16 +126,76 @@ def saved_run(run_dir) -> tuple[dict, Settings]:
 
 
 def _resume_job(run_dir: Path, models) -> Job:
-    """The job that continues the run saved in run_dir, its checkpoint checked."""
+    """The job that continues the run saved in run_dir, its checkpoint checked: of this
+    folder's run, of the settings its settings.yaml holds."""
     state, settings = saved_run(run_dir)
     checked = plan(settings)
     where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
     check_resume_state(state, checked.total_steps, where)
     check_writable(run_dir)
-    if models is not None:
-        models.perceptors(checked.settings)
-    writer = _writer(checked, run_dir, overwrite=False)
+    writer = _writer(checked, run_dir, overwrite=False)  # the lock: no render is writing there
+    try:
+        check_own_checkpoint(state, writer, where)
+        _check_saved_settings(writer, checked.settings)
+        if models is not None:
+            models.perceptors(checked.settings)
+    except BaseException:
+        writer.release()
+        raise
     return Job(checked, run_dir, writer, state)
+
+
+def check_own_checkpoint(state: dict, writer: RunWriter, where: str) -> None:
+    """Raise OutputError unless a checkpoint was saved by the run of this folder: its run id is
+    the folder record's. One from before records (no run id) resumes only a folder whose
+    record names no checkpoint (none, or one begun by an earlier try to resume it)."""
+    saved, ours = state.get("run_id"), writer.earlier_run_id
+    if saved == ours or (saved is None and CHECKPOINT_NAME not in writer.record.files):
+        return
+    if ours is None:
+        whose = "this folder has no record of the run that saved it"
+    else:
+        whose = f"it was saved by run {shown(saved)}, this folder holds run {shown(ours)}"
+    raise OutputError(
+        f"{where} belongs to another run folder ({whose}); a checkpoint resumes only the run "
+        "folder it was saved in: resume that folder, or delete this checkpoint"
+    )
+
+
+def _check_saved_settings(writer: RunWriter, settings: Settings) -> None:
+    """Keep a resume to the settings its folder shows: a settings.yaml the render wrote is
+    brought up to date (or written when missing); one edited since must hold the checkpoint's
+    settings, else OutputError naming the settings that differ."""
+    path = writer.settings_path
+    text = to_yaml(settings)
+    if not (path.exists() or path.is_symlink()) or writer.record.owns(path):
+        if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
+            writer.write_settings(text)
+        return
+    differ = _settings_differences(path, settings)
+    if differ:
+        shown_list = "; ".join(differ[:6]) + ("; ..." if len(differ) > 6 else "")
+        raise OutputError(
+            f"{shown_path(path)} was edited since the run saved its checkpoint ({shown_list}); "
+            "a resume goes on with the saved settings: undo the edit (or delete the file, "
+            "and the resume writes the saved settings again), or render the edited settings "
+            f"as a new run: python -m pytti_nb render '{path}'"
+        )
+
+
+def _settings_differences(path: Path, settings: Settings) -> list[str]:
+    """How an edited settings.yaml differs from a run's settings ('name: file → saved')."""
+    try:
+        data, _ = read_settings_file(path)
+        edited = to_dict(from_dict(data, source=str(path)))
+    except PyttiError as e:
+        problem = e.problems[0] if isinstance(e, SettingsError) and e.problems else str(e)
+        return [f"it no longer reads as settings: {shown(problem, 120)}"]
+    saved = to_dict(settings)
+    keys = [k for k in saved if edited.get(k) != saved[k]]
+    return [
+        f"{k}: {shown(edited.get(k), 40)} in the file, {shown(saved[k], 40)} saved" for k in keys
+    ]
 
 
 def check_resume_state(state: dict, total_steps: int, where: str) -> None:
@@ -187,8 +273,8 @@ def make_renderer(job: Job, models=None):
         renderer = Renderer(job.plan, models or ModelCache())
         if job.resume_state is not None:
             _load_checkpoint_state(renderer, job)
-    except Exception:
-        job.writer.release()
+    except BaseException:  # a model that cannot load (VQGAN, depth), Ctrl-C while loading
+        _give_up(job)
         raise
     return renderer
 
@@ -315,7 +401,7 @@ def run_snapshots(
         yield from saves
     except RenderHalted:  # the state before the failing step is intact: keep it to resume
         try:
-            save_checkpoint(job.run_dir, {**renderer.state_dict(), "versions": versions})
+            _save_checkpoint(job.writer, renderer, versions)
         finally:
             job.writer.release()
         raise
@@ -384,7 +470,13 @@ def _save_point(writer, renderer, snap, versions, steered) -> None:
     if snap.palette is not None:
         writer.write_palette(snap.save_number, snap.palette)
     # the generator is paused at this snapshot: the state is exactly this moment's
-    save_checkpoint(writer.run_dir, {**renderer.state_dict(), "versions": versions})
+    _save_checkpoint(writer, renderer, versions)
+
+
+def _save_checkpoint(writer: RunWriter, renderer, versions) -> None:
+    """Save the run's checkpoint, with the run id of its folder, and record it there."""
+    state = {**renderer.state_dict(), "versions": versions, "run_id": writer.run_id}
+    writer.recorded(save_checkpoint(writer.run_dir, state))
 
 
 def _rescue(error, job, renderer, snap, versions, root) -> OutputError:
