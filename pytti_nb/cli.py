@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import signal
 import sys
+from pathlib import Path
 
 from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
 from .pytti_import import ALLOW_ENV_HELP
@@ -15,6 +16,8 @@ EXIT_MODEL = 3  # a perceptor could not be loaded (weights missing, no network)
 EXIT_OUTPUT = 4  # the output folder or a file in it cannot be written or read
 EXIT_HALTED = 5  # out of device memory at one cutout per batch, or steps that keep giving NaN
 EXIT_STOPPED = 130  # stopped with Ctrl-C after saving a checkpoint; resume with --resume
+
+FORCE_HELP = "replace DEST when it exists (the input file itself is never replaced)"
 
 EXIT_CODES = {
     EXIT_OK: "success",
@@ -66,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="PyTTI settings: a Hydra .yaml (keys left out take PyTTI's defaults), a "
         "<name>_settings.txt, or JSON or the notebook's printed dict in a .json or .txt file",
     )
-    i.add_argument("dest", help="pytti_nb settings file to write (.yaml or .json)")
+    i.add_argument(
+        "dest", help="pytti_nb settings file to write (.yaml or .json; never the source file)"
+    )
+    i.add_argument("--force", action="store_true", help=FORCE_HELP)
     i.add_argument(
         "--set",
         action="append",
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("settings", help="the settings: YAML, JSON, a PNG of ours, or PyTTI's")
     s.add_argument("dest", help="the notebook to write (.ipynb; an existing file is kept)")
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--allow-env", action="store_true", help=ALLOW_ENV_HELP)
     sub.add_parser("settings-table", help="print the settings table in Markdown")
@@ -172,14 +179,19 @@ def validate_command(args) -> int:
 
 def import_command(args) -> int:
     """Convert a PyTTI settings file, validate the result and write it."""
+    from .output import user_file_check, write_user_file
     from .plan import plan_dict
     from .pytti_import import import_pytti
-    from .settings import read_settings_dict, save_settings
+    from .settings import read_settings_dict, settings_text
 
+    dest = dict(what="the converted settings", inputs=[args.source], replace=args.force)
+    user_file_check(
+        Path(args.dest).expanduser(), **dest
+    )  # before the work: a name that cannot be used
     ours, notes = import_pytti(read_settings_dict(args.source), args.set, allow_env=args.allow_env)
     _report_conversion(args.source, notes)
     settings = plan_dict(ours, source=args.source).settings
-    save_settings(settings, args.dest)
+    write_user_file(args.dest, settings_text(settings, args.dest).encode("utf-8"), **dest)
     print(f"wrote {args.dest}")
     return EXIT_OK
 
@@ -193,7 +205,8 @@ def share_command(args) -> int:
     data, notes, _ = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
     settings = plan_dict(data, source=args.settings).settings
-    print(f"wrote {write_shared_notebook(settings, args.dest)}")
+    written = write_shared_notebook(settings, args.dest, inputs=[args.settings], replace=args.force)
+    print(f"wrote {written}")
     print("note: output_root and allow_overwrite are not shared: whoever renders it chooses")
     return EXIT_OK
 

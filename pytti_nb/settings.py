@@ -558,18 +558,23 @@ def load_settings_dict(path, overrides=()) -> dict:
     return read_settings_file(path, overrides)[0] if path else apply_overrides({}, overrides)
 
 
+def settings_text(settings: Settings, path) -> str:
+    """Settings as the text of a file named `path`: JSON or YAML, chosen by its suffix."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return json.dumps(to_dict(settings), indent=2, ensure_ascii=False) + "\n"
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return to_yaml(settings)
+    raise PyttiError(f"cannot save settings as {shown_path(path)}: use a .yaml or .json name")
+
+
 def save_settings(settings: Settings, path) -> None:
     """Write settings atomically as YAML or JSON, chosen by the file's suffix."""
     from .atomic import atomic_write_text
     from .errors import OutputError
 
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        text = json.dumps(to_dict(settings), indent=2, ensure_ascii=False) + "\n"
-    elif path.suffix.lower() in (".yaml", ".yml"):
-        text = to_yaml(settings)
-    else:
-        raise PyttiError(f"cannot save settings as {shown_path(path)}: use a .yaml or .json name")
+    text = settings_text(settings, path)
     try:
         atomic_write_text(path, text)
     except (OSError, ValueError) as e:  # ValueError: a NUL in the path

@@ -56,21 +56,18 @@ def shared_notebook(settings: Settings) -> dict:
     return notebook
 
 
-def write_shared_notebook(settings: Settings, path) -> Path:
-    """Write the shared notebook to `path` (a new .ipynb file; an existing file is kept)."""
-    from .atomic import atomic_write_text
+def write_shared_notebook(settings: Settings, path, *, inputs=(), replace=False) -> Path:
+    """Write the shared notebook to `path`: a new .ipynb file, never one of `inputs`, and an
+    existing file only with `replace` (the command's --force)."""
+    from .output import user_file_check, write_user_file
 
     path = Path(path).expanduser()
     if path.suffix != ".ipynb":
         raise SettingsError([f"share: {shown_path(path)} should end in .ipynb"])
-    if path.exists() or path.is_symlink():
-        raise OutputError(f"{shown_path(path)} exists; give the shared notebook a new name")
+    target = dict(what="the shared notebook", inputs=inputs, replace=replace)
+    user_file_check(path, **target)
     text = json.dumps(shared_notebook(settings), indent=1, ensure_ascii=False) + "\n"
-    try:
-        atomic_write_text(path, text)
-    except OSError as e:
-        raise OutputError(f"cannot write {shown_path(path)}: {e.strerror or e}") from e
-    return path
+    return write_user_file(path, text.encode("utf-8"), **target)
 
 
 def share_notebook(settings: Settings) -> Path:

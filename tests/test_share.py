@@ -67,7 +67,7 @@ def test_share_writes_the_notebook_with_the_settings_as_data_and_no_output_choic
     ]
     # an existing file is never replaced
     code, _, err, *_ = run_cli("share", tmp_path / "mine.yaml", tmp_path / "s.ipynb")
-    assert code == 4 and "exists" in err
+    assert code == 2 and "exists" in err and "--force" in err
 
 
 @pytest.fixture(scope="module")
