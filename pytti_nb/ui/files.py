@@ -3,22 +3,26 @@ YAML, and resume a stopped run from its folder. PyTTI's settings files and paste
 recognised and converted, with the conversion's report in the message line."""
 
 import base64
+import errno
+import hashlib
 import html
+import os
 import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..atomic import file_sha256
 from ..errors import OutputError, PyttiError, SettingsError, shown, shown_path
-from ..output import SNAPSHOTS_DIR
+from ..output import SNAPSHOTS_DIR, write_user_file
 from ..settings import (
     MAX_FILE_BYTES,
     OUTPUT_CHOICES,
     SETTINGS_SUFFIXES,
     output_choices_from_user,
     read_settings_file,
-    save_settings,
     settings_from_text,
+    settings_text,
     to_dict,
     to_yaml,
 )
@@ -26,13 +30,16 @@ from ..share import share_notebook
 from .compat import clear_upload, tip, uploaded
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
+MAX_NUMBERED = 10_000  # name(1) ... name(9999) tried for an upload
+NOT_SAVED_HERE = "delete it first (Save replaces only a file it saved in this session)"
 MAX_PNG_BYTES = 256 * 2**20  # a frame PNG is far smaller; its settings are in a text chunk
 
 
 def write_snapshot(run_dir, snap, settings) -> Path:
-    """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back)."""
+    """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back),
+    recorded as the run's in its folder (so an overwrite may delete it)."""
     from ..atomic import atomic_write_bytes
-    from ..output import png_bytes, write_error
+    from ..output import RunRecord, png_bytes, write_error
 
     folder = Path(run_dir) / SNAPSHOTS_DIR
     path = folder / f"step_{snap.step:06d}.png"
@@ -43,10 +50,50 @@ def write_snapshot(run_dir, snap, settings) -> Path:
             raise OutputError(
                 f"{shown_path(folder)} is a link; snapshots are written only inside the run folder"
             )
-        atomic_write_bytes(path, png_bytes(snap.image, metadata))
+        data = png_bytes(snap.image, metadata)
+        atomic_write_bytes(path, data)
     except OSError as e:
         raise write_error("snapshot", path, e, run_dir) from e
+    record = RunRecord.read(run_dir)
+    if record is not None:
+        record.add(path, data)
     return path
+
+
+def save_new_file(folder, name: str, content: bytes) -> Path:
+    """Write an upload into `folder` (made if needed; never a link) as a new file: `name`, else
+    `stem(1).ext`, `stem(2).ext`... the first free name. The same bytes uploaded under the same
+    name again reuse their file; no file is ever replaced. OSError saying what is wrong."""
+    from ..atomic import atomic_create_bytes
+
+    folder = Path(folder)
+    if folder.is_symlink():
+        raise OSError(
+            errno.ELOOP,
+            f"{shown_path(folder)} is a link; uploads are saved only in a real folder: "
+            "remove the link (or choose another output folder)",
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(content).hexdigest()
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for n in range(MAX_NUMBERED):
+        path = folder / (name if n == 0 else f"{stem}({n}){suffix}")
+        if path.is_file() and not path.is_symlink() and _digest(path) == digest:
+            return path  # these very bytes: uploaded before
+        try:
+            atomic_create_bytes(path, bytes(content))
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(errno.EEXIST, f"{shown_path(folder)} holds {MAX_NUMBERED} files named {name}")
+
+
+def _digest(path: Path) -> str | None:
+    """A file's SHA-256, or None when it cannot be read."""
+    try:
+        return file_sha256(path)
+    except (OSError, ValueError):
+        return None
 
 
 def download_link(path: Path) -> str:
@@ -121,6 +168,7 @@ class SettingsFiles:
 
     def __init__(self, *, get_settings, apply_settings, resume, default_folder="."):
         self._get, self._apply, self._resume = get_settings, apply_settings, resume
+        self._saved = {}  # the files Save wrote this session: real path -> SHA-256 of the text
         self.path = tip(
             widgets.Text(
                 value=str(Path(default_folder) / DEFAULT_SETTINGS_NAME),
@@ -200,8 +248,14 @@ class SettingsFiles:
         self._attempt(self._save)
 
     def _save(self) -> str:
-        """Write the settings; the message that says so."""
-        save_settings(self._get(), Path(self.path.value).expanduser())
+        """Write the settings to a new file, or over one this studio saved (unchanged since);
+        never over another file (a loaded PyTTI original, someone's settings)."""
+        path = Path(self.path.value).expanduser()
+        data = settings_text(self._get(), path).encode("utf-8")
+        mine = self._saved.get(os.path.realpath(path))
+        replace = mine is not None and _digest(path) == mine
+        write_user_file(path, data, what="settings file", replace=replace, consent=NOT_SAVED_HERE)
+        self._saved[os.path.realpath(path)] = hashlib.sha256(data).hexdigest()
         return f"saved {self.path.value}"
 
     def load(self) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..atomic import atomic_write_bytes
 from ..media.video import VIDEO_EXTENSIONS
 from .compat import clear_upload, uploaded
+from .files import save_new_file
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -30,12 +30,10 @@ def setting_for(name: str) -> str | None:
 
 
 def save_upload(folder, name: str, content: bytes) -> Path:
-    """Write an uploaded file into folder/uploads under a safe version of its name."""
+    """Write an uploaded file into folder/uploads under a safe version of its name, as a new
+    file (numbered when the name is taken; see save_new_file)."""
     safe = _UNSAFE.sub("_", Path(name).name).strip(" .") or "upload"
-    path = Path(folder).expanduser() / UPLOADS_DIR / safe
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, bytes(content))
-    return path
+    return save_new_file(Path(folder).expanduser() / UPLOADS_DIR, safe, content)
 
 
 class MediaUpload:
