@@ -24,6 +24,7 @@ START_S = 300.0  # a local instance must be up within this (Ray gives up sooner 
 STOP_S = 30.0  # a local instance must be gone this long after the sweep lets it go
 POLL_S = 0.2  # how often a wait looks at should_stop and signals
 GCS_WAIT_S = "1"  # Ray's GCS connection attempts (about 30 s each), instead of its default 20
+AUTH_MODE = "RAY_AUTH_MODE"
 QUIET = {"logging_level": logging.ERROR, "log_to_driver": False}
 ADDRESS_HELP = (
     "give the head node's HOST:PORT (the GCS port, 6379 unless `ray start --head --port` set "
@@ -180,6 +181,7 @@ class LocalRay:
 
     def __init__(self, object_store_bytes: int, should_stop=lambda: False):
         """Start the instance and wait until it is up (ClusterError when it cannot start)."""
+        self._auth = _auth_mode("token")  # as ray.init for a local instance, unless set
         self._log = tempfile.TemporaryFile()
         env = {
             **os.environ,
@@ -197,6 +199,7 @@ class LocalRay:
         try:
             self.info = self._started(should_stop)
         except BaseException:
+            self.process.terminate()  # head.py may still be starting Ray, not reading stdin
             self.close()
             raise
         self.address = self.info["address"]
@@ -216,7 +219,9 @@ class LocalRay:
                     if not line:
                         raise ClusterError(f"a local Ray instance could not start: {self._why()}")
                     with contextlib.suppress(ValueError):
-                        return json.loads(line)
+                        info = json.loads(line)
+                        if isinstance(info, dict) and isinstance(info.get("address"), str):
+                            return info
 
     def _why(self) -> str:
         """The last lines head.py wrote to stderr: what Ray said when it failed."""
@@ -238,6 +243,25 @@ class LocalRay:
             self.process.wait()
         self.process.stdout.close()
         self._log.close()
+        if self._auth:
+            _auth_mode(None)
+
+
+def _auth_mode(mode: str | None) -> bool:
+    """Set Ray's authentication mode for this process and the processes it starts (None: as
+    it was), unless the user set it; whether it was set. A local instance started by ray.init
+    asks for tokens, which this process then sends too (Ray sends them only to instances it
+    started, or found by 'auto')."""
+    from ray._raylet import Config
+
+    if mode is not None and AUTH_MODE in os.environ:
+        return False
+    if mode is None:
+        os.environ.pop(AUTH_MODE, None)
+    else:
+        os.environ[AUTH_MODE] = mode
+    Config.initialize("")  # Ray reads the mode from the environment only here
+    return True
 
 
 def _first_line(error: BaseException) -> str:

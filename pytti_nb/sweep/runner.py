@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import OutputError, SettingsError, shown, shown_path
 from ..output import RunLock, check_writable
 from .checks import check_renders
-from .cluster import LocalRay, check_address, connect, import_ray
+from .cluster import ClusterError, LocalRay, check_address, connect, import_ray
 from .manifest import MANIFEST_NAME, Manifest, now, read_manifest
 from .pool import WORKER_RESTARTS
 from .sheet import SHEET_NAME, Tile, columns_for, is_sheet, write_sheet
@@ -20,6 +20,9 @@ from .spec import base_seed, expand, resolved_axes
 OBJECT_STORE_BYTES = 100 * 2**20  # only small dicts travel through it; Ray's minimum is 75 MiB
 POLL_S = 0.5  # how often the driver looks at should_stop while renders run
 MAX_ERROR_CHARS = 4000
+# Ray's raylet gives its agents 15 s to start; on a busy machine a second try, with their
+# files in the page cache, often succeeds where the first did not
+START_TRIES = 2
 NAME_BYTES = 255  # the longest file or folder name file systems take
 DRAWN_SEEDS = 1_000_000  # a base without a seed gets one below this for the whole sweep
 
@@ -168,12 +171,22 @@ def start_ray(address=None, should_stop=lambda: False):
     if address:
         connect(address, should_stop)
         return None
-    local = LocalRay(OBJECT_STORE_BYTES, should_stop)
+    for tries_left in reversed(range(START_TRIES)):
+        try:
+            local = LocalRay(OBJECT_STORE_BYTES, should_stop)
+            break
+        except ClusterError:
+            if not tries_left:
+                raise
     try:
         connect(local.address, should_stop)
-    except BaseException:
-        local.close()
-        raise
+    except ClusterError as e:
+        raise ClusterError(
+            f"could not connect to the local Ray instance just started: {e}"
+        ) from None
+    finally:
+        if not import_ray().is_initialized():
+            local.close()
     return local
 
 
