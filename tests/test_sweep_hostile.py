@@ -173,6 +173,12 @@ def test_a_folder_in_use_or_holding_a_users_files_is_refused_and_left_alone(tmp_
     write_sheet(mine, [Tile(None, ("a sweep's",))], 1)
     check_own_sheet(out)  # a sweep's own sheet: replaced by the next run
 
+    other = {"format": 1, "sweep": "sweeps/other.yaml", "renders": []}
+    (out / "manifest.json").write_text(json.dumps(other))
+    code, err = sweep([path, "--out", out], capsys)
+    assert code == cli.EXIT_OUTPUT and "holds the manifest of another sweep" in err
+    assert "'sweeps/other.yaml'" in err and json.loads((out / "manifest.json").read_text()) == other
+
     (out / "manifest.json").write_text('{"my": "notes"}')
     code, err = sweep([path, "--out", out], capsys)
     assert code == cli.EXIT_OUTPUT and "is not a sweep manifest" in err

@@ -75,6 +75,7 @@ def _run_claimed(spec, held, address, cpus_per_render, workers, pool, check_mode
     """run_sweep in its claimed output folder; Ray and the workers, when started, held by
     `held` until the end."""
     previous = read_manifest(spec.out)
+    check_same_sweep(spec, previous)
     check_own_sheet(spec.out)
     seed = base_seed(spec)
     if seed is None:  # one seed for the whole sweep, kept for its restarts
@@ -134,6 +135,18 @@ def claim_out(out: Path) -> RunLock:
             "ends, or give this one another --out"
         )
     return lock
+
+
+def check_same_sweep(spec, previous: dict | None) -> None:
+    """Refuse a folder holding the manifest of another sweep (by its file's name: a sweep file
+    may be edited and moved between runs), whose record this sweep would replace."""
+    before = str((previous or {}).get("sweep", ""))
+    if previous is not None and Path(before).name != Path(spec.source).name:
+        raise OutputError(
+            f"the sweep folder {shown_path(spec.out)} holds the manifest of another sweep "
+            f"({shown(before)}); give this one another --out, or move {MANIFEST_NAME} away "
+            "to let it take the folder over"
+        )
 
 
 def check_own_sheet(out: Path) -> None:
