@@ -6,12 +6,22 @@ HF_HUB_OFFLINE=1 counts as offline for the Hugging Face host, as huggingface_hub
 
 Also here: the one check of a Hugging Face model id (depth models, hf-hub: perceptors), made
 before huggingface_hub sees the id (it raises HFValidationError, a traceback, for bad ones).
+
+And the rules that model folders' JSON configs are checked by (a depth model's config.json, a
+local-dir perceptor's open_clip_config.json): read within a size bound, each key's value tested
+for type and range, unknown keys named. Nothing here imports torch.
 """
 
+import math
 import os
 import re
 import socket
 import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import shown
 
 PROBE_TIMEOUT_S = 3.0
 # Hugging Face's rules for 'ORG/NAME' (huggingface_hub.utils.validate_repo_id), in ASCII: each
@@ -68,3 +78,86 @@ def hf_host() -> str | None:
     except ImportError:
         return None
     return urllib.parse.urlparse(constants.ENDPOINT).hostname
+
+
+# --- model folders' JSON configs -------------------------------------------------------------
+
+MAX_CONFIG_BYTES = 262_144  # a model's JSON config (transformers' and open_clip's: 1 to 10 KB)
+REQUIRED = object()  # a rule's default for a key that must be present
+Rule = tuple[Callable[[Any], bool], str, Any]  # (test, what is allowed, default or REQUIRED)
+
+
+def read_json_config(path: Path) -> Any:
+    """A model's JSON config, read within MAX_CONFIG_BYTES and the settings' JSON bounds (size,
+    nesting); raises OSError or ValueError saying why not."""
+    from ..settings import load_json
+
+    with open(path, "rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ValueError(f"it is over {MAX_CONFIG_BYTES} bytes")
+    return load_json(data.decode("utf-8"))
+
+
+def finite(value) -> bool:
+    """A finite int or float (never a bool; an int too large for a float is not finite)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def whole(low: int, high: int) -> Callable[[Any], bool]:
+    """A test for a whole number (never a bool) from low to high."""
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def number(low: float, high: float) -> Callable[[Any], bool]:
+    """A test for a finite number (never a bool) from low to high."""
+    return lambda v: finite(v) and low <= v <= high
+
+
+def one_of(*values) -> Callable[[Any], bool]:
+    """A test for one of these values, of the same type (true is never 1, nor 1.0 1)."""
+    return lambda v: any(type(v) is type(x) and v == x for x in values)
+
+
+def boolean(v) -> bool:
+    """true or false."""
+    return isinstance(v, bool)
+
+
+def checked(section: dict, rules: dict[str, Rule], where: str, problems: list[str]) -> dict:
+    """The section's values for rules' keys (defaults filled in) that pass; a problem line per
+    missing or bad key, quoting it and saying what is allowed."""
+    out = {}
+    for key, (ok, allowed, default) in rules.items():
+        if key not in section and default is REQUIRED:
+            problems.append(f"{where}.{key} is missing; allowed: {allowed}")
+            continue
+        value = section.get(key, default)
+        if ok(value):
+            out[key] = value
+        else:
+            problems.append(f"{where}.{key} {shown(value)}; allowed: {allowed}")
+    return out
+
+
+def unknown_keys(section: dict, known, where: str, problems: list[str], refused=None) -> None:
+    """Problem lines for the keys of section that are not known: refused ones (a dict of key:
+    reason) grouped by their reason, others listing the keys that are allowed."""
+    refused, reasons, unknown = refused or {}, {}, []
+    for key in section:
+        if key in refused:
+            reasons.setdefault(refused[key], []).append(shown(key))
+        elif key not in known:
+            unknown.append(shown(key))
+    for why, keys in reasons.items():
+        problems.append(f"{where}: {', '.join(keys)} not allowed: {why}")
+    if unknown:
+        problems.append(
+            f"{where}: {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''} not keys "
+            f"pytti_nb can check; allowed keys: {', '.join(known)}"
+        )
