@@ -373,10 +373,20 @@ class RunRecord:
 
     @classmethod
     def start(cls, run_dir: Path) -> RunRecord:
-        """A new record with a new run id, replacing any earlier one (atomically)."""
+        """A new record with a new run id. Not synced to disk: a record lost or cut short by a
+        crash only makes the folder's files count as not ours, never the other way round."""
         run_id = secrets.token_hex(8)
-        header = json.dumps({RECORD_KEY: RECORD_FORMAT, "run_id": run_id})
-        atomic_write_bytes(Path(run_dir) / RECORD_NAME, header.encode())
+        header = json.dumps({RECORD_KEY: RECORD_FORMAT, "run_id": run_id}).encode()
+        path = Path(run_dir) / RECORD_NAME
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o666)
+        except FileExistsError:  # a record that does not read as one: a write of ours cut short
+            atomic_write_bytes(path, header)
+        else:
+            try:
+                os.write(fd, header)
+            finally:
+                os.close(fd)
         return cls(run_dir, run_id, {})
 
     def add(self, path: Path, data: bytes | None = None) -> None:

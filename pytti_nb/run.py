@@ -89,13 +89,15 @@ def prepare_run(
     if models is not None:
         models.perceptors(s)
     run_dir, lock, passed_over = claim_run_dir(root, s.file_namespace, s.allow_overwrite)
-    created = not any(run_dir.iterdir())
+    created, writer = not any(run_dir.iterdir()), None
     try:
         writer = _writer(checked, run_dir, overwrite=s.allow_overwrite, lock=lock)
         writer.write_settings(to_yaml(s))
     except BaseException:
         lock.release()
-        if created:
+        if writer is not None:
+            writer.discard()  # what it wrote, its record, the folders left empty
+        elif created:
             _remove_empty(run_dir)
         raise
     return Job(checked, run_dir, writer, notes=notes + passed_over)
