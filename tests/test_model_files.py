@@ -496,19 +496,23 @@ def test_a_record_lying_about_its_size_never_inflates_past_what_it_declares(
 # --- depth models' preprocessor_config.json --------------------------------------------------
 
 
-def depth_folder(folder: Path, preprocessor) -> Path:
-    """A depth model folder (config and weights present) with this preprocessor config (a
-    dict, dumped as JSON, or the file's text or bytes)."""
+def depth_folder(folder: Path, preprocessor=None, config=None) -> Path:
+    """A depth model folder (weights present) with these preprocessor and model configs (each
+    a dict, dumped as JSON, or the file's text or bytes; a tiny Depth Anything's config and
+    no preprocessor config where None)."""
     folder.mkdir(exist_ok=True)
-    (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"")
-    if isinstance(preprocessor, dict):
-        preprocessor = json_text(preprocessor)
-    path = folder / "preprocessor_config.json"
-    path.write_bytes(preprocessor) if isinstance(preprocessor, bytes) else path.write_text(
-        preprocessor
-    )
+    write(folder / "config.json", depth_config() if config is None else config)
+    if preprocessor is not None:
+        write(folder / "preprocessor_config.json", preprocessor)
     return folder
+
+
+def write(path: Path, content) -> None:
+    """Write a dict as JSON, or text, or bytes."""
+    if isinstance(content, (dict, list)):
+        content = json_text(content)
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
 
 
 def json_text(value) -> str:
@@ -572,7 +576,7 @@ def test_a_bad_preprocessor_value_is_refused_at_validation(tmp_path, key, value,
         ("[1, 2]", "not a JSON object"),
         ("not json", "cannot be read"),
         ("[" * 100_000 + "]" * 100_000, "cannot be read"),
-        ('{"a": "' + "x" * 70_000 + '"}', "over 65536 bytes"),
+        ('{"a": "' + "x" * 300_000 + '"}', f"over {network.MAX_CONFIG_BYTES} bytes"),
         (b"\xff\xfe{}", "cannot be read"),
         ('{"image_std": [NaN, 1, 1]}', "image_std [nan, 1, 1]"),
         ('{"ensure_multiple_of": 1' + "0" * 5000 + "}", "cannot be read"),
@@ -716,3 +720,295 @@ def test_hf_hub_offline_counts_as_offline_for_the_hub_only(monkeypatch):
     assert not network.surely_offline("heibox.uni-heidelberg.de")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert not network.surely_offline(network.hf_host())
+
+
+# --- depth models' config.json ---------------------------------------------------------------
+
+
+def depth_config(dinov2=None, **changes):
+    """The tiny Depth Anything's config.json (as the tiny_depth_model fixture's), with changes
+    (dinov2's to backbone_config)."""
+    base = dict(
+        hidden_size=32, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=4, image_size=56,
+        patch_size=14, out_indices=[1, 2, 3, 4], model_type="dinov2", reshape_hidden_states=False,
+    )  # fmt: skip
+    top = dict(
+        model_type="depth_anything", reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
+        reassemble_factors=[4, 2, 1, 0.5], fusion_hidden_size=16, head_hidden_size=8,
+        patch_size=14, depth_estimation_type="relative",
+    )  # fmt: skip
+    return {**top, "backbone_config": {**base, **(dinov2 or {})}, **changes}
+
+
+BIG = 10**30
+# (where, key, value, what the message says is allowed)
+BAD_DEPTH_CONFIG = [
+    ("config", "model_type", "dpt", "'depth_anything'"),
+    ("config", "model_type", "evil", "'depth_anything'"),
+    ("config", "model_type", ["depth_anything"], "'depth_anything'"),
+    ("config", "model_type", None, "'depth_anything'"),
+    ("config", "patch_size", 0, "from 8 to 64"),
+    ("config", "patch_size", "14", "from 8 to 64"),
+    ("config", "patch_size", [14, 14], "from 8 to 64"),
+    ("config", "reassemble_hidden_size", -32, "from 1 to 8192"),
+    ("config", "reassemble_hidden_size", True, "from 1 to 8192"),
+    ("config", "reassemble_hidden_size", 32.0, "from 1 to 8192"),
+    ("config", "reassemble_factors", [4, 2, 1, 0.3], "or their inverses"),
+    ("config", "reassemble_factors", [4, 2, 1, -1], "or their inverses"),
+    ("config", "reassemble_factors", [4, 2, 1, NAN], "or their inverses"),
+    ("config", "reassemble_factors", [4, 2, 1, 1000], "or their inverses"),
+    ("config", "reassemble_factors", "4, 2", "a list of 1 to 8"),
+    ("config", "reassemble_factors", [1] * 9, "a list of 1 to 8"),
+    ("config", "neck_hidden_sizes", [8, 16, 32, BIG], "from 1 to 8192"),
+    ("config", "neck_hidden_sizes", [8, 16, 32, INF], "from 1 to 8192"),
+    ("config", "neck_hidden_sizes", [], "a list of 1 to 8"),
+    ("config", "neck_hidden_sizes", 32, "a list of 1 to 8"),
+    ("config", "neck_hidden_sizes", {"a": 1}, "a list of 1 to 8"),
+    ("config", "fusion_hidden_size", 1, "from 2 to 8192"),
+    ("config", "fusion_hidden_size", 10**6, "from 2 to 8192"),
+    ("config", "fusion_hidden_size", None, "from 2 to 8192"),
+    ("config", "head_hidden_size", "8", "from 1 to 8192"),
+    ("config", "head_hidden_size", 0, "from 1 to 8192"),
+    ("config", "head_in_index", 99, "from -8 to 7"),
+    ("config", "depth_estimation_type", "absolute", "'relative' or 'metric'"),
+    ("config", "max_depth", 0, "from 0.001 to 1000000"),
+    ("config", "max_depth", INF, "from 0.001 to 1000000"),
+    ("config", "max_depth", None, "from 0.001 to 1000000"),
+    ("config", "max_depth", "80", "from 0.001 to 1000000"),
+    ("config", "backbone_config", [1, 2], "a mapping"),
+    ("config", "backbone_config", "dinov2", "a mapping"),
+    ("config", "backbone", "facebook/dinov2-giant", "a backbone named here is fetched"),
+    ("config", "use_timm_backbone", True, "a backbone named here is fetched"),
+    ("config", "use_pretrained_backbone", True, "a backbone named here is fetched"),
+    ("config", "backbone_kwargs", {"out_indices": [1]}, "a backbone named here is fetched"),
+    ("backbone_config", "model_type", "vit", "'dinov2'"),
+    ("backbone_config", "hidden_size", "abc", "from 1 to 8192"),
+    ("backbone_config", "hidden_size", 131072, "from 1 to 8192"),
+    ("backbone_config", "hidden_size", -1, "from 1 to 8192"),
+    ("backbone_config", "hidden_size", BIG, "from 1 to 8192"),
+    ("backbone_config", "hidden_size", 1e300, "from 1 to 8192"),
+    ("backbone_config", "hidden_size", [32], "from 1 to 8192"),
+    ("backbone_config", "num_hidden_layers", 10**9, "from 1 to 128"),
+    ("backbone_config", "num_hidden_layers", 0, "from 1 to 128"),
+    ("backbone_config", "num_hidden_layers", False, "from 1 to 128"),
+    ("backbone_config", "num_attention_heads", 0, "from 1 to 256"),
+    ("backbone_config", "num_attention_heads", NAN, "from 1 to 256"),
+    ("backbone_config", "mlp_ratio", 4.5, "from 1 to 16"),
+    ("backbone_config", "mlp_ratio", 1000, "from 1 to 16"),
+    ("backbone_config", "image_size", 10**6, "from 1 to 4096"),
+    ("backbone_config", "image_size", [56, 56], "from 1 to 4096"),
+    ("backbone_config", "patch_size", 1, "from 8 to 64"),
+    ("backbone_config", "num_channels", 4, "3 (RGB)"),
+    ("backbone_config", "qkv_bias", "yes", "true or false"),
+    ("backbone_config", "use_swiglu_ffn", 1, "true or false"),
+    ("backbone_config", "out_indices", "all", "a list of whole numbers"),
+    ("backbone_config", "out_indices", [1, 2, 3, -4], "a list of whole numbers"),
+]
+
+
+def no_depth_model_built(monkeypatch):
+    """Make building or reading a depth model fail the test."""
+    from transformers import AutoModelForDepthEstimation
+
+    def built(*args, **kwargs):
+        pytest.fail("a depth model was built")
+
+    monkeypatch.setattr(AutoModelForDepthEstimation, "from_pretrained", built)
+
+
+def refused_depth(folder: Path, monkeypatch) -> str:
+    """check_depth_model's and load_depth_model's message for a folder, nothing built."""
+    no_depth_model_built(monkeypatch)
+    with pytest.raises(DepthModelError) as checked:
+        check_depth_model(str(folder))
+    with pytest.raises(DepthModelError) as loaded:
+        load_depth_model(str(folder), device="cpu")
+    assert str(checked.value) == str(loaded.value)
+    assert len(str(checked.value)) < 3000
+    return str(checked.value)
+
+
+@pytest.mark.parametrize("where,key,value,allowed", BAD_DEPTH_CONFIG)
+def test_a_bad_depth_config_value_is_refused_before_building(
+    tmp_path, monkeypatch, where, key, value, allowed
+):
+    if where == "config":
+        config = depth_config(**{key: value})
+    else:
+        config = depth_config({key: value})
+    message = refused_depth(depth_folder(tmp_path / "d", config=config), monkeypatch)
+    assert "config.json is not usable" in message
+    assert f"{where}.{key} {shown(value)}; allowed: " in message and allowed in message
+
+
+@pytest.mark.parametrize(
+    "config,problem",
+    [
+        ({**depth_config(), "auto_map": {"AutoModel": "evil.Evil"}}, "config.auto_map {'Aut"),
+        (depth_config({"auto_map": {"AutoBackbone": "evil.Evil"}}), "backbone_config.auto_map"),
+        ({**depth_config(), "trust_remote_code": True}, "config.trust_remote_code True is not"),
+        ({k: v for k, v in depth_config().items() if k != "model_type"}, "model_type is missing"),
+        (depth_config({"num_attention_heads": 3}), "a divisor of hidden_size (32)"),
+        (depth_config(reassemble_hidden_size=64), "the backbone's hidden_size (32)"),
+        (depth_config(neck_hidden_sizes=[8, 16, 32]), "one per reassemble factor"),
+        (depth_config({"out_indices": [1, 2]}), "one per reassemble factor"),
+        (depth_config({"out_indices": [1, 2, 3, 9]}), "indices of the 4 layers"),
+        (depth_config({"image_size": 8, "patch_size": 14}), "at least its patch_size (14)"),
+        ("[1, 2]", "holds [1, 2], not a JSON object"),
+        ("null", "holds None, not a JSON object"),
+        ('"depth_anything"', "not a JSON object"),
+        ("not json", "cannot be read"),
+        ("[" * 100_000 + "]" * 100_000, "cannot be read"),
+        ('{"a": "' + "x" * 300_000 + '"}', f"over {network.MAX_CONFIG_BYTES} bytes"),
+        (b"\xff\xfe{}", "cannot be read"),
+        ('{"model_type": "depth_anything", "max_depth": NaN}', "config.max_depth nan"),
+        ('{"patch_size": 1' + "0" * 5000 + "}", "cannot be read"),
+    ],
+)
+def test_a_malformed_depth_config_is_refused_before_building(
+    tmp_path, monkeypatch, config, problem
+):
+    message = refused_depth(depth_folder(tmp_path / "d", config=config), monkeypatch)
+    assert "depth_model" in message and problem in message
+
+
+def test_several_bad_depth_config_keys_are_all_named_in_one_error(tmp_path):
+    config = depth_config({"hidden_size": "abc"}, fusion_hidden_size=-1, auto_map={})
+    with pytest.raises(DepthModelError) as error:
+        check_depth_model(str(depth_folder(tmp_path / "d", config=config)))
+    message = str(error.value)
+    assert all(
+        k in message
+        for k in ("backbone_config.hidden_size 'abc'", "fusion_hidden_size -1", "auto_map {}")
+    )
+
+
+LARGE_BACKBONE = dict(
+    hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, image_size=518,
+    out_indices=[5, 12, 18, 24],
+)  # fmt: skip
+LARGE = dict(
+    reassemble_hidden_size=1024, neck_hidden_sizes=[256, 512, 1024, 1024],
+    fusion_hidden_size=256, head_hidden_size=32,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "backbone,changes",
+    [
+        (dict(hidden_size=8192, num_attention_heads=64, num_hidden_layers=128), {}),
+        (dict(LARGE_BACKBONE, num_hidden_layers=96, out_indices=[5, 12, 18, 96]), LARGE),
+        (dict(mlp_ratio=16, hidden_size=4096, num_attention_heads=32), {}),
+        (dict(image_size=4096, patch_size=8, hidden_size=8192, num_attention_heads=8), {}),
+        ({}, dict(fusion_hidden_size=8192)),
+        ({}, dict(neck_hidden_sizes=[8192] * 4, reassemble_factors=[16, 16, 16, 16])),
+    ],
+)
+def test_a_depth_config_too_big_for_memory_is_refused_from_its_shape_before_building(
+    tmp_path, monkeypatch, backbone, changes
+):
+    changes = {"reassemble_hidden_size": backbone.get("hidden_size", 32), **changes}
+    folder = depth_folder(tmp_path / "d", config=depth_config(backbone, **changes))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        message = refused_depth(folder, monkeypatch)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert f"allowed: at most {depth.MAX_DEPTH_PARAMETERS:,}" in message
+    assert "parameters" in message and " GB in float32" in message
+    assert peak < 10 and time.perf_counter() - start < 5
+
+
+def test_validate_names_depth_model_and_the_bad_config_key_with_exit_2(tmp_path):
+    for name, config in {
+        "hidden_size": depth_config({"hidden_size": "abc"}),
+        "auto_map": {**depth_config(), "auto_map": {"AutoModel": "evil.Evil"}},
+        "parameters": depth_config(
+            {"num_hidden_layers": 128, "hidden_size": 8192}, reassemble_hidden_size=8192
+        ),
+    }.items():
+        folder = depth_folder(tmp_path / name, GOOD, config)
+        path = settings_file(tmp_path, animation_mode="3D", depth_model=str(folder))
+        err = refused(2, "validate", path)
+        assert "depth_model:" in err and name in err and "allowed" in err
+
+
+def build_depth_anything(config: dict):
+    """The model transformers builds from a config.json's dict, on the meta device (shapes
+    only: no memory)."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation
+
+    with torch.device("meta"):
+        return DepthAnythingForDepthEstimation(DepthAnythingConfig.from_dict(config))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        depth_config(),
+        {"model_type": "depth_anything"},  # transformers' defaults: Depth Anything V2 Small's
+        depth_config(LARGE_BACKBONE, **LARGE),
+        depth_config(
+            {"use_swiglu_ffn": True, "qkv_bias": False, "use_mask_token": False, "mlp_ratio": 3},
+            reassemble_factors=[8, 1, 0.25, 0.5],
+            depth_estimation_type="metric",
+            max_depth=20,
+        ),
+        depth_config(
+            {"out_indices": None, "num_hidden_layers": 2},
+            neck_hidden_sizes=[8],
+            reassemble_factors=[2],
+            head_in_index=0,
+        ),  # fmt: skip
+    ],
+)
+def test_the_depth_parameter_count_is_the_built_models(tmp_path, config):
+    folder = depth_folder(tmp_path / "d", config=config)
+    count = depth.check_config("x", folder / "config.json")
+    assert count == sum(p.numel() for p in build_depth_anything(config).parameters())
+    assert count <= depth.DEPTH_ANYTHING_LARGE_PARAMETERS <= depth.MAX_DEPTH_PARAMETERS / 2
+
+
+def test_the_tiny_depth_model_passes_and_its_count_is_the_loaded_models(tiny_depth_model):
+    check_depth_model(str(tiny_depth_model))
+    count = depth.check_config("x", tiny_depth_model / "config.json")
+    model = load_depth_model(str(tiny_depth_model), device="cpu").model
+    assert count == sum(p.numel() for p in model.parameters())
+    saved = json.loads((tiny_depth_model / "config.json").read_text())
+    assert count == depth.check_config("x", depth_folder(
+        Path(str(tiny_depth_model) + "-ours"), config=depth_config()) / "config.json"
+    ) and saved["backbone_config"]["hidden_size"] == 32  # fmt: skip
+
+
+EVIL = """
+from pathlib import Path
+Path({marker!r}).write_text("code from the model folder ran")
+"""
+
+
+def test_auto_map_is_never_honoured_even_when_the_check_is_bypassed(
+    tmp_path, monkeypatch, tiny_depth_model
+):
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    for path in tiny_depth_model.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "evil.py").write_text(EVIL.format(marker=str(tmp_path / "ran")))
+    config = json.loads((folder / "config.json").read_text())
+    remote = {"AutoConfig": "evil.EvilConfig", "AutoModelForDepthEstimation": "evil.Evil"}
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": remote}))
+    with pytest.raises(DepthModelError, match=r"config.auto_map .* is not allowed: code named"):
+        check_depth_model(str(folder))
+    monkeypatch.setattr(depth, "check_depth_model", lambda *a: None)
+    monkeypatch.setattr(depth, "check_config", lambda *a: 0)
+    for model_type in ("depth_anything", "evil"):  # a type transformers has, and one it lacks
+        (folder / "config.json").write_text(
+            json.dumps({**config, "auto_map": remote, "model_type": model_type})
+        )
+        try:
+            load_depth_model(str(folder), device="cpu")
+        except DepthModelError:
+            pass  # refusing is fine; running the folder's code is not
+        assert not (tmp_path / "ran").exists()

@@ -13,7 +13,12 @@ read as 1 m (nearest) to 10 m (farthest) first.
 
 A model's preprocessor_config.json (its input mean, std, size and side multiple) is checked
 when the settings are validated (check_depth_model), by the same check loading uses: a model
-folder nobody vouched for never divides by zero or normalises by a zero std mid-render.
+folder nobody vouched for never divides by zero or normalises by a zero std mid-render. So is
+its config.json (check_config): read within a size bound, the model a Depth Anything with a
+DINOv2 backbone (what transformers builds from it is worked out from the keys that set its shape,
+each checked for type and range, and refused above MAX_DEPTH_PARAMETERS before anything is
+built), nothing named that transformers would fetch or run (auto_map, a backbone by name).
+Loading never trusts remote code either (trust_remote_code=False).
 """
 
 import math
@@ -32,7 +37,6 @@ METRES = (1e-3, 10.0)  # the metric range PyTTI mapped onto [near_plane, far_pla
 RELATIVE_METRES = (1.0, 10.0)  # nearest and farthest point of a relative depth map
 MAX_INPUT_PIXELS = 500_000  # PyTTI's cap on the depth model's input area
 PREPROCESSOR = "preprocessor_config.json"
-MAX_PREPROCESSOR_BYTES = 65_536  # Depth Anything's is about 500 bytes
 DEFAULT_MEAN, DEFAULT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's
 DEFAULT_SIDE, DEFAULT_MULTIPLE = 518, 14  # Depth Anything's input side and patch size
 MAX_SIDE = 4096  # a model's input side (Depth Anything's is 518; MAX_INPUT_PIXELS caps the area)
@@ -40,6 +44,27 @@ MAX_MULTIPLE = 1024
 MAX_ABS_MEAN = 1000.0  # images are in [0, 1]: means near 0.5 and stds near 0.25 are usual
 STD_RANGE = (1e-3, 1e3)  # a std below this multiplies the image by over a thousand
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+CONFIG = "config.json"
+MODEL_TYPES = ("depth_anything",)  # Depth Anything V1 and V2, relative and metric
+BACKBONE_TYPES = ("dinov2",)
+DEPTH_ANYTHING_LARGE_PARAMETERS = 335_315_649  # the largest released Depth Anything V2
+MAX_DEPTH_PARAMETERS = 1_000_000_000  # three times that: 4 GB of float32 weights
+MAX_WIDTH = 8192  # hidden sizes and channels (Depth Anything V2 Large's: at most 1024)
+MAX_LAYERS = 128  # backbone blocks (Large's: 24; DINOv2 giant's: 40)
+MAX_HEADS = 256  # (Large's: 16)
+MAX_MLP_RATIO = 16  # (DINOv2's: 4)
+MAX_STAGES = 8  # backbone outputs the neck reassembles (Depth Anything's: 4)
+MAX_FACTOR = 16  # a reassemble factor, or its inverse (Depth Anything's: 4, 2, 1, 0.5)
+PATCH_RANGE = (8, 64)  # DINOv2's: 14; below 8 the 500,000-pixel input is over 7,800 tokens
+# what transformers builds when backbone_config is absent (DepthAnythingConfig's defaults)
+DEFAULT_BACKBONE = {
+    "model_type": "dinov2", "image_size": 518, "hidden_size": 384, "num_attention_heads": 6,
+    "out_indices": [9, 10, 11, 12],
+}  # fmt: skip
+NEVER = {
+    "auto_map": "code named by the model folder is never run",
+    "trust_remote_code": "code named by the model folder is never run",
+}
 ALTERNATIVES = (
     "use depth_model: none (a flat plane: zoom, pan and roll, no parallax), or a local folder "
     "with a transformers depth model (config.json, weights and preprocessor_config.json)"
@@ -67,6 +92,7 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
         exists = False
     if exists:
         _check_folder(spec, folder)
+        check_config(spec, folder / CONFIG)
         preprocessing(spec, folder / PREPROCESSOR)
         return
     problem = network.hub_id_problem(spec)
@@ -77,6 +103,7 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
         )
     snapshot = _cached_snapshot(spec, cache_dir)
     if snapshot is not None:
+        check_config(spec, snapshot / CONFIG)
         preprocessing(spec, snapshot / PREPROCESSOR)
     elif network.surely_offline(network.hf_host()):
         raise DepthModelError(
@@ -171,7 +198,10 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        model = AutoModelForDepthEstimation.from_pretrained(spec, cache_dir=cache_dir)
+        check_config(spec, _hub_file(spec, CONFIG, cache_dir))  # a download's, before its weights
+        model = AutoModelForDepthEstimation.from_pretrained(
+            spec, cache_dir=cache_dir, trust_remote_code=False
+        )
         settings = preprocessing(spec, _preprocessor_path(spec, cache_dir))
     except PyttiError:
         raise
@@ -184,19 +214,24 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
 
 def _preprocessor_path(spec, cache_dir) -> Path:
     """Where a model's preprocessor_config.json is (downloading a hub model's if needed)."""
+    return _hub_file(spec, PREPROCESSOR, cache_dir)
+
+
+def _hub_file(spec, name, cache_dir) -> Path:
+    """Where one of a model's files is: in its folder, or downloaded from the hub if needed."""
     folder = Path(spec).expanduser()
     if folder.is_dir():
-        return folder / PREPROCESSOR
+        return folder / name
     from huggingface_hub import hf_hub_download
 
-    return Path(hf_hub_download(spec, PREPROCESSOR, cache_dir=cache_dir))
+    return Path(hf_hub_download(spec, name, cache_dir=cache_dir))
 
 
 def preprocessing(spec: str, path: Path) -> dict:
     """Input mean, std, size and side multiple from a preprocessor_config.json (ImageNet's
     statistics and Depth Anything's sizes where it is missing), checked; raises
     DepthModelError naming every bad entry."""
-    config = _read_preprocessor(spec, path)
+    config = _read_json(spec, path, PREPROCESSOR) if path.is_file() else {}
     problems = []
     mean = _numbers(config, "image_mean", DEFAULT_MEAN, (-MAX_ABS_MEAN, MAX_ABS_MEAN), problems)
     std = _numbers(config, "image_std", DEFAULT_STD, STD_RANGE, problems)
@@ -216,26 +251,17 @@ def preprocessing(spec: str, path: Path) -> dict:
     return {"mean": mean, "std": std, "size": side, "multiple": multiple}
 
 
-def _read_preprocessor(spec, path: Path) -> dict:
-    """The parsed preprocessor_config.json, bounded in size and nesting; {} when absent."""
-    from ..settings import load_json
-
-    if not path.is_file():
-        return {}
+def _read_json(spec, path: Path, name: str) -> dict:
+    """A model's parsed JSON file (network.MAX_CONFIG_BYTES at most, nesting bounded), an object."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PREPROCESSOR_BYTES + 1)
-        if len(data) > MAX_PREPROCESSOR_BYTES:
-            raise ValueError(f"it is over {MAX_PREPROCESSOR_BYTES} bytes")
-        config = load_json(data.decode("utf-8"))
+        config = network.read_json_config(path)
     except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise DepthModelError(
-            f"depth_model {shown(spec)}: its {PREPROCESSOR} cannot be read ({reason(e)}); "
-            + ALTERNATIVES
+            f"depth_model {shown(spec)}: its {name} cannot be read ({reason(e)}); " + ALTERNATIVES
         ) from None
     if not isinstance(config, dict):
         raise DepthModelError(
-            f"depth_model {shown(spec)}: its {PREPROCESSOR} holds {shown(config)}, "
+            f"depth_model {shown(spec)}: its {name} holds {shown(config)}, "
             "not a JSON object; " + ALTERNATIVES
         )
     return config
@@ -329,3 +355,220 @@ def random_depth_anything(*, width, layers, heads, neck, fusion, head, size, mea
         size={"height": size, "width": size}, ensure_multiple_of=14, keep_aspect_ratio=True, **extra
     )
     return DepthAnythingForDepthEstimation(config), processor
+
+
+# --- config.json: what transformers would build ----------------------------------------------
+
+
+def _factor(v) -> bool:
+    """A reassemble factor: a whole number from 1 to MAX_FACTOR, or the inverse of one."""
+    if network.whole(1, MAX_FACTOR)(v):
+        return True
+    if not (network.finite(v) and 0 < v < 1):
+        return False
+    inverse = 1 / v
+    return 2 <= round(inverse) <= MAX_FACTOR and abs(inverse - round(inverse)) < 1e-9
+
+
+def _sizes(v) -> bool:
+    """A list of 1 to MAX_STAGES channel counts."""
+    each = network.whole(1, MAX_WIDTH)
+    return isinstance(v, list) and 1 <= len(v) <= MAX_STAGES and all(map(each, v))
+
+
+def _off(what: str):
+    """A rule for a key that must be absent, null, false or empty: `what` says why."""
+    return (lambda v: v is None or v is False or v == {}, f"null or absent ({what})", None)
+
+
+def _width(default):
+    """A rule for a channel count from 1 to MAX_WIDTH."""
+    allowed = f"a whole number from 1 to {MAX_WIDTH} (Depth Anything V2 Small's: {default})"
+    return (network.whole(1, MAX_WIDTH), allowed, default)
+
+
+FETCHED = "a backbone named here is fetched and built unchecked"
+TOP_RULES = {
+    "model_type": (
+        network.one_of(*MODEL_TYPES),
+        " or ".join(map(repr, MODEL_TYPES)) + " (Depth Anything V1 and V2)",
+        network.REQUIRED,
+    ),
+    "backbone_config": (lambda v: v is None or isinstance(v, dict), "a mapping", None),
+    "backbone": _off(FETCHED),
+    "use_timm_backbone": _off(FETCHED),
+    "use_pretrained_backbone": _off(FETCHED),
+    "backbone_kwargs": _off(FETCHED),
+    "patch_size": (
+        network.whole(*PATCH_RANGE),
+        f"a whole number from {PATCH_RANGE[0]} to {PATCH_RANGE[1]} (14)",
+        14,
+    ),
+    "reassemble_hidden_size": _width(384),
+    "reassemble_factors": (
+        lambda v: isinstance(v, list) and 1 <= len(v) <= MAX_STAGES and all(map(_factor, v)),
+        f"a list of 1 to {MAX_STAGES} whole numbers from 1 to {MAX_FACTOR} or their inverses "
+        "([4, 2, 1, 0.5])",
+        [4, 2, 1, 0.5],
+    ),
+    "neck_hidden_sizes": (
+        _sizes,
+        f"a list of 1 to {MAX_STAGES} whole numbers from 1 to {MAX_WIDTH} ([48, 96, 192, 384])",
+        [48, 96, 192, 384],
+    ),
+    "fusion_hidden_size": (
+        network.whole(2, MAX_WIDTH),
+        f"a whole number from 2 to {MAX_WIDTH} (64)",
+        64,
+    ),
+    "head_hidden_size": _width(32),
+    "head_in_index": (
+        network.whole(-MAX_STAGES, MAX_STAGES - 1),
+        f"a whole number from {-MAX_STAGES} to {MAX_STAGES - 1} (-1)",
+        -1,
+    ),
+    "depth_estimation_type": (
+        network.one_of("relative", "metric"),
+        "'relative' or 'metric'",
+        "relative",
+    ),
+    "max_depth": (network.number(1e-3, 1e6), "a number from 0.001 to 1000000 (1, or 20 or 80)", 1),
+}
+BACKBONE_RULES = {
+    "model_type": (network.one_of(*BACKBONE_TYPES), "'dinov2'", "dinov2"),
+    "hidden_size": _width(384),
+    "num_hidden_layers": (
+        network.whole(1, MAX_LAYERS),
+        f"a whole number from 1 to {MAX_LAYERS} (12)",
+        12,
+    ),
+    "num_attention_heads": (
+        network.whole(1, MAX_HEADS),
+        f"a whole number from 1 to {MAX_HEADS} (6), dividing hidden_size",
+        12,
+    ),
+    "mlp_ratio": (
+        network.whole(1, MAX_MLP_RATIO),
+        f"a whole number from 1 to {MAX_MLP_RATIO} (4)",
+        4,
+    ),
+    "image_size": (network.whole(1, MAX_SIDE), f"a whole number from 1 to {MAX_SIDE} (518)", 224),
+    "patch_size": TOP_RULES["patch_size"],
+    "num_channels": (network.one_of(3), "3 (RGB)", 3),
+    "qkv_bias": (network.boolean, "true or false", True),
+    "use_swiglu_ffn": (network.boolean, "true or false", False),
+    "use_mask_token": (network.boolean, "true or false", True),
+    "out_indices": (
+        lambda v: v is None or (isinstance(v, list) and all(map(network.whole(0, MAX_LAYERS), v))),
+        "a list of whole numbers from 0 to num_hidden_layers ([3, 6, 9, 12])",
+        None,
+    ),
+}
+
+
+def check_config(spec: str, path: Path) -> int:
+    """The parameter count of the model a config.json builds, the keys that set its shape
+    checked for type and range and the count against MAX_DEPTH_PARAMETERS, before anything is
+    built; raises DepthModelError naming every bad key."""
+    config = _read_json(spec, path, CONFIG)
+    problems: list[str] = []
+    _never(config, "config", problems)
+    top = network.checked(config, TOP_RULES, "config", problems)
+    raw = config.get("backbone_config")
+    raw = DEFAULT_BACKBONE if raw is None else raw if isinstance(raw, dict) else {}
+    _never(raw, "backbone_config", problems)
+    backbone = network.checked(raw, BACKBONE_RULES, "backbone_config", problems)
+    if not problems:
+        _check_together(top, backbone, problems)
+    if problems:
+        raise DepthModelError(
+            f"depth_model {shown(spec)}: its {CONFIG} is not usable: "
+            + "; ".join(problems[:20])
+            + (f"; and {len(problems) - 20} more" if len(problems) > 20 else "")
+            + "; fix it, or use depth_model: none (a flat plane)"
+        )
+    count = depth_anything_parameters(top, backbone)
+    if count > MAX_DEPTH_PARAMETERS:
+        raise DepthModelError(
+            f"depth_model {shown(spec)}: its {CONFIG} builds {count:,} parameters "
+            f"({4 * count / 1e9:,.1f} GB in float32); allowed: at most {MAX_DEPTH_PARAMETERS:,} "
+            f"(Depth Anything V2 Large has {DEPTH_ANYTHING_LARGE_PARAMETERS:,}); "
+            "or use depth_model: none (a flat plane)"
+        )
+    return count
+
+
+def _never(section: dict, where: str, problems: list[str]) -> None:
+    """A problem line for each key that would have transformers run or fetch code."""
+    for key in NEVER.keys() & section.keys():
+        problems.append(f"{where}.{key} {shown(section[key])} is not allowed: {NEVER[key]}")
+
+
+def _check_together(top: dict, backbone: dict, problems: list[str]) -> None:
+    """Keys that must agree: heads dividing the width, one backbone output per neck stage."""
+    hidden, heads = backbone["hidden_size"], backbone["num_attention_heads"]
+    if hidden % heads:
+        problems.append(
+            f"backbone_config.num_attention_heads {heads}; allowed: a divisor of hidden_size "
+            f"({hidden})"
+        )
+    if top["reassemble_hidden_size"] != hidden:
+        problems.append(
+            f"config.reassemble_hidden_size {top['reassemble_hidden_size']}; allowed: the "
+            f"backbone's hidden_size ({hidden})"
+        )
+    stages, layers = len(top["neck_hidden_sizes"]), backbone["num_hidden_layers"]
+    outputs = backbone["out_indices"] or [layers]
+    if len(top["reassemble_factors"]) != stages or len(outputs) != stages:
+        problems.append(
+            f"config.neck_hidden_sizes {shown(top['neck_hidden_sizes'])}; allowed: one per "
+            f"reassemble factor and per backbone output (out_indices {shown(outputs)})"
+        )
+    if max(outputs) > layers or not -stages <= top["head_in_index"] < stages:
+        problems.append(
+            f"backbone_config.out_indices {shown(outputs)} and head_in_index "
+            f"{top['head_in_index']}; allowed: indices of the {layers} layers and {stages} stages"
+        )
+    if backbone["image_size"] < backbone["patch_size"]:
+        problems.append(
+            f"backbone_config.image_size {backbone['image_size']}; allowed: at least its "
+            f"patch_size ({backbone['patch_size']})"
+        )
+
+
+def _conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
+    """Parameters of a k x k convolution."""
+    return c_in * c_out * k * k + (c_out if bias else 0)
+
+
+def _dinov2_parameters(b: dict) -> int:
+    """Parameters of a DINOv2 backbone (embeddings, blocks, final LayerNorm)."""
+    h, patch = b["hidden_size"], b["patch_size"]
+    patches = (b["image_size"] // patch) ** 2
+    embeddings = h * (1 + b["use_mask_token"]) + (patches + 1) * h + _conv(3, h, patch)
+    hidden = h * b["mlp_ratio"]
+    if b["use_swiglu_ffn"]:
+        hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
+        mlp = 2 * (h * hidden + hidden) + hidden * h + h
+    else:
+        mlp = 2 * h * hidden + hidden + h
+    attention = 3 * (h * h + (h if b["qkv_bias"] else 0)) + h * h + h
+    block = 2 * h + attention + h + 2 * h + mlp + h  # two LayerNorms, two layer scales
+    return embeddings + b["num_hidden_layers"] * block + 2 * h
+
+
+def depth_anything_parameters(top: dict, backbone: dict) -> int:
+    """The parameter count of the Depth Anything a checked config builds, worked out without
+    building it."""
+    total, fusion = _dinov2_parameters(backbone), top["fusion_hidden_size"]
+    for channels, factor in zip(top["neck_hidden_sizes"], top["reassemble_factors"], strict=True):
+        total += _conv(top["reassemble_hidden_size"], channels, 1)
+        if factor > 1:
+            total += _conv(channels, channels, factor)  # a transposed convolution, as many
+        elif factor < 1:
+            total += _conv(channels, channels, 3)
+        total += _conv(channels, fusion, 3, bias=False)
+    stages = len(top["neck_hidden_sizes"])
+    total += stages * (_conv(fusion, fusion, 1) + 4 * _conv(fusion, fusion, 3))  # fusion
+    half, head = fusion // 2, top["head_hidden_size"]
+    return total + _conv(fusion, half, 3) + _conv(half, head, 3) + _conv(head, 1, 1)
