@@ -9,6 +9,9 @@ A perceptor spec is one of:
                    this is how a custom architecture is loaded from local files)
   demo             the bundled offline perceptor (pytti_nb/demo/model, a local-dir)
 `@` never occurs in open_clip model names or hub ids, so it separates MODEL from TAG or FILE.
+A local-dir's open_clip_config.json is checked before open_clip sees it (check_open_clip_config):
+read within a size bound, every key's type and range, the model's parameter count worked out and
+refused above MAX_PERCEPTOR_PARAMETERS, and no timm or Hugging Face tower or tokenizer.
 PyTTI spellings such as "ViT-B/32" and "ViT-L/14@336px" are accepted as aliases.
 
 torch and open_clip are imported where they are used: checking a demo or local-dir spec (what

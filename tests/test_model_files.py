@@ -1,6 +1,7 @@
-"""Model files nobody vouched for: VQGAN configs and checkpoints, depth preprocessor configs,
-hub ids and missing perceptor weights end in our own error at validation, naming the setting,
-quoting the bad part and saying what is allowed, before any model is built or read."""
+"""Model files nobody vouched for: VQGAN configs and checkpoints, depth models' config.json and
+preprocessor configs, local-dir perceptors' open_clip_config.json, hub ids and missing perceptor
+weights end in our own error at validation, naming the setting, quoting the bad part and saying
+what is allowed, before any model is built or read."""
 
 import json
 import os
@@ -17,6 +18,7 @@ import pytest
 import torch
 import yaml
 from inprocess import run_cli
+from test_perceptors import TINY_RESNET, TINY_VIT, _write_local_dir
 from tiny import TINY
 
 from pytti_nb import perceptors
@@ -971,15 +973,13 @@ def test_the_depth_parameter_count_is_the_built_models(tmp_path, config):
     assert count <= depth.DEPTH_ANYTHING_LARGE_PARAMETERS <= depth.MAX_DEPTH_PARAMETERS / 2
 
 
-def test_the_tiny_depth_model_passes_and_its_count_is_the_loaded_models(tiny_depth_model):
+def test_the_tiny_depth_model_passes_and_its_count_is_the_loaded_models(tmp_path, tiny_depth_model):
     check_depth_model(str(tiny_depth_model))
     count = depth.check_config("x", tiny_depth_model / "config.json")
     model = load_depth_model(str(tiny_depth_model), device="cpu").model
     assert count == sum(p.numel() for p in model.parameters())
-    saved = json.loads((tiny_depth_model / "config.json").read_text())
-    assert count == depth.check_config("x", depth_folder(
-        Path(str(tiny_depth_model) + "-ours"), config=depth_config()) / "config.json"
-    ) and saved["backbone_config"]["hidden_size"] == 32  # fmt: skip
+    ours = depth_folder(tmp_path / "d", config=depth_config())  # the tests' own tiny config
+    assert depth.check_config("x", ours / "config.json") == count
 
 
 EVIL = """
@@ -1012,3 +1012,280 @@ def test_auto_map_is_never_honoured_even_when_the_check_is_bypassed(
         except DepthModelError:
             pass  # refusing is fine; running the folder's code is not
         assert not (tmp_path / "ran").exists()
+
+
+# --- local-dir perceptors' open_clip_config.json ---------------------------------------------
+
+
+def clip_folder(folder: Path, content) -> str:
+    """A local-dir perceptor folder (a weights file present) with this open_clip_config.json
+    (a dict, dumped as JSON, or the file's text or bytes); its spec."""
+    folder.mkdir(exist_ok=True)
+    (folder / "open_clip_model.safetensors").write_bytes(b"")
+    write(folder / "open_clip_config.json", content)
+    return f"local-dir:{folder}"
+
+
+def model_cfg(vision=None, text=None, **changes) -> dict:
+    """A whole open_clip_config.json around TINY_VIT's model_cfg, with changes."""
+    towers = {
+        "vision_cfg": {**TINY_VIT["vision_cfg"], **(vision or {})},
+        "text_cfg": {**TINY_VIT["text_cfg"], **(text or {})},
+    }
+    return {"model_cfg": {**TINY_VIT, **towers, **changes}}
+
+
+# (where, key, value, what the message says is allowed)
+BAD_CLIP_CONFIG = [
+    ("model_cfg", "embed_dim", "24", "from 1 to 8192"),
+    ("model_cfg", "embed_dim", 0, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", -24, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", True, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", 24.0, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", BIG, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", INF, "from 1 to 8192"),
+    ("model_cfg", "embed_dim", [24], "from 1 to 8192"),
+    ("model_cfg", "vision_cfg", [1], "a mapping"),
+    ("model_cfg", "text_cfg", "clip", "a mapping"),
+    ("model_cfg", "quick_gelu", "yes", "true or false"),
+    ("model_cfg", "custom_text", 1, "true or false"),
+    ("model_cfg", "init_logit_scale", NAN, "a number from -100 to 100"),
+    ("model_cfg", "init_logit_bias", "x", "null or a number"),
+    ("vision_cfg", "width", "abc", "from 1 to 8192"),
+    ("vision_cfg", "width", 131072, "from 1 to 8192"),
+    ("vision_cfg", "width", None, "from 1 to 8192"),
+    ("vision_cfg", "layers", 10**9, "from 1 to 256"),
+    ("vision_cfg", "layers", 0, "from 1 to 256"),
+    ("vision_cfg", "layers", -1, "from 1 to 256"),
+    ("vision_cfg", "layers", [1, 1, 1], "4 whole numbers"),
+    ("vision_cfg", "layers", [1, 1, 1, 10**6], "4 whole numbers"),
+    ("vision_cfg", "layers", 2.5, "from 1 to 256"),
+    ("vision_cfg", "layers", "12", "from 1 to 256"),
+    ("vision_cfg", "patch_size", 0, "a whole number"),
+    ("vision_cfg", "patch_size", 8.0, "a whole number"),
+    ("vision_cfg", "patch_size", [8, 8], "a whole number"),
+    ("vision_cfg", "image_size", -32, "a whole number or [height, width]"),
+    ("vision_cfg", "image_size", 10**5, "from 1 to 2048"),
+    ("vision_cfg", "image_size", [32], "a whole number or [height, width]"),
+    ("vision_cfg", "image_size", [32, "x"], "a whole number or [height, width]"),
+    ("vision_cfg", "head_width", 0, "from 1 to 8192"),
+    ("vision_cfg", "head_width", NAN, "from 1 to 8192"),
+    ("vision_cfg", "mlp_ratio", 0, "from 0.01 to 16"),
+    ("vision_cfg", "mlp_ratio", 1e9, "from 0.01 to 16"),
+    ("vision_cfg", "mlp_ratio", INF, "from 0.01 to 16"),
+    ("vision_cfg", "patch_dropout", 1, "from 0 to 0.99"),
+    ("vision_cfg", "ls_init_value", "x", "null or a number"),
+    ("vision_cfg", "pool_type", "max", "'tok' or 'avg'"),
+    ("vision_cfg", "pos_embed_type", "sin_cos_2d", "'learnable'"),
+    ("vision_cfg", "no_ln_pre", "false", "true or false"),
+    ("text_cfg", "width", -16, "from 1 to 8192"),
+    ("text_cfg", "heads", 0, "from 1 to 8192"),
+    ("text_cfg", "heads", "2", "from 1 to 8192"),
+    ("text_cfg", "layers", 1e300, "from 1 to 256"),
+    ("text_cfg", "context_length", 0, "from 1 to 4096"),
+    ("text_cfg", "context_length", 10**7, "from 1 to 4096"),
+    ("text_cfg", "context_length", None, "from 1 to 4096"),
+    ("text_cfg", "vocab_size", 2**40, "from 1 to 1048576"),
+    ("text_cfg", "vocab_size", 0, "from 1 to 1048576"),
+    ("text_cfg", "vocab_size", [49408], "from 1 to 1048576"),
+    ("text_cfg", "pool_type", "mean", "'argmax', 'last', 'first' or 'eos'"),
+    ("text_cfg", "proj_type", "mlp", "'linear' or 'none'"),
+    ("text_cfg", "eos_id", -1, "a token id"),
+    ("text_cfg", "embed_cls", None, "true or false"),
+]
+
+
+def no_perceptor_built(monkeypatch):
+    """Make open_clip building a model fail the test."""
+    import open_clip
+
+    def built(*args, **kwargs):
+        pytest.fail("a perceptor was built")
+
+    monkeypatch.setattr(open_clip, "create_model", built)
+
+
+def refused_perceptor(spec: str, monkeypatch) -> str:
+    """check_perceptor_spec's and loading's message for a spec, nothing built."""
+    no_perceptor_built(monkeypatch)
+    with pytest.raises(PerceptorError) as checked:
+        perceptors.check_perceptor_spec(spec)
+    with pytest.raises(PerceptorError) as loaded:
+        ModelCache().perceptor(spec)
+    parsed = perceptors.parse_perceptor_spec(spec)
+    with pytest.raises(PerceptorError) as direct:
+        perceptors.load_perceptor(parsed, device="cpu", dtype=torch.float32)
+    assert str(checked.value) == str(loaded.value) == str(direct.value)
+    assert len(str(checked.value)) < 3000
+    return str(checked.value)
+
+
+@pytest.mark.parametrize("where,key,value,allowed", BAD_CLIP_CONFIG)
+def test_a_bad_open_clip_config_value_is_refused_before_building(
+    tmp_path, monkeypatch, where, key, value, allowed
+):
+    if where == "model_cfg":
+        config = model_cfg(**{key: value})
+    else:
+        config = model_cfg(**{where.split("_")[0]: {key: value}})
+    message = refused_perceptor(clip_folder(tmp_path / "p", config), monkeypatch)
+    assert "open_clip_config.json is not usable" in message
+    assert f"{where}.{key} {shown(value)}; allowed: " in message and allowed in message
+
+
+@pytest.mark.parametrize(
+    "config,problem",
+    [
+        (model_cfg(vision={"timm_model_name": "vit_giant_patch14_224"}), "a timm image tower"),
+        (model_cfg(text={"hf_model_name": "org/huge-text-model"}), "a Hugging Face text tower"),
+        (model_cfg(text={"hf_tokenizer_name": "org/tok"}), "a Hugging Face tokenizer"),
+        (model_cfg(text={"tokenizer_kwargs": {"clean": "x"}}), "a Hugging Face tokenizer"),
+        (model_cfg(multimodal_cfg={"width": 512}), "a CoCa captioning model is not a perceptor"),
+        (model_cfg(vision={"attentional_pool": True}), "attentional pooling"),
+        (model_cfg(vision={"norm_kwargs": {"eps": 1e-6}}), "arguments passed on to layers"),
+        (model_cfg(text={"act_kwargs": {"approximate": "x"}}), "arguments passed on to layers"),
+        (model_cfg(text={"qk_norm": True}), "custom attention blocks"),
+        (model_cfg(vision={"foo": 1}), "'foo' not keys pytti_nb can check; allowed keys: "),
+        (model_cfg(auto_map={"a": "b"}), "model_cfg: 'auto_map' not keys pytti_nb can check"),
+        ({"model_cfg": {"embed_dim": 24}}, "model_cfg.vision_cfg is missing"),
+        ({"model_cfg": {k: v for k, v in TINY_VIT.items() if k != "embed_dim"}}, "embed_dim is"),
+        (model_cfg(vision={"head_width": 12}), "allowed: a divisor of width (32)"),
+        (model_cfg(text={"heads": 3}), "text_cfg.heads 3; allowed: a divisor of width"),
+        (model_cfg(vision={"patch_size": 64}), "into 0 patches"),
+        (model_cfg(vision={"patch_size": 1, "image_size": 2048}), "into 4,194,304 patches"),
+        (model_cfg(vision={"patch_size": None}), "a ViT's is a whole number"),
+        (
+            {"model_cfg": TINY_RESNET | {"vision_cfg": TINY_RESNET["vision_cfg"] | {"width": 7}}},
+            "allowed: an even width",
+        ),  # fmt: skip
+        (
+            {
+                "model_cfg": TINY_RESNET
+                | {"vision_cfg": TINY_RESNET["vision_cfg"] | {"image_size": [32, 32]}}
+            },
+            "an image_size a multiple of 32",
+        ),  # fmt: skip
+        ({**model_cfg(), "preprocess_cfg": {"std": [0, 0, 0]}}, "preprocess_cfg.std [0, 0, 0]"),
+        ({**model_cfg(), "preprocess_cfg": {"mean": "x"}}, "preprocess_cfg.mean 'x'"),
+        ({**model_cfg(), "preprocess_cfg": [1]}, "preprocess_cfg [1]; allowed: a mapping"),
+        ({"model_cfg": [1]}, "no 'model_cfg' mapping"),
+        (TINY_VIT, "no 'model_cfg' mapping"),
+        ("[1, 2]", "holds [1, 2], not an object"),
+        ("null", "holds None, not an object"),
+        ("not json", "cannot be read"),
+        ("[" * 100_000 + "]" * 100_000, "cannot be read"),
+        ('{"a": "' + "x" * 300_000 + '"}', f"over {network.MAX_CONFIG_BYTES} bytes"),
+        (b"\xff\xfe{}", "cannot be read"),
+        ('{"model_cfg": {"embed_dim": 1' + "0" * 5000 + "}}", "cannot be read"),
+        (json_text(model_cfg(text={"width": NAN})), "text_cfg.width nan"),
+    ],
+)
+def test_a_malformed_open_clip_config_is_refused_before_building(
+    tmp_path, monkeypatch, config, problem
+):
+    message = refused_perceptor(clip_folder(tmp_path / "p", config), monkeypatch)
+    assert "perceptor 'local-dir:" in message and problem in message
+
+
+BIGG = {  # open_clip's ViT-bigG-14
+    "embed_dim": 1280,
+    "vision_cfg": {"image_size": 224, "layers": 48, "width": 1664, "head_width": 104,
+                   "mlp_ratio": 4.9231, "patch_size": 14},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 1280, "heads": 20,
+                 "layers": 32},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "vision,text",
+    [
+        ({"width": 8192, "head_width": 64, "layers": 256}, {}),
+        ({}, {"width": 8192, "heads": 64, "layers": 256}),
+        ({}, {"vocab_size": 2**20, "width": 8192, "heads": 8}),
+        ({"layers": [128] * 4, "width": 1024, "head_width": 64, "patch_size": None}, {}),
+        ({"width": 8192, "mlp_ratio": 16, "layers": 12, "head_width": 64}, {}),
+    ],
+)
+def test_an_open_clip_config_too_big_for_memory_is_refused_before_building(
+    tmp_path, monkeypatch, vision, text
+):
+    spec = clip_folder(tmp_path / "p", model_cfg(vision, text))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        message = refused_perceptor(spec, monkeypatch)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert f"allowed: at most {perceptors.MAX_PERCEPTOR_PARAMETERS:,}" in message
+    assert "parameters" in message and " GB in float32" in message
+    assert peak < 10 and time.perf_counter() - start < 5
+
+
+def test_validate_names_perceptors_and_the_bad_clip_key_with_exit_2(tmp_path):
+    for name, config in {
+        "width": model_cfg({"width": "abc"}),
+        "timm_model_name": model_cfg({"timm_model_name": "vit_huge_patch14_224"}),
+        "parameters": model_cfg({"width": 8192, "head_width": 64, "layers": 256}),
+    }.items():
+        spec = clip_folder(tmp_path / name, config)
+        err = refused(2, "validate", settings_file(tmp_path, perceptors=["demo", spec]))
+        assert "perceptors:" in err and name in err and "allowed" in err
+
+
+def build_clip(cfg: dict):
+    """The CLIP open_clip builds from a model_cfg, on the meta device (shapes only)."""
+    from open_clip.model import CLIP, CustomTextCLIP
+
+    cfg = dict(cfg)
+    with torch.device("meta"):
+        return (CustomTextCLIP if cfg.pop("custom_text", False) else CLIP)(**cfg)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TINY_VIT,
+        TINY_RESNET,
+        BIGG,
+        model_cfg(
+            {"image_size": [32, 48], "ls_init_value": 0.1, "no_ln_pre": True, "mlp_ratio": 2.5},
+            {"embed_cls": True, "proj_bias": True, "ls_init_value": 1e-5, "pool_type": "last"},
+            init_logit_bias=-10.0,
+            custom_text=True,
+        )["model_cfg"],
+        model_cfg(text={"proj_type": "none", "no_causal_mask": True})["model_cfg"],
+    ],
+)
+def test_the_clip_parameter_count_is_the_built_models(tmp_path, cfg):
+    spec = clip_folder(tmp_path / "p", {"model_cfg": cfg})
+    perceptors.check_perceptor_spec(spec)
+    count = perceptors.check_open_clip_config(spec, tmp_path / "p")
+    assert count == sum(p.numel() for p in build_clip(cfg).parameters())
+    assert count <= perceptors.VIT_BIGG_PARAMETERS <= perceptors.MAX_PERCEPTOR_PARAMETERS / 1.9
+
+
+def test_every_plain_open_clip_model_passes_with_its_exact_count():
+    from open_clip.factory import _MODEL_CONFIGS
+
+    for name in ("ViT-B-32", "RN50", "ViT-L-14-336", "RN50x64", "ViT-B-16-quickgelu"):
+        cfg = _MODEL_CONFIGS[name]
+        problems: list[str] = []
+        shape = perceptors._checked_model_cfg(cfg, problems)
+        assert not problems, (name, problems)
+        built = sum(p.numel() for p in build_clip(cfg).parameters())
+        assert perceptors.clip_parameters(*shape) == built, name
+
+
+def test_the_tiny_local_dir_perceptors_pass_and_load_with_their_counts(tmp_path):
+    for name, cfg, weights in (
+        ("vit", TINY_VIT, "open_clip_model.safetensors"),
+        ("rn", TINY_RESNET, "weights.pth"),
+    ):
+        spec = _write_local_dir(tmp_path / name, cfg, weights, 0.5)
+        perceptors.check_perceptor_spec(spec)
+        count = perceptors.check_open_clip_config(spec, tmp_path / name)
+        model = ModelCache().perceptor(spec).model
+        assert count == sum(p.numel() for p in model.parameters())
+    demo = perceptors.check_open_clip_config("demo", perceptors._demo_dir())
+    assert 0 < demo < 10_000_000
