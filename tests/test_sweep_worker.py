@@ -5,6 +5,7 @@ import numpy as np
 from PIL import Image
 from tiny import tiny_settings
 
+from pytti_nb.output import RunWriter
 from pytti_nb.sweep.worker import clear_unstarted, render_one
 
 BASE = tiny_settings(
@@ -39,11 +40,12 @@ def test_a_stopped_render_resumes_bit_identically_and_a_finished_one_is_left_alo
 
 def test_a_render_killed_before_its_first_checkpoint_starts_afresh_in_its_folder(tmp_path):
     run = tmp_path / "run"
-    (run / "frames").mkdir(parents=True)
-    (run / "settings.yaml").write_text("seed: 5\n")
-    (run / "frames" / "000001.png").write_bytes(b"half")
+    writer = RunWriter(run, fps=1, overwrite=False)  # a render's files, with its record
+    writer.write_settings("seed: 5\n")
+    writer.write_frame(1, np.zeros((8, 8, 3), np.uint8), {"step": 1})
+    writer.release()  # killed here, before its first checkpoint
     clear_unstarted(run)
-    assert list(run.iterdir()) == []
+    assert not run.exists()  # nothing of its render: its files, record and folders
     settings = {**BASE, "output_root": str(tmp_path), "file_namespace": "run"}
     result = render_one(settings, run)
     assert result["status"] == "done" and result["last_frame"] == str(run / "frames/000003.png")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import OutputError, PerceptorError, PyttiError, SettingsError
-from ..output import CHECKPOINT_NAME, PALETTES_DIR, RunWriter
+from ..output import CHECKPOINT_NAME, RunWriter
 
 
 class RenderWorker:
@@ -108,10 +108,8 @@ def clear_unstarted(run_dir: Path) -> None:
     if not run_dir.is_dir():
         return
     writer = RunWriter(run_dir, fps=1, overwrite=True)  # deletes only our own files
+    writer.discard()  # and the record it began, with the folders left empty
     writer.release()  # the render claims the folder next
-    for folder in (writer.frames_dir, run_dir / PALETTES_DIR):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def _videos_made(writer: RunWriter) -> bool:
