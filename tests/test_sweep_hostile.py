@@ -214,7 +214,10 @@ def test_a_killed_sweep_leaves_no_ray_process_and_holds_its_folder_while_it_runs
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait(lambda: _statuses(out) == ["running"], 300, "a render running", driver)
+        try:
+            _wait(lambda: _statuses(out) == ["running"], 300, "a render running", driver)
+        except AssertionError as e:  # Ray did not start (a machine too busy for its timeouts)
+            raise AssertionError(f"{e}: {(tmp_path / 'driver.log').read_text()[-2000:]}") from None
         started = _descendants(driver.pid)
         code, err = sweep([path, "--out", out], capsys)  # a second sweep into its folder
         assert code == cli.EXIT_OUTPUT and "is in use by another sweep" in err
