@@ -711,26 +711,33 @@ class RunWriter:
             raise
 
     def _open_record(self) -> None:
-        """Go on with the folder's record (a resume), or start one with a new run id."""
+        """Go on with the folder's record (a resume); a new one begins with the first write."""
         self._inside(self.run_dir)
         self.record = RunRecord.read(self.run_dir)
         if self.record is not None:
             self.earlier_run_id = self.record.run_id
-            return
-        try:
-            self.record = RunRecord.start(self.run_dir)
-        except OSError as e:
-            raise write_error("record", self.run_dir / RECORD_NAME, e, self.run_dir) from e
+
+    def _begun_record(self) -> RunRecord:
+        """The folder's record, begun (with a new run id) when it has none yet."""
+        if self.record is None:
+            try:
+                self.record = RunRecord.start(self.run_dir)
+            except OSError as e:
+                raise write_error("record", self.run_dir / RECORD_NAME, e, self.run_dir) from e
+        return self.record
 
     @property
     def run_id(self) -> str:
         """The id of the run this folder's record belongs to (checkpoints carry it too)."""
-        return self.record.run_id
+        return self._begun_record().run_id
+
+    def owns(self, path: Path) -> bool:
+        """Whether a file in the run folder is one its record lists, unchanged since."""
+        return self.record is not None and self.record.owns(path)
 
     def recorded(self, path: Path, data: bytes | None = None) -> Path:
         """Add a file just written in the run folder to its record; its path."""
-        if self.record is not None:
-            self.record.add(path, data)
+        self._begun_record().add(path, data)
         return path
 
     def release(self) -> None:
@@ -743,7 +750,7 @@ class RunWriter:
         the files this writer wrote (unchanged since), its record when nothing else is left,
         then the folders left empty, run folder included."""
         for path in reversed(self.written):
-            if self.record is not None and self.record.owns(path):
+            if self.owns(path):
                 with contextlib.suppress(OutputError):
                     _unlink_file(path)
         record = self.run_dir / RECORD_NAME

@@ -150,9 +150,10 @@ def _resume_job(run_dir: Path, models) -> Job:
 def check_own_checkpoint(state: dict, writer: RunWriter, where: str) -> None:
     """Raise OutputError unless a checkpoint was saved by the run of this folder: its run id is
     the folder record's. One from before records (no run id) resumes only a folder whose
-    record names no checkpoint (none, or one begun by an earlier try to resume it)."""
+    record holds no checkpoint of its own (none, or one begun by an earlier try to resume it)."""
     saved, ours = state.get("run_id"), writer.earlier_run_id
-    if saved == ours or (saved is None and CHECKPOINT_NAME not in writer.record.files):
+    listed = writer.record is not None and CHECKPOINT_NAME in writer.record.files
+    if saved == ours or (saved is None and not listed):
         return
     if ours is None:
         whose = "this folder has no record of the run that saved it"
@@ -170,7 +171,7 @@ def _check_saved_settings(writer: RunWriter, settings: Settings) -> None:
     settings, else OutputError naming the settings that differ."""
     path = writer.settings_path
     text = to_yaml(settings)
-    if not (path.exists() or path.is_symlink()) or writer.record.owns(path):
+    if not (path.exists() or path.is_symlink()) or writer.owns(path):
         if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
             writer.write_settings(text)
         return

@@ -357,10 +357,7 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
 
     again = RunWriter(run, fps=10, overwrite=True)
     again.release()
-    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == [
-        ".pytti-run.jsonl",
-        "frames",
-    ]
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == ["frames"]
     assert again.run_id != old.run_id  # a new run in the reused folder
 
 
