@@ -951,6 +951,31 @@ def build_depth_anything(config: dict):
     [
         depth_config(),
         {"model_type": "depth_anything"},  # transformers' defaults: Depth Anything V2 Small's
+        {  # Depth Anything V2 Small's config.json as the hub has it (transformers 4.x)
+            **depth_config(
+                {
+                    "hidden_size": 384,
+                    "num_attention_heads": 6,
+                    "image_size": 518,
+                    "num_hidden_layers": 12,
+                    "out_indices": [3, 6, 9, 12],
+                    "out_features": ["stage3", "stage6", "stage9", "stage12"],
+                    "layerscale_value": 1.0,
+                    "architectures": ["Dinov2Model"],
+                },
+                reassemble_hidden_size=384,
+                neck_hidden_sizes=[48, 96, 192, 384],
+                fusion_hidden_size=64,
+                head_hidden_size=32,
+            ),
+            "architectures": ["DepthAnythingForDepthEstimation"],
+            "backbone": None,
+            "backbone_kwargs": None,
+            "use_pretrained_backbone": False,
+            "use_timm_backbone": False,
+            "torch_dtype": "float32",
+            "transformers_version": "4.42.0.dev0",
+        },  # fmt: skip
         depth_config(LARGE_BACKBONE, **LARGE),
         depth_config(
             {"use_swiglu_ffn": True, "qkv_bias": False, "use_mask_token": False, "mlp_ratio": 3},
