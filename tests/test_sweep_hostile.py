@@ -83,7 +83,7 @@ def test_an_address_where_no_cluster_answers_is_a_clear_error_within_seconds(
         assert "Traceback" not in err and len(err.splitlines()) == 1
         assert time.monotonic() - began < PROBE_S + SLACK_S
         assert not ray.is_initialized()
-        assert not (out / "manifest.json").exists()  # nothing written, nothing to resume
+        assert not out.exists()  # nothing written, nothing to resume
     # 'auto' finding the record of a cluster that has since ended
     monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: f"127.0.0.1:{port}")
     code, err = sweep([path, "--out", out, "--address", "auto"], capsys)
@@ -137,6 +137,7 @@ def test_ctrl_c_or_sigterm_while_connecting_ends_the_sweep_at_once(tmp_path):
             if sig == signal.SIGINT:
                 assert driver.returncode == cli.EXIT_STOPPED, err
                 assert "stopped while connecting to Ray; nothing was rendered" in err
+                assert not (tmp_path / sig.name / "out").exists()
             else:
                 assert driver.returncode == -signal.SIGTERM, err
             assert not (tmp_path / sig.name / "out" / "manifest.json").exists()

@@ -2,6 +2,7 @@
 models loaded (pool.py), the manifest written as renders finish, the contact sheet at the end."""
 
 import contextlib
+import os
 import secrets
 import time
 from collections import deque
@@ -63,12 +64,19 @@ def run_sweep(
     if address and pool is None:
         check_address(address)  # at once, not after every render is checked
     say = report or (lambda line: None)
+    created = not os.path.lexists(spec.out)  # (lexists is False for a name too long)
     with contextlib.ExitStack() as held:
         if not out_locked:
             held.callback(claim_out(spec.out).release)
-        return _run_claimed(
-            spec, held, address, cpus_per_render, workers, pool, check_models, should_stop, say
-        )
+        try:
+            return _run_claimed(
+                spec, held, address, cpus_per_render, workers, pool, check_models, should_stop, say
+            )
+        except BaseException:
+            if created:  # a sweep refused before it wrote anything leaves no folder behind
+                with contextlib.suppress(OSError):
+                    spec.out.rmdir()
+            raise
 
 
 def _run_claimed(spec, held, address, cpus_per_render, workers, pool, check_models, stop, say):
