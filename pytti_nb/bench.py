@@ -13,6 +13,10 @@ V2 Small's architecture with random weights unless --depth-model names another m
 Video Source follows a drawn video with RAFT Large's architecture with random weights unless
 --flow-model says dis.
 
+With --estimate it instead renders three small runs (a still image, a 2D animation with
+semantic stabilisation, a Limited Palette) on the demo perceptor and prints each run's
+estimated time (estimate.py's probe) against the time it took.
+
 With --image-model it times that image model (Limited Palette, FFT, or VQGAN with the imagenet
 model's architecture and random weights, saved as a taming checkpoint and loaded through the
 same path as a download) and reports the image model's own cost (decode, the backward through
@@ -28,6 +32,7 @@ import torch
 
 from .device import pick_device
 from .engine.render import Renderer
+from .estimate import estimate_run
 from .models import ModelCache
 from .perceptors import Perceptor, resolve_precision
 from .plan import plan
@@ -274,9 +279,45 @@ def main(argv=None) -> None:
     parser.add_argument("--vqgan-model", default=RANDOM, help="VQGAN: 'random' or a model")
     parser.add_argument("--depth-model", default=RANDOM, help="3D: 'random', none, or a model")
     parser.add_argument("--flow-model", default=RANDOM, help="Video Source: 'random' or dis")
+    parser.add_argument(
+        "--estimate", action="store_true", help="time small runs against their estimates"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
-        run(args, workdir)
+        if args.estimate:
+            compare_estimates(workdir, ESTIMATE_RUNS)
+        else:
+            run(args, workdir)
+
+
+ESTIMATE_BASE = {"scenes": "a red circle", "perceptors": ["demo"], "seed": 1, "device": "cpu"}
+ESTIMATE_RUNS = {
+    "still": dict(width=24, height=24, pixel_size=4, cutouts=16, steps_per_scene=60,
+                  save_every=10, display_every=5),
+    "2D": dict(width=32, height=24, pixel_size=2, cutouts=8, steps_per_scene=60,
+               animation_mode="2D", steps_per_frame=5, pre_animation_steps=10, translate_x=2,
+               save_every=5, semantic_stabilization_weight=1),
+    "palette": dict(image_model="Limited Palette", width=40, height=30, pixel_size=2,
+                    cutouts=12, steps_per_scene=50, save_every=25),
+}  # fmt: skip
+
+
+def compare_estimates(workdir, runs: dict) -> None:
+    """Render each run after estimating it; print estimate, measured time and their ratio."""
+    models = ModelCache()
+    print(f"pytti_nb bench --estimate: {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")  # fmt: skip
+    print("| run | estimate s | measured s | measured / estimate |")
+    print("|---|---|---|---|")
+    for name, values in runs.items():
+        settings = from_dict({**ESTIMATE_BASE, **values, "output_root": str(workdir)})
+        r = Renderer(plan(settings), models)
+        guess = estimate_run(r).seconds
+        start = time.perf_counter()
+        for _ in r.snapshots():
+            pass
+        took = time.perf_counter() - start
+        print(f"| {name} | {guess:.2f} | {took:.2f} | {took / guess:.2f} |")
 
 
 def run(args, workdir) -> None:

@@ -7,6 +7,7 @@ peak memory is the device's high-water mark during the probe (CUDA), against its
 """
 
 import io
+import math
 import resource
 import sys
 import time
@@ -78,11 +79,28 @@ def estimate_run(renderer) -> Estimate:
     s, clock = renderer.settings, renderer.plan.clock
     remaining = clock.total_steps - renderer.step
     frames = max(clock.frames - max(clock.at(renderer.step).frame, 0), 0) if frame_s else 0
-    saves = remaining // s.save_every + 1 if s.save_every else 1
-    displays = remaining // s.display_every if s.display_every else 0
+    saves, displays = _points(renderer.step, clock.total_steps, s.save_every, s.display_every)
     save_s = _save_seconds(renderer.plan.output_size)
     seconds = remaining * step_s + frames * frame_s + saves * save_s + displays * save_s / 4
     return Estimate(seconds, step_s, frame_s, save_s, peak, capacity, remaining)
+
+
+def _points(step: int, total: int, save_every: int, display_every: int) -> tuple[int, int]:
+    """(save points, display-only points) among steps step+1 .. total; the last step saves."""
+    if step >= total:
+        return 0, 0
+
+    def multiples(every):
+        return total // every - step // every if every > 0 else 0
+
+    last_extra = not (save_every > 0 and total % save_every == 0)
+    saves = multiples(save_every) + last_extra
+    displays = multiples(display_every)
+    if save_every > 0 and display_every > 0:
+        displays -= multiples(math.lcm(save_every, display_every))
+    if last_extra and display_every > 0 and total % display_every == 0:
+        displays -= 1
+    return saves, displays
 
 
 def _time_steps(renderer) -> float:
