@@ -164,7 +164,8 @@ class Settings:
     )  # fmt: skip
     gamma: float = setting(
         1.0, IM, "float", "Gamma of each palette's brightness ramp (the HDR loss's target); "
-        "higher is darker and more contrasty.", min=0.1, max=10.0,
+        "higher is darker and more contrasty. 0 is PyTTI's flat ramp: every colour starts "
+        "mid-grey, and the HDR loss pulls them all to white.", min=0.0, max=10.0,
         visible_when={"image_model": ("Limited Palette",)},
     )  # fmt: skip
     hdr_weight: float = setting(

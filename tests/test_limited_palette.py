@@ -229,12 +229,26 @@ def test_a_render_with_target_palette_paints_only_the_targets_colours(tiny, mode
     assert len(used) >= 2 and gaps.max() <= 3, used
 
 
-@pytest.mark.parametrize("gamma", [0, 0.0, 1e-300, 0.05, -1, 10.5, 1e300])
-def test_a_gamma_that_would_flatten_the_ramp_is_refused(tiny, gamma):
+@pytest.mark.parametrize("gamma", [-1, -1e-300, 10.5, 1e300])
+def test_a_gamma_outside_0_to_10_is_refused(tiny, gamma):
     from pytti_nb.errors import SettingsError
 
-    with pytest.raises(SettingsError, match=r"gamma: .* is out of range.*0\.1 to 10\.0"):
+    with pytest.raises(SettingsError, match=r"gamma: .* is out of range.*0\.0 to 10\.0"):
         from_dict({**tiny, "image_model": "Limited Palette", "gamma": gamma})
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0, 10.0])
+def test_palettes_start_on_pyttis_grey_ramp(gamma):
+    model = _model(gamma=gamma, palette_size=5)
+    pytti = (torch.linspace(0, 2, 5) ** gamma / 2).clamp(0, 1)  # pallet / pallet_inertia
+    assert torch.allclose(model.colours()[:, 0, 0], pytti)
+
+
+def test_a_flat_ramp_paints_more_than_one_colour(tiny, models):
+    # gamma 0 (a PyTTI book's setting) once started every colour at white and stayed there
+    settings = {**tiny, "image_model": "Limited Palette", "gamma": 0, "hdr_weight": 0}
+    image = list(Renderer(plan(from_dict(settings)), models).snapshots())[-1].image
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1 and image.min() < 250
 
 
 @pytest.mark.parametrize("gamma", [0.1, 1.0, 10.0])

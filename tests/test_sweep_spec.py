@@ -259,8 +259,7 @@ def test_the_pytti_books_limited_palette_matrix_as_a_sweep(tmp_path):
         "  save_every: steps_per_frame\n"
         "  display_every: steps_per_scene\n"
     )
-    # the book's gamma: 0 is below the schema's 0.1 since Limited Palette's gamma got a range
-    spec = load_sweep(path, out=tmp_path / "out", overrides=["perceptors=[demo]", "gamma=1"])
+    spec = load_sweep(path, out=tmp_path / "out", overrides=["perceptors=[demo]"])
     assert spec.notes  # the PyTTI file's conversion is reported
     renders = expand(spec, seed=0)
     assert len(renders) == 9 and renders[-1].name == "palettes-70_palette_size-15"

@@ -51,9 +51,9 @@ class LimitedPalette(ImageModel):
         logits = torch.rand(1, palettes, height, width, **draw)
         if random_palette:
             palette = torch.rand(palette_size, palettes, 3, **draw) * INERTIA
-        else:  # a grey ramp with the gamma the HDR loss asks for
-            ramp = _ramp(palette_size, gamma).to(generator.device)
-            palette = (ramp * INERTIA)[:, None, None].expand(-1, palettes, 3).clone()
+        else:  # PyTTI's grey ramp, linspace(0, INERTIA)^gamma: mid-grey at gamma 0
+            ramp = torch.linspace(0, INERTIA, palette_size, device=generator.device).pow(gamma)
+            palette = ramp[:, None, None].expand(-1, palettes, 3).clone()
         as_param = lambda t: nn.Parameter(t.to(device=device, dtype=torch.float32))  # noqa: E731
         self.value, self.logits, self.palette = map(as_param, (value, logits, palette))
         self.register_buffer("ramp", _ramp(palette_size, gamma).to(device))
