@@ -3,7 +3,8 @@
 The state is restricted to tensors, dicts, lists, tuples, str, int, float, bool and None so it
 loads with `torch.load(weights_only=True)`, which cannot run code hidden in a tampered file.
 A resumable state holds e.g. settings (plain dict), seed, scene/frame/step indices, RNG states
-(`torch.Generator.get_state()`, a uint8 tensor), optimiser and image-model state_dicts, versions.
+(`torch.Generator.get_state()`, a uint8 tensor), optimiser and image-model state_dicts, versions,
+and the run id of its run folder's record (run.py resumes a checkpoint only in its own folder).
 """
 
 from __future__ import annotations

@@ -255,8 +255,8 @@ def claim_run_dir(
     """Create and lock the run folder of a new render; notes on folders passed over.
 
     Without allow_overwrite: the first of `<ns>`, `<ns>(1)`, ... that is empty and not in use.
-    With it: `<ns>` when it holds only what pytti_nb writes (else the first such `<ns>(k)`),
-    and an OutputError when another render is writing there.
+    With it: `<ns>` when it holds only files its record lists, unchanged since (else the first
+    such `<ns>(k)`), and an OutputError when another render is writing there.
     """
     validate_namespace(file_namespace)
     root = Path(output_root).resolve()
