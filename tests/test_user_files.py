@@ -18,7 +18,7 @@ from pytti_nb.errors import OutputError
 from pytti_nb.output import RECORD_NAME, RunWriter, claim_run_dir, is_run_folder
 
 pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
-TINY = tiny_settings(steps_per_scene=4, save_every=2)
+TINY = tiny_settings(smaller=True, steps_per_scene=4, save_every=2)
 
 
 def image(value=0):
@@ -220,10 +220,10 @@ def test_a_resume_refuses_an_edited_settings_file_naming_what_differs(tmp_path):
     mine, _ = two_runs(tmp_path)
     path = mine / "settings.yaml"
     saved = path.read_text()
-    path.write_text(saved.replace("width: 12", "width: 16").replace("seed: 1", "seed: 5"))
+    path.write_text(saved.replace("width: 8", "width: 16").replace("seed: 1", "seed: 5"))
     code, _, err, *_ = cli("render", "--resume", mine, "--quiet")
     assert code == 4 and "was edited since the run saved its checkpoint" in err
-    assert "width: 16 in the file, 12 saved" in err and "seed: 5 in the file, 1 saved" in err
+    assert "width: 16 in the file, 8 saved" in err and "seed: 5 in the file, 1 saved" in err
     assert path.read_text() != saved  # the edit is the user's: left in place
     path.write_text("# my notes\n" + saved)  # the same settings: resumes, the file kept
     assert cli("render", "--resume", mine, "--quiet")[0] == 0
