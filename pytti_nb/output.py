@@ -43,7 +43,7 @@ from pytti_nb.atomic import (
     file_sha256,
     temp_path_for,
 )
-from pytti_nb.errors import OutputError, SettingsError, reason, shown, shown_path
+from pytti_nb.errors import MediaError, OutputError, SettingsError, reason, shown, shown_path
 
 try:
     import fcntl
@@ -617,6 +617,9 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
         raise write_error("video", video_path, e) from e
 
 
+DISK_WORDS = ("No space left", "Permission denied", "Read-only file system", "Disk quota")
+
+
 def mux_audio(video_path: Path, audio_path, offset: float, seconds: float) -> None:
     """Put the sound of audio_path, from `offset` seconds, into the video as AAC, cut to the
     video's `seconds`; the video stream is copied, not encoded again. Written atomically."""
@@ -631,9 +634,13 @@ def mux_audio(video_path: Path, audio_path, offset: float, seconds: float) -> No
                 [*cmd, "-y", str(tmp)], capture_output=True, text=True, check=False
             )
             if run.returncode != 0:
-                raise OutputError(
-                    f"cannot put the sound of '{audio_path}' into '{video_path}': "
-                    f"{run.stderr.strip()[-300:]}"
+                said = run.stderr.strip()[-300:]
+                # ffmpeg fails for the sound's sake (unreadable, no audio stream) far more
+                # often than for the disk's; only the disk's words make it an output error
+                kind = OutputError if any(w in said for w in DISK_WORDS) else MediaError
+                raise kind(
+                    f"input_audio: cannot put the sound of {shown_path(audio_path)} into "
+                    f"{shown_path(video_path)} (the frames and the silent video are kept): {said}"
                 )
     except OSError as e:
         raise write_error("video", video_path, e) from e
@@ -856,9 +863,10 @@ class RunWriter:
                 return None
             self._inside(self.run_dir)
             assemble_video(frames, self.video_path, fps=self.fps)
+            self.recorded(self.video_path)  # the silent video is ours even if the mux fails
             if self.audio is not None:
                 mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)
-            self.recorded(self.video_path)
+                self.recorded(self.video_path)
             if self.gif_path is not None:
                 assemble_gif(frames, self.gif_path, fps=self.fps)
                 self.recorded(self.gif_path)

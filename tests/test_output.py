@@ -14,7 +14,7 @@ from PIL import Image
 import pytti_nb
 from pytti_nb import atomic, output
 from pytti_nb.atomic import atomic_write_bytes, atomic_write_text
-from pytti_nb.errors import OutputError
+from pytti_nb.errors import MediaError, OutputError
 from pytti_nb.output import (
     RunWriter,
     check_writable,
@@ -383,3 +383,19 @@ def test_overwrite_leaves_a_folder_holding_other_files_alone(tmp_path, foreign):
 def test_bad_fps_rejected(tmp_path, fps):
     with pytest.raises(OutputError, match="frames_per_second must be a positive number"):
         RunWriter(tmp_path, fps=fps, overwrite=False)
+
+
+def test_a_sound_ffmpeg_cannot_mux_is_a_media_error_and_keeps_the_silent_video(tmp_path):
+    frames = []
+    for i in range(3):
+        frames.append(tmp_path / f"{i}.png")
+        Image.new("RGB", (16, 16), (80 * i, 0, 0)).save(frames[-1])
+    video = tmp_path / "run.mp4"
+    output.assemble_video(frames, video, fps=12)
+    silent = video.read_bytes()
+    for name, data in (("notes.wav", b"RIFF not a sound"), ("empty.flac", b"")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(MediaError, match=r"^input_audio: cannot put the sound of .*kept"):
+            output.mux_audio(video, tmp_path / name, 0.0, 0.25)
+        assert video.read_bytes() == silent
+        assert [p.name for p in tmp_path.iterdir() if p.suffix == ".partial"] == []
