@@ -1,5 +1,8 @@
 """The bundled offline `demo` perceptor: drawing, captions, loading, freezing and zero-shot accuracy."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -86,3 +89,35 @@ def test_demo_sees_through_blocky_noisy_cutouts(perceptor):
     embeddings = perceptor.encode_images_reference(noisy)
     accuracy = demo.zero_shot_accuracy(embeddings, perceptor.encode_text(captions), labels)
     assert min(accuracy.values()) > 0.6, accuracy
+
+
+def eval_tool():
+    """tools/eval_demo_perceptor.py, loaded from its file."""
+    path = Path(__file__).resolve().parents[1] / "tools" / "eval_demo_perceptor.py"
+    spec = importlib.util.spec_from_file_location("eval_demo_perceptor", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_tool_prints_an_accuracy_table_per_attribute(capsys):
+    """tools/eval_demo_perceptor.py --images 12 prints a markdown table: one row per attribute with
+    its accuracy (a percentage, above chance for the trained demo) and its chance level."""
+    eval_tool().main(["--images", "12"])
+    out = capsys.readouterr().out
+    assert "Zero-shot accuracy of `demo` on 12 held-out drawn images:" in out
+    lines = [line for line in out.splitlines() if line.startswith("|")]
+    assert lines[:2] == ["| attribute | accuracy | chance |", "|---|---|---|"]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert [row[0] for row in rows] == ["shape colour", "shape", "background"]
+    for _, accuracy, chance in rows:
+        assert accuracy.endswith("%") and chance.endswith("%")
+        assert float(chance[:-1]) < float(accuracy[:-1]) <= 100.0, rows
+
+
+def test_eval_tool_refuses_a_count_below_one(capsys):
+    """--images 0 is a usage error (exit 2) naming the option, not an empty or crashing table."""
+    with pytest.raises(SystemExit) as exit_info:
+        eval_tool().main(["--images", "0"])
+    assert exit_info.value.code == 2
+    assert "--images" in capsys.readouterr().err

@@ -16,12 +16,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytti_nb import demo  # noqa: E402
-from pytti_nb.perceptors import PerceptorCache  # noqa: E402
+from pytti_nb.models import ModelCache  # noqa: E402
 
 
 def evaluate(n_images, batch=500):
     """Return per-attribute accuracy of the demo perceptor on n held-out images."""
-    perceptor = PerceptorCache().get("demo", device="cpu", precision="fp32")
+    perceptor = ModelCache().perceptor("demo", device="cpu", precision="fp32")
     images, labels = demo.heldout_images(n_images)
     captions, _ = demo.caption_table()
     image_emb = torch.cat(
@@ -30,12 +30,13 @@ def evaluate(n_images, batch=500):
     return demo.zero_shot_accuracy(image_emb, perceptor.encode_text(captions), labels)
 
 
-def main():
+def main(argv=None):
     """Print the accuracy table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+    args = parser.parse_args(argv)
+    if args.images < 1:
+        parser.error("--images must be at least 1")
     accuracy = evaluate(args.images)
     print(f"Zero-shot accuracy of `demo` on {args.images} held-out drawn images:\n")
     print("| attribute | accuracy | chance |")
@@ -46,4 +47,5 @@ def main():
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(2)
     main()
