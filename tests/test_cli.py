@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -133,7 +134,10 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
     while time.time() < deadline:
         if (killed_dir / "checkpoint.pt").exists() and load_checkpoint(killed_dir)["step"] >= 50:
             break
-        time.sleep(0.05)
+        time.sleep(0.05)  # a poll: the checkpoint file is the event
+    else:
+        proc.kill()
+        pytest.fail("the render saved no checkpoint at step 50 or later within 240 s")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     step = load_checkpoint(killed_dir)["step"]
@@ -197,7 +201,6 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
             "-m",
             "pytti_nb",
             "render",
-            "--quiet",
             *out(tmp_path),
             str(write_settings(tmp_path, settings)),
         ],
@@ -205,12 +208,26 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 120
-    while not (run_dir / "settings.yaml").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(2)  # let it load the perceptor and take some steps
+    # The progress bar (on stderr) shows a loss once the first steps are done: interrupt then.
+    stepping, err = threading.Event(), []
+
+    def read_stderr():
+        for char in iter(lambda: proc.stderr.read(1), ""):
+            err.append(char)
+            if char == "=" and "".join(err[-5:]) == "loss=":
+                stepping.set()
+        stepping.set()  # the render ended: stop waiting (the check below says why)
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    if not stepping.wait(timeout=300):  # a hang guard, not a synchronisation
+        proc.kill()
+        pytest.fail("the render showed no step's loss within 300 s: " + "".join(err))
+    assert proc.poll() is None, "the render ended before it was interrupted: " + "".join(err)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=120)
+    err = "".join(err)
     assert proc.returncode == 130, err
     step = load_checkpoint(run_dir)["step"]
     assert 0 < step < 2000
