@@ -10,7 +10,7 @@ from .engine.clock import Clock
 from .errors import PyttiError, SettingsError, clipped, shown
 from .images import check_image_file
 from .media.video import file_stamp
-from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, schema, schema_by_name
+from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
 from .settings import cache_dir_of, expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
@@ -18,7 +18,7 @@ MIN_OUTPUT_SIDE = 8
 MAX_TOTAL_STEPS = 1_000_000  # steps of one run (scenes x steps_per_scene, or the video's)
 MAX_EVALUATIONS = 10_000_000  # time-varying values x steps that validation evaluates
 MAX_MAGNITUDE = 1e6  # largest weight, cutoff or scheduled value at any step
-INIT_WEIGHTS = ("direct_init_weight", "semantic_init_weight")
+INIT_WEIGHTS = names_where(init=True)
 
 
 @dataclass(frozen=True)

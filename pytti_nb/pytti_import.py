@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from .errors import SettingsError, shown
-from .schema import schema_by_name
+from .schema import schema, schema_by_name
 
 MAX_INTERPOLATION_DEPTH = 100  # ${a} -> ${b} -> ... (PyTTI's files use two or three)
 HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
@@ -55,7 +55,7 @@ OPENAI_IDS = {
     "RN50x64": "RN50x64",
 }
 MMC_KEYS = ("use_mmc", "mmc_models")
-RENAMED = {"models_parent_dir": "models_cache_dir"}
+RENAMED = {info.pytti: info.name for info in schema() if info.pytti}  # PyTTI key -> ours
 # Values PyTTI's own files and notebooks spell otherwise, and what each one means.
 RESPELLED = {
     ("image_model", "Limimted Palette"): ("Limited Palette", "the spelling of PyTTI's validator"),
@@ -76,10 +76,10 @@ IGNORED = {
     "device": "PyTTI's CUDA device index; pytti_nb picks the device itself (device: auto), "
     "and CUDA_VISIBLE_DEVICES chooses among several GPUs",
 }
-# Hydra's own keys in a config file: none is a PyTTI setting.
 # Our settings that PyTTI had no key for, where PyTTI's behaviour is not our default: an
-# imported file keeps PyTTI's (its kornia augmentation chain).
-PYTTI_BEHAVIOUR = {"augmentations": "pytti"}
+# imported file keeps PyTTI's (augmentations: its kornia chain).
+PYTTI_BEHAVIOUR = {info.name: info.pytti_value for info in schema() if info.pytti_value is not None}
+# Hydra's own keys in a config file: none is a PyTTI setting.
 HYDRA_KEYS = {
     "defaults": "Hydra's defaults list; not followed (PyTTI's default.yaml fills what the file "
     "leaves out)",

@@ -16,7 +16,18 @@ listed anywhere else by hand. Metadata of a field:
     visible_when  {setting: values}: the panel shows the control only while each named setting
                   has one of those values (motion only in an animation mode)
     rows          text boxes of this many lines (prompts); one line when None
-    pytti         PyTTI's name or spelling, when it differs
+    placeholder   grey hint text of the panel's empty box
+    css           CSS class of the panel's control (the browser tests find it by this)
+    upload        the kind of file (image, video, audio) the studio's upload points it at
+    models        decides which models a render loads (a sweep checks each such mix once)
+    compared      a sweep's existing run folder must hold the same value (output_root: a
+                  folder may be moved or reached by another path)
+    user_only     the user's own output choice: a settings file or PNG never sets it
+    run_folder    names the run folder: a sweep sets it for every render
+    init          a loss toward init_image (needs an init image or a video source)
+    pytti         PyTTI's key, when it differs
+    pytti_value   the value a PyTTI import takes when the file cannot give it (PyTTI had no
+                  key, and its behaviour is not our default)
 """
 
 from dataclasses import MISSING, dataclass, field, fields
@@ -84,7 +95,16 @@ def setting(default, group, kind, help, **meta):
         steerable=meta.pop("steerable", False),
         visible_when=MappingProxyType(dict(meta.pop("visible_when", {}))),
         rows=meta.pop("rows", None),
+        placeholder=meta.pop("placeholder", ""),
+        css=meta.pop("css", None),
+        upload=meta.pop("upload", None),
+        models=meta.pop("models", False),
+        compared=meta.pop("compared", True),
+        user_only=meta.pop("user_only", False),
+        run_folder=meta.pop("run_folder", False),
+        init=meta.pop("init", False),
         pytti=meta.pop("pytti", None),
+        pytti_value=meta.pop("pytti_value", None),
         **meta,
     )
     if isinstance(default, list):
@@ -103,6 +123,7 @@ class Settings:
     scenes: str = setting(
         "", P, "scenes", "Scenes separated by ||, prompts by |; see 'Prompt grammar'.",
         simple=True, steerable=True, rows=4,
+        placeholder="a castle:2 | blue sky:0.5 || a forest", css="pytti-scenes",
     )  # fmt: skip
     scene_prefix: str = setting(
         "", P, "text", "Text put before every scene, e.g. 'oil painting of | '.",
@@ -126,14 +147,17 @@ class Settings:
     )  # fmt: skip
     init_image: str = setting(
         "", P, "path", "Image to start from (path); empty starts from noise.", simple=True,
+        placeholder="path/to/image.png (optional)", upload="image",
     )  # fmt: skip
     direct_init_weight: str = setting(
         "0", P, "pixel_weight", "Pixel (HSV) loss toward init_image until the animation starts; "
         "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
+        init=True,
     )  # fmt: skip
     semantic_init_weight: str = setting(
         "0", P, "clip_weight", "CLIP loss toward init_image (scene 1, until the animation "
         "starts); WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
+        init=True,
     )  # fmt: skip
     image_prompt_matching: str = setting(
         "location", P, "choice", "How image prompts, semantic init and semantic stabilisation "
@@ -147,12 +171,14 @@ class Settings:
         "small palettes (pixel art, posters), VQGAN's latent codes (painterly textures), or a "
         "decorrelated Fourier image (FFT: smooth, natural colour).",
         choices=("Unlimited Palette", "Limited Palette", "VQGAN", "FFT"), simple=True,
+        models=True,
     )  # fmt: skip
     vqgan_model: str = setting(
         "imagenet", IM, "text", "VQGAN weights: imagenet (f16, 16384 codes), imagenet_1024, "
         "wikiart, sflckr, coco, openimages (Gumbel, f8), or a local taming .ckpt with its .yaml "
         "beside it; downloaded into models_cache_dir.",
         visible_when={"image_model": ("VQGAN",)},
+        models=True,
     )  # fmt: skip
     palette_size: int = setting(
         6, IM, "int", "Colours in each palette.", min=1, max=64,
@@ -239,11 +265,12 @@ class Settings:
     perceptors: list = setting(
         ["ViT-B-32@openai"], C, "list", "CLIP models as MODEL@PRETRAINED (ViT-B-32@openai), "
         "MODEL@/path/weights.pt, hf-hub:org/name, or demo; several average their losses.",
-        simple=True, pytti="ViTB32, ViTB16, RN50, ... flags",
+        simple=True, placeholder="ViT-B-32@openai", models=True,
     )  # fmt: skip
     models_cache_dir: str = setting(
         "", C, "path", "Folder for downloaded weights; empty uses open_clip's cache.",
         pytti="models_parent_dir",
+        models=True,
     )  # fmt: skip
     # Cutouts
     cutouts: int = setting(
@@ -270,6 +297,7 @@ class Settings:
         "gentle", CU, "choice", "Per-crop augmentations: gentle (the three settings below) or "
         "pytti (PyTTI's chain: flips, 30-degree turns and shifts, perspective, colour jitter, "
         "random erasing).", choices=("gentle", "pytti"), steerable=True,
+        pytti_value="pytti",
     )  # fmt: skip
     cutout_flip: float = setting(
         0.5, CU, "float", "Probability that a crop is mirrored.",
@@ -292,6 +320,7 @@ class Settings:
         "off", A, "choice", "off renders a still image; 2D and 3D warp the image between "
         "frames by the camera motion below; Video Source follows a video's motion.",
         choices=ANIMATION_MODES, simple=True,
+        models=True,
     )  # fmt: skip
     pre_animation_steps: int = setting(
         0, A, "int", "Steps before the first animation frame, inside the step budget; t is "
@@ -353,6 +382,7 @@ class Settings:
         "depth-anything/Depth-Anything-V2-Small-hf", A, "text", "Depth model for 3D and depth "
         "stabilisation: a Hugging Face model id, a local folder, or none (a flat plane: zoom, "
         "pan and roll without parallax).", visible_when={"animation_mode": ANIMATED},
+        models=True,
     )  # fmt: skip
     sampling_mode: str = setting(
         "bicubic", A, "choice", "How the warp resamples the image.",
@@ -373,6 +403,7 @@ class Settings:
         "", A, "path", "The video a Video Source animation follows (its first frame starts the "
         "image unless init_image is set).", simple=True,
         visible_when={"animation_mode": ("Video Source",)},
+        upload="video",
     )  # fmt: skip
     frame_stride: int = setting(
         1, A, "int", "Source video frames advanced per animation frame (video masks step alike).",
@@ -392,16 +423,19 @@ class Settings:
         "raft_large", A, "choice", "Optical flow: torchvision's RAFT (weights downloaded once) or "
         "OpenCV's DIS (classical, no weights, offline).",
         choices=("raft_large", "raft_small", "dis"), visible_when={"animation_mode": FLOWING},
+        models=True,
     )  # fmt: skip
     flow_stabilization_weight: str = setting(
         "0", A, "pixel_weight", "Video Source: pixel loss to the previous output moved along the "
         "video's flow, where the flow is reliable; 3D: where the frames' flow agrees with the "
         "camera's. WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
         visible_when={"animation_mode": FLOWING},
+        models=True,
     )  # fmt: skip
     input_audio: str = setting(
         "", A, "path", "A sound file whose frequency bands drive expressions (audio "
         "reactivity); its sound goes into the video.", visible_when={"animation_mode": ANIMATED},
+        upload="audio",
     )  # fmt: skip
     input_audio_offset: float = setting(
         0.0, A, "float", "Seconds into input_audio where the animation starts.",
@@ -424,6 +458,7 @@ class Settings:
         "0", A, "pixel_weight", "Loss between the depth of the image and of the warped "
         "previous frame (runs the depth model every step: slow).", steerable=True,
         visible_when={"animation_mode": ANIMATED},
+        models=True,
     )  # fmt: skip
     edge_stabilization_weight: str = setting(
         "0", A, "pixel_weight", "Loss between the Sobel edges of the image and of the warped "
@@ -435,15 +470,18 @@ class Settings:
         "Any characters but < > : \" \\ | ? * and control characters; no part may be . or .., "
         "end in a space or '.', be a Windows device name (CON, NUL, COM1...) or be longer "
         "than 200 bytes.", simple=True,
+        run_folder=True,
     )  # fmt: skip
     output_root: str = setting(
         "out", OUT, "path", "Folder that holds the run folders. Only --out, --set or the "
         "studio set it: a settings file or PNG never does.",
+        run_folder=True, user_only=True, compared=False,
     )  # fmt: skip
     allow_overwrite: bool = setting(
         False, OUT, "bool", "Reuse the run folder when it holds only files pytti_nb wrote "
         "(deleting only those); otherwise add (1), (2), ... Only --set or the studio set it: "
         "a settings file or PNG never does.",
+        run_folder=True, user_only=True,
     )  # fmt: skip
     save_every: int = setting(
         50, OUT, "int", "Save a frame PNG and a checkpoint every N steps (the last step is "
@@ -485,7 +523,16 @@ class SettingInfo:
     steerable: bool
     visible_when: MappingProxyType
     rows: int | None
-    pytti: Any
+    placeholder: str
+    css: str | None
+    upload: str | None
+    models: bool
+    compared: bool
+    user_only: bool
+    run_folder: bool
+    init: bool
+    pytti: str | None
+    pytti_value: Any
 
     def visible(self, values) -> bool:
         """Whether the control shows, given the current settings (any mapping of name -> value)."""
@@ -505,6 +552,15 @@ def schema_by_name() -> MappingProxyType:
 def steerable() -> frozenset:
     """Names of the settings that may change while a render runs."""
     return frozenset(info.name for info in _SCHEMA if info.steerable)
+
+
+def names_where(**meta) -> tuple[str, ...]:
+    """Names of the settings whose metadata has each of these values, in declaration order."""
+    return tuple(
+        info.name
+        for info in _SCHEMA
+        if all(getattr(info, key) == value for key, value in meta.items())
+    )
 
 
 def _read_schema() -> tuple[SettingInfo, ...]:

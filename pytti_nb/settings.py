@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from .errors import PyttiError, SettingsError, clipped, reason, shown, shown_path
-from .schema import Settings, schema_by_name
+from .schema import Settings, names_where, schema_by_name
 from .schema import steerable as schema_steerable
 
 SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".txt", ".png")
@@ -29,7 +29,7 @@ MAX_ALL_TEXT = 100_000  # characters of all settings together (so every PNG can 
 MAX_ITEMS = 32  # entries of a list setting (perceptors, audio filters)
 # Where a render writes and whether it may reuse a run folder: only the person running it
 # decides (--out, --set, the studio, the caller's own settings), never a file (see README).
-OUTPUT_CHOICES = ("output_root", "allow_overwrite")
+OUTPUT_CHOICES = names_where(user_only=True)
 # Kinds whose --set value is the text typed, not YAML (file_namespace=010 stays '010').
 TEXT_KINDS = (
     "text", "path", "scenes", "direct_prompts", "schedule", "motion", "quaternion",

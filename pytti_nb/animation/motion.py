@@ -10,16 +10,25 @@ import math
 
 from ..errors import ExpressionError, PyttiError, RenderHalted
 from ..schedules import parse_time_value, parse_time_vector
+from ..schema import MOTION_KINDS, MOVING, schema
 
 MAX_MOTION = 1e9  # largest motion value (pixels, degrees, quaternion component) at any frame
-MOTION_2D = ("translate_x", "translate_y", "rotate_2d", "zoom_x_2d", "zoom_y_2d")
-MOTION_3D = ("translate_x", "translate_y", "translate_z_3d", "rotate_3d")
 DEPTH_NAMES = ("r", "R", "mu")
 
 
 def motion_names(mode: str) -> tuple[str, ...]:
-    """The motion settings a mode uses."""
-    return {"2D": MOTION_2D, "3D": MOTION_3D}.get(mode, ())
+    """The motion settings a mode uses: those of a motion kind the panel shows in that mode."""
+    if mode not in MOVING:
+        return ()
+    return tuple(
+        info.name
+        for info in schema()
+        if info.kind in MOTION_KINDS and mode in info.visible_when.get("animation_mode", ())
+    )
+
+
+MOTION_2D = motion_names("2D")
+MOTION_3D = motion_names("3D")
 
 
 def parse_motion(settings, problems: list, names=("t",)) -> dict:

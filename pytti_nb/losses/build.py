@@ -1,6 +1,7 @@
 """Build a run's loss terms from its plan: prompts, init targets, smoothing, direct targets and
 stabilisation."""
 
+from ..schema import FLOWING
 from ..targets import ImageEmbedder, Target, build_target, mask_tensor, to_tensor, with_mask
 from .stabilization import (
     DepthStabilization,
@@ -12,6 +13,13 @@ from .stabilization import (
 from .terms import DirectTarget, ScenePrompts, SemanticInit, Smoothing
 
 FILE_MASKS = ("image", "video")
+# The term of each pixel stabilisation setting (flow and semantic stabilisation differ in kind);
+# each term is named stabilization_<its setting's first word>.
+PIXEL_STABILIZATION = {
+    "direct_stabilization_weight": DirectStabilization,
+    "edge_stabilization_weight": EdgeStabilization,
+    "depth_stabilization_weight": DepthStabilization,
+}
 
 
 def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
@@ -60,21 +68,13 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model, embe
     """The stabilisation terms that are on; before the first frame they compare with the init
     image when there is one (PyTTI)."""
     off, weights, out = run_plan.off, run_plan.weights, []
-    pixel_terms = {
-        "direct_stabilization_weight": ("stabilization_direct", DirectStabilization, {}),
-        "edge_stabilization_weight": ("stabilization_edge", EdgeStabilization, {}),
-        "depth_stabilization_weight": (
-            "stabilization_depth",
-            DepthStabilization,
-            {"depth_model": depth_model},
-        ),
-    }
-    for setting, (name, term, extra) in pixel_terms.items():
+    for setting, term in PIXEL_STABILIZATION.items():
         if setting not in off:
             w = weights[setting]
             mask = _pixel_mask(w, assets, device)
-            out.append(term(name, w, mask=mask, reference=init, **extra))
-    flowing = run_plan.settings.animation_mode in ("3D", "Video Source")
+            extra = {"depth_model": depth_model} if term is DepthStabilization else {}
+            out.append(term(stabilization_term(setting), w, mask=mask, reference=init, **extra))
+    flowing = run_plan.settings.animation_mode in FLOWING
     if flowing and "flow_stabilization_weight" not in off:
         w = weights["flow_stabilization_weight"]
         out.append(FlowStabilization(w, mask=_pixel_mask(w, assets, device)))
@@ -86,6 +86,12 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model, embe
             references = {p: embedder(p, init) for p in perceptors}
         out.append(SemanticStabilization(target, perceptors, embedder, references))
     return out
+
+
+def stabilization_term(setting: str) -> str:
+    """The loss term name of a stabilisation setting: depth_stabilization_weight ->
+    stabilization_depth."""
+    return "stabilization_" + setting.split("_", 1)[0]
 
 
 def _pixel_mask(weight, assets, device):

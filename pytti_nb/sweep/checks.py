@@ -7,15 +7,13 @@ import yaml
 from ..errors import SettingsError, shown
 from ..output import SETTINGS_NAME, is_run_folder
 from ..plan import plan
+from ..schema import names_where
 from ..settings import from_dict_lenient, load_yaml, read_text_bounded, to_dict
 
 # Settings that decide which models a render loads: renders that agree on them share one check
 # of the models (a file lookup, or a network probe for a model not downloaded yet).
-MODEL_SETTINGS = (
-    "perceptors", "models_cache_dir", "image_model", "vqgan_model", "depth_model",
-    "flow_model", "animation_mode", "depth_stabilization_weight", "flow_stabilization_weight",
-)  # fmt: skip
-UNCOMPARED = ("output_root",)  # a sweep folder may be moved or reached by another path
+MODEL_SETTINGS = names_where(models=True)
+UNCOMPARED = names_where(compared=False)
 
 
 def check_renders(renders, *, check_models=True) -> None:

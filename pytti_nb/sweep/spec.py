@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import SettingsError, shown, shown_path
-from ..schema import schema_by_name
+from ..schema import names_where, schema_by_name
 from ..settings import (
     Settings,
     apply_overrides,
@@ -43,7 +43,7 @@ from .naming import render_names
 
 SECTIONS = ("base", "set", "grid", "zip", "seeds", "follow", "out")  # out: read, not used
 AXIS_SECTIONS = ("grid", "zip", "seeds")
-RESERVED = ("file_namespace", "output_root", "allow_overwrite")  # the sweep sets them per render
+RESERVED = names_where(run_folder=True)  # the sweep sets them per render
 FOLLOW_KEYS = ("from", "values", "default")
 MAX_RENDERS = 1000
 SWEEP_SUFFIXES = (".yaml", ".yml", ".json")

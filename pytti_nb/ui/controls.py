@@ -66,13 +66,7 @@ def _number(info, value, common):
 
 def _placeholder(info):
     """Grey hint text for empty boxes."""
-    if info.optional:
-        return "empty: automatic"
-    return {
-        "scenes": "a castle:2 | blue sky:0.5 || a forest",
-        "perceptors": "ViT-B-32@openai",
-        "init_image": "path/to/image.png (optional)",
-    }.get(info.name, "")
+    return "empty: automatic" if info.optional else info.placeholder
 
 
 def to_widget_value(info: SettingInfo, value):

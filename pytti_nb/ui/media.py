@@ -8,25 +8,39 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from ..media.video import VIDEO_EXTENSIONS
+from ..schema import schema, schema_by_name
 from .compat import clear_upload, uploaded
 from .files import save_new_file
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".opus")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+# The suffixes of each kind of upload (a GIF plays as a video, but an upload of one is ambiguous).
+UPLOAD_SUFFIXES = {
+    "video": tuple(s for s in VIDEO_EXTENSIONS if s != ".gif"),
+    "audio": AUDIO_EXTENSIONS,
+    "image": IMAGE_EXTENSIONS,
+}
 UPLOADS_DIR = "uploads"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
 
 
 def setting_for(name: str) -> str | None:
-    """Which setting reads a file of this name: video_path, input_audio, init_image or None."""
+    """Which setting reads a file of this name (the schema's upload), e.g. video_path, or None."""
     suffix = Path(name).suffix.lower()
-    if suffix in VIDEO_EXTENSIONS and suffix != ".gif":
-        return "video_path"
-    if suffix in AUDIO_EXTENSIONS:
-        return "input_audio"
-    if suffix in IMAGE_EXTENSIONS:
-        return "init_image"
+    for info in schema():
+        if info.upload and suffix in UPLOAD_SUFFIXES[info.upload]:
+            return info.name
     return None
+
+
+def _hint(setting: str) -> str:
+    """Where to choose the one value a setting's control needs to show, e.g. ' (choose Video
+    Source on the Animation tab)'; '' when it shows in several modes or always."""
+    by_name = schema_by_name()
+    for name, allowed in by_name[setting].visible_when.items():
+        if len(allowed) == 1:
+            return f" (choose {allowed[0]} on the {by_name[name].group} tab)"
+    return ""
 
 
 def save_upload(folder, name: str, content: bytes) -> Path:
@@ -68,10 +82,7 @@ class MediaUpload:
                 self._show(f"cannot save {name}: {e.strerror or e}", True)
             else:
                 self._set(setting, str(path))
-                hint = (
-                    " (choose Video Source on the Animation tab)" if setting == "video_path" else ""
-                )
-                self._show(f"{setting} is now {path}{hint}", False)
+                self._show(f"{setting} is now {path}{_hint(setting)}", False)
         clear_upload(self.upload)  # so the same file can be uploaded again
 
     def _show(self, text, is_error):

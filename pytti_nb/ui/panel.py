@@ -14,7 +14,7 @@ from .controls import from_widget_value, make_control, to_widget_value
 ERROR_CLASS = "pytti-field-error"
 ERROR_WIDTH = "260px"
 PANEL_WIDTH = "680px"
-CSS_CLASS = {"scenes": "pytti-scenes"}
+CSS_CLASS = {info.name: info.css for info in schema() if info.css}
 
 
 class SettingsPanel:
