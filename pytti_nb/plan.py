@@ -52,9 +52,8 @@ class RunPlan:
 
     @property
     def pixel_scale(self) -> int:
-        """Output pixels per parameter pixel: pixel_size (VQGAN's width and height are already
-        in output pixels)."""
-        return 1 if self.settings.image_model == "VQGAN" else self.settings.pixel_size
+        """Output pixels per parameter pixel (see pixel_scale)."""
+        return pixel_scale(self.settings)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -180,8 +179,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
         )
-    scale = 1 if s.image_model == "VQGAN" else s.pixel_size  # RunPlan.pixel_scale
-    _check_animation(s, clock, motion, off, height * scale, problems, check_models)
+    _check_animation(s, clock, motion, off, height * pixel_scale(s), problems, check_models)
     if problems:
         raise SettingsError(problems)
     return RunPlan(
@@ -199,6 +197,24 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
         mask_videos,
         audio,
         images,
+    )
+
+
+def pixel_scale(s) -> int:
+    """Output pixels per parameter pixel: pixel_size (VQGAN's width and height are already in
+    output pixels)."""
+    return 1 if s.image_model == "VQGAN" else s.pixel_size
+
+
+def needs_depth_model(s, off) -> bool:
+    """Whether a run needs the depth model: 3D motion, or depth stabilisation that is on."""
+    return s.animation_mode == "3D" or "depth_stabilization_weight" not in off
+
+
+def needs_flow_model(s, off) -> bool:
+    """Whether a run needs the optical flow model: Video Source, or 3D flow stabilisation."""
+    return s.animation_mode == "Video Source" or (
+        s.animation_mode == "3D" and "flow_stabilization_weight" not in off
     )
 
 
@@ -303,7 +319,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
                 f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
                 "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
             )
-    if s.animation_mode == "3D" or "depth_stabilization_weight" not in off:
+    if needs_depth_model(s, off):
         from .models.depth import check_depth_model, is_flat  # (torch: only when needed)
 
         if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
@@ -316,10 +332,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
                 check_depth_model(s.depth_model, cache_dir_of(s))
             except PyttiError as e:
                 problems.append(f"depth_model: {e}")
-    flows = s.animation_mode == "Video Source" or (
-        s.animation_mode == "3D" and "flow_stabilization_weight" not in off
-    )
-    if flows and check_models:
+    if needs_flow_model(s, off) and check_models:
         from .models.flow import check_flow_model
 
         try:

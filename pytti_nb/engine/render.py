@@ -22,7 +22,7 @@ from ..errors import RenderHalted, SettingsError, shown
 from ..image_models import build_image_model
 from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
-from ..plan import RunPlan, plan
+from ..plan import RunPlan, needs_depth_model, needs_flow_model, plan
 from ..schema import Settings
 from ..settings import cache_dir_of, replace, split_changes, to_dict
 from ..targets import to_tensor
@@ -137,18 +137,14 @@ class Renderer:
         from ..models.depth import is_flat
 
         s = run_plan.settings
-        wanted = s.animation_mode == "3D" or "depth_stabilization_weight" not in run_plan.off
-        if not wanted or is_flat(s.depth_model):
+        if not needs_depth_model(s, run_plan.off) or is_flat(s.depth_model):
             return None
         return self.models.depth(s.depth_model, device=self.device, cache_dir=cache_dir_of(s))
 
     def _load_flow_model(self, run_plan):
         """The optical flow model of a Video Source run, or of 3D flow stabilisation."""
         s = run_plan.settings
-        wanted = s.animation_mode == "Video Source" or (
-            s.animation_mode == "3D" and "flow_stabilization_weight" not in run_plan.off
-        )
-        if not wanted:
+        if not needs_flow_model(s, run_plan.off):
             return None
         return self.models.flow(s.flow_model, device=self.device, cache_dir=cache_dir_of(s))
 
