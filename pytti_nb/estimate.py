@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .schema import MOVING
 from .timing import synchronize
 
 PROBE_STEPS = 3  # timed steps at least, after one warm-up step
@@ -122,7 +123,7 @@ def _time_frame(renderer) -> float:
     """Seconds of one frame change in 2D and 3D (0 for still images; Video Source frames are
     read from the video in order, so their cost is left out rather than disturb the reader)."""
     clock = renderer.plan.clock
-    if renderer.animator is None or renderer.settings.animation_mode not in ("2D", "3D"):
+    if renderer.animator is None or renderer.settings.animation_mode not in MOVING:
         return 0.0
     if clock.frames < 1:
         return 0.0

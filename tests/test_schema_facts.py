@@ -37,7 +37,6 @@ KNOWN = {
     ("demo/__init__.py", None): "the demo's preset values",
     ("bench.py", None): "the benchmark's own presets and command line",
     ("sweep/pool.py", ("auto", "cuda")): "devices that run on a GPU",
-    ("estimate.py", ("2D", "3D")): "modes whose frames warp",
 }  # fmt: skip
 
 
