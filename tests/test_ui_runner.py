@@ -10,6 +10,7 @@ from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.errors import PerceptorError
 from pytti_nb.models import ModelCache, network
 from pytti_nb.settings import from_dict, replace
+from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
 
 pytestmark = pytest.mark.colab_stack
@@ -84,16 +85,30 @@ def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache,
     assert runner.last_snapshot.final and runner.last_snapshot.step == 5
 
 
-def test_pause_holds_the_render_and_resume_continues(cache, tiny):
+async def until(condition, what, timeout=300):
+    """Hand the loop back until condition() holds; fail at a hang-guard deadline (not a timing)."""
+
+    async def poll():
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        pytest.fail(f"{what} did not happen within {timeout} s")
+
+
+def test_pause_holds_the_render_and_resume_continues(cache, tiny, monkeypatch):
+    monkeypatch.setattr(runner_module, "PAUSE_POLL_S", 0)  # a paused render polls every turn
     runner, states = make_runner(cache)
     runner.on_snapshot = lambda frame: runner.pause() if frame.step == 2 else None
 
     async def main():
         runner.start(settings=from_dict(tiny))
-        while runner.state != PAUSED:
-            await asyncio.sleep(0.01)
+        await until(lambda: runner.state == PAUSED, "the pause")
         held = runner.renderer.step
-        await asyncio.sleep(0.5)  # five pause polls: no step may run meanwhile
+        for _ in range(20):  # twenty turns of the loop, each a pause poll: no step may run
+            await asyncio.sleep(0)
         assert runner.renderer.step == held == 2 and runner.state == PAUSED
         runner.resume()
         return await runner.wait()
@@ -109,8 +124,7 @@ def test_stop_while_paused_saves_after_one_more_step(cache, tiny):
 
     async def main():
         runner.start(settings=from_dict(tiny))
-        while runner.state != PAUSED:
-            await asyncio.sleep(0.01)
+        await until(lambda: runner.state == PAUSED, "the pause")
         runner.stop()
         return await runner.wait()
 

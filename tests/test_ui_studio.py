@@ -19,6 +19,7 @@ from pytti_nb.models import ModelCache, network
 from pytti_nb.output import read_png_metadata
 from pytti_nb.settings import from_dict, load_settings, save_settings
 from pytti_nb.ui import build_studio, compat
+from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.files import settings_from_upload
 
 pytestmark = pytest.mark.colab_stack
@@ -99,15 +100,29 @@ def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
     assert "step 12/12" in text(studio.progress_text)
 
 
-def test_pause_button_pauses_and_resumes(studio):
+async def until(condition, what, timeout=300):
+    """Hand the loop back until condition() holds; fail at a hang-guard deadline (not a timing)."""
+
+    async def poll():
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        pytest.fail(f"{what} did not happen within {timeout} s")
+
+
+def test_pause_button_pauses_and_resumes(studio, monkeypatch):
+    monkeypatch.setattr(runner_module, "PAUSE_POLL_S", 0)  # a paused render polls every turn
     studio.runner.on_snapshot = lambda f: studio.pause_button.click() if f.step == 2 else None
 
     async def during():
-        while studio.runner.state != "paused":
-            await asyncio.sleep(0.01)
+        await until(lambda: studio.runner.state == "paused", "the pause")
         assert studio.pause_button.description == "Resume"
         assert "paused at step 2" in text(studio.status)
-        await asyncio.sleep(0.3)
+        for _ in range(20):  # twenty turns of the loop, each a pause poll: no step may run
+            await asyncio.sleep(0)
         assert studio.runner.renderer.step == 2
         studio.pause_button.click()
 
