@@ -1,9 +1,9 @@
 """Tests for time values: constants, expressions of t and keyframe schedules."""
 
 import math
-import time
 
 import pytest
+from work import measured
 
 from pytti_nb.errors import ExpressionError
 from pytti_nb.schedules import (
@@ -141,12 +141,13 @@ def _samples(steps, steps_per_frame=10, fps=12):
         yield frame / fps, frame
 
 
-def test_check_passes_a_good_value_over_a_long_run_quickly():
-    """10_000 steps of an expression check in well under a second."""
-    start = time.perf_counter()
-    check_time_value(parse_time_value("sin(t)*2 + 0.1*t"), _samples(10_000), "setting 'w'")
-    check_time_value(parse_time_value("0:(1), 500:(t)"), _samples(10_000), "setting 'w'")
-    assert time.perf_counter() - start < 1.0
+def test_check_passes_a_good_value_over_a_long_run_cheaply():
+    """10_000 steps of an expression check at a few dozen calls a step (~14 seen), without
+    parsing again per step and in little memory. Timings: the benchmark."""
+    with measured() as cost:
+        check_time_value(parse_time_value("sin(t)*2 + 0.1*t"), _samples(10_000), "setting 'w'")
+        check_time_value(parse_time_value("0:(1), 500:(t)"), _samples(10_000), "setting 'w'")
+    assert cost["calls"] < 2 * 10_000 * 50 and cost["peak_mb"] < 5, cost
 
 
 def test_check_reports_first_failing_step():
