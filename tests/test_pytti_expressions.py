@@ -2,10 +2,10 @@
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
+from work import measured
 
 from pytti_nb.errors import ExpressionError
 from pytti_nb.expressions import (
@@ -135,23 +135,23 @@ def test_integer_results_are_exact_whole_floats():
 )
 def test_huge_integer_results_fail_fast(text, t):
     """A result above the largest float is an error before any huge integer is built."""
-    start = time.perf_counter()
-    with pytest.raises(ExpressionError, match="above the largest float|too large"):
-        compile_expression(text)(t=t)
-    assert time.perf_counter() - start < 0.2
+    with measured() as cost:
+        with pytest.raises(ExpressionError, match="above the largest float|too large"):
+            compile_expression(text)(t=t)
+    assert cost["peak_mb"] < 1 and cost["calls"] < 100_000, cost
 
 
 def test_big_but_bounded_arguments_are_quick():
-    """The largest arguments a float allows cost microseconds, not seconds."""
-    start = time.perf_counter()
-    assert compile_expression("isqrt(1e308)").value == pytest.approx(1e154)
-    assert compile_expression("gcd(1e308, 2**1000)").value > 0
-    assert compile_expression("comb(1e308, 1)").value == 1e308
-    assert compile_expression("ldexp(1, -1e300)").value == 0.0
-    assert compile_expression("prod([1e300, 1e300])").value == math.inf  # checked later
-    with pytest.raises(ExpressionError, match="too large"):
-        compile_expression("ldexp(1, 1e300)")
-    assert time.perf_counter() - start < 0.2
+    """The largest arguments a float allows build no huge integers: little memory and work."""
+    with measured() as cost:
+        assert compile_expression("isqrt(1e308)").value == pytest.approx(1e154)
+        assert compile_expression("gcd(1e308, 2**1000)").value > 0
+        assert compile_expression("comb(1e308, 1)").value == 1e308
+        assert compile_expression("ldexp(1, -1e300)").value == 0.0
+        assert compile_expression("prod([1e300, 1e300])").value == math.inf  # checked later
+        with pytest.raises(ExpressionError, match="too large"):
+            compile_expression("ldexp(1, 1e300)")
+    assert cost["peak_mb"] < 1 and cost["calls"] < 100_000, cost
 
 
 @pytest.mark.parametrize(
@@ -287,27 +287,30 @@ SPECIAL = (0.0, -1.0, 0.5, 2.0, 171.0, 2.0**53, 1e308, -1e308, math.inf, -math.i
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_every_function_is_total_and_fast_on_special_values(name):
-    """Every function gives a float or ExpressionError on extreme values, quickly."""
+def test_every_function_is_total_and_cheap_on_special_values(name):
+    """Every function gives a float or ExpressionError on extreme values, cheaply (no huge
+    integer built: little memory, a bounded number of calls per evaluation)."""
     args = _arguments(name, FUNCTIONS[name])
     expr = compile_expression(f"{name}({', '.join(args)})", names=("a", "b", "c"))
-    start = time.perf_counter()
-    for a, b, c in itertools.product(SPECIAL, SPECIAL, (0.0, 3.0)):
-        try:
-            result = expr.evaluate({"a": a, "b": b, "c": c})
-        except ExpressionError:
-            continue
-        assert type(result) is float
-    assert time.perf_counter() - start < 1.0
+    cases = list(itertools.product(SPECIAL, SPECIAL, (0.0, 3.0)))
+    with measured() as cost:
+        for a, b, c in cases:
+            try:
+                result = expr.evaluate({"a": a, "b": b, "c": c})
+            except ExpressionError:
+                continue
+            assert type(result) is float
+    assert cost["peak_mb"] < 5 and cost["calls"] < 1_000 * len(cases), cost
 
 
-def test_numpy_evaluation_is_fast():
-    """np.<name> calls cost microseconds: weights are evaluated every step."""
+def test_numpy_evaluation_is_cheap():
+    """np.<name> calls evaluate without parsing again (~65 calls each; weights are evaluated
+    every step). Timings: the benchmark."""
     expr = compile_expression("np.sin(t)*np.clip(t, 0, 1) + np.interp(t, [0, 9], [1, 2])")
-    start = time.perf_counter()
-    for i in range(10_000):
-        expr.evaluate({"t": i * 0.01})
-    assert time.perf_counter() - start < 0.5
+    with measured() as cost:
+        for i in range(10_000):
+            expr.evaluate({"t": i * 0.01})
+    assert cost["calls"] < 10_000 * 200, cost
 
 
 def test_name_tables():
