@@ -1,22 +1,41 @@
 """Fuzz the grammar: parsers return or raise our own errors, never anything else, never hang."""
 
+import functools
 import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from work import measured
 
 from pytti_nb.errors import ExpressionError, PyttiError
 from pytti_nb.expressions import FUNCTIONS, compile_expression
 from pytti_nb.prompts import parse_direct_image_prompts, parse_prompt, parse_scenes
 from pytti_nb.schedules import parse_time_value
 
-# derandomize: the same examples every run, so CI never flakes; deadline catches hangs
+# derandomize: the same examples every run, so CI never flakes; no wall-clock deadline:
+# `bounded` bounds each example's work instead, the same on any machine however loaded
 FUZZ = settings(
     max_examples=300,
-    deadline=500,
+    deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+MAX_CALLS = 100_000  # function calls one example may make (tests/work.py; ~1,300 seen)
+MAX_PEAK_MB = 10  # Python memory one example may take (~0.05 MB seen)
+
+
+def bounded(test):
+    """The test, failing when one example takes more than MAX_CALLS calls or MAX_PEAK_MB."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        with measured() as cost:
+            test(*args, **kwargs)
+        assert cost["calls"] < MAX_CALLS and cost["peak_mb"] < MAX_PEAK_MB, cost
+
+    return run
+
+
 GRAMMAR_ALPHABET = "[]{}():_|-.0123456789atrs "
 EXPRESSION_ALPHABET = "t0123456789.+-*/%()<>=!, e_sincoxpqrlgabmfdh"
 SAMPLE_TIMES = ((-1.0, -12.0), (0.0, 0.0), (0.5, 6.0), (3.0, 36.5), (1e6, 1.2e7))
@@ -72,12 +91,14 @@ def _parse_or_pytti_error(parse, text):
     """Run a parser; return its result, or None when it raised a PyttiError."""
     try:
         return parse(text)
-    except PyttiError:
+    except PyttiError as e:
+        assert str(e).strip(), "our error carries a message"
         return None
 
 
 @FUZZ
 @given(st.one_of(any_text, grammar_text))
+@bounded
 def test_parse_prompt_total(text):
     """parse_prompt returns a Prompt whose fields evaluate, or raises PyttiError."""
     prompt = _parse_or_pytti_error(parse_prompt, text)
@@ -89,6 +110,7 @@ def test_parse_prompt_total(text):
 
 @FUZZ
 @given(st.one_of(any_text, grammar_text), grammar_text, grammar_text)
+@bounded
 def test_parse_scenes_total(scenes, prefix, suffix):
     """parse_scenes returns PyTTI's scenes (one per non-empty '||' part), or PyttiError."""
     result = _parse_or_pytti_error(lambda s: parse_scenes(s, prefix, suffix), scenes)
@@ -99,6 +121,7 @@ def test_parse_scenes_total(scenes, prefix, suffix):
 
 @FUZZ
 @given(st.one_of(any_text, grammar_text))
+@bounded
 def test_parse_direct_image_prompts_total(text):
     """parse_direct_image_prompts returns prompts or raises PyttiError."""
     result = _parse_or_pytti_error(parse_direct_image_prompts, text)
@@ -108,6 +131,7 @@ def test_parse_direct_image_prompts_total(text):
 
 @FUZZ
 @given(st.one_of(any_text, expression_text, valid_expression))
+@bounded
 def test_compile_expression_total(text):
     """compile_expression compiles or raises PyttiError; evaluating gives float/ExpressionError."""
     expression = _parse_or_pytti_error(compile_expression, text)
@@ -118,6 +142,7 @@ def test_compile_expression_total(text):
 
 @FUZZ
 @given(st.one_of(any_text, grammar_text, expression_text, valid_expression))
+@bounded
 def test_parse_time_value_total(text):
     """parse_time_value returns a TimeValue (never a constant NaN) or raises PyttiError."""
     value = _parse_or_pytti_error(parse_time_value, text)
@@ -128,6 +153,7 @@ def test_parse_time_value_total(text):
 
 @FUZZ
 @given(valid_expression, valid_expression, st.floats(0, 100), st.floats(0, 100))
+@bounded
 def test_schedule_of_valid_expressions_total(a, b, f0, df):
     """Keyframe schedules built from arbitrary valid expressions behave like their parts."""
     text = f"{{{f0:.3f}:({a}), {f0 + df + 0.5:.3f}:({b})}}"
