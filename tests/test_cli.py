@@ -130,10 +130,15 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
         ],
         cwd=ROOT,
     )
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if (killed_dir / "checkpoint.pt").exists() and load_checkpoint(killed_dir)["step"] >= 50:
-            break
+    deadline = time.monotonic() + 240  # a hang guard
+    while time.monotonic() < deadline:
+        if (killed_dir / "checkpoint.pt").exists():
+            # freeze the render while its (atomically written) checkpoint is read, so it cannot
+            # run on to the end meanwhile; killed frozen, it dies as a killed render does
+            os.kill(proc.pid, signal.SIGSTOP)
+            if load_checkpoint(killed_dir)["step"] >= 50:
+                break
+            os.kill(proc.pid, signal.SIGCONT)
         time.sleep(0.05)  # a poll: the checkpoint file is the event
     else:
         proc.kill()
