@@ -109,9 +109,11 @@ def finite(value) -> bool:
         return False
 
 
-def whole(low: int, high: int) -> Callable[[Any], bool]:
-    """A test for a whole number (never a bool) from low to high."""
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+def whole(low: int, high: int, step: int = 1) -> Callable[[Any], bool]:
+    """A test for a whole number (never a bool) from low to high, a multiple of step."""
+    return lambda v: (
+        isinstance(v, int) and not isinstance(v, bool) and low <= v <= high and v % step == 0
+    )
 
 
 def number(low: float, high: float) -> Callable[[Any], bool]:

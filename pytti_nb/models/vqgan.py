@@ -61,6 +61,7 @@ import yaml
 from ..atomic import atomic_path, atomic_torch_save, atomic_write_text
 from ..errors import PyttiError, clipped, reason, shown, shown_path
 from . import network
+from .network import REQUIRED, whole
 
 if TYPE_CHECKING:
     from .vqgan_net import VQGAN
@@ -661,16 +662,9 @@ def _mapping(section: dict, key: str, name: str | None = None) -> dict:
     return value
 
 
-def _whole(low: int, high: int, step: int = 1) -> Callable[[Any], bool]:
-    """A test for a whole number (never a bool) from low to high, a multiple of step."""
-    return lambda v: (
-        isinstance(v, int) and not isinstance(v, bool) and low <= v <= high and v % step == 0
-    )
-
-
 def _whole_list(longest: int, low: int, high: int, *, shortest: int = 0) -> Callable[[Any], bool]:
     """A test for a list of shortest to longest whole numbers, each from low to high."""
-    each = _whole(low, high)
+    each = whole(low, high)
     return lambda v: (
         isinstance(v, (list, tuple)) and shortest <= len(v) <= longest and all(map(each, v))
     )
@@ -686,43 +680,42 @@ def _is(expected) -> Callable[[Any], bool]:
     return lambda v: v is expected
 
 
-# key: (test, what is allowed, default where optional or _REQUIRED); real models' values in ()
-_REQUIRED = object()
+# key: (test, what is allowed, default where optional or REQUIRED); real models' values in ()
 DDCONFIG_RULES: MappingProxyType[str, tuple[Callable[[Any], bool], str, Any]] = MappingProxyType(
     {
         "ch": (
-            _whole(32, MAX_CHANNELS, 32),
+            whole(32, MAX_CHANNELS, 32),
             f"a multiple of 32 (GroupNorm's groups) from 32 to {MAX_CHANNELS} (taming's: 128)",
-            _REQUIRED,
+            REQUIRED,
         ),
-        "out_ch": (_whole(3, 3), "3 (an RGB autoencoder)", _REQUIRED),
+        "out_ch": (whole(3, 3), "3 (an RGB autoencoder)", REQUIRED),
         "ch_mult": (
             _whole_list(MAX_LEVELS, 1, MAX_CH_MULT, shortest=1),
             f"a list of 1 to {MAX_LEVELS} whole numbers from 1 to {MAX_CH_MULT} "
             "(taming's: [1, 1, 2, 2, 4])",
-            _REQUIRED,
+            REQUIRED,
         ),
         "num_res_blocks": (
-            _whole(1, MAX_RES_BLOCKS),
+            whole(1, MAX_RES_BLOCKS),
             f"a whole number from 1 to {MAX_RES_BLOCKS} (taming's: 2)",
-            _REQUIRED,
+            REQUIRED,
         ),
         "attn_resolutions": (
             _whole_list(MAX_LEVELS, 1, MAX_RESOLUTION),
             f"a list of at most {MAX_LEVELS} whole numbers from 1 to {MAX_RESOLUTION} "
             "(taming's: [16])",
-            _REQUIRED,
+            REQUIRED,
         ),
-        "in_channels": (_whole(3, 3), "3 (an RGB autoencoder)", _REQUIRED),
+        "in_channels": (whole(3, 3), "3 (an RGB autoencoder)", REQUIRED),
         "resolution": (
-            _whole(1, MAX_RESOLUTION),
+            whole(1, MAX_RESOLUTION),
             f"a whole number from 1 to {MAX_RESOLUTION} (taming's: 256)",
-            _REQUIRED,
+            REQUIRED,
         ),
         "z_channels": (
-            _whole(1, MAX_CHANNELS),
+            whole(1, MAX_CHANNELS),
             f"a whole number from 1 to {MAX_CHANNELS} (taming's: 256)",
-            _REQUIRED,
+            REQUIRED,
         ),
         "double_z": (_is(False), "false (true is a KL autoencoder, not a VQGAN)", True),
         "dropout": (_fraction, "a number from 0 to 1 (taming's: 0.0)", 0.0),
@@ -738,14 +731,14 @@ DDCONFIG_RULES: MappingProxyType[str, tuple[Callable[[Any], bool], str, Any]] = 
 PARAMS_RULES: MappingProxyType[str, tuple[Callable[[Any], bool], str, Any]] = MappingProxyType(
     {
         "n_embed": (
-            _whole(1, MAX_CODES),
+            whole(1, MAX_CODES),
             f"a whole number from 1 to {MAX_CODES} (taming's: 1024 to 16384)",
-            _REQUIRED,
+            REQUIRED,
         ),
         "embed_dim": (
-            _whole(1, MAX_CHANNELS),
+            whole(1, MAX_CHANNELS),
             f"a whole number from 1 to {MAX_CHANNELS} (taming's: 256)",
-            _REQUIRED,
+            REQUIRED,
         ),
         "remap": (lambda v: v is None, "absent (remapped codebooks are not supported)", None),
     }
@@ -754,19 +747,9 @@ LEFT_OUT = ("give_pre_end", "tanh_out", "remap")  # checked to be off, then not 
 
 
 def _checked(section: dict, rules, where: str, problems: list[str]) -> dict:
-    """The section's values for rules' keys (defaults filled in), plain; a problem line per
-    missing or bad key (quoting it and saying what is allowed)."""
-    out = {}
-    for key, (ok, allowed, default) in rules.items():
-        if key not in section and default is _REQUIRED:
-            problems.append(f"{where}.{key} is missing; allowed: {allowed}")
-            continue
-        value = section.get(key, default)
-        if not ok(value):
-            problems.append(f"{where}.{key} {shown(value)}; allowed: {allowed}")
-        elif key not in LEFT_OUT:
-            out[key] = _plain(value)
-    return out
+    """network.checked's values as plain Python, less the keys checked only to be off."""
+    values = network.checked(section, rules, where, problems)
+    return {key: _plain(value) for key, value in values.items() if key not in LEFT_OUT}
 
 
 def _plain(value):
