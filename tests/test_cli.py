@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from waiting import wait_for
 
 from pytti_nb.checkpoint import load_checkpoint
 from pytti_nb.output import read_png_metadata
@@ -130,20 +130,23 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
         ],
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 240  # a hang guard
-    while time.monotonic() < deadline:
-        if (killed_dir / "checkpoint.pt").exists():
-            # freeze the render while its (atomically written) checkpoint is read, so it cannot
-            # run on to the end meanwhile; killed frozen, it dies as a killed render does
-            os.kill(proc.pid, signal.SIGSTOP)
-            if load_checkpoint(killed_dir)["step"] >= 50:
-                break
-            os.kill(proc.pid, signal.SIGCONT)
-        time.sleep(0.05)  # a poll: the checkpoint file is the event
-    else:
-        proc.kill()
-        pytest.fail("the render saved no checkpoint at step 50 or later within 240 s")
-    os.kill(proc.pid, signal.SIGKILL)
+
+    def frozen_past_step_50():
+        """Whether the render has checkpointed step 50 or later; if so it is left frozen
+        (SIGSTOP while its atomically written checkpoint is read, so it cannot run on to
+        the end meanwhile; killed frozen, it dies as a killed render does)."""
+        if not (killed_dir / "checkpoint.pt").exists():
+            return False
+        os.kill(proc.pid, signal.SIGSTOP)
+        if load_checkpoint(killed_dir)["step"] >= 50:
+            return True
+        os.kill(proc.pid, signal.SIGCONT)
+        return False
+
+    try:
+        wait_for(frozen_past_step_50, "a checkpoint at step 50 or later", process=proc)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     step = load_checkpoint(killed_dir)["step"]
     assert 50 <= step < 120, "the run must be killed mid-way for this test to mean anything"

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 import yaml
 from PIL import Image
 from tiny import tiny_settings
+from waiting import wait_for
 
 from pytti_nb.sweep.runner import run_sweep
 from pytti_nb.sweep.sheet import PAD, TILE
@@ -219,31 +219,33 @@ def test_the_studio_gets_a_contact_sheet_of_a_few_seeds(pool, tmp_path):
     assert (out / "contact_sheet.png").read_bytes() == png
 
 
-def _wait_for_kill_point(manifest: Path, long: Path, driver, timeout=90) -> dict:
+def _wait_for_kill_point(manifest: Path, long: Path, driver) -> dict:
     """The manifest's entries once the short render is done and the long one has a checkpoint."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and driver.poll() is None:
+    entries = {}
+
+    def reached():
         try:
-            entries = {e["name"]: e for e in json.loads(manifest.read_text())["renders"]}
+            entries.update({e["name"]: e for e in json.loads(manifest.read_text())["renders"]})
         except (OSError, ValueError, KeyError):
-            entries = {}
+            return False
         done = [e for e in entries.values() if e["status"] == "done"]
-        if len(done) >= 2 and (long / "checkpoint.pt").is_file():
-            return entries
-        time.sleep(0.01)
-    raise AssertionError(f"the sweep never reached the kill point (driver {driver.poll()})")
+        return len(done) >= 2 and (long / "checkpoint.pt").is_file()
+
+    wait_for(reached, "the sweep's kill point", process=driver)
+    return entries
 
 
 def _wait_until_gone(pid: int, timeout=30) -> None:
     """Wait for a killed sweep's worker to end, so two renders never share a folder."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def gone():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"worker {pid} outlived its sweep")
+            return True
+        return False
+
+    wait_for(gone, f"the end of worker {pid} after its sweep", timeout)
 
 
 def test_the_studio_sweep_button_shows_a_contact_sheet_and_frees_render(pool, tmp_path):

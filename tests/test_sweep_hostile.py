@@ -8,12 +8,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from tiny import tiny_settings
+from waiting import wait_for
 
 from pytti_nb import cli
 from pytti_nb.sweep.runner import check_own_sheet, claim_out
@@ -130,7 +130,9 @@ def test_ctrl_c_or_sigterm_while_connecting_ends_the_sweep_at_once(tmp_path):
             )
         for sig, driver in drivers.items():
             # the probe's connection, then Ray's: the driver now waits for Ray to connect
-            _wait(lambda s=servers[sig]: len(s.accepted) >= 2, 240, f"{sig.name}: Ray connecting")
+            wait_for(
+                lambda s=servers[sig]: len(s.accepted) >= 2, f"{sig.name}: Ray connecting", 240
+            )
             driver.send_signal(sig)
         for sig, driver in drivers.items():
             out, err = driver.communicate(timeout=20)
@@ -217,9 +219,11 @@ def test_a_killed_sweep_leaves_no_ray_process_and_holds_its_folder_while_it_runs
         )
     try:
         try:
-            _wait(lambda: _statuses(out) == ["running"], 300, "a render running", driver)
-        except AssertionError as e:  # Ray did not start (a machine too busy for its timeouts)
-            raise AssertionError(f"{e}: {(tmp_path / 'driver.log').read_text()[-2000:]}") from None
+            wait_for(lambda: _statuses(out) == ["running"], "a render running", process=driver)
+        except (
+            pytest.fail.Exception
+        ) as e:  # Ray did not start (a machine too busy for its timeouts)
+            pytest.fail(f"{e}: {(tmp_path / 'driver.log').read_text()[-2000:]}")
         started = _descendants(driver.pid)
         code, err = sweep([path, "--out", out], capsys)  # a second sweep into its folder
         assert code == cli.EXIT_OUTPUT and "is in use by another sweep" in err
@@ -228,7 +232,7 @@ def test_a_killed_sweep_leaves_no_ray_process_and_holds_its_folder_while_it_runs
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     assert len(started) >= 4, started  # Ray's head, GCS server, raylet, a worker at least
-    _wait(lambda: not (_alive() & started), 60, "the killed sweep's Ray processes to end")
+    wait_for(lambda: not (_alive() & started), "the end of the killed sweep's Ray processes", 60)
 
 
 def _statuses(out: Path) -> list:
@@ -269,13 +273,3 @@ def _descendants(pid: int) -> set:
             found.add(key)
             todo.append(key[0])
     return found
-
-
-def _wait(condition, timeout: float, what: str, process=None) -> None:
-    """Poll `condition` until it holds (AssertionError after `timeout` s or when `process`
-    ends first)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline or (process is not None and process.poll() is not None):
-            raise AssertionError(f"waited in vain for {what}")
-        time.sleep(0.05)

@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from waiting import until
 
 from pytti_nb import perceptors as perceptors_module
 from pytti_nb.checkpoint import load_checkpoint
@@ -83,19 +84,6 @@ def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache,
         "000002.png",
     ]
     assert runner.last_snapshot.final and runner.last_snapshot.step == 5
-
-
-async def until(condition, what, timeout=300):
-    """Hand the loop back until condition() holds; fail at a hang-guard deadline (not a timing)."""
-
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        pytest.fail(f"{what} did not happen within {timeout} s")
 
 
 def test_pause_holds_the_render_and_resume_continues(cache, tiny, monkeypatch):

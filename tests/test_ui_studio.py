@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from PIL import Image
+from waiting import until
 
 from pytti_nb import perceptors as perceptors_module
 from pytti_nb.checkpoint import load_checkpoint
@@ -98,19 +99,6 @@ def test_stop_button_stops_and_resume_button_finishes_the_run(studio):
     assert resumed.state == "done" and resumed.run_dir == outcome.run_dir
     assert load_checkpoint(outcome.run_dir)["step"] == 12
     assert "step 12/12" in text(studio.progress_text)
-
-
-async def until(condition, what, timeout=300):
-    """Hand the loop back until condition() holds; fail at a hang-guard deadline (not a timing)."""
-
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        pytest.fail(f"{what} did not happen within {timeout} s")
 
 
 def test_pause_button_pauses_and_resumes(studio, monkeypatch):
