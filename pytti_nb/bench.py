@@ -30,15 +30,15 @@ import time
 
 import torch
 
-from .device import pick_device
+from .config.plan import plan
+from .config.schema import schema_by_name
+from .config.settings import from_dict
+from .engine.device import pick_device
+from .engine.estimate import estimate_run
 from .engine.render import Renderer
-from .estimate import estimate_run
+from .engine.timing import synchronize
 from .models import ModelCache
-from .perceptors import Perceptor, resolve_precision
-from .plan import plan
-from .schema import schema_by_name
-from .settings import from_dict
-from .timing import synchronize
+from .perception.perceptors import Perceptor, resolve_precision
 
 PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 

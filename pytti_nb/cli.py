@@ -6,8 +6,8 @@ import signal
 import sys
 from pathlib import Path
 
+from .config.pytti_import import ALLOW_ENV_HELP
 from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
-from .pytti_import import ALLOW_ENV_HELP
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: please report it with the traceback
@@ -154,9 +154,9 @@ def main(argv=None) -> int:
 
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
-    from .perceptors import check_perceptor_weights
-    from .plan import plan_dict
-    from .settings import cache_dir_of, read_render_settings
+    from .config.plan import plan_dict
+    from .config.settings import cache_dir_of, read_render_settings
+    from .perception.perceptors import check_perceptor_weights
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
@@ -179,10 +179,10 @@ def validate_command(args) -> int:
 
 def import_command(args) -> int:
     """Convert a PyTTI settings file, validate the result and write it."""
-    from .output import user_file_check, write_user_file
-    from .plan import plan_dict
-    from .pytti_import import import_pytti
-    from .settings import read_settings_dict, settings_text
+    from .config.plan import plan_dict
+    from .config.pytti_import import import_pytti
+    from .config.settings import read_settings_dict, settings_text
+    from .io.output import user_file_check, write_user_file
 
     dest = dict(what="the converted settings", inputs=[args.source], replace=args.force)
     user_file_check(
@@ -198,9 +198,9 @@ def import_command(args) -> int:
 
 def share_command(args) -> int:
     """Check settings as a render would and write a notebook that opens with them."""
-    from .plan import plan_dict
-    from .settings import read_render_settings
-    from .share import write_shared_notebook
+    from .config.plan import plan_dict
+    from .config.settings import read_render_settings
+    from .config.share import write_shared_notebook
 
     data, notes, _ = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     _report_conversion(args.settings, notes)
@@ -216,10 +216,10 @@ def render_command(args) -> int:
 
     Several settings files are all checked before the first one renders, and share the models.
     """
+    from .config.plan import plan_dict
+    from .config.settings import apply_overrides, read_render_settings
     from .models import ModelCache
-    from .plan import plan_dict
     from .run import prepare_run
-    from .settings import apply_overrides, read_render_settings
 
     overrides = list(args.set) + ([f"output_root={args.out}"] if args.out else [])
     if args.resume and (args.settings or overrides):

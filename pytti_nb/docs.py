@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .schema import GROUPS, schema
+from .config.schema import GROUPS, schema
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 

@@ -6,7 +6,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
+from .config.plan import RunPlan, plan, plan_dict
+from .config.schema import Settings
+from .config.settings import (
+    apply_overrides,
+    from_dict,
+    path_problem,
+    read_render_settings,
+    read_settings_file,
+    to_dict,
+    to_yaml,
+)
 from .errors import (
     OutputError,
     PyttiError,
@@ -16,25 +26,15 @@ from .errors import (
     shown,
     shown_path,
 )
-from .output import (
+from .io.checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
+from .io.output import (
     CHECKPOINT_NAME,
     FRAMES_DIR,
     RunWriter,
     check_writable,
     claim_run_dir,
 )
-from .plan import RunPlan, plan, plan_dict
-from .schema import Settings
-from .settings import (
-    apply_overrides,
-    from_dict,
-    path_problem,
-    read_render_settings,
-    read_settings_file,
-    to_dict,
-    to_yaml,
-)
-from .versions import environment_versions
+from .io.versions import environment_versions
 
 
 @dataclass
@@ -416,7 +416,7 @@ def run_snapshots(
 def probe_cost(job: Job, renderer):
     """The run's cost estimate (a few probe steps, undone); when a probe step fails, the
     folder is given up as a failed render's is."""
-    from .estimate import estimate_run
+    from .engine.estimate import estimate_run
 
     try:
         return estimate_run(renderer)
@@ -532,7 +532,7 @@ def run_to_completion(
     """Run all steps (or until should_stop), then assemble the video; shows a progress bar."""
     from tqdm.auto import tqdm
 
-    from .estimate import duration
+    from .engine.estimate import duration
 
     done = job.resume_state["step"] if job.resume_state else 0
     bar = tqdm(

@@ -15,11 +15,11 @@ from PIL import Image
 from pytti_nb.animation import three_d
 from pytti_nb.animation.motion import focal_length
 from pytti_nb.animation.warp import identity_grid
-from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import Renderer
+from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from media import tone_bursts
 
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
-from pytti_nb.output import read_png_metadata
-from pytti_nb.plan import plan
+from pytti_nb.io.output import read_png_metadata
 from pytti_nb.run import prepare_run, run_to_completion
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 

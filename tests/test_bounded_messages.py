@@ -8,11 +8,11 @@ that quotes the whole value (`{value!r}` instead of `shown(value)`) fails its ca
 
 import pytest
 
+from pytti_nb.config.plan import plan_dict
+from pytti_nb.config.schema import schema_by_name
+from pytti_nb.config.settings import MAX_OTHER_TEXT, MAX_TEXT
 from pytti_nb.errors import PyttiError, SettingsError
-from pytti_nb.expressions import MAX_LENGTH
-from pytti_nb.plan import plan_dict
-from pytti_nb.schema import schema_by_name
-from pytti_nb.settings import MAX_OTHER_TEXT, MAX_TEXT
+from pytti_nb.lang.expressions import MAX_LENGTH
 
 MAX_MESSAGE = 400  # characters of one problem line
 LONG = 4000  # characters of a long bad value (every case stays within its setting's limit)

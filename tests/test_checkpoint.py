@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pytti_nb import atomic
-from pytti_nb.atomic import atomic_torch_save
-from pytti_nb.checkpoint import CHECKPOINT_NAME, has_checkpoint, load_checkpoint, save_checkpoint
 from pytti_nb.errors import OutputError
+from pytti_nb.io import atomic
+from pytti_nb.io.atomic import atomic_torch_save
+from pytti_nb.io.checkpoint import CHECKPOINT_NAME, has_checkpoint, load_checkpoint, save_checkpoint
 
 
 def tiny_run(seed=0):

@@ -5,8 +5,14 @@ import math
 import pytest
 import torch
 
-from pytti_nb.cutouts import BORDER_MODES, CutoutAugs, crop_with_thetas, make_cutouts, mask_weights
 from pytti_nb.errors import SettingsError
+from pytti_nb.perception.cutouts import (
+    BORDER_MODES,
+    CutoutAugs,
+    crop_with_thetas,
+    make_cutouts,
+    mask_weights,
+)
 
 NO_AUGS = CutoutAugs(flip=0.0, rotate=0.0, translate=0.0, scale=0.0, noise=0.0, color_jitter=0.0)
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from pytti_nb.config.schema import schema
 from pytti_nb.docs import END, START, settings_table
-from pytti_nb.schema import schema
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

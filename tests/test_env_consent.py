@@ -10,8 +10,8 @@ import pytest
 import yaml
 from inprocess import run_cli
 
+from pytti_nb.config.pytti_import import import_pytti
 from pytti_nb.errors import SettingsError
-from pytti_nb.pytti_import import import_pytti
 from pytti_nb.sweep.spec import load_sweep
 from pytti_nb.ui import build_studio, compat
 

@@ -8,13 +8,13 @@ import types
 import numpy as np
 import pytest
 
-from pytti_nb import estimate as estimate_module
 from pytti_nb.bench import ESTIMATE_BASE, ESTIMATE_RUNS
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
+from pytti_nb.engine import estimate as estimate_module
+from pytti_nb.engine.estimate import Estimate, estimate_run
 from pytti_nb.engine.render import Renderer
-from pytti_nb.estimate import Estimate, estimate_run
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 STEP_S, FRAME_S, SAVE_S = 0.25, 1.5, 0.125  # virtual costs, exact in binary
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pytti_nb.plan import plan
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import load_settings
 from pytti_nb.run import prepare_run, run_to_completion
-from pytti_nb.settings import load_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICK = [

@@ -7,7 +7,7 @@ import pytest
 from work import measured
 
 from pytti_nb.errors import ExpressionError
-from pytti_nb.expressions import FUNCTIONS, MAX_LENGTH, compile_expression
+from pytti_nb.lang.expressions import FUNCTIONS, MAX_LENGTH, compile_expression
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,10 @@ import yaml
 from PIL import Image
 from tiny import tiny_settings
 
-from pytti_nb import atomic, run
-from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb import run
 from pytti_nb.cli import main
+from pytti_nb.io import atomic
+from pytti_nb.io.checkpoint import load_checkpoint
 
 TINY = tiny_settings(display_every=4)
 # The files a TINY render writes, in order (each through one atomic write).

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from pytti_nb.animation.warp import Warp
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import Renderer
 from pytti_nb.image_models import FourierImage
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from work import measured
 
 from pytti_nb.errors import ExpressionError, PyttiError
-from pytti_nb.expressions import FUNCTIONS, compile_expression
-from pytti_nb.prompts import parse_direct_image_prompts, parse_prompt, parse_scenes
-from pytti_nb.schedules import parse_time_value
+from pytti_nb.lang.expressions import FUNCTIONS, compile_expression
+from pytti_nb.lang.prompts import parse_direct_image_prompts, parse_prompt, parse_scenes
+from pytti_nb.lang.schedules import parse_time_value
 
 # derandomize: the same examples every run, so CI never flakes; no wall-clock deadline:
 # `bounded` bounds each example's work instead, the same on any machine however loaded

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.demo import shapes
 from pytti_nb.engine.render import Renderer
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 

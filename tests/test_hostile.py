@@ -22,11 +22,11 @@ from inprocess import run_cli as cli
 from PIL import Image, PngImagePlugin
 from tiny import tiny_settings
 
-from pytti_nb import output
-from pytti_nb.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from pytti_nb.config.settings import apply_overrides, from_dict, load_yaml, to_dict
 from pytti_nb.errors import OutputError, SettingsError, shown
-from pytti_nb.output import png_bytes, read_png_metadata
-from pytti_nb.settings import apply_overrides, from_dict, load_yaml, to_dict
+from pytti_nb.io import output
+from pytti_nb.io.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from pytti_nb.io.output import png_bytes, read_png_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 20_000  # characters of stderr any hostile input may cause

@@ -18,11 +18,11 @@ from inprocess import run_cli
 from PIL import Image, PngImagePlugin
 from tiny import tiny_settings
 
-from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
+from pytti_nb.config.pytti_import import pytti_defaults
+from pytti_nb.config.schema import schema_by_name
 from pytti_nb.errors import PyttiError
-from pytti_nb.pytti_import import pytti_defaults
+from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.run import make_renderer, prepare_run, run_snapshots
-from pytti_nb.schema import schema_by_name
 
 EXIT_CODES = (0, 2, 3, 4)
 MAX_MESSAGE = 20_000

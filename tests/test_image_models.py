@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pytti_nb.config.schema import Settings
 from pytti_nb.errors import SettingsError
 from pytti_nb.image_models import (
     IMAGE_MODELS,
@@ -12,7 +13,6 @@ from pytti_nb.image_models import (
     build_image_model,
     clamp_with_grad,
 )
-from pytti_nb.schema import Settings
 
 
 def _model(width=6, height=4, pixel_size=1, seed=0):

@@ -4,13 +4,13 @@ place (a Hungarian assignment of centres) plus 0.7, or, as an option, one mean e
 import pytest
 import torch
 
-from pytti_nb.cutouts import Cutouts
+from pytti_nb.config.settings import from_dict
+from pytti_nb.lang.prompts import ALL, DEFAULT_STOP, Mask
+from pytti_nb.lang.schedules import Constant
 from pytti_nb.losses import functional as losses
 from pytti_nb.models import ModelCache
-from pytti_nb.prompts import ALL, DEFAULT_STOP, Mask
-from pytti_nb.schedules import Constant
-from pytti_nb.settings import from_dict
-from pytti_nb.targets import (
+from pytti_nb.perception.cutouts import Cutouts
+from pytti_nb.perception.targets import (
     LOCATION_OFFSET,
     ImageEmbedder,
     Target,
@@ -75,7 +75,7 @@ def image_target(demo, image, weight, stop, matching="location", mask=ALL):
 def own_cutouts(demo, image):
     """The image's own cutouts (the embedder's), as a step would cut them."""
     s = settings()
-    from pytti_nb.cutouts import CutoutAugs, make_cutouts
+    from pytti_nb.perception.cutouts import CutoutAugs, make_cutouts
 
     gen = torch.Generator().manual_seed(s.seed)
     return make_cutouts(

@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from pytti_nb.animation.warp import Warp
+from pytti_nb.config.plan import plan
+from pytti_nb.config.schema import Settings
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import Renderer
 from pytti_nb.image_models import LimitedPalette, build_image_model
 from pytti_nb.image_models.palette_fit import brightness, kmeans
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
 from pytti_nb.run import prepare_run, run_to_completion
-from pytti_nb.schema import Settings
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 

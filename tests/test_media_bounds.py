@@ -20,7 +20,7 @@ from media import square_video, tone_bursts
 from scipy.io import wavfile
 from tiny import tiny_settings
 
-from pytti_nb import images
+from pytti_nb.io import images
 from pytti_nb.media import audio, video
 
 pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")

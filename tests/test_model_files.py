@@ -20,7 +20,6 @@ from inprocess import measured, run_cli
 from test_perceptors import TINY_RESNET, TINY_VIT, _write_local_dir
 from tiny import TINY
 
-from pytti_nb import perceptors
 from pytti_nb.errors import PerceptorError, shown
 from pytti_nb.models import ModelCache, depth, network, vqgan
 from pytti_nb.models.depth import DepthModelError, check_depth_model, load_depth_model
@@ -37,6 +36,7 @@ from pytti_nb.models.vqgan import (
     save_taming_checkpoint,
     vqgan_parameters,
 )
+from pytti_nb.perception import perceptors
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_PEAK_MB = 150  # Python memory any hostile model file may take (tracemalloc), as test_hostile

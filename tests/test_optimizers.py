@@ -8,13 +8,13 @@ import torch.nn.functional as F
 from PIL import Image
 from test_animation import phase_shift
 
+from pytti_nb.config.plan import plan
+from pytti_nb.config.schema import schema_by_name
+from pytti_nb.config.settings import from_dict, replace
 from pytti_nb.engine.optim import OPTIMIZERS, build_optimizer, set_learning_rate
 from pytti_nb.engine.render import Renderer
 from pytti_nb.image_models import LimitedPalette, UnlimitedPalette
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.schema import schema_by_name
-from pytti_nb.settings import from_dict, replace
 
 pytestmark = pytest.mark.numerics
 

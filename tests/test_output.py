@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 import pytti_nb
-from pytti_nb import atomic, output
-from pytti_nb.atomic import atomic_write_bytes, atomic_write_text
 from pytti_nb.errors import MediaError, OutputError
-from pytti_nb.output import (
+from pytti_nb.io import atomic, output
+from pytti_nb.io.atomic import atomic_write_bytes, atomic_write_text
+from pytti_nb.io.output import (
     RunWriter,
     check_writable,
     claim_run_dir,
@@ -23,7 +23,7 @@ from pytti_nb.output import (
     read_png_metadata,
     validate_namespace,
 )
-from pytti_nb.versions import distribution_version, environment_versions
+from pytti_nb.io.versions import distribution_version, environment_versions
 
 
 def leftovers(folder):

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from pytti_nb import perceptors
 from pytti_nb.errors import PerceptorError
 from pytti_nb.models import ModelCache, network
-from pytti_nb.perceptors import (
+from pytti_nb.perception import perceptors
+from pytti_nb.perception.perceptors import (
     PerceptorSpec,
     check_perceptor_spec,
     parse_perceptor_spec,
@@ -287,9 +287,9 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
     """Two different architectures (ViT from safetensors, ResNet from .pth) steer one image."""
     import numpy as np
 
+    from pytti_nb.config.plan import plan
+    from pytti_nb.config.settings import from_dict
     from pytti_nb.engine.render import Renderer
-    from pytti_nb.plan import plan
-    from pytti_nb.settings import from_dict
 
     def final(specs):
         s = from_dict(

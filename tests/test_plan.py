@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 BASE = {
     "scenes": "a red circle",
@@ -113,7 +113,7 @@ def test_pre_animation_steps_shift_t_at_every_step():
 def test_a_replan_reuses_the_check_of_unchanged_images_and_rechecks_changed_ones(
     tmp_path, monkeypatch
 ):
-    from pytti_nb import plan as plan_module
+    from pytti_nb.config import plan as plan_module
 
     init, prompt = tmp_path / "init.png", tmp_path / "prompt.png"
     Image.new("RGB", (20, 10), (200, 0, 0)).save(init)

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from pytti_nb.errors import ExpressionError, PromptError
-from pytti_nb.prompts import (
+from pytti_nb.lang.prompts import (
     ALL,
     Mask,
     Prompt,
@@ -14,7 +14,7 @@ from pytti_nb.prompts import (
     parse_scenes,
     parse_target_weight,
 )
-from pytti_nb.schedules import Constant
+from pytti_nb.lang.schedules import Constant
 
 INF = math.inf
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from work import measured
 
+from pytti_nb.config.settings import expression_names, from_dict, mentioned_names
 from pytti_nb.errors import ExpressionError
-from pytti_nb.expressions import (
+from pytti_nb.lang.expressions import (
     BARE_FUNCTIONS,
     CONSTANTS,
     FUNCTIONS,
@@ -16,7 +17,6 @@ from pytti_nb.expressions import (
     NUMPY_FUNCTIONS,
     compile_expression,
 )
-from pytti_nb.settings import expression_names, from_dict, mentioned_names
 
 PYTTI_NAMES = ["abs", "max", "min", "pow", "round"] + [n for n in dir(math) if "_" not in n]
 

@@ -8,13 +8,19 @@ import yaml
 from PIL import Image
 
 from pytti_nb import cli
+from pytti_nb.config.plan import plan_dict
+from pytti_nb.config.pytti_import import import_pytti
+from pytti_nb.config.schema import Settings, schema_by_name
+from pytti_nb.config.settings import (
+    coerce,
+    from_dict,
+    read_settings_dict,
+    read_settings_file,
+    to_dict,
+)
 from pytti_nb.errors import SettingsError
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan_dict
-from pytti_nb.pytti_import import import_pytti
 from pytti_nb.run import prepare_run, run_to_completion
-from pytti_nb.schema import Settings, schema_by_name
-from pytti_nb.settings import coerce, from_dict, read_settings_dict, read_settings_file, to_dict
 from pytti_nb.ui import compat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,8 +279,8 @@ def test_studio_paste_takes_the_notebooks_printed_settings(files):
 
 
 def test_display_every_0_shows_nothing_but_the_saves_and_the_end(models, tiny):
+    from pytti_nb.config.plan import plan
     from pytti_nb.engine.render import Renderer
-    from pytti_nb.plan import plan
 
     settings = from_dict({**tiny, "display_every": 0, "save_every": 5, "steps_per_scene": 12})
     steps = [s.step for s in Renderer(plan(settings), models).snapshots()]

@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pytti_nb.errors import PromptError
-from pytti_nb.prompts import (
+from pytti_nb.lang.prompts import (
     VIDEO_EXTENSIONS,
     parse_direct_image_prompts,
     parse_prompt,
     parse_scenes,
     parse_target_weight,
 )
-from pytti_nb.schedules import parse_time_value
+from pytti_nb.lang.schedules import parse_time_value
 
 # --- oracle: PyTTI's code --------------------------------------------------------------
 

@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytti_nb.errors import SettingsError
-from pytti_nb.pytti_import import (
+from pytti_nb.config.pytti_import import (
     from_pytti,
     import_pytti,
     is_pytti,
@@ -14,7 +13,8 @@ from pytti_nb.pytti_import import (
     python_literal,
     pytti_defaults,
 )
-from pytti_nb.settings import from_dict
+from pytti_nb.config.settings import from_dict
+from pytti_nb.errors import SettingsError
 
 FILES = Path(__file__).parent / "pytti_files"
 

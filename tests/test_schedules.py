@@ -6,7 +6,7 @@ import pytest
 from work import measured
 
 from pytti_nb.errors import ExpressionError
-from pytti_nb.schedules import (
+from pytti_nb.lang.schedules import (
     Constant,
     ExpressionValue,
     KeyframeSchedule,

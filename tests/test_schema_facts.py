@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import pytti_nb
-from pytti_nb.schema import FLOWING, MOTION_KINDS, names_where, schema, schema_by_name
+from pytti_nb.config.schema import FLOWING, MOTION_KINDS, names_where, schema, schema_by_name
 
 PACKAGE = Path(pytti_nb.__file__).parent
 NAMES = frozenset(info.name for info in schema())
@@ -19,18 +19,18 @@ KNOWN = {
     ("animation/warp.py", ("nearest", "bilinear", "bicubic")): "checked: sampling_mode",
     ("animation/warp.py", ("mirror", "wrap", "black", "smear")): "checked: infill_mode",
     ("animation/warp.py", ("mirror", "black", "smear")): "padding of the infill modes but wrap",
-    ("cutouts.py", ("clamp", "mirror", "wrap", "black", "smear")): "checked: border_mode",
+    ("perception/cutouts.py", ("clamp", "mirror", "wrap", "black", "smear")): "checked: border_mode",
     ("models/flow.py", ("dis", "raft_small", "raft_large")): "checked: flow_model",
     ("models/flow.py", ("raft_small", "raft_large")): "torchvision's weights of the RAFT models",
     ("engine/optim.py", ("Adam", "AdamW", "RAdam", "NAdam", "Adamax", "SGD")): "checked",
     ("image_models/__init__.py", ("Unlimited Palette", "Limited Palette", "VQGAN", "FFT")): "checked",
     ("image_models/__init__.py", ("Limited Palette", "VQGAN", "FFT")): "each model's options",
-    ("perceptors.py", ("fp32", "fp16", "bf16")): "checked: precision",
+    ("perception/perceptors.py", ("fp32", "fp16", "bf16")): "checked: precision",
     ("losses/build.py", (
         "direct_stabilization_weight", "edge_stabilization_weight", "depth_stabilization_weight",
     )): "checked: PIXEL_STABILIZATION",
     ("sweep/spec.py", ("file_namespace", "output_root", "allow_overwrite")): "checked: RESERVED",
-    ("pytti_import.py", ("display_every", "save_every")): "PyTTI's 'never' values",
+    ("config/pytti_import.py", ("display_every", "save_every")): "PyTTI's 'never' values",
     ("image_models/base.py", ("width", "height", "pixel_size")): "constructor keywords",
     ("models/depth.py", ("height", "width")): "the depth processor's size keys",
     ("models/depth.py", ("height", "width", "shortest_edge")): "the depth processor's size keys",
@@ -48,7 +48,7 @@ def _literals():
     """(file, strings) of every literal outside schema.py with 2+ setting names or choices."""
     for path in sorted(PACKAGE.rglob("*.py")):
         where = path.relative_to(PACKAGE).as_posix()
-        if where == "schema.py":
+        if where == "config/schema.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
@@ -64,11 +64,11 @@ def _literals():
 
 def test_every_choice_registry_equals_the_schemas_choices():
     from pytti_nb.animation.warp import INFILL_MODES, SAMPLING_MODES
-    from pytti_nb.cutouts import BORDER_MODES
     from pytti_nb.engine.optim import OPTIMIZERS
     from pytti_nb.image_models import IMAGE_MODELS
     from pytti_nb.models.flow import FLOW_MODELS
-    from pytti_nb.perceptors import resolve_precision
+    from pytti_nb.perception.cutouts import BORDER_MODES
+    from pytti_nb.perception.perceptors import resolve_precision
 
     assert BORDER_MODES == _choices("border_mode")
     assert SAMPLING_MODES == _choices("sampling_mode")
@@ -82,10 +82,10 @@ def test_every_choice_registry_equals_the_schemas_choices():
 
 def test_the_lists_of_setting_names_are_the_schemas():
     from pytti_nb.animation.motion import MOTION_2D, MOTION_3D, motion_names
+    from pytti_nb.config.plan import INIT_WEIGHTS
+    from pytti_nb.config.pytti_import import PYTTI_BEHAVIOUR, RENAMED
+    from pytti_nb.config.settings import OUTPUT_CHOICES
     from pytti_nb.losses.build import PIXEL_STABILIZATION, stabilization_term
-    from pytti_nb.plan import INIT_WEIGHTS
-    from pytti_nb.pytti_import import PYTTI_BEHAVIOUR, RENAMED
-    from pytti_nb.settings import OUTPUT_CHOICES
     from pytti_nb.sweep.checks import MODEL_SETTINGS, UNCOMPARED
     from pytti_nb.sweep.spec import RESERVED
     from pytti_nb.ui.panel import CSS_CLASS

@@ -11,10 +11,10 @@ from inprocess import run_cli
 from notebooks import code_cell, errors, execute, inject, load, printed
 from tiny import tiny_settings
 
+from pytti_nb.config.settings import from_dict, save_settings
+from pytti_nb.config.share import PARAMETER, python_string, shared_notebook, shared_yaml
 from pytti_nb.errors import OutputError, SettingsError
-from pytti_nb.output import read_png_metadata
-from pytti_nb.settings import from_dict, save_settings
-from pytti_nb.share import PARAMETER, python_string, shared_notebook, shared_yaml
+from pytti_nb.io.output import read_png_metadata
 from pytti_nb.ui import build_studio
 
 pytestmark = pytest.mark.colab_stack
@@ -165,6 +165,6 @@ def test_share_refuses_a_linked_folder(tmp_path):
     assert "is a link" in studio.files.message.value
     assert not any((tmp_path / "elsewhere").iterdir())
     with pytest.raises(OutputError):
-        from pytti_nb.share import share_notebook
+        from pytti_nb.config.share import share_notebook
 
         share_notebook(studio.settings())

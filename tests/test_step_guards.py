@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.guard import NON_FINITE_LIMIT, finer_split, is_out_of_memory
 from pytti_nb.engine.render import Renderer
 from pytti_nb.errors import RenderHalted
 from pytti_nb.models import ModelCache
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 
@@ -134,7 +134,7 @@ def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
 ):
     import json
 
-    from pytti_nb.checkpoint import load_checkpoint
+    from pytti_nb.io.checkpoint import load_checkpoint
     from pytti_nb.run import make_renderer, prepare_run, run_snapshots, run_to_completion
 
     job = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "a")))

@@ -202,7 +202,7 @@ def test_a_stopped_sweep_saves_checkpoints_and_resumes(pool, tmp_path):
 
 
 def test_the_studio_gets_a_contact_sheet_of_a_few_seeds(pool, tmp_path):
-    from pytti_nb.settings import from_dict
+    from pytti_nb.config.settings import from_dict
     from pytti_nb.sweep.studio import quick_sweep
 
     settings = from_dict({**BASE, "steps_per_scene": 4, "output_root": str(tmp_path)})
@@ -251,7 +251,7 @@ def _wait_until_gone(pid: int, timeout=30) -> None:
 def test_the_studio_sweep_button_shows_a_contact_sheet_and_frees_render(pool, tmp_path):
     import asyncio
 
-    from pytti_nb.settings import from_dict
+    from pytti_nb.config.settings import from_dict
     from pytti_nb.ui import build_studio
 
     studio = build_studio(settings=from_dict({**BASE, "steps_per_scene": 4}), output_root=tmp_path)

@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 from tiny import tiny_settings
 
-from pytti_nb.output import RunWriter
+from pytti_nb.io.output import RunWriter
 from pytti_nb.sweep.worker import clear_unstarted, render_one
 
 BASE = tiny_settings(

@@ -5,8 +5,8 @@ import html
 import ipywidgets as widgets
 import pytest
 
-from pytti_nb.schema import Settings, schema, schema_by_name
-from pytti_nb.settings import from_dict, to_dict
+from pytti_nb.config.schema import Settings, schema, schema_by_name
+from pytti_nb.config.settings import from_dict, to_dict
 from pytti_nb.ui import compat
 from pytti_nb.ui.panel import SettingsPanel
 from pytti_nb.ui.studio import Studio

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from waiting import until
 
-from pytti_nb import perceptors as perceptors_module
-from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.config.settings import from_dict, replace
 from pytti_nb.errors import PerceptorError
+from pytti_nb.io.checkpoint import load_checkpoint
 from pytti_nb.models import ModelCache, network
-from pytti_nb.settings import from_dict, replace
+from pytti_nb.perception import perceptors as perceptors_module
 from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
 

@@ -13,12 +13,12 @@ import yaml
 from PIL import Image
 from waiting import until
 
-from pytti_nb import perceptors as perceptors_module
-from pytti_nb.checkpoint import load_checkpoint
+from pytti_nb.config.settings import from_dict, load_settings, save_settings
 from pytti_nb.errors import SettingsError
+from pytti_nb.io.checkpoint import load_checkpoint
+from pytti_nb.io.output import read_png_metadata
 from pytti_nb.models import ModelCache, network
-from pytti_nb.output import read_png_metadata
-from pytti_nb.settings import from_dict, load_settings, save_settings
+from pytti_nb.perception import perceptors as perceptors_module
 from pytti_nb.ui import build_studio, compat
 from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.files import settings_from_upload
@@ -349,8 +349,8 @@ def test_the_palette_swatch_shows_under_the_preview_with_show_palette(cache, tin
 
 
 def test_resuming_a_folder_that_cannot_be_resumed_says_why(studio, tmp_path):
-    from pytti_nb.checkpoint import save_checkpoint
     from pytti_nb.errors import PyttiError
+    from pytti_nb.io.checkpoint import save_checkpoint
 
     empty = tmp_path / "empty"
     empty.mkdir()

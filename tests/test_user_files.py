@@ -12,10 +12,10 @@ import yaml
 from inprocess import run_cli as cli
 from tiny import tiny_settings
 
-from pytti_nb import output
-from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.errors import OutputError
-from pytti_nb.output import RECORD_NAME, RunWriter, claim_run_dir, is_run_folder
+from pytti_nb.io import output
+from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
+from pytti_nb.io.output import RECORD_NAME, RunWriter, claim_run_dir, is_run_folder
 
 pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
 TINY = tiny_settings(smaller=True, steps_per_scene=4, save_every=2)
@@ -162,9 +162,9 @@ def test_a_vqgan_that_cannot_load_leaves_no_run_folder(tmp_path, tiny_vqgan):
 
 
 def test_a_stop_while_models_load_leaves_no_run_folder(tmp_path, monkeypatch, tiny):
+    from pytti_nb.config.settings import from_dict
     from pytti_nb.engine import render
     from pytti_nb.run import prepare_run, run_to_completion
-    from pytti_nb.settings import from_dict
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -298,7 +298,7 @@ def test_share_never_writes_over_an_existing_file_or_its_input(tmp_path):
 
 
 def test_the_studio_saves_over_only_a_file_it_saved(tmp_path, tiny):
-    from pytti_nb.settings import from_dict
+    from pytti_nb.config.settings import from_dict
     from pytti_nb.ui.files import SettingsFiles
 
     current = from_dict(tiny)

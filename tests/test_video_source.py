@@ -7,14 +7,14 @@ import torch
 from media import SQUARE, TOP, halves_video, square_video
 
 from pytti_nb.animation.flow import consistency_mask, flow_warp
-from pytti_nb.checkpoint import load_checkpoint, save_checkpoint
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import Renderer
 from pytti_nb.errors import SettingsError
+from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.media.video import VideoReader
 from pytti_nb.models import ModelCache, network
 from pytti_nb.models.flow import DisFlow, load_flow_model, raft_weights_path
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = pytest.mark.numerics
 

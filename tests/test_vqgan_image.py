@@ -8,13 +8,13 @@ import torch.nn.functional as F
 from vqgan_training import colour_blocks
 
 from pytti_nb.animation.warp import Warp
+from pytti_nb.config.plan import plan
+from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import Renderer
 from pytti_nb.errors import SettingsError
 from pytti_nb.image_models import VQGANImage
 from pytti_nb.models import ModelCache
 from pytti_nb.models.vqgan import load_vqgan_model
-from pytti_nb.plan import plan
-from pytti_nb.settings import from_dict
 
 pytestmark = [pytest.mark.numerics, pytest.mark.colab_stack]
 

@@ -8,9 +8,9 @@ the loss terms the frame's references, each computed at most once per frame.
 import torch
 import torch.nn.functional as F
 
+from ..engine.timing import no_timer
 from ..losses.functional import sobel_edges
-from ..targets import to_tensor
-from ..timing import no_timer
+from ..perception.targets import to_tensor
 from . import three_d, two_d
 from .flow import consistency_mask
 from .motion import checked, evaluate, focal_length

@@ -8,9 +8,9 @@ use the frame's depth range r (nearest), R (farthest) and mu (typical depth), in
 
 import math
 
+from ..config.schema import MOTION_KINDS, MOVING, schema
 from ..errors import ExpressionError, PyttiError, RenderHalted
-from ..schedules import parse_time_value, parse_time_vector
-from ..schema import MOTION_KINDS, MOVING, schema
+from ..lang.schedules import parse_time_value, parse_time_vector
 
 MAX_MOTION = 1e9  # largest motion value (pixels, degrees, quaternion component) at any frame
 DEPTH_NAMES = ("r", "R", "mu")

@@ -12,9 +12,9 @@ The direct, edge, depth and semantic stabilisation losses compare with the sourc
 
 import torch
 
+from ..engine.timing import no_timer
 from ..media.video import VideoReader
-from ..targets import to_tensor
-from ..timing import no_timer
+from ..perception.targets import to_tensor
 from .animator import Animator, FrameRefs
 from .flow import SCENE_CUT, consistency_mask, flow_warp
 

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..images import load_gray, load_rgb
+from ..io.images import load_gray, load_rgb
 from ..media.video import VideoReader
 
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import torch
 
-from ..schema import schema_by_name
+from ..config.schema import schema_by_name
 
 # name -> (class, options beyond the learning rate). SGD's momentum is the usual 0.9; AdamW's
 # decay is torch's default, pulling parameters gently toward zero.

@@ -16,20 +16,20 @@ import numpy as np
 import torch
 
 from ..animation.animator import build_animator
-from ..cutouts import CutoutAugs, make_cutouts
-from ..device import pick_device
+from ..config.plan import RunPlan, needs_depth_model, needs_flow_model, plan
+from ..config.schema import Settings
+from ..config.settings import cache_dir_of, replace, split_changes, to_dict
 from ..errors import RenderHalted, SettingsError, shown
 from ..image_models import build_image_model
 from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
-from ..plan import RunPlan, needs_depth_model, needs_flow_model, plan
-from ..schema import Settings
-from ..settings import cache_dir_of, replace, split_changes, to_dict
-from ..targets import to_tensor
-from ..timing import StageTimer
+from ..perception.cutouts import CutoutAugs, make_cutouts
+from ..perception.targets import to_tensor
 from .assets import load_assets
+from .device import pick_device
 from .guard import FiniteGuard, finer_split, free_memory, is_out_of_memory
 from .optim import build_optimizer, set_learning_rate
+from .timing import StageTimer
 
 
 @dataclass(frozen=True)

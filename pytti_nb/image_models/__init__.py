@@ -4,8 +4,8 @@ from types import MappingProxyType
 
 import torch
 
+from ..config.schema import schema_by_name
 from ..errors import SettingsError, shown
-from ..schema import schema_by_name
 from .base import ImageModel, clamp_with_grad, resize_image
 from .fourier import FourierImage
 from .limited_palette import LimitedPalette

@@ -1,8 +1,15 @@
 """Build a run's loss terms from its plan: prompts, init targets, smoothing, direct targets and
 stabilisation."""
 
-from ..schema import FLOWING
-from ..targets import ImageEmbedder, Target, build_target, mask_tensor, to_tensor, with_mask
+from ..config.schema import FLOWING
+from ..perception.targets import (
+    ImageEmbedder,
+    Target,
+    build_target,
+    mask_tensor,
+    to_tensor,
+    with_mask,
+)
 from .stabilization import (
     DepthStabilization,
     DirectStabilization,

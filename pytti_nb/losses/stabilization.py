@@ -7,7 +7,7 @@ reference is the init image when there is one, as in PyTTI; otherwise the term w
 
 import torch
 
-from ..targets import guidance_loss, refresh_video_mask
+from ..perception.targets import guidance_loss, refresh_video_mask
 from . import functional as F
 from .terms import CutoutTerm, ImageTerm
 

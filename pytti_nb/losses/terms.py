@@ -11,7 +11,7 @@ derived from it); `state_dict()` holds what a resumed run needs to continue exac
 
 from torch import Tensor
 
-from ..targets import guidance_loss, refresh_video_mask
+from ..perception.targets import guidance_loss, refresh_video_mask
 from . import functional as F
 
 MASK_OFF_BELOW = 0.001  # a direct target whose mask is this empty is off (PyTTI)

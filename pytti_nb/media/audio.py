@@ -68,7 +68,7 @@ class BandFilter:
 
 def parse_filters(raw) -> tuple[BandFilter, ...]:
     """input_audio_filters as BandFilters; raises ValueError naming the bad filter and field."""
-    from ..expressions import FUNCTIONS
+    from ..lang.expressions import FUNCTIONS
 
     if raw in (None, ""):
         return ()

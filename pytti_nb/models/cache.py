@@ -9,8 +9,8 @@ with the same models starts at once.
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from ..device import pick_device
-from ..settings import cache_dir_of
+from ..config.settings import cache_dir_of
+from ..engine.device import pick_device
 
 
 class ModelCache:
@@ -38,7 +38,7 @@ class ModelCache:
         """A frozen perceptor for a spec such as 'ViT-B-32@openai' or 'demo'."""
         import torch
 
-        from ..perceptors import (
+        from ..perception.perceptors import (
             check_perceptor_spec,
             load_perceptor,
             parse_perceptor_spec,

@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..atomic import atomic_path, atomic_torch_save, atomic_write_text
 from ..errors import PyttiError, clipped, reason, shown, shown_path
+from ..io.atomic import atomic_path, atomic_torch_save, atomic_write_text
 from . import network
 from .network import REQUIRED, whole
 
@@ -609,7 +609,7 @@ class VQGANShape:
 
 def _read_config(path: Path) -> dict:
     """A taming YAML config, read within the settings files' bounds (size, nesting, aliases)."""
-    from ..settings import load_yaml
+    from ..config.settings import load_yaml
 
     try:
         with open(path, "rb") as f:

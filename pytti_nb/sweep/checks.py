@@ -4,11 +4,11 @@ from pathlib import Path
 
 import yaml
 
+from ..config.plan import plan
+from ..config.schema import names_where
+from ..config.settings import from_dict_lenient, load_yaml, read_text_bounded, to_dict
 from ..errors import SettingsError, shown
-from ..output import SETTINGS_NAME, is_run_folder
-from ..plan import plan
-from ..schema import names_where
-from ..settings import from_dict_lenient, load_yaml, read_text_bounded, to_dict
+from ..io.output import SETTINGS_NAME, is_run_folder
 
 # Settings that decide which models a render loads: renders that agree on them share one check
 # of the models (a file lookup, or a network probe for a model not downloaded yet).

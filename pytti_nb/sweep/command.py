@@ -2,7 +2,7 @@
 
 import argparse
 
-from ..pytti_import import ALLOW_ENV_HELP
+from ..config.pytti_import import ALLOW_ENV_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,10 @@ import json
 import time
 from pathlib import Path
 
-from ..atomic import atomic_write_text
+from ..config.settings import from_dict_lenient, to_dict
 from ..errors import OutputError
-from ..output import check_writable
-from ..settings import from_dict_lenient, to_dict
+from ..io.atomic import atomic_write_text
+from ..io.output import check_writable
 from .spec import resolved_axes
 
 MANIFEST_NAME = "manifest.json"

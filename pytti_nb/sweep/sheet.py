@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
-from ..atomic import atomic_write_bytes
+from ..io.atomic import atomic_write_bytes
 
 SHEET_NAME = "contact_sheet.png"
 MARK_KEY, MARK = "pytti_nb_sweep", "contact sheet"  # a text chunk: a sheet a sweep wrote

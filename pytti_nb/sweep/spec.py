@@ -25,9 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import SettingsError, shown, shown_path
-from ..schema import names_where, schema_by_name
-from ..settings import (
+from ..config.schema import names_where, schema_by_name
+from ..config.settings import (
     Settings,
     apply_overrides,
     coerce,
@@ -39,6 +38,7 @@ from ..settings import (
     read_text_bounded,
     settings_source,
 )
+from ..errors import SettingsError, shown, shown_path
 from .naming import render_names
 
 SECTIONS = ("base", "set", "grid", "zip", "seeds", "follow", "out")  # out: read, not used
@@ -479,7 +479,7 @@ def _same(key, value) -> bool:
 
 def _default(name):
     """A setting's default value (what a follower copies when nothing sets the source)."""
-    from ..settings import to_dict
+    from ..config.settings import to_dict
 
     defaults, _ = from_dict_lenient({})
     return to_dict(defaults)[name]

@@ -3,9 +3,9 @@
 import contextlib
 from pathlib import Path
 
+from ..config.settings import to_dict
 from ..errors import SettingsError, shown
-from ..output import claim_run_dir
-from ..settings import to_dict
+from ..io.output import claim_run_dir
 from .runner import run_sweep
 from .spec import parse_sweep
 

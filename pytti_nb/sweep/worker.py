@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import OutputError, PerceptorError, PyttiError, SettingsError
-from ..output import CHECKPOINT_NAME, RunWriter
+from ..io.output import CHECKPOINT_NAME, RunWriter
 
 
 class RenderWorker:
@@ -54,8 +54,8 @@ def render_one(settings: dict, run_dir: Path, *, models=None, should_stop=lambda
     A render whose checkpoint is at its last step only gets its video made when that is
     missing (the process was killed while making it); its files are otherwise left untouched.
     """
+    from ..config.settings import from_dict
     from ..run import make_renderer, prepare_run, run_snapshots  # torch: in the worker only
-    from ..settings import from_dict
 
     started = time.perf_counter()
     resumed = None

@@ -5,7 +5,7 @@ import math
 import ipywidgets as widgets
 import yaml
 
-from ..schema import SettingInfo
+from ..config.schema import SettingInfo
 from .compat import tip
 
 # Ranges this narrow read better as sliders than as number boxes.

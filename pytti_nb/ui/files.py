@@ -12,10 +12,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..atomic import file_sha256
-from ..errors import OutputError, PyttiError, SettingsError, shown, shown_path
-from ..output import SNAPSHOTS_DIR, write_user_file
-from ..settings import (
+from ..config.settings import (
     MAX_FILE_BYTES,
     OUTPUT_CHOICES,
     SETTINGS_SUFFIXES,
@@ -26,7 +23,10 @@ from ..settings import (
     to_dict,
     to_yaml,
 )
-from ..share import share_notebook
+from ..config.share import share_notebook
+from ..errors import OutputError, PyttiError, SettingsError, shown, shown_path
+from ..io.atomic import file_sha256
+from ..io.output import SNAPSHOTS_DIR, write_user_file
 from .compat import clear_upload, tip, uploaded
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
@@ -38,8 +38,8 @@ MAX_PNG_BYTES = 256 * 2**20  # a frame PNG is far smaller; its settings are in a
 def write_snapshot(run_dir, snap, settings) -> Path:
     """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back),
     recorded as the run's in its folder (so an overwrite may delete it)."""
-    from ..atomic import atomic_write_bytes
-    from ..output import RunRecord, png_bytes, write_error
+    from ..io.atomic import atomic_write_bytes
+    from ..io.output import RunRecord, png_bytes, write_error
 
     folder = Path(run_dir) / SNAPSHOTS_DIR
     path = folder / f"step_{snap.step:06d}.png"
@@ -64,7 +64,7 @@ def save_new_file(folder, name: str, content: bytes) -> Path:
     """Write an upload into `folder` (made if needed; never a link) as a new file: `name`, else
     `stem(1).ext`, `stem(2).ext`... the first free name. The same bytes uploaded under the same
     name again reuse their file; no file is ever replaced. OSError saying what is wrong."""
-    from ..atomic import atomic_create_bytes
+    from ..io.atomic import atomic_create_bytes
 
     folder = Path(folder)
     if folder.is_symlink():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..config.schema import schema, schema_by_name
 from ..media.video import VIDEO_EXTENSIONS
-from ..schema import schema, schema_by_name
 from .compat import clear_upload, uploaded
 from .files import save_new_file
 

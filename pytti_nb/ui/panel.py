@@ -5,9 +5,9 @@ from contextlib import contextmanager
 
 import ipywidgets as widgets
 
+from ..config.schema import GROUPS, Settings, schema
+from ..config.settings import coerce, to_dict
 from ..errors import PyttiError, SettingsError
-from ..schema import GROUPS, Settings, schema
-from ..settings import coerce, to_dict
 from .compat import set_titles, tip, titles_of
 from .controls import from_widget_value, make_control, to_widget_value
 
@@ -151,11 +151,11 @@ class SettingsPanel:
         try:
             value = coerce(info, from_widget_value(info, self.controls[name].value))
             if info.kind == "scenes":
-                from ..prompts import parse_scenes
+                from ..lang.prompts import parse_scenes
 
                 parse_scenes(value, self._text("scene_prefix"), self._text("scene_suffix"))
             elif info.kind == "direct_prompts":
-                from ..prompts import parse_direct_image_prompts
+                from ..lang.prompts import parse_direct_image_prompts
 
                 parse_direct_image_prompts(value)
         except (ValueError, PyttiError) as e:

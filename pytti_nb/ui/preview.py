@@ -67,7 +67,7 @@ def schedule_chart(settings, previous=None) -> tuple[str, object]:
     Re-planned on every edit: no model probes, and the `previous` plan's media analyses are
     reused while their files and settings are unchanged.
     """
-    from ..plan import plan
+    from ..config.plan import plan
 
     try:
         run_plan = plan(settings, check_models=False, previous=previous)

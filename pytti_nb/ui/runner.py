@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.settings import replace, split_changes
+from ..engine.estimate import duration
 from ..errors import PyttiError, SettingsError
-from ..estimate import duration
 from ..run import Job, make_renderer, prepare_run, probe_cost, run_snapshots
-from ..settings import replace, split_changes
 
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
 DONE, STOPPED, ERROR = "done", "stopped", "error"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..config.plan import plan
+from ..config.schema import Settings
+from ..config.settings import from_dict, read_render_settings, render_settings_from_text, replace
 from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
-from ..plan import plan
 from ..run import saved_run
-from ..schema import Settings
-from ..settings import from_dict, read_render_settings, render_settings_from_text, replace
 from . import events, plots, preview
 from .compat import accordion, tip
 from .files import SettingsFiles, conversion_report, write_snapshot

@@ -13,9 +13,9 @@ import threading
 
 import ipywidgets as widgets
 
+from ..config.schema import schema_by_name
+from ..config.settings import apply_overrides
 from ..errors import PyttiError, SettingsError
-from ..schema import schema_by_name
-from ..settings import apply_overrides
 from ..sweep.spec import RESERVED
 from .compat import tip
 

@@ -194,14 +194,14 @@ def run_dir_in_status(page, word: str) -> Path:
 
 def frame_metadata(run_dir: Path) -> list[dict]:
     """The metadata of every frame PNG of a run, in frame order."""
-    from pytti_nb.output import FRAMES_DIR, read_png_metadata
+    from pytti_nb.io.output import FRAMES_DIR, read_png_metadata
 
     return [read_png_metadata(p) for p in sorted((run_dir / FRAMES_DIR).glob("*.png"))]
 
 
 def checkpoint_step(run_dir: Path) -> int:
     """The step of the checkpoint a run folder holds."""
-    from pytti_nb.checkpoint import load_checkpoint
+    from pytti_nb.io.checkpoint import load_checkpoint
 
     return load_checkpoint(run_dir)["step"]
 
@@ -308,7 +308,7 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
     """Type `decoy` over the prompt, drop `png` on the studio: every control shows its settings."""
     from playwright.sync_api import expect
 
-    from pytti_nb.output import read_png_metadata
+    from pytti_nb.io.output import read_png_metadata
 
     wanted = read_png_metadata(png)["settings"]
     assert wanted["scenes"] != decoy

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from pytti_nb.atomic import atomic_torch_save
 from pytti_nb.errors import OutputError, reason, shown, shown_path
-from pytti_nb.output import CHECKPOINT_NAME, write_error
+from pytti_nb.io.atomic import atomic_torch_save
+from pytti_nb.io.output import CHECKPOINT_NAME, write_error
 
 __all__ = ["CHECKPOINT_NAME", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .schema import MOVING
+from ..config.schema import MOVING
 from .timing import synchronize
 
 PROBE_STEPS = 3  # timed steps at least, after one warm-up step

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SettingsError, shown
+from ..errors import SettingsError, shown
 from .schema import schema, schema_by_name
 
 MAX_INTERPOLATION_DEPTH = 100  # ${a} -> ${b} -> ... (PyTTI's files use two or three)

@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from .errors import OutputError, SettingsError, shown_path
+from ..errors import OutputError, SettingsError, shown_path
 from .schema import Settings
 from .settings import OUTPUT_CHOICES, to_dict
 
@@ -59,7 +59,7 @@ def shared_notebook(settings: Settings) -> dict:
 def write_shared_notebook(settings: Settings, path, *, inputs=(), replace=False) -> Path:
     """Write the shared notebook to `path`: a new .ipynb file, never one of `inputs`, and an
     existing file only with `replace` (the command's --force)."""
-    from .output import user_file_check, write_user_file
+    from ..io.output import user_file_check, write_user_file
 
     path = Path(path).expanduser()
     if path.suffix != ".ipynb":

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import SettingsError, shown
+from ..errors import SettingsError, shown
 
 BORDER_MODES = ("clamp", "mirror", "wrap", "black", "smear")
 MAX_MIP_LEVELS = 4  # blur up to 8x: enough for crops up to ~8x the cutout size

@@ -167,7 +167,7 @@ def check_perceptor_weights(text: str, cache_dir: str | None = None) -> None:
 
 def _demo_dir() -> Path:
     """The demo perceptor's folder, found without importing pytti_nb.demo (it imports torch)."""
-    return Path(__file__).parent / "demo" / "model"
+    return Path(__file__).parent.parent / "demo" / "model"
 
 
 def _check_model_name(text, model):

@@ -35,7 +35,8 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from pytti_nb.atomic import (
+from pytti_nb.errors import MediaError, OutputError, SettingsError, reason, shown, shown_path
+from pytti_nb.io.atomic import (
     TEMP_SUFFIX,
     atomic_create_bytes,
     atomic_path,
@@ -43,7 +44,6 @@ from pytti_nb.atomic import (
     file_sha256,
     temp_path_for,
 )
-from pytti_nb.errors import MediaError, OutputError, SettingsError, reason, shown, shown_path
 
 try:
     import fcntl
@@ -177,7 +177,7 @@ def read_png_metadata(path: Path) -> dict:
         raise OutputError(f"{where}: corrupt metadata JSON ({shown(str(e), 200)})") from e
     if not isinstance(metadata, dict):
         raise OutputError(f"{where}: metadata is not a JSON object")
-    from pytti_nb.settings import size_problem
+    from pytti_nb.config.settings import size_problem
 
     problem = size_problem(metadata)
     if problem:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 
 from pytti_nb.errors import ExpressionError, shown
-from pytti_nb.expressions import Expression, compile_expression
+from pytti_nb.lang.expressions import Expression, compile_expression
 
 _FRAME_NUMBER = re.compile(r"\d+(\.\d*)?|\.\d+")
 _OPENERS, _CLOSERS = "([{", ")]}"

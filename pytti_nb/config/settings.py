@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import PyttiError, SettingsError, clipped, reason, shown, shown_path
+from ..errors import PyttiError, SettingsError, clipped, reason, shown, shown_path
 from .schema import Settings, names_where, schema_by_name
 from .schema import steerable as schema_steerable
 
@@ -530,8 +530,8 @@ def read_text_bounded(path: Path, label: str) -> str:
 
 def _png_settings(path: Path, label: str) -> dict:
     """The settings mapping stored in a PNG pytti_nb wrote."""
-    from .errors import OutputError
-    from .output import read_png_metadata
+    from ..errors import OutputError
+    from ..io.output import read_png_metadata
 
     try:
         settings = read_png_metadata(path).get("settings")
@@ -570,8 +570,8 @@ def settings_text(settings: Settings, path) -> str:
 
 def save_settings(settings: Settings, path) -> None:
     """Write settings atomically as YAML or JSON, chosen by the file's suffix."""
-    from .atomic import atomic_write_text
-    from .errors import OutputError
+    from ..errors import OutputError
+    from ..io.atomic import atomic_write_text
 
     path = Path(path)
     text = settings_text(settings, path)
@@ -730,7 +730,7 @@ def _as_choice(info, raw):
 
 def _as_schedule(info, raw):
     """A number, expression or keyframe schedule, syntax-checked now."""
-    from .schedules import parse_time_value
+    from ..lang.schedules import parse_time_value
 
     text = _as_text(info, raw).strip()
     if not text:
@@ -744,7 +744,7 @@ def _as_schedule(info, raw):
 
 def _as_audio_filters(info, raw):
     """Band-pass filters as a list of plain mappings; YAML text (from the studio) is read."""
-    from .media.audio import parse_filters
+    from ..media.audio import parse_filters
 
     if isinstance(raw, str):
         try:
@@ -796,7 +796,7 @@ def _check_filters_shape(raw) -> None:
 
 def expression_names(filters=()) -> tuple[str, ...]:
     """The variables every expression may use: t, and each audio band and its _prev."""
-    from .media.audio import parse_filters
+    from ..media.audio import parse_filters
 
     try:
         bands = [f.variable_name for f in parse_filters(filters)]
@@ -811,7 +811,7 @@ def mentioned_names(text: str) -> tuple[str, ...]:
     A setting is checked on its own for syntax, allowing any such name; which names exist
     (t, the audio bands, r R mu in 3D) is checked by the plan, which sees every setting.
     """
-    from .expressions import CONSTANTS, FUNCTIONS
+    from ..lang.expressions import CONSTANTS, FUNCTIONS
 
     found = (
         set(_IDENTIFIER.findall(text))
@@ -829,7 +829,7 @@ def _as_motion(info, raw):
 
 def _as_quaternion(info, raw):
     """Four motion values as '[w, x, y, z]' text (a YAML list is accepted too)."""
-    from .schedules import parse_time_vector
+    from ..lang.schedules import parse_time_vector
 
     if isinstance(raw, (list, tuple)):
         if any(isinstance(v, bool) or not isinstance(v, (str, int, float)) for v in raw):
@@ -845,7 +845,7 @@ def _as_quaternion(info, raw):
 
 def _as_weight(info, raw):
     """A PyTTI weight setting WEIGHT[_MASK][:STOP], syntax-checked now; empty means 0."""
-    from .prompts import parse_target_weight
+    from ..lang.prompts import parse_target_weight
 
     text = "0" if raw is None else _as_text(info, raw).strip() or "0"
     try:

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from pytti_nb.errors import ExpressionError, PromptError, shown
-from pytti_nb.schedules import Constant, TimeValue, parse_time_value
+from pytti_nb.lang.schedules import Constant, TimeValue, parse_time_value
 
 CUTOFF_NOT_GIVEN = 0.5000873264  # PyTTI's sentinel; here a Mask's cutoff is None instead
 LETTER_MASK_CUTOFF = 0.5  # what letter masks (r l u d n f) use when no CUTOFF is given

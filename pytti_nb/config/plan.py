@@ -5,11 +5,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .animation.motion import MAX_MOTION
-from .engine.clock import Clock
-from .errors import PyttiError, SettingsError, clipped, shown
-from .images import check_image_file
-from .media.video import file_stamp
+from ..animation.motion import MAX_MOTION
+from ..engine.clock import Clock
+from ..errors import PyttiError, SettingsError, clipped, shown
+from ..io.images import check_image_file
+from ..media.video import file_stamp
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
 from .settings import cache_dir_of, expression_names
 
@@ -83,11 +83,11 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     (a file lookup, or a network probe when a model is not downloaded yet): for previews that
     re-plan on every edit. A `previous` plan lends its probes of unchanged media files.
     """
-    from .animation.motion import parse_motion
-    from .output import validate_namespace
-    from .perceptors import check_perceptor_spec
-    from .prompts import parse_direct_image_prompts, parse_scenes, parse_target_weight
-    from .schedules import parse_time_value
+    from ..animation.motion import parse_motion
+    from ..io.output import validate_namespace
+    from ..lang.prompts import parse_direct_image_prompts, parse_scenes, parse_target_weight
+    from ..lang.schedules import parse_time_value
+    from ..perception.perceptors import check_perceptor_spec
 
     s, problems = settings, []
 
@@ -220,7 +220,7 @@ def needs_flow_model(s, off) -> bool:
 
 def _audio(s, previous, problems):
     """input_audio's band values per frame (None without audio or when it cannot be read)."""
-    from .media.audio import analyse_audio, parse_filters
+    from ..media.audio import analyse_audio, parse_filters
 
     if not s.input_audio and not s.input_audio_filters:
         return None
@@ -245,7 +245,7 @@ def _audio(s, previous, problems):
 
 def _probe(path, fps, where, previous_info, problems):
     """A VideoInfo, reusing an earlier probe of the same unchanged file at the same rate."""
-    from .media.video import probe_video
+    from ..media.video import probe_video
 
     if previous_info is not None and previous_info.matches(path, fps):
         return previous_info
@@ -304,7 +304,7 @@ def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
 
 def _check_animation(s, clock, motion, off, output_height, problems, check_models):
     """The camera, the depth model and the motion values at every frame of the run."""
-    from .animation.motion import check_motion_over_run, depth_ranges
+    from ..animation.motion import check_motion_over_run, depth_ranges
 
     before = len(problems)
     if s.animation_mode == "3D":
@@ -320,7 +320,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
                 "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
             )
     if needs_depth_model(s, off):
-        from .models.depth import check_depth_model, is_flat  # (torch: only when needed)
+        from ..models.depth import check_depth_model, is_flat  # (torch: only when needed)
 
         if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
             problems.append(
@@ -333,7 +333,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
             except PyttiError as e:
                 problems.append(f"depth_model: {e}")
     if needs_flow_model(s, off) and check_models:
-        from .models.flow import check_flow_model
+        from ..models.flow import check_flow_model
 
         try:
             check_flow_model(s.flow_model, cache_dir_of(s))
@@ -445,7 +445,7 @@ def _in_force(s, name):
 def _vqgan_size(s, width, height, check_models, attempt, problems):
     """VQGAN's output in pixels: width*pixel_size and height*pixel_size rounded down to a
     multiple of the model's factor (PyTTI's rule); the model is checked when check_models."""
-    from .models.vqgan import check_vqgan_model, vqgan_factor
+    from ..models.vqgan import check_vqgan_model, vqgan_factor
 
     cache, known = cache_dir_of(s), len(problems)
     if check_models:
@@ -471,7 +471,7 @@ def _check_expressions_over_run(clock, scenes, direct, schedules, weights, probl
     Returns the names of the schedule and weight settings that are zero at every step (off for
     the run).
     """
-    from .schedules import check_time_value
+    from ..lang.schedules import check_time_value
 
     values = [(v, f"setting {name!r}", False, name) for name, v in schedules.items()]
     for name, w in weights.items():

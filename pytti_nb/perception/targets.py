@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..lang.prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
+from ..losses import functional as losses
 from .cutouts import CutoutAugs, make_cutouts, mask_weights
-from .losses import functional as losses
-from .prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
 
 MASK_LETTERS = {kind: letter for letter, kind in LETTER_MASKS.items()}  # "right" -> "r"
 LOCATION_OFFSET = 0.7  # PyTTI's LocationAwareMCIP adds this to every matched distance

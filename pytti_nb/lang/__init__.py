@@ -1,0 +1,1 @@
+"""The languages artists write in: prompts, expressions and schedules of time."""

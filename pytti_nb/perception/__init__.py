@@ -1,0 +1,1 @@
+"""What the perceptors see: perceptor loading, cutouts, and prompt targets."""
