@@ -2,33 +2,26 @@
 
 import argparse
 import contextlib
-import signal
 import sys
 from pathlib import Path
 
 from .config.pytti_import import ALLOW_ENV_HELP
+from .console import (
+    EXIT_BAD_INPUT,
+    EXIT_CODES,
+    EXIT_HALTED,
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_STOPPED,
+    StopOnSigint,
+    error,
+    print_notes,
+    report_conversion,
+)
 from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1  # a bug: please report it with the traceback
-EXIT_BAD_INPUT = 2  # invalid settings, prompt, expression, path or command line
-EXIT_MODEL = 3  # a perceptor could not be loaded (weights missing, no network)
-EXIT_OUTPUT = 4  # the output folder or a file in it cannot be written or read
-EXIT_HALTED = 5  # out of device memory at one cutout per batch, or steps that keep giving NaN
-EXIT_STOPPED = 130  # stopped with Ctrl-C after saving a checkpoint; resume with --resume
-
 FORCE_HELP = "replace DEST when it exists (the input file itself is never replaced)"
-
-EXIT_CODES = {
-    EXIT_OK: "success",
-    EXIT_INTERNAL: "internal error (a bug; please report it)",
-    EXIT_BAD_INPUT: "invalid settings, prompt, expression, path or arguments",
-    EXIT_MODEL: "a perceptor could not be loaded (no weights, no network)",
-    EXIT_OUTPUT: "the output folder or a file in it cannot be written or read",
-    EXIT_HALTED: "the render could not go on (out of device memory, non-finite values); "
-    "its checkpoint is saved",
-    EXIT_STOPPED: "stopped by Ctrl-C after saving; continue with --resume",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,27 +121,27 @@ def main(argv=None) -> int:
             return EXIT_OK
         return render_command(args)
     except SettingsError as e:
-        _error(
+        error(
             "invalid settings:\n"
             + "\n".join("  - " + p.replace("\n", "\n    ") for p in e.problems)
         )
         return EXIT_BAD_INPUT
     except PerceptorError as e:
-        _error(str(e))
+        error(str(e))
         return EXIT_MODEL
     except OutputError as e:
-        _error(str(e))
+        error(str(e))
         return EXIT_OUTPUT
     except RenderHalted as e:
-        _error(str(e))
+        error(str(e))
         return EXIT_HALTED
     except PyttiError as e:
-        _error(str(e))
+        error(str(e))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         # Ctrl-C before rendering began (while models load) or a second Ctrl-C: what was
         # saved stays saved; nothing is half-written because every file is atomic
-        _error("interrupted")
+        error("interrupted")
         return EXIT_STOPPED
 
 
@@ -159,8 +152,8 @@ def validate_command(args) -> int:
     from .perception.perceptors import check_perceptor_weights
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
-    _report_conversion(args.settings, notes)
-    _print_notes(dropped)
+    report_conversion(args.settings, notes)
+    print_notes(dropped)
     p = plan_dict(data, source=args.settings)
     for spec in p.settings.perceptors:  # render's own check: cached, else the host reachable
         check_perceptor_weights(spec, cache_dir_of(p.settings))
@@ -189,7 +182,7 @@ def import_command(args) -> int:
         Path(args.dest).expanduser(), **dest
     )  # before the work: a name that cannot be used
     ours, notes = import_pytti(read_settings_dict(args.source), args.set, allow_env=args.allow_env)
-    _report_conversion(args.source, notes)
+    report_conversion(args.source, notes)
     settings = plan_dict(ours, source=args.source).settings
     write_user_file(args.dest, settings_text(settings, args.dest).encode("utf-8"), **dest)
     print(f"wrote {args.dest}")
@@ -203,7 +196,7 @@ def share_command(args) -> int:
     from .config.share import write_shared_notebook
 
     data, notes, _ = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
-    _report_conversion(args.settings, notes)
+    report_conversion(args.settings, notes)
     settings = plan_dict(data, source=args.settings).settings
     written = write_shared_notebook(settings, args.dest, inputs=[args.settings], replace=args.force)
     print(f"wrote {written}")
@@ -242,8 +235,8 @@ def render_command(args) -> int:
                 data, notes, dropped = read_render_settings(
                     path, overrides, allow_env=args.allow_env
                 )
-                _report_conversion(path, notes)
-                _print_notes(dropped)
+                report_conversion(path, notes)
+                print_notes(dropped)
             plans.append(plan_dict(data, source=str(path or "settings")))
         except SettingsError as e:
             prefix = f"{path}: " if len(files) > 1 else ""
@@ -262,57 +255,13 @@ def _render(job, models, args) -> int:
     """Run one prepared job to the end (or Ctrl-C) and say what it wrote."""
     from .run import run_to_completion
 
-    _print_notes(job.notes)
-    stop = _StopOnSigint()
+    print_notes(job.notes)
+    stop = StopOnSigint()
     with stop:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
-    _print_notes(result.notes)
+    print_notes(result.notes)
     print(
         f"wrote {result.frames} frame(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")
     )
     return EXIT_STOPPED if stop.requested else EXIT_OK
-
-
-class _StopOnSigint:
-    """First Ctrl-C asks the loop to stop after the current step; a second one aborts."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
-
-
-def _print_notes(notes) -> None:
-    """Print notes the artist should know about."""
-    for note in notes:
-        print(f"note: {note}")
-
-
-def _report_conversion(path, notes) -> None:
-    """Say that a PyTTI file was converted, and every note of the conversion."""
-    if notes is None:
-        return
-    print(f"{path}: PyTTI settings, converted" + (":" if notes else " with no changes"))
-    for note in notes:
-        print(f"  - {note}")
-
-
-def _error(message: str) -> None:
-    """Print a user-facing error."""
-    print(f"error: {message}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 import argparse
 
+from .. import console
 from ..config.pytti_import import ALLOW_ENV_HELP
 
 
@@ -57,17 +58,16 @@ def sweep_command(args) -> int:
     The first Ctrl-C ends every render after its step with a checkpoint; a second aborts (the
     renders then resume from their last checkpoint when the sweep is started again).
     """
-    from .. import cli  # here: cli.py imports this module
     from .cluster import StartStopped
     from .runner import run_sweep
     from .spec import load_sweep
 
     spec = load_sweep(args.sweep, out=args.out, overrides=args.set, allow_env=args.allow_env)
     report = None if args.quiet else print
-    cli._print_notes(spec.dropped)
+    console.print_notes(spec.dropped)
     if report:
-        cli._report_conversion(f"{args.sweep} (its base)", spec.notes)
-    stop = cli._StopOnSigint()  # one Ctrl-C rule for render and sweep
+        console.report_conversion(f"{args.sweep} (its base)", spec.notes)
+    stop = console.StopOnSigint()  # one Ctrl-C rule for render and sweep
     with stop:
         try:
             result = run_sweep(
@@ -79,14 +79,18 @@ def sweep_command(args) -> int:
                 report=report,
             )
         except StartStopped as e:
-            cli._error(str(e))
-            return cli.EXIT_STOPPED
+            console.error(str(e))
+            return console.EXIT_STOPPED
     if result.counts.get("failed"):
-        exits = {"input": cli.EXIT_BAD_INPUT, "model": cli.EXIT_MODEL, "output": cli.EXIT_OUTPUT}
-        return exits.get(result.failure, cli.EXIT_INTERNAL)
+        exits = {
+            "input": console.EXIT_BAD_INPUT,
+            "model": console.EXIT_MODEL,
+            "output": console.EXIT_OUTPUT,
+        }
+        return exits.get(result.failure, console.EXIT_INTERNAL)
     if stop.requested or result.counts.get("stopped"):
-        return cli.EXIT_STOPPED
-    return cli.EXIT_OK
+        return console.EXIT_STOPPED
+    return console.EXIT_OK
 
 
 def main(argv=None) -> int:
