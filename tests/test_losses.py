@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from pytti_nb.errors import PromptError
+from pytti_nb.lang.prompts import LETTER_MASKS, MaskKind, parse_prompt
 from pytti_nb.losses.functional import (
     hsv_mse,
     position_mask_stops,
@@ -210,19 +210,21 @@ def test_position_masks_stop_the_cutouts_outside(kind, inside):
     # x, y (y grows downward)
     centers = torch.tensor([[0.2, 0.1], [0.8, 0.2], [0.3, 0.9], [0.7, 0.6]])
     sizes = torch.tensor([0.9, 0.2, 0.3, 0.6])
-    stops = position_mask_stops(centers, sizes, kind, 0.5)
+    stops = position_mask_stops(centers, sizes, LETTER_MASKS[kind], 0.5)
     assert torch.equal(stops, 1 - torch.tensor(inside, dtype=torch.float32))
 
 
 def test_position_mask_cutoff_moves_the_split_and_ties_stay_inside_as_in_pytti():
     centers = torch.tensor([[0.2, 0.5], [0.4, 0.5], [0.8, 0.5], [0.3, 0.5]])
-    stops = position_mask_stops(centers, torch.ones(4), "l", 0.3)
+    stops = position_mask_stops(centers, torch.ones(4), MaskKind.LEFT, 0.3)
     assert torch.equal(stops, torch.tensor([0.0, 1.0, 1.0, 0.0]))  # PyTTI: cent.gt(0.3) stops
 
 
-def test_unknown_position_mask_raises_prompt_error():
-    with pytest.raises(PromptError, match="mask 'q' is unknown"):
-        position_mask_stops(torch.zeros(1, 2), torch.ones(1), "q", 0.5)
+def test_every_letter_is_a_position_kind_that_gates_one_measure_and_other_text_is_semantic():
+    kinds = [LETTER_MASKS[letter] for letter in "rludnf"]
+    assert sorted(kind.gate for kind in kinds) == [(m, a) for m in (0, 1, 2) for a in (False, True)]
+    assert parse_prompt("a cat:1_q").mask.kind is MaskKind.SEMANTIC
+    assert parse_prompt("a cat:1_[m.png]").mask.kind.is_file
 
 
 def test_tv_loss_zero_when_flat_and_grows_with_noise():

@@ -59,28 +59,72 @@ name the prompt and field.
 """
 
 import ast
+import enum
 import math
 import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from types import MappingProxyType
 
 from pytti_nb.errors import ExpressionError, PromptError, shown
 from pytti_nb.lang.schedules import Constant, TimeValue, parse_time_value
 
 CUTOFF_NOT_GIVEN = 0.5000873264  # PyTTI's sentinel; here a Mask's cutoff is None instead
-LETTER_MASK_CUTOFF = 0.5  # what letter masks (r l u d n f) use when no CUTOFF is given
-LETTER_MASKS = {
-    "a": "all",
-    "r": "right",
-    "l": "left",
-    "u": "up",
-    "d": "down",
-    "n": "near",
-    "f": "far",
-}
-MASK_KINDS = (*LETTER_MASKS.values(), "image", "video", "semantic")
+LETTER_MASK_CUTOFF = 0.5  # what position masks (r l u d n f) use when no CUTOFF is given
+
+
+class MaskKind(str, enum.Enum):
+    """What a prompt's MASK is; a position kind knows the cutout measure it gates."""
+
+    ALL = "all"
+    RIGHT = "right"
+    LEFT = "left"
+    UP = "up"
+    DOWN = "down"
+    NEAR = "near"
+    FAR = "far"
+    IMAGE = "image"
+    VIDEO = "video"
+    SEMANTIC = "semantic"
+
+    __str__ = str.__str__
+
+    @property
+    def is_file(self) -> bool:
+        """An image or a video mask (its pixels weight the cutouts)."""
+        return self in (MaskKind.IMAGE, MaskKind.VIDEO)
+
+    @property
+    def gate(self) -> tuple[int, bool]:
+        """A position kind's (measure, inside when above): measure 0 is the cutout centre's x,
+        1 its y (growing downward), 2 its size; a cutout equal to the cutoff is inside (PyTTI)."""
+        return _POSITION_GATES[self]
+
+
+_POSITION_GATES = MappingProxyType(
+    {
+        MaskKind.RIGHT: (0, True),
+        MaskKind.LEFT: (0, False),
+        MaskKind.UP: (1, False),
+        MaskKind.DOWN: (1, True),
+        MaskKind.NEAR: (2, True),
+        MaskKind.FAR: (2, False),
+    }
+)
+# PyTTI's mask letters (Perceptor/Prompt.py); 'a' is every cutout
+LETTER_MASKS = MappingProxyType(
+    {
+        "a": MaskKind.ALL,
+        "r": MaskKind.RIGHT,
+        "l": MaskKind.LEFT,
+        "u": MaskKind.UP,
+        "d": MaskKind.DOWN,
+        "n": MaskKind.NEAR,
+        "f": MaskKind.FAR,
+    }
+)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 MAX_SCENES = 1_000  # scenes of one run
@@ -103,11 +147,14 @@ _DRIVE_COLON = re.compile(r"(?:^|[\s_:\[])[A-Za-z]$")  # 'C' before ':\' or ':/'
 class Mask:
     """Which cutouts a prompt applies to; see the module docstring for the MASK forms."""
 
-    kind: str = "all"
+    kind: MaskKind = MaskKind.ALL
     cutoff: TimeValue | None = None  # None: not given (letter masks then use 0.5)
     path: str | None = None  # image/video masks
     inverted: bool = False  # image/video masks written [-path]
     text: str | None = None  # semantic masks
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", MaskKind(self.kind))  # "image" and MaskKind.IMAGE alike
 
 
 ALL = Mask()
@@ -312,7 +359,7 @@ def _file_mask(source: str, path_text: str, pos: int) -> Mask:
     path = path_text[1:].strip() if inverted else path_text
     if not path:
         raise _error(source, "MASK names no file; write e.g. [mask.png] or [-mask.png]", pos)
-    kind = "video" if path.lower().endswith(VIDEO_EXTENSIONS) else "image"
+    kind = MaskKind.VIDEO if path.lower().endswith(VIDEO_EXTENSIONS) else MaskKind.IMAGE
     return Mask(kind=kind, path=path, inverted=inverted)
 
 
@@ -324,7 +371,7 @@ def _parse_mask(source: str, text: str, pos: int, cutoff: TimeValue | None) -> M
     if inner is not None:
         mask = _file_mask(source, inner, pos)
         return Mask(kind=mask.kind, cutoff=cutoff, path=mask.path, inverted=mask.inverted)
-    return Mask(kind="semantic", cutoff=cutoff, text=text)
+    return Mask(kind=MaskKind.SEMANTIC, cutoff=cutoff, text=text)
 
 
 def parse_prompt(text: str, *, names: Iterable[str] = ("t",)) -> Prompt:

@@ -2,6 +2,7 @@
 stabilisation."""
 
 from ..config.schema import FLOWING
+from ..lang.prompts import MaskKind
 from ..perception.targets import (
     ImageEmbedder,
     Target,
@@ -19,7 +20,6 @@ from .stabilization import (
 )
 from .terms import DirectTarget, ScenePrompts, SemanticInit, Smoothing
 
-FILE_MASKS = ("image", "video")
 # The term of each pixel stabilisation setting (flow and semantic stabilisation differ in kind);
 # each term is named stabilization_<its setting's first word>.
 PIXEL_STABILIZATION = {
@@ -63,7 +63,7 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
         )
     for k, d in enumerate(run_plan.direct_prompts):
         target = to_tensor(assets.rgb[d.path], device)
-        mask = mask_tensor(d.mask, assets, device) if d.mask.kind in FILE_MASKS else None
+        mask = mask_tensor(d.mask, assets, device) if d.mask.kind.is_file else None
         terms.append(
             DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask, video_mask=_video(d.mask))
         )
@@ -103,12 +103,12 @@ def stabilization_term(setting: str) -> str:
 
 def _pixel_mask(weight, assets, device):
     """The image mask (a video mask's first frame) of a pixel weight as [1,1,H,W], or None."""
-    return mask_tensor(weight.mask, assets, device) if weight.mask.kind in FILE_MASKS else None
+    return mask_tensor(weight.mask, assets, device) if weight.mask.kind.is_file else None
 
 
 def _video(mask):
     """The mask when it is a video mask (its frames follow the animation), else None."""
-    return mask if mask.kind == "video" else None
+    return mask if mask.kind is MaskKind.VIDEO else None
 
 
 def _clip_target(source, weight, perceptors, assets, device) -> Target:

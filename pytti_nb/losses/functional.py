@@ -5,28 +5,12 @@ Python float costs no device sync, and branching on one is free.
 """
 
 import math
-import operator
-from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PromptError, shown
-
 HSV_EPS = 1e-3  # bounds the saturation gradient of near-black pixels
-# letter -> (0: centre x, 1: centre y, 2: size; the comparison with the cutoff that keeps a
-# cutout inside the mask). PyTTI's: a cutout gets stop 1 where the opposite comparison holds.
-_POSITION_GATES = MappingProxyType(
-    {
-        "r": (0, operator.ge),
-        "l": (0, operator.le),
-        "u": (1, operator.le),
-        "d": (1, operator.ge),
-        "n": (2, operator.ge),
-        "f": (2, operator.le),
-    }
-)
 
 
 class _ReplaceGrad(torch.autograd.Function):
@@ -111,19 +95,16 @@ def semantic_mask_stops(cutout_emb: Tensor, mask_emb: Tensor, cutoff: float | No
     return (dist > 0.7 + 0.3 * cutoff).to(dist.dtype)
 
 
-def position_mask_stops(centers: Tensor, sizes: Tensor, kind: str, cutoff: float) -> Tensor:
-    """Per-cutout stops [n] of PyTTI's letter masks r/l/u/d/n/f: 1 outside the mask, else 0.
+def position_mask_stops(centers: Tensor, sizes: Tensor, kind, cutoff: float) -> Tensor:
+    """Per-cutout stops [n] of a position mask (PyTTI's r/l/u/d/n/f): 1 outside it, else 0.
 
-    Centres are in [0,1] with y down, sizes the crop side over the image's long side.
+    Centres are in [0,1] with y down, sizes the crop side over the image's long side; `kind`
+    is a position MaskKind, whose gate names the measure and the side that is inside.
     """
-    if kind not in _POSITION_GATES:
-        raise PromptError(
-            f"mask {shown(kind)} is unknown; use one of {', '.join(_POSITION_GATES)}, "
-            "an [image] or text"
-        )
-    column, compare = _POSITION_GATES[kind]
-    values = (centers[:, 0], centers[:, 1], sizes)[column]
-    return (~compare(values, cutoff)).to(sizes.dtype)
+    measure, inside_above = kind.gate
+    values = (centers[:, 0], centers[:, 1], sizes)[measure]
+    inside = values >= cutoff if inside_above else values <= cutoff
+    return (~inside).to(sizes.dtype)
 
 
 def matched_dist(cutout_emb: Tensor, ref_emb: Tensor, index: Tensor) -> Tensor:

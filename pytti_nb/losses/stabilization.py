@@ -7,6 +7,7 @@ reference is the init image when there is one, as in PyTTI; otherwise the term w
 
 import torch
 
+from ..lang.prompts import MaskKind
 from ..perception.targets import guidance_loss, refresh_video_mask
 from . import functional as F
 from .terms import CutoutTerm, ImageTerm
@@ -30,7 +31,7 @@ class PixelStabilization(ImageTerm):
     def on_frame(self, refs, ctx):
         """Take the new frame's reference (and its mask image, for a video mask)."""
         self.reference = self.reference_from(refs)
-        if self.weight.mask.kind == "video":
+        if self.weight.mask.kind is MaskKind.VIDEO:
             self.mask = refs.mask(self.weight.mask)
 
     def reference_from(self, refs):
@@ -123,7 +124,7 @@ class FlowStabilization(ImageTerm):
     def on_frame(self, refs, ctx):
         """Take this frame's flow targets (and its mask image, for a video mask)."""
         self.targets = list(refs.flow_targets)
-        if self.weight.mask.kind == "video":
+        if self.weight.mask.kind is MaskKind.VIDEO:
             self.mask = refs.mask(self.weight.mask)
 
     def loss(self, image, ctx):

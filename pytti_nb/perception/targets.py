@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..lang.prompts import LETTER_MASK_CUTOFF, LETTER_MASKS
+from ..lang.prompts import LETTER_MASK_CUTOFF, MaskKind
 from ..losses import functional as losses
 from .cutouts import CutoutAugs, make_cutouts, mask_weights
 
-MASK_LETTERS = {kind: letter for letter, kind in LETTER_MASKS.items()}  # "right" -> "r"
 LOCATION_OFFSET = 0.7  # PyTTI's LocationAwareMCIP adds this to every matched distance
 MASK_OFF_BELOW = 0.001  # an image mask this empty turns its prompt off (PyTTI)
 
@@ -119,9 +118,9 @@ def build_target(prompt, perceptors, assets, device, embedder) -> Target:
 
 def with_mask(target, perceptors, assets, device) -> Target:
     """The target with what its mask needs loaded: the mask image, or the mask text embedded."""
-    if target.mask.kind in ("image", "video"):
+    if target.mask.kind.is_file:
         _set_mask_image(target, mask_tensor(target.mask, assets, device))
-    elif target.mask.kind == "semantic":
+    elif target.mask.kind is MaskKind.SEMANTIC:
         target.mask_embeds = {p: p.encode_text([target.mask.text]) for p in perceptors}
     return target
 
@@ -136,25 +135,25 @@ def _set_mask_image(target, mask) -> None:
 
 def refresh_video_mask(target, refs) -> None:
     """At a frame start, a target with a video mask takes that frame's mask image."""
-    if target.mask.kind == "video":
+    if target.mask.kind is MaskKind.VIDEO:
         _set_mask_image(target, refs.mask(target.mask))
 
 
 def mask_of(target, perceptor, emb, cuts, ctx):
     """PyTTI's (stops, weights) per cutout [n] for the prompt's mask; None where it has none."""
     kind = target.mask.kind
-    if kind == "all":
+    if kind is MaskKind.ALL:
         return None, None
     cutoff = ctx.value(target.mask.cutoff) if target.mask.cutoff is not None else None
-    if kind in ("image", "video"):
+    if kind.is_file:
         # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient
         norm = target.mask_norm
         weights = mask_weights(target.mask_image, cuts) / norm.clamp_min(1e-6)
         return None, torch.where(norm > 0, weights, 0.0)
-    if kind == "semantic":
+    if kind is MaskKind.SEMANTIC:
         return losses.semantic_mask_stops(emb, target.mask_embeds[perceptor], cutoff), None
     cutoff = LETTER_MASK_CUTOFF if cutoff is None else cutoff
-    return losses.position_mask_stops(cuts.centers, cuts.sizes, MASK_LETTERS[kind], cutoff), None
+    return losses.position_mask_stops(cuts.centers, cuts.sizes, kind, cutoff), None
 
 
 def distances(target, perceptor, emb, cuts):
