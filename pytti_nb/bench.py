@@ -97,7 +97,7 @@ def random_raft(workdir) -> str:
     """RAFT Large's architecture with random weights, saved where its download would be."""
     from torchvision.models.optical_flow import raft_large
 
-    from .models.flow import raft_weights_path
+    from .models.flow_weights import raft_weights_path
 
     path = raft_weights_path("raft_large", workdir)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,7 @@ def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
     from .config.plan import plan_dict
     from .config.settings import cache_dir_of, read_render_settings
-    from .perception.perceptors import check_perceptor_weights
+    from .perception.specs import check_perceptor_weights
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     report_conversion(args.settings, notes)

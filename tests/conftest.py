@@ -90,7 +90,7 @@ def perceptor_check_imported():
     """Import what checking a perceptor name imports, so no timed test pays for it."""
     import contextlib
 
-    from pytti_nb.perception.perceptors import check_perceptor_spec
+    from pytti_nb.perception.specs import check_perceptor_spec
 
     with contextlib.suppress(Exception):
         check_perceptor_spec("RN50@openai")

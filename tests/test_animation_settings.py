@@ -6,7 +6,7 @@ from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 from pytti_nb.models import network
-from pytti_nb.models.depth import DepthModelError, check_depth_model
+from pytti_nb.models.depth_config import DepthModelError, check_depth_model
 
 BASE = {
     "scenes": "a red circle",

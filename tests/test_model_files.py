@@ -22,7 +22,9 @@ from tiny import TINY
 
 from pytti_nb.errors import PerceptorError, shown
 from pytti_nb.models import ModelCache, depth, network, vqgan
-from pytti_nb.models.depth import DepthModelError, check_depth_model, load_depth_model
+from pytti_nb.models import depth_config as depth_checks
+from pytti_nb.models.depth import load_depth_model
+from pytti_nb.models.depth_config import DepthModelError, check_depth_model
 from pytti_nb.models.vqgan import (
     IMAGENET_PARAMETERS,
     MAX_VQGAN_PARAMETERS,
@@ -36,7 +38,7 @@ from pytti_nb.models.vqgan import (
     save_taming_checkpoint,
     vqgan_parameters,
 )
-from pytti_nb.perception import perceptors
+from pytti_nb.perception import clip_config, perceptors, specs
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_PEAK_MB = 150  # Python memory any hostile model file may take (tracemalloc), as test_hostile
@@ -612,17 +614,17 @@ def test_a_bad_preprocessor_stops_loading_before_the_model_is_read(tmp_path, tin
 
 def test_good_preprocessors_give_their_values(tmp_path, tiny_depth_model):
     check_depth_model(str(tiny_depth_model))
-    settings = depth.preprocessing("x", tiny_depth_model / "preprocessor_config.json")
+    settings = depth_checks.preprocessing("x", tiny_depth_model / "preprocessor_config.json")
     assert (settings["size"], settings["multiple"]) == (56, 14)
-    missing = depth.preprocessing("x", tmp_path / "absent.json")
+    missing = depth_checks.preprocessing("x", tmp_path / "absent.json")
     assert missing == {
-        "mean": list(depth.DEFAULT_MEAN),
-        "std": list(depth.DEFAULT_STD),
+        "mean": list(depth_checks.DEFAULT_MEAN),
+        "std": list(depth_checks.DEFAULT_STD),
         "size": 518,
         "multiple": 14,
     }
     folder = depth_folder(tmp_path / "d", {"size": {"shortest_edge": 384}, "image_std": [1, 1, 1]})
-    assert depth.preprocessing("x", folder / "preprocessor_config.json")["size"] == 384
+    assert depth_checks.preprocessing("x", folder / "preprocessor_config.json")["size"] == 384
 
 
 # --- hub ids ---------------------------------------------------------------------------------
@@ -657,10 +659,10 @@ def test_a_hub_id_no_hub_accepts_is_our_error_for_depth_models_and_perceptors(re
         check_depth_model(repo)
     if repo.count("/") == 1 and "@" not in repo:  # other shapes fail the spec's syntax first
         with pytest.raises(PerceptorError, match="names no valid Hugging Face model id"):
-            perceptors.check_perceptor_spec("hf-hub:" + repo)
+            specs.check_perceptor_spec("hf-hub:" + repo)
     else:
         with pytest.raises(PerceptorError):
-            perceptors.check_perceptor_spec("hf-hub:" + repo)
+            specs.check_perceptor_spec("hf-hub:" + repo)
 
 
 def test_the_hub_id_check_agrees_with_huggingface_hub():
@@ -698,14 +700,14 @@ def test_loading_refuses_a_bad_hub_id_with_our_error(tmp_path):
 
 @pytest.mark.parametrize("spec", ["ViT-B-32@openai", "RN50", "hf-hub:timm/ViT-B-16-SigLIP"])
 def test_validate_reports_weights_render_cannot_have_with_exit_3(tmp_path, monkeypatch, spec):
-    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(specs, "cached_tag_weights", lambda model, tag, cache_dir: None)
     path = settings_file(tmp_path, perceptors=["demo", spec], models_cache_dir=str(tmp_path))
     err = refused(3, "validate", path)
     assert "could not download weights" in err and "(no network?)" in err and "['demo']" in err
 
 
 def test_validate_passes_weights_already_cached_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/w.bin")
+    monkeypatch.setattr(specs, "cached_tag_weights", lambda model, tag, cache_dir: "/cache/w.bin")
     path = settings_file(tmp_path, perceptors=["ViT-B-32@openai"])
     code, out, err, *_ = run_cli("validate", path)
     assert code == 0 and "valid" in out, err
@@ -910,7 +912,7 @@ def test_a_depth_config_too_big_for_memory_is_refused_from_its_shape_before_buil
     folder = depth_folder(tmp_path / "d", config=depth_config(backbone, **changes))
     with measured() as cost:
         message = refused_depth(folder, monkeypatch)
-    assert f"allowed: at most {depth.MAX_DEPTH_PARAMETERS:,}" in message
+    assert f"allowed: at most {depth_checks.MAX_DEPTH_PARAMETERS:,}" in message
     assert "parameters" in message and " GB in float32" in message
     assert cost["peak_mb"] < 10 and cost["calls"] < MAX_CALLS, cost
 
@@ -985,18 +987,22 @@ def build_depth_anything(config: dict):
 )
 def test_the_depth_parameter_count_is_the_built_models(tmp_path, config):
     folder = depth_folder(tmp_path / "d", config=config)
-    count = depth.check_config("x", folder / "config.json")
+    count = depth_checks.check_config("x", folder / "config.json")
     assert count == sum(p.numel() for p in build_depth_anything(config).parameters())
-    assert count <= depth.DEPTH_ANYTHING_LARGE_PARAMETERS <= depth.MAX_DEPTH_PARAMETERS / 2
+    assert (
+        count
+        <= depth_checks.DEPTH_ANYTHING_LARGE_PARAMETERS
+        <= depth_checks.MAX_DEPTH_PARAMETERS / 2
+    )
 
 
 def test_the_tiny_depth_model_passes_and_its_count_is_the_loaded_models(tmp_path, tiny_depth_model):
     check_depth_model(str(tiny_depth_model))
-    count = depth.check_config("x", tiny_depth_model / "config.json")
+    count = depth_checks.check_config("x", tiny_depth_model / "config.json")
     model = load_depth_model(str(tiny_depth_model), device="cpu").model
     assert count == sum(p.numel() for p in model.parameters())
     ours = depth_folder(tmp_path / "d", config=depth_config())  # the tests' own tiny config
-    assert depth.check_config("x", ours / "config.json") == count
+    assert depth_checks.check_config("x", ours / "config.json") == count
 
 
 EVIL = """
@@ -1126,10 +1132,10 @@ def refused_perceptor(spec: str, monkeypatch) -> str:
     """check_perceptor_spec's and loading's message for a spec, nothing built."""
     no_perceptor_built(monkeypatch)
     with pytest.raises(PerceptorError) as checked:
-        perceptors.check_perceptor_spec(spec)
+        specs.check_perceptor_spec(spec)
     with pytest.raises(PerceptorError) as loaded:
         ModelCache().perceptor(spec)
-    parsed = perceptors.parse_perceptor_spec(spec)
+    parsed = specs.parse_perceptor_spec(spec)
     with pytest.raises(PerceptorError) as direct:
         perceptors.load_perceptor(parsed, device="cpu", dtype=torch.float32)
     assert str(checked.value) == str(loaded.value) == str(direct.value)
@@ -1229,7 +1235,7 @@ def test_an_open_clip_config_too_big_for_memory_is_refused_before_building(
     spec = clip_folder(tmp_path / "p", model_cfg(vision, text))
     with measured() as cost:
         message = refused_perceptor(spec, monkeypatch)
-    assert f"allowed: at most {perceptors.MAX_PERCEPTOR_PARAMETERS:,}" in message
+    assert f"allowed: at most {clip_config.MAX_PERCEPTOR_PARAMETERS:,}" in message
     assert "parameters" in message and " GB in float32" in message
     assert cost["peak_mb"] < 10 and cost["calls"] < MAX_CALLS, cost
 
@@ -1271,10 +1277,10 @@ def build_clip(cfg: dict):
 )
 def test_the_clip_parameter_count_is_the_built_models(tmp_path, cfg):
     spec = clip_folder(tmp_path / "p", {"model_cfg": cfg})
-    perceptors.check_perceptor_spec(spec)
-    count = perceptors.check_open_clip_config(spec, tmp_path / "p")
+    specs.check_perceptor_spec(spec)
+    count = clip_config.check_open_clip_config(spec, tmp_path / "p")
     assert count == sum(p.numel() for p in build_clip(cfg).parameters())
-    assert count <= perceptors.VIT_BIGG_PARAMETERS <= perceptors.MAX_PERCEPTOR_PARAMETERS / 1.9
+    assert count <= clip_config.VIT_BIGG_PARAMETERS <= clip_config.MAX_PERCEPTOR_PARAMETERS / 1.9
 
 
 def test_every_plain_open_clip_model_passes_with_its_exact_count():
@@ -1283,10 +1289,10 @@ def test_every_plain_open_clip_model_passes_with_its_exact_count():
     for name in ("ViT-B-32", "RN50", "ViT-L-14-336", "RN50x64", "ViT-B-16-quickgelu"):
         cfg = _MODEL_CONFIGS[name]
         problems: list[str] = []
-        shape = perceptors._checked_model_cfg(cfg, problems)
+        shape = clip_config._checked_model_cfg(cfg, problems)
         assert not problems, (name, problems)
         built = sum(p.numel() for p in build_clip(cfg).parameters())
-        assert perceptors.clip_parameters(*shape) == built, name
+        assert clip_config.clip_parameters(*shape) == built, name
 
 
 def test_the_tiny_local_dir_perceptors_pass_and_load_with_their_counts(tmp_path):
@@ -1295,9 +1301,28 @@ def test_the_tiny_local_dir_perceptors_pass_and_load_with_their_counts(tmp_path)
         ("rn", TINY_RESNET, "weights.pth"),
     ):
         spec = _write_local_dir(tmp_path / name, cfg, weights, 0.5)
-        perceptors.check_perceptor_spec(spec)
-        count = perceptors.check_open_clip_config(spec, tmp_path / name)
+        specs.check_perceptor_spec(spec)
+        count = clip_config.check_open_clip_config(spec, tmp_path / name)
         model = ModelCache().perceptor(spec).model
         assert count == sum(p.numel() for p in model.parameters())
-    demo = perceptors.check_open_clip_config("demo", perceptors._demo_dir())
+    demo = clip_config.check_open_clip_config("demo", specs.demo_dir())
     assert 0 < demo < 10_000_000
+
+
+def test_raft_weights_are_where_torchvision_and_torch_hub_put_them(monkeypatch, tmp_path):
+    """flow_weights knows RAFT's URLs and torch's hub folder without importing torch; both are
+    torchvision's and torch's own."""
+    from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights
+
+    from pytti_nb.models import flow_weights
+
+    assert flow_weights.RAFT_URLS == {
+        "raft_small": Raft_Small_Weights.DEFAULT.url,
+        "raft_large": Raft_Large_Weights.DEFAULT.url,
+    }
+    for env in ({}, {"XDG_CACHE_HOME": str(tmp_path / "x")}, {"TORCH_HOME": str(tmp_path / "t")}):
+        for name in ("XDG_CACHE_HOME", "TORCH_HOME"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert flow_weights.torch_hub_dir() == Path(torch.hub.get_dir())

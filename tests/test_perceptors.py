@@ -11,8 +11,8 @@ from safetensors.torch import save_file
 
 from pytti_nb.errors import PerceptorError
 from pytti_nb.models import ModelCache, network
-from pytti_nb.perception import perceptors
-from pytti_nb.perception.perceptors import (
+from pytti_nb.perception import perceptors, specs
+from pytti_nb.perception.specs import (
     PerceptorSpec,
     check_perceptor_spec,
     parse_perceptor_spec,
@@ -215,7 +215,7 @@ def test_low_precision_model_keeps_fp32_interface(tiny_specs):
 
 def test_offline_download_error_is_fast_and_helpful(tmp_path, monkeypatch):
     """With no network the error says so at once and offers a local file or the demo perceptor."""
-    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(specs, "cached_tag_weights", lambda model, tag, cache_dir: None)
     no_network_and_no_waiting(monkeypatch)
     monkeypatch.setattr(network, "reachable", lambda host, **_: False)  # a probe says offline
     with pytest.raises(PerceptorError) as info:  # at once: no connection tried, no retry slept
@@ -228,7 +228,7 @@ def test_offline_download_error_is_fast_and_helpful(tmp_path, monkeypatch):
 def test_failed_download_is_reported_with_alternatives(tmp_path, monkeypatch):
     """When the host answers but open_clip's download fails, the same guidance is given."""
     monkeypatch.setattr(network, "reachable", lambda host, **_: True)
-    monkeypatch.setattr(perceptors, "_cached_tag_weights", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(specs, "cached_tag_weights", lambda model, tag, cache_dir: None)
 
     def fail(*args, **kwargs):
         raise RuntimeError("Failed to download weights for tag 'openai': HTTP 404")
@@ -256,7 +256,7 @@ def test_routing_of_tags_and_files_to_open_clip(tmp_path, monkeypatch, tiny_spec
     assert kwargs["require_pretrained"]
 
     monkeypatch.setattr(
-        perceptors, "_cached_tag_weights", lambda cfg, cache_dir: "/cache/vit-b-32.bin"
+        specs, "cached_tag_weights", lambda model, tag, cache_dir: "/cache/vit-b-32.bin"
     )
     ModelCache().perceptor("ViT-B-32")
     name, pretrained, kwargs = calls[-1]
@@ -289,7 +289,8 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
 
     from pytti_nb.config.plan import plan
     from pytti_nb.config.settings import from_dict
-    from pytti_nb.engine.render import Renderer
+    from pytti_nb.engine.render import snapshots
+    from pytti_nb.engine.session import Session
 
     def final(specs):
         s = from_dict(
@@ -308,11 +309,52 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
                 "output_root": str(tmp_path),
             }
         )
-        r = Renderer(plan(s), cache)
-        return r, list(r.snapshots())[-1]
+        r = Session(plan(s), cache)
+        return r, list(snapshots(r))[-1]
 
     both, frame = final(tiny_specs)
     assert [p.embed_dim for p in both.perceptors] == [24, 40]
     assert np.isfinite(frame.losses["prompts"])
     alone = [final([spec])[1].image for spec in tiny_specs]
     assert all(not np.array_equal(frame.image, a) for a in alone)
+
+
+def test_open_clip_tables_are_the_installed_open_clips():
+    """The snapshot of open_clip's names and tags that validation reads is what the installed
+    open_clip says (after an upgrade: open_clip_tables.write_tables())."""
+    import json
+
+    from pytti_nb.perception import open_clip_tables
+
+    snapshot = json.loads(open_clip_tables.TABLES.read_text())
+    assert snapshot == json.loads(json.dumps(open_clip_tables.tables_from_open_clip()))
+    assert open_clip_tables.model_names() == open_clip.list_models()
+    tags = open_clip.pretrained.list_pretrained_tags_by_model("ViT-B-32")
+    assert open_clip_tables.pretrained_tags("ViT-B-32") == tags
+
+
+def test_hub_cache_lookup_agrees_with_huggingface_hub(tmp_path):
+    """network.hub_cached_file finds what huggingface_hub's try_to_load_from_cache finds: the
+    file of the main revision's snapshot, nothing for a file recorded as absent or missing."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = tmp_path / "models--org--name"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "weights.bin").write_bytes(b"w")
+    (repo / "snapshots" / "old").mkdir()
+    (repo / "snapshots" / "old" / "stale.bin").write_bytes(b"s")
+    (repo / ".no_exist" / "abc123").mkdir(parents=True)
+    (repo / ".no_exist" / "abc123" / "absent.bin").write_bytes(b"")
+    for repo_id, name in (
+        ("org/name", "weights.bin"),
+        ("org/name", "stale.bin"),
+        ("org/name", "absent.bin"),
+        ("org/name", "missing.bin"),
+        ("org/other", "weights.bin"),
+    ):
+        theirs = try_to_load_from_cache(repo_id, name, cache_dir=str(tmp_path))
+        ours = network.hub_cached_file(repo_id, name, str(tmp_path))
+        assert (str(ours) if ours else None) == (theirs if isinstance(theirs, str) else None)
+    assert network.hub_cached_file("org/name", "weights.bin", str(tmp_path)) is not None

@@ -132,3 +132,50 @@ def test_a_replan_reuses_the_check_of_unchanged_images_and_rechecks_changed_ones
     third = plan(s, previous=second)
     assert decoded[2:] == [str(init)]
     assert third.images[str(init)][1] == (40, 10)  # the new image's size
+
+
+VALIDATE_CASES = """
+import json, sys
+from pytti_nb.cli import main
+codes = [main(["validate", *args]) for args in json.loads(sys.argv[1])]
+heavy = ("torch", "open_clip", "transformers", "torchvision", "cv2")
+print(json.dumps([codes, sorted(m for m in heavy if m in sys.modules)]))
+"""
+
+
+def test_validate_checks_models_without_importing_torch(tmp_path):
+    """`validate` checks every example and each kind of model (a cache lookup by name, a probe
+    of the host otherwise) without importing torch, open_clip or transformers: what a run
+    would load is only looked up."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pytti_nb.models.flow_weights import raft_weights_path
+
+    root = Path(__file__).resolve().parent.parent
+    raft = raft_weights_path("raft_small", str(tmp_path))
+    raft.parent.mkdir(parents=True)
+    raft.write_bytes(b"")  # validation only looks for the file
+    cache = [f"--set=models_cache_dir={tmp_path}"]
+    examples = sorted(p for p in (root / "examples").glob("*.yaml") if p.name != "sweep.yaml")
+    cases = [([str(p)], 0) for p in examples] + [
+        (["examples/demo.yaml", "--set=perceptors=[ViT-B-32@openai]", *cache], 3),
+        (["examples/demo.yaml", "--set=perceptors=[hf-hub:org/name]", *cache], 3),
+        (["examples/animation-3d.yaml", "--set=depth_model=org/depth", *cache], 2),
+        (["examples/video-source.yaml", "--set=flow_model=raft_small", *cache], 0),
+        (
+            ["examples/demo.yaml", "--set=image_model=VQGAN", "--set=vqgan_model=./missing.ckpt"],
+            2,
+        ),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # offline at once: no test waits for a network
+    result = subprocess.run(
+        [sys.executable, "-c", VALIDATE_CASES, json.dumps([args for args, _ in cases])],
+        cwd=root, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    codes, heavy = json.loads(result.stdout.splitlines()[-1])
+    assert codes == [code for _, code in cases], result.stderr
+    assert heavy == [], f"validate imported {heavy}"

@@ -20,8 +20,8 @@ KNOWN = {
     ("animation/warp.py", ("mirror", "wrap", "black", "smear")): "checked: infill_mode",
     ("animation/warp.py", ("mirror", "black", "smear")): "padding of the infill modes but wrap",
     ("perception/cutouts.py", ("clamp", "mirror", "wrap", "black", "smear")): "checked: border_mode",
-    ("models/flow.py", ("dis", "raft_small", "raft_large")): "checked: flow_model",
-    ("models/flow.py", ("raft_small", "raft_large")): "torchvision's weights of the RAFT models",
+    ("models/flow_weights.py", ("dis", "raft_small", "raft_large")): "checked: flow_model",
+    ("models/flow_weights.py", ("raft_small", "raft_large")): "torchvision's weights of the RAFT models",
     ("engine/optim.py", ("Adam", "AdamW", "RAdam", "NAdam", "Adamax", "SGD")): "checked",
     ("image_models/__init__.py", ("Unlimited Palette", "Limited Palette", "VQGAN", "FFT")): "checked",
     ("image_models/__init__.py", ("Limited Palette", "VQGAN", "FFT")): "each model's options",
@@ -32,8 +32,9 @@ KNOWN = {
     ("sweep/spec.py", ("file_namespace", "output_root", "allow_overwrite")): "checked: RESERVED",
     ("config/pytti_import.py", ("display_every", "save_every")): "PyTTI's 'never' values",
     ("image_models/base.py", ("width", "height", "pixel_size")): "constructor keywords",
-    ("models/depth.py", ("height", "width")): "the depth processor's size keys",
-    ("models/depth.py", ("height", "width", "shortest_edge")): "the depth processor's size keys",
+    ("models/depth_config.py", ("height", "width")): "the depth processor's size keys",
+    ("models/depth.py", ("height", "width")): "the random depth model's processor size",
+    ("models/depth_config.py", ("height", "width", "shortest_edge")): "the depth processor's size keys",
     ("demo/__init__.py", None): "the demo's preset values",
     ("bench.py", None): "the benchmark's own presets and command line",
     ("sweep/pool.py", ("auto", "cuda")): "devices that run on a GPU",
@@ -66,7 +67,7 @@ def test_every_choice_registry_equals_the_schemas_choices():
     from pytti_nb.animation.warp import INFILL_MODES, SAMPLING_MODES
     from pytti_nb.engine.optim import OPTIMIZERS
     from pytti_nb.image_models import IMAGE_MODELS
-    from pytti_nb.models.flow import FLOW_MODELS
+    from pytti_nb.models.flow_weights import FLOW_MODELS
     from pytti_nb.perception.cutouts import BORDER_MODES
     from pytti_nb.perception.perceptors import resolve_precision
 

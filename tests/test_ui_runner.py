@@ -10,7 +10,7 @@ from pytti_nb.config.settings import from_dict, replace
 from pytti_nb.errors import PerceptorError
 from pytti_nb.io.checkpoint import load_checkpoint
 from pytti_nb.models import ModelCache, network
-from pytti_nb.perception import perceptors as perceptors_module
+from pytti_nb.perception import specs as perceptors_module
 from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.runner import DONE, ERROR, LOADING, PAUSED, RUNNING, STOPPED, Runner
 
@@ -204,7 +204,7 @@ def test_foreground_render_without_interruption_finishes(cache, tiny):
 def test_missing_weights_end_in_a_plain_error_and_leave_no_run_folder(tiny, monkeypatch):
     # Offline: the weights host cannot be reached and nothing is cached.
     monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
-    monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
+    monkeypatch.setattr(perceptors_module, "cached_tag_weights", lambda *a: None)
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
     runner, states = make_runner(ModelCache())

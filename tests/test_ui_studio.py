@@ -18,7 +18,7 @@ from pytti_nb.errors import SettingsError
 from pytti_nb.io.checkpoint import load_checkpoint
 from pytti_nb.io.output import read_png_metadata
 from pytti_nb.models import ModelCache, network
-from pytti_nb.perception import perceptors as perceptors_module
+from pytti_nb.perception import specs as perceptors_module
 from pytti_nb.ui import build_studio, compat
 from pytti_nb.ui import runner as runner_module
 from pytti_nb.ui.files import settings_from_upload
@@ -136,7 +136,7 @@ def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypa
 
 def test_missing_weights_show_a_plain_error_and_a_demo_button(cache, tiny, monkeypatch):
     monkeypatch.setattr(network, "reachable", lambda *a, **k: False)
-    monkeypatch.setattr(perceptors_module, "_cached_tag_weights", lambda *a: None)
+    monkeypatch.setattr(perceptors_module, "cached_tag_weights", lambda *a: None)
     for proxy in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
     studio = build_studio(

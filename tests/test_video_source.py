@@ -14,7 +14,8 @@ from pytti_nb.errors import SettingsError
 from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.media.video import VideoReader
 from pytti_nb.models import ModelCache, network
-from pytti_nb.models.flow import DisFlow, load_flow_model, raft_weights_path
+from pytti_nb.models.flow import DisFlow, load_flow_model
+from pytti_nb.models.flow_weights import raft_weights_path
 
 pytestmark = pytest.mark.numerics
 

@@ -87,7 +87,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     from ..io.output import validate_namespace
     from ..lang.prompts import parse_direct_image_prompts, parse_scenes, parse_target_weight
     from ..lang.schedules import parse_time_value
-    from ..perception.perceptors import check_perceptor_spec
+    from ..perception.specs import check_perceptor_spec
 
     s, problems = settings, []
 
@@ -320,7 +320,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
                 "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
             )
     if needs_depth_model(s, off):
-        from ..models.depth import check_depth_model, is_flat  # (torch: only when needed)
+        from ..models.depth_config import check_depth_model, is_flat
 
         if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
             problems.append(
@@ -333,7 +333,7 @@ def _check_animation(s, clock, motion, off, output_height, problems, check_model
             except PyttiError as e:
                 problems.append(f"depth_model: {e}")
     if needs_flow_model(s, off) and check_models:
-        from ..models.flow import check_flow_model
+        from ..models.flow_weights import check_flow_model
 
         try:
             check_flow_model(s.flow_model, cache_dir_of(s))

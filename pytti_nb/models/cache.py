@@ -10,7 +10,6 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..config.settings import cache_dir_of
-from ..engine.device import pick_device
 
 
 class ModelCache:
@@ -38,12 +37,8 @@ class ModelCache:
         """A frozen perceptor for a spec such as 'ViT-B-32@openai' or 'demo'."""
         import torch
 
-        from ..perception.perceptors import (
-            check_perceptor_spec,
-            load_perceptor,
-            parse_perceptor_spec,
-            resolve_precision,
-        )
+        from ..perception.perceptors import load_perceptor, resolve_precision
+        from ..perception.specs import check_perceptor_spec, parse_perceptor_spec
 
         spec = parse_perceptor_spec(spec_text)
         device = torch.device(device)
@@ -57,6 +52,8 @@ class ModelCache:
 
     def perceptors(self, settings) -> list:
         """The run's perceptors, in the order the settings list them (loading them: slow)."""
+        from ..engine.device import pick_device  # torch: not for validation, which imports this
+
         device = pick_device(settings.device)
         return [
             self.perceptor(

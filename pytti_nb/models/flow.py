@@ -1,65 +1,28 @@
 """Optical flow between video frames, once per frame: OpenCV's DIS or torchvision's RAFT.
 
-`flow_model` is `dis` (OpenCV's Dense Inverse Search: classical, on the CPU, no weights, so
-Video Source runs offline), `raft_small` or `raft_large` (torchvision's RAFT; its weights are
-downloaded once into models_cache_dir, or torch's hub cache, and checked against the hash in
-their file name). A flow maps every pixel of the first image to where it is in the second:
-flow[:, :, y, x] = (dx, dy) in pixels.
+A flow_model setting is checked by flow_weights (without torch); here it is loaded, RAFT's
+weights through torch's hub (downloaded once, checked against the hash in their file name).
+DIS is classical, on the CPU, with no weights. A flow maps every pixel of the first image to
+where it is in the second: flow[:, :, y, x] = (dx, dy) in pixels.
 """
-
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import PyttiError, shown, shown_path
-from . import network
+from ..errors import PyttiError, shown
+from .flow_weights import (
+    ALTERNATIVE,
+    FLOW_MODELS,
+    RAFT_URLS,
+    FlowModelError,
+    check_flow_model,
+    weights_folder,
+)
 
-FLOW_MODELS = ("dis", "raft_small", "raft_large")
 RAFT_ITERATIONS = 12  # PyTTI ran GMA, RAFT's successor, for 12 iterations
 RAFT_MIN_SIDE = 128
-ALTERNATIVE = "use flow_model: dis (classical optical flow: no weights, runs offline)"
-
-
-class FlowModelError(PyttiError):
-    """A flow model cannot be had."""
-
-
-def _raft_weights(name):
-    """torchvision's default weights enum of a RAFT variant."""
-    from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights
-
-    return {"raft_small": Raft_Small_Weights, "raft_large": Raft_Large_Weights}[name].DEFAULT
-
-
-def weights_folder(cache_dir: str | None) -> Path:
-    """Where RAFT weights are downloaded: models_cache_dir/torchvision, or torch's hub cache."""
-    if cache_dir:
-        return Path(cache_dir).expanduser() / "torchvision"
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def raft_weights_path(name: str, cache_dir: str | None) -> Path:
-    """The file a RAFT variant's weights are (or will be) stored in."""
-    return weights_folder(cache_dir) / os.path.basename(_raft_weights(name).url)
-
-
-def check_flow_model(name: str, cache_dir: str | None = None) -> None:
-    """Prove a flow model can be loaded without loading it; raises FlowModelError."""
-    if name == "dis":
-        return
-    path = raft_weights_path(name, cache_dir)
-    if path.is_file():
-        return
-    host = "download.pytorch.org"
-    if network.surely_offline(host):
-        raise FlowModelError(
-            f"flow_model {shown(name)}: its weights are not downloaded yet ({shown_path(path, 160)}) and {host} "
-            f"cannot be reached (no network?); {ALTERNATIVE}, or put the weights file there"
-        )
 
 
 class DisFlow:
@@ -112,11 +75,14 @@ def load_flow_model(name: str, *, device, cache_dir: str | None = None):
     check_flow_model(name, cache_dir)
     from torchvision.models import optical_flow
 
-    weights = _raft_weights(name)
     folder = weights_folder(cache_dir)
     try:
         state = torch.hub.load_state_dict_from_url(
-            weights.url, model_dir=str(folder), progress=False, check_hash=True, weights_only=True
+            RAFT_URLS[name],
+            model_dir=str(folder),
+            progress=False,
+            check_hash=True,
+            weights_only=True,
         )
         model = getattr(optical_flow, name)(weights=None)
         model.load_state_dict(state)

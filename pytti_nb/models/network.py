@@ -5,13 +5,15 @@ a 3 s TCP probe of the host answers at once and lets the error say what to do in
 HF_HUB_OFFLINE=1 counts as offline for the Hugging Face host, as huggingface_hub reads it.
 
 Also here: the one check of a Hugging Face model id (depth models, hf-hub: perceptors), made
-before huggingface_hub sees the id (it raises HFValidationError, a traceback, for bad ones).
+before huggingface_hub sees the id (it raises HFValidationError, a traceback, for bad ones),
+and where a hub model's files are in the hub cache.
 
 And the rules that model folders' JSON configs are checked by (a depth model's config.json, a
 local-dir perceptor's open_clip_config.json): read within a size bound, each key's value tested
 for type and range, unknown keys named. Nothing here imports torch.
 """
 
+import contextlib
 import math
 import os
 import re
@@ -42,6 +44,22 @@ def hub_id_problem(repo_id: str) -> str | None:
     if "--" in repo_id or ".." in repo_id or repo_id.endswith(".git"):
         return HUB_ID_RULES
     return None
+
+
+def hub_cached_file(repo_id: str, filename: str, cache_dir=None) -> Path | None:
+    """The path of a hub model's file in the hub cache (its `main` revision), or None: what
+    huggingface_hub.try_to_load_from_cache finds, without importing its download machinery
+    (most of a second)."""
+    from huggingface_hub import constants
+
+    repo = Path(cache_dir or constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+    revision = "main"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        revision = (repo / "refs" / revision).read_text()
+    if (repo / ".no_exist" / revision / filename).is_file():
+        return None
+    path = repo / "snapshots" / revision / filename
+    return path if path.is_file() else None
 
 
 def reachable(host, port=443, timeout=PROBE_TIMEOUT_S) -> bool:
