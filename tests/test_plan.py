@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import NeededModels, plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 
@@ -179,3 +179,19 @@ def test_validate_checks_models_without_importing_torch(tmp_path):
     codes, heavy = json.loads(result.stdout.splitlines()[-1])
     assert codes == [code for _, code in cases], result.stderr
     assert heavy == [], f"validate imported {heavy}"
+
+
+def test_the_plan_names_the_models_the_run_loads():
+    """RunPlan.models: the perceptors always; a depth model for 3D or depth stabilisation, but
+    not the flat plane; a flow model for Video Source or 3D flow stabilisation; VQGAN's model
+    only in a VQGAN run. pixel_scale: pixel_size, but 1 for VQGAN."""
+    still = plan(from_dict({**BASE, "pixel_size": 2}))
+    assert still.models == NeededModels(perceptors=("demo",))
+    assert still.pixel_scale == 2 and still.output_size == (32, 32)
+    flat = plan(from_dict({**BASE, "animation_mode": "3D", "depth_model": "none"}))
+    assert flat.models.depth is None and flat.models.flow is None
+    three_d = {**BASE, "animation_mode": "3D", "flow_stabilization_weight": "1"}
+    depth = plan(from_dict(three_d), check_models=False).models
+    assert (depth.depth, depth.flow) == ("depth-anything/Depth-Anything-V2-Small-hf", "raft_large")
+    two_d = {**BASE, "animation_mode": "2D", "depth_stabilization_weight": "1"}
+    assert plan(from_dict(two_d), check_models=False).models.depth is not None

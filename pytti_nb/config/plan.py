@@ -22,6 +22,17 @@ INIT_WEIGHTS = names_where(init=True)
 
 
 @dataclass(frozen=True)
+class NeededModels:
+    """The models a run loads, named as the settings name them: what the ModelCache is asked
+    for. None for a model the run does without."""
+
+    perceptors: tuple[str, ...]
+    depth: str | None = None  # depth_model, unless the run needs none or it is the flat plane
+    flow: str | None = None  # flow_model, when the run follows optical flow
+    vqgan: str | None = None  # vqgan_model, in a VQGAN run
+
+
+@dataclass(frozen=True)
 class RunPlan:
     """Parsed, checked settings: what the engine runs."""
 
@@ -39,6 +50,8 @@ class RunPlan:
     mask_videos: dict = field(default_factory=dict)  # path -> VideoInfo of every video mask
     audio: object = None  # media.audio.AudioBands of input_audio, per frame
     images: dict = field(default_factory=dict)  # path -> (file stamp, size) of checked images
+    pixel_scale: int = 1  # output pixels per parameter pixel (see pixel_scale)
+    models: NeededModels | None = None  # what the run loads (see needed_models)
 
     def mask_frame(self, frame: int) -> int:
         """The frame of a video mask that goes with an animation frame (PyTTI's rotoscopers:
@@ -49,11 +62,6 @@ class RunPlan:
     def total_steps(self) -> int:
         """Steps in the whole run."""
         return self.clock.total_steps
-
-    @property
-    def pixel_scale(self) -> int:
-        """Output pixels per parameter pixel (see pixel_scale)."""
-        return pixel_scale(self.settings)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -84,86 +92,160 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     re-plan on every edit. A `previous` plan lends its probes of unchanged media files.
     """
     from ..animation.motion import parse_motion
-    from ..io.output import validate_namespace
-    from ..lang.prompts import parse_direct_image_prompts, parse_scenes, parse_target_weight
-    from ..lang.schedules import parse_time_value
-    from ..perception.specs import check_perceptor_spec
 
     s, problems = settings, []
-
-    def attempt(label, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except PyttiError as e:
-            problems.append(f"{label}: {e}" if label else str(e))
-            return None
-
     audio = _audio(s, previous, problems)
     names = expression_names(s.input_audio_filters)  # t and the audio bands
-    scenes = attempt(
-        "scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix, names=names
-    ) or ()  # fmt: skip
-    direct = attempt(
-        "direct_image_prompts", parse_direct_image_prompts, s.direct_image_prompts, names=names
-    ) or ()  # fmt: skip
+    scenes, direct = _prompts(s, names, problems)
+    schedules, weights = _values(s, names, problems)
+    motion = parse_motion(s, problems, names)
+    if check_models:
+        _check_perceptors(s, problems)
+    _check_output(s, problems)
+    images = _ImageChecks(previous, problems)
+    init_size = _check_init_images(s, images)
+    video = _video_source(s, previous, problems)
+    if init_size is None and video is not None:
+        init_size = (video.width, video.height)  # the video's first frame is the init image
+    _check_prompt_images(scenes, direct, weights, images)
+    width, height = _resolve_size(s, init_size, problems)
+    if s.image_model == "VQGAN":
+        width, height = _vqgan_size(s, width, height, check_models, problems)
+    _check_batches(s, problems)
+    clock = _clock(s, scenes, video, audio, problems)
+    mask_videos = _mask_videos(s, scenes, direct, weights, clock, previous, problems)
+    off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
+    _check_init_weights(s, off, video, problems)
+    scale, models = pixel_scale(s), needed_models(s, off)
+    _check_animation(s, clock, motion, off, models, height * scale, problems, check_models)
+    if problems:
+        raise SettingsError(problems)
+    return RunPlan(
+        s, tuple(scenes), tuple(direct), schedules, weights, motion, off, width, height, clock,
+        video=video, mask_videos=mask_videos, audio=audio, images=images.sizes,
+        pixel_scale=scale, models=models,
+    )  # fmt: skip
+
+
+def _attempt(problems, label, fn, *args, **kwargs):
+    """fn's result, or None with its PyttiError added to problems (after label, if any)."""
+    try:
+        return fn(*args, **kwargs)
+    except PyttiError as e:
+        problems.append(f"{label}: {e}" if label else str(e))
+        return None
+
+
+def _prompts(s, names, problems) -> tuple[tuple, tuple]:
+    """The parsed scenes and direct image prompts (empty where they do not parse)."""
+    from ..lang.prompts import parse_direct_image_prompts, parse_scenes
+
+    scenes = _attempt(
+        problems, "scenes", parse_scenes, s.scenes, s.scene_prefix, s.scene_suffix, names=names
+    )
+    direct = _attempt(
+        problems,
+        "direct_image_prompts",
+        parse_direct_image_prompts,
+        s.direct_image_prompts,
+        names=names,
+    )
+    return scenes or (), direct or ()
+
+
+def _values(s, names, problems) -> tuple[dict, dict]:
+    """Every setting of a time kind parsed (schedules) and every weight setting (weights),
+    None for one that does not parse."""
+    from ..lang.prompts import parse_target_weight
+    from ..lang.schedules import parse_time_value
+
     schedules, weights = {}, {}
     for info in schema():
         text, where = getattr(s, info.name), f"setting {info.name!r}"
         if info.kind in TIME_KINDS:
-            schedules[info.name] = attempt(
-                info.name, parse_time_value, text, names=names, where=where
+            schedules[info.name] = _attempt(
+                problems, info.name, parse_time_value, text, names=names, where=where
             )
         elif info.kind in WEIGHT_KINDS:
             pixel = info.kind == "pixel_weight"
-            weights[info.name] = attempt(
-                info.name, parse_target_weight, text, pixel=pixel, names=names
+            weights[info.name] = _attempt(
+                problems, info.name, parse_target_weight, text, pixel=pixel, names=names
             )
-    motion = parse_motion(s, problems, names)
-    for spec in s.perceptors if check_models else ():
-        attempt("perceptors", check_perceptor_spec, spec, cache_dir=cache_dir_of(s))
-    attempt("file_namespace", validate_namespace, s.file_namespace)
+    return schedules, weights
+
+
+def _check_perceptors(s, problems) -> None:
+    """Each perceptor spec names a model that can be had (its weights cached, or a host up)."""
+    from ..perception.specs import check_perceptor_spec
+
+    for spec in s.perceptors:
+        _attempt(problems, "perceptors", check_perceptor_spec, spec, cache_dir=cache_dir_of(s))
+
+
+def _check_output(s, problems) -> None:
+    """The file namespace is a usable name; models_cache_dir is not a file."""
+    from ..io.output import validate_namespace
+
+    _attempt(problems, "file_namespace", validate_namespace, s.file_namespace)
     cache = cache_dir_of(s)
     if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
         problems.append(
             f"models_cache_dir: {shown(s.models_cache_dir)} is a file; give a folder "
             "(it is created if missing) or leave it empty for open_clip's cache"
         )
-    images = {}
 
-    def image_size(path, where):
-        """check_image_file, reusing the previous plan's check of an unchanged file (the
-        studio re-plans at every edit: a full decode each time would stall it)."""
+
+class _ImageChecks:
+    """check_image_file of each image a run reads, reusing the previous plan's check of an
+    unchanged file (the studio re-plans at every edit: a full decode each time would stall it)."""
+
+    def __init__(self, previous, problems):
+        self.previous, self.problems = previous, problems
+        self.sizes = {}  # path -> (file stamp, size), the plan's `images`
+
+    def size(self, path, where):
+        """The image's (width, height), or None with the problem added (it names `where`)."""
+        return _attempt(self.problems, None, self._size, path, where)
+
+    def _size(self, path, where):
+        """check_image_file's size, or the previous plan's for an unchanged file."""
         key = str(path)
         stamp = file_stamp(Path(key).expanduser())
-        known = previous.images.get(key) if previous is not None else None
+        known = self.previous.images.get(key) if self.previous is not None else None
         if not (stamp and known and known[0] == stamp):
             known = (stamp, check_image_file(path, where))
-        images[key] = known
+        self.sizes[key] = known
         return known[1]
 
-    init_size = (
-        attempt(None, image_size, s.init_image, "init_image")  # its message names it
-        if s.init_image
-        else None
-    )
+
+def _check_init_images(s, images: _ImageChecks):
+    """The init image's size (None without one) and the target palette's image checked."""
+    init_size = images.size(s.init_image, "init_image") if s.init_image else None
     if _in_force(s, "target_palette"):
-        attempt(None, image_size, s.target_palette, "target_palette")
-    video = _video_source(s, previous, problems)
-    if init_size is None and video is not None:
-        init_size = (video.width, video.height)  # the video's first frame is the init image
+        images.size(s.target_palette, "target_palette")
+    return init_size
+
+
+def _check_prompt_images(scenes, direct, weights, images: _ImageChecks) -> None:
+    """Every image the prompts and weights name, each decoded once however often named."""
     checked = set()
     for path, where in _referenced_files(scenes, direct, weights):
-        if path not in checked:  # each file is decoded once, however often it is named
+        if path not in checked:
             checked.add(path)
-            attempt(None, image_size, path, where)  # its message names `where`
-    width, height = _resolve_size(s, init_size, problems)
-    if s.image_model == "VQGAN":
-        width, height = _vqgan_size(s, width, height, check_models, attempt, problems)
+            images.size(path, where)
+
+
+def _check_batches(s, problems) -> None:
+    """Gradient accumulation splits the cutouts into equal batches."""
     if s.cutouts % s.gradient_accumulation_steps:
         problems.append(
             f"gradient_accumulation_steps: {s.gradient_accumulation_steps} does not "
             f"divide cutouts ({s.cutouts}); pick a divisor of {s.cutouts}"
         )
+
+
+def _clock(s, scenes, video, audio, problems) -> Clock:
+    """The run's clock; raises SettingsError at once for a run too long to check step by step."""
     clock = Clock.of(s, len(scenes), max_steps=_video_steps(s, video, problems), audio=audio)
     if clock.total_steps > MAX_TOTAL_STEPS:
         problems.append(
@@ -171,33 +253,17 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
             f"scene(s)); at most {MAX_TOTAL_STEPS:,}: use fewer steps or scenes"
         )
         raise SettingsError(problems)
-    mask_videos = _mask_videos(s, scenes, direct, weights, clock, previous, problems)
-    off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
+    return clock
+
+
+def _check_init_weights(s, off, video, problems) -> None:
+    """An init weight that is on needs an init image (a Video Source's video is one)."""
     init_weights = [n for n in INIT_WEIGHTS if n not in off]
     if init_weights and not s.init_image and video is None:
         problems.append(
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
         )
-    _check_animation(s, clock, motion, off, height * pixel_scale(s), problems, check_models)
-    if problems:
-        raise SettingsError(problems)
-    return RunPlan(
-        s,
-        tuple(scenes),
-        tuple(direct),
-        schedules,
-        weights,
-        motion,
-        off,
-        width,
-        height,
-        clock,
-        video,
-        mask_videos,
-        audio,
-        images,
-    )
 
 
 def pixel_scale(s) -> int:
@@ -215,6 +281,19 @@ def needs_flow_model(s, off) -> bool:
     """Whether a run needs the optical flow model: Video Source, or 3D flow stabilisation."""
     return s.animation_mode == "Video Source" or (
         s.animation_mode == "3D" and "flow_stabilization_weight" not in off
+    )
+
+
+def needed_models(s, off) -> NeededModels:
+    """The models a run with these settings loads, `off` naming the weights that stay zero."""
+    from ..models.depth_config import is_flat
+
+    depth = needs_depth_model(s, off) and not is_flat(s.depth_model)
+    return NeededModels(
+        perceptors=tuple(s.perceptors),
+        depth=s.depth_model if depth else None,
+        flow=s.flow_model if needs_flow_model(s, off) else None,
+        vqgan=s.vqgan_model if s.image_model == "VQGAN" else None,
     )
 
 
@@ -302,45 +381,52 @@ def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
     return out
 
 
-def _check_animation(s, clock, motion, off, output_height, problems, check_models):
-    """The camera, the depth model and the motion values at every frame of the run."""
-    from ..animation.motion import check_motion_over_run, depth_ranges
-
+def _check_animation(s, clock, motion, off, models, output_height, problems, check_models):
+    """The camera, the depth and flow models and the motion values at every frame of the run."""
     before = len(problems)
     if s.animation_mode == "3D":
-        fov = schema_by_name()["field_of_view"]  # its bounds keep the projection finite
-        if not fov.min <= s.field_of_view <= fov.max:
-            problems.append(
-                f"field_of_view: {s.field_of_view:g} degrees is not a camera's; give a value "
-                f"from {fov.min:g} to {fov.max:g}, e.g. 60"
-            )
-        if not 0 < s.near_plane < s.far_plane:
-            problems.append(
-                f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
-                "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
-            )
-    if needs_depth_model(s, off):
-        from ..models.depth_config import check_depth_model, is_flat
+        _check_camera(s, problems)
+    _check_depth_and_flow(s, off, models, problems, check_models)
+    if len(problems) == before:  # the motion check needs a sound camera and depth model
+        _check_motion(s, clock, motion, output_height, problems)
 
-        if "depth_stabilization_weight" not in off and is_flat(s.depth_model):
-            problems.append(
-                "depth_stabilization_weight: compares depth maps, which needs a depth model; "
-                "depth_model is none (set a model, or the weight to 0)"
-            )
-        elif check_models:
-            try:
-                check_depth_model(s.depth_model, cache_dir_of(s))
-            except PyttiError as e:
-                problems.append(f"depth_model: {e}")
-    if needs_flow_model(s, off) and check_models:
-        from ..models.flow_weights import check_flow_model
 
-        try:
-            check_flow_model(s.flow_model, cache_dir_of(s))
-        except PyttiError as e:
-            problems.append(f"flow_model: {e}")
-    if len(problems) > before:
-        return  # the motion check needs a sound camera and depth model
+def _check_camera(s, problems) -> None:
+    """A 3D camera's field of view and clipping planes."""
+    fov = schema_by_name()["field_of_view"]  # its bounds keep the projection finite
+    if not fov.min <= s.field_of_view <= fov.max:
+        problems.append(
+            f"field_of_view: {s.field_of_view:g} degrees is not a camera's; give a value "
+            f"from {fov.min:g} to {fov.max:g}, e.g. 60"
+        )
+    if not 0 < s.near_plane < s.far_plane:
+        problems.append(
+            f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
+            "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
+        )
+
+
+def _check_depth_and_flow(s, off, models: NeededModels, problems, check_models) -> None:
+    """Depth stabilisation has a depth model to compare with; the depth and flow models the run
+    loads can be had (when check_models)."""
+    from ..models.depth_config import check_depth_model
+    from ..models.flow_weights import check_flow_model
+
+    if "depth_stabilization_weight" not in off and models.depth is None:
+        problems.append(
+            "depth_stabilization_weight: compares depth maps, which needs a depth model; "
+            "depth_model is none (set a model, or the weight to 0)"
+        )
+    elif models.depth is not None and check_models:
+        _attempt(problems, "depth_model", check_depth_model, models.depth, cache_dir_of(s))
+    if models.flow is not None and check_models:
+        _attempt(problems, "flow_model", check_flow_model, models.flow, cache_dir_of(s))
+
+
+def _check_motion(s, clock, motion, output_height, problems) -> None:
+    """Every motion value at every frame: finite, and within MAX_MOTION."""
+    from ..animation.motion import check_motion_over_run, depth_ranges
+
     depths = depth_ranges(s, output_height) if s.animation_mode == "3D" else {}
     watched = {
         k: tuple(map(_Largest, v)) if isinstance(v, tuple) else _Largest(v)
@@ -442,15 +528,15 @@ def _in_force(s, name):
     return value if schema_by_name()[name].visible(vars(s)) else type(value)()
 
 
-def _vqgan_size(s, width, height, check_models, attempt, problems):
+def _vqgan_size(s, width, height, check_models, problems):
     """VQGAN's output in pixels: width*pixel_size and height*pixel_size rounded down to a
     multiple of the model's factor (PyTTI's rule); the model is checked when check_models."""
     from ..models.vqgan import check_vqgan_model, vqgan_factor
 
     cache, known = cache_dir_of(s), len(problems)
     if check_models:
-        attempt("vqgan_model", check_vqgan_model, s.vqgan_model, cache)
-    factor = attempt("vqgan_model", vqgan_factor, s.vqgan_model, cache)
+        _attempt(problems, "vqgan_model", check_vqgan_model, s.vqgan_model, cache)
+    factor = _attempt(problems, "vqgan_model", vqgan_factor, s.vqgan_model, cache)
     if len(problems) > known + 1:  # the check and the factor found the same fault
         del problems[known + 1 :]
     if factor is None:
