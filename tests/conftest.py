@@ -50,7 +50,9 @@ def tiny_depth_model(tmp_path_factory):
 def tiny_vqgan(tmp_path_factory):
     """A tiny VQGAN (f4, 16 codes, random weights) saved as a taming checkpoint and config;
     its .ckpt path is a vqgan_model setting that loads through the same path as a download."""
-    from pytti_nb.models.vqgan import build_vqgan, save_taming_checkpoint
+    from vqgan_fixtures import save_taming_checkpoint
+
+    from pytti_nb.models.vqgan import build_vqgan
 
     torch.manual_seed(0)
     ddconfig = dict(
@@ -70,7 +72,7 @@ def trained_vqgan(tmp_path_factory):
     taming checkpoint: its encode and decode mean something, as a real model's do."""
     from vqgan_training import train_tiny_vqgan
 
-    from pytti_nb.models.vqgan import save_taming_checkpoint
+    from vqgan_fixtures import save_taming_checkpoint
 
     folder = tmp_path_factory.mktemp("trained-vqgan")
     save_taming_checkpoint(train_tiny_vqgan(), folder / "blocks.ckpt", folder / "blocks.yaml")

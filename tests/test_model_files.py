@@ -19,25 +19,24 @@ import yaml
 from inprocess import measured, run_cli
 from test_perceptors import TINY_RESNET, TINY_VIT, _write_local_dir
 from tiny import TINY
+from vqgan_fixtures import save_taming_checkpoint
 
 from pytti_nb.errors import PerceptorError, shown
-from pytti_nb.models import ModelCache, depth, network, vqgan
+from pytti_nb.models import ModelCache, depth, network, vqgan, vqgan_checkpoint
 from pytti_nb.models import depth_config as depth_checks
 from pytti_nb.models.depth import load_depth_model
 from pytti_nb.models.depth_config import DepthModelError, check_depth_model
-from pytti_nb.models.vqgan import (
+from pytti_nb.models.vqgan import build_vqgan, check_vqgan_model, load_vqgan_model
+from pytti_nb.models.vqgan_config import (
     IMAGENET_PARAMETERS,
     MAX_VQGAN_PARAMETERS,
     TARGET_GUMBEL,
     TARGET_TRANSFORMER,
     TARGET_VQ,
-    VQGANError,
     check_config,
-    check_vqgan_model,
-    load_vqgan_model,
-    save_taming_checkpoint,
     vqgan_parameters,
 )
+from pytti_nb.models.vqgan_sources import VQGAN_MODELS, VQGANError
 from pytti_nb.perception import clip_config, perceptors, specs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,7 +265,9 @@ def test_a_config_too_big_for_memory_is_refused_from_its_shape_before_building(
     tmp_path, monkeypatch, changes
 ):
     monkeypatch.setattr(vqgan, "_build", lambda *a: pytest.fail("a model was built"))
-    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("a checkpoint was read"))
+    monkeypatch.setattr(
+        vqgan_checkpoint, "load_weights_only", lambda *a: pytest.fail("a checkpoint was read")
+    )
     ckpt = local_model(tmp_path / "m", taming(**changes))
     with measured() as cost:
         for check in (check_vqgan_model, lambda spec: load_vqgan_model(spec, device="cpu")):
@@ -303,7 +304,7 @@ def test_every_named_models_config_passes_well_under_the_bound(name):
         }
     }
     shape = check_config(config)
-    assert shape.factor == vqgan.VQGAN_MODELS[name].factor
+    assert shape.factor == VQGAN_MODELS[name].factor
     assert shape.parameters <= IMAGENET_PARAMETERS <= MAX_VQGAN_PARAMETERS / 5
     assert name != "imagenet" or shape.parameters == IMAGENET_PARAMETERS
 
@@ -322,7 +323,7 @@ def test_the_parameter_count_is_the_built_models(target, changes):
     config = taming(target, **changes)
     shape = check_config(config)
     with torch.device("meta"):  # shapes only: no memory
-        model = vqgan.build_vqgan(config)
+        model = build_vqgan(config)
     assert shape.parameters == sum(p.numel() for p in model.parameters())
     assert shape.parameters == vqgan_parameters(
         shape.ddconfig, shape.n_embed, shape.embed_dim, shape.gumbel
@@ -364,7 +365,7 @@ def tiny_checkpoint(tmp_path_factory):
     """A tiny VQGAN's taming checkpoint and config: (folder, {record name: bytes})."""
     folder = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
-    save_taming_checkpoint(vqgan.build_vqgan(taming()), folder / "m.ckpt", folder / "m.yaml")
+    save_taming_checkpoint(build_vqgan(taming()), folder / "m.ckpt", folder / "m.yaml")
     with zipfile.ZipFile(folder / "m.ckpt") as archive:
         return folder, {info.filename: archive.read(info) for info in archive.infolist()}
 
@@ -393,7 +394,9 @@ def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(
     ckpt = doctored(
         tmp_path, tiny_checkpoint, [("data/99", bomb, zipfile.ZIP_DEFLATED, 3 * 2**30, 0)]
     )
-    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("torch read the bomb"))
+    monkeypatch.setattr(
+        vqgan_checkpoint, "load_weights_only", lambda *a: pytest.fail("torch read the bomb")
+    )
     tracemalloc.start()
     try:
         with pytest.raises(VQGANError, match=r"declares 3,2\d\d,\d+,\d+ bytes unpacked .*zip bomb"):
@@ -427,7 +430,9 @@ def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(
 def test_compressed_records_inflating_too_much_are_refused(
     tmp_path, tiny_checkpoint, monkeypatch, record, problem
 ):
-    monkeypatch.setattr(vqgan, "_torch_load", lambda *a: pytest.fail("torch read it"))
+    monkeypatch.setattr(
+        vqgan_checkpoint, "load_weights_only", lambda *a: pytest.fail("torch read it")
+    )
     ckpt = doctored(tmp_path, tiny_checkpoint, [record])
     with pytest.raises(VQGANError, match="vqgan_model") as error:
         check_vqgan_model(str(ckpt))
@@ -463,10 +468,11 @@ LIAR = """
 import resource, sys
 import torch  # imported first: only the load is measured
 from pytti_nb.models import vqgan
+from pytti_nb.models.vqgan_sources import VQGANError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     vqgan.load_vqgan_model(sys.argv[1], device="cpu")
-except vqgan.VQGANError:
+except VQGANError:
     pass
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """

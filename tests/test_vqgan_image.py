@@ -126,7 +126,10 @@ def test_the_gap_to_re_encoding_grows_with_the_frames(trained):
 
 
 def test_a_gumbel_vqgan_renders(tiny, tmp_path, models):
-    from pytti_nb.models.vqgan import TARGET_GUMBEL, build_vqgan, save_taming_checkpoint
+    from vqgan_fixtures import save_taming_checkpoint
+
+    from pytti_nb.models.vqgan import build_vqgan
+    from pytti_nb.models.vqgan_config import TARGET_GUMBEL
 
     ddconfig = dict(
         double_z=False, z_channels=8, resolution=8, in_channels=3, out_ch=3, ch=32,

@@ -13,21 +13,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from vqgan_fixtures import save_taming_checkpoint
 from vqgan_training import colour_blocks, tiny_config, train_tiny_vqgan
 
-from pytti_nb.models import ModelCache, vqgan
-from pytti_nb.models.vqgan import (
-    TARGET_GUMBEL,
-    TARGET_TRANSFORMER,
-    TARGET_VQ,
-    VQGAN_MODELS,
-    VQGANError,
-    VQGANInfo,
-    build_vqgan,
-    check_vqgan_model,
-    load_vqgan_model,
-    save_taming_checkpoint,
-)
+from pytti_nb.models import ModelCache, download, network, vqgan_checkpoint, vqgan_sources
+from pytti_nb.models.vqgan import build_vqgan, check_vqgan_model, load_vqgan_model
+from pytti_nb.models.vqgan_config import TARGET_GUMBEL, TARGET_TRANSFORMER, TARGET_VQ
+from pytti_nb.models.vqgan_sources import VQGAN_MODELS, VQGANError, VQGANInfo
 
 pytestmark = pytest.mark.numerics
 
@@ -183,9 +175,9 @@ def test_lightning_objects_in_a_checkpoint_are_stood_in_for_never_run(tmp_path, 
     with pytest.raises(VQGANError, match="safe load refuses"):
         load_vqgan_model(str(ckpt), device="cpu")
     pinned = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    assert set(vqgan._read_checkpoint(ckpt, pinned_sha256=pinned)) == set(state)
+    assert set(vqgan_checkpoint.read_checkpoint(ckpt, pinned_sha256=pinned)) == set(state)
     with pytest.raises(VQGANError, match="safe load refuses"):
-        vqgan._read_checkpoint(ckpt, pinned_sha256="0" * 64)
+        vqgan_checkpoint.read_checkpoint(ckpt, pinned_sha256="0" * 64)
 
 
 def test_a_truncated_checkpoint_is_an_error_suggesting_to_delete_it(tmp_path):
@@ -394,7 +386,9 @@ def served(tmp_path, monkeypatch):
                 **fields,
             },
         )
-        monkeypatch.setattr(vqgan, "VQGAN_MODELS", MappingProxyType({**VQGAN_MODELS, "tiny": info}))
+        monkeypatch.setattr(
+            vqgan_sources, "VQGAN_MODELS", MappingProxyType({**VQGAN_MODELS, "tiny": info})
+        )
         return info
 
     register()
@@ -472,7 +466,7 @@ def test_a_download_over_the_size_bound_is_stopped(served, send_length):
 
 def place_config(served):
     """Put the config in the cache, so only the checkpoint is downloaded."""
-    config = vqgan.cached_files("tiny", served.cache)[0]
+    config = vqgan_sources.cached_files("tiny", served.cache)[0]
     config.parent.mkdir(parents=True)
     config.write_bytes(served.files["/tiny.yaml"])
 
@@ -489,7 +483,7 @@ def test_a_web_page_in_place_of_a_file_is_not_kept(served, served_path):
 
 def test_a_stalled_server_times_out_in_bounded_time(served, monkeypatch):
     place_config(served)
-    monkeypatch.setattr(vqgan, "READ_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(download, "READ_TIMEOUT_S", 0.3)
     served.sleep_s = 300  # stalls until the test ends: only the read timeout can end the load
     with pytest.raises(VQGANError, match="tiny.ckpt failed twice.*timed out"):
         load_vqgan_model("tiny", device="cpu", cache_dir=served.cache)
@@ -498,9 +492,9 @@ def test_a_stalled_server_times_out_in_bounded_time(served, monkeypatch):
 
 def test_a_slow_download_is_stopped_at_its_deadline(served, monkeypatch):
     place_config(served)
-    monkeypatch.setattr(vqgan, "CHUNK", 1024)
-    monkeypatch.setattr(vqgan, "BASE_DEADLINE_S", 0.3)
-    monkeypatch.setattr(vqgan, "MIN_RATE", 10**12)
+    monkeypatch.setattr(download, "CHUNK", 1024)
+    monkeypatch.setattr(vqgan_sources, "BASE_DEADLINE_S", 0.3)
+    monkeypatch.setattr(vqgan_sources, "MIN_RATE", 10**12)
     served.dribble = True  # 1 KiB every 50 ms
     with pytest.raises(VQGANError, match=r"took over 0 s"):  # the deadline, not the end, stops it
         load_vqgan_model("tiny", device="cpu", cache_dir=served.cache)
@@ -508,7 +502,7 @@ def test_a_slow_download_is_stopped_at_its_deadline(served, monkeypatch):
 
 
 def test_offline_a_named_model_fails_at_once_naming_the_alternative(served, monkeypatch):
-    monkeypatch.setattr(vqgan, "_surely_offline", lambda url: True)
+    monkeypatch.setattr(network, "surely_offline_url", lambda url: True)
     for attempt in (check_vqgan_model, load_vqgan_model):
         kwargs = {"device": "cpu"} if attempt is load_vqgan_model else {}
         with pytest.raises(VQGANError) as error:
@@ -520,7 +514,7 @@ def test_offline_a_named_model_fails_at_once_naming_the_alternative(served, monk
 
 def test_a_downloaded_model_checks_and_loads_offline(served, monkeypatch):
     load_vqgan_model("tiny", device="cpu", cache_dir=served.cache)
-    monkeypatch.setattr(vqgan, "_surely_offline", lambda url: True)
+    monkeypatch.setattr(network, "surely_offline_url", lambda url: True)
     check_vqgan_model("tiny", cache_dir=served.cache)
     load_vqgan_model("tiny", device="cpu", cache_dir=served.cache)
     assert served.requests == {"/tiny.yaml": 1, "/tiny.ckpt": 1}
@@ -574,13 +568,13 @@ def test_checking_reads_a_local_config_and_refuses_an_unsupported_one(tmp_path):
 
 def test_checking_a_named_model_needs_its_host_only_until_downloaded(tmp_path, monkeypatch):
     probed = []
-    monkeypatch.setattr(vqgan, "_surely_offline", lambda url: probed.append(url) or False)
+    monkeypatch.setattr(network, "surely_offline_url", lambda url: probed.append(url) or False)
     check_vqgan_model("openimages", cache_dir=tmp_path)
     assert probed == [
         VQGAN_MODELS["openimages"].config_url,
         VQGAN_MODELS["openimages"].checkpoint_url,
     ]
-    monkeypatch.setattr(vqgan, "_surely_offline", lambda url: True)
+    monkeypatch.setattr(network, "surely_offline_url", lambda url: True)
     with pytest.raises(VQGANError, match="openimages.*not downloaded yet"):
         check_vqgan_model("openimages", cache_dir=tmp_path)
     assert not (tmp_path / "vqgan").exists()  # checking writes nothing
@@ -588,8 +582,8 @@ def test_checking_a_named_model_needs_its_host_only_until_downloaded(tmp_path, m
 
 def test_the_default_cache_folder_honours_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert vqgan.vqgan_folder(None) == tmp_path / "pytti_nb" / "vqgan"
-    assert vqgan.vqgan_folder(str(tmp_path / "m")) == tmp_path / "m" / "vqgan"
+    assert vqgan_sources.vqgan_folder(None) == tmp_path / "pytti_nb" / "vqgan"
+    assert vqgan_sources.vqgan_folder(str(tmp_path / "m")) == tmp_path / "m" / "vqgan"
 
 
 def test_the_registry_is_read_only_and_matches_pytti():

@@ -4,7 +4,8 @@ encode and decode to mean something (round trips, warps)."""
 import torch
 import torch.nn.functional as F
 
-from pytti_nb.models.vqgan import TARGET_VQ, build_vqgan
+from pytti_nb.models.vqgan import build_vqgan
+from pytti_nb.models.vqgan_config import TARGET_VQ
 
 PALETTE = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.1, 0.2, 0.9], [0.9, 0.9, 0.2]])
 

@@ -80,6 +80,20 @@ def surely_offline(host) -> bool:
     return not reachable(host)
 
 
+def surely_offline_url(url: str) -> bool:
+    """True when a URL's host cannot be reached (a fast TCP probe of the URL's own port)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.port is None:
+        return surely_offline(parts.hostname)
+    # surely_offline probes port 443; plain-http hosts (batbot.ai, eaidata.bmk.sh) may not
+    # listen there, so probe the URL's own port
+    proxies = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
+    if parts.hostname is None or any(os.environ.get(v) for v in proxies):
+        return False  # behind a proxy a direct probe says nothing; let the download decide
+    default = 443 if parts.scheme == "https" else 80
+    return not reachable(parts.hostname, parts.port or default)
+
+
 def hf_offline() -> bool:
     """Whether huggingface_hub was told to stay offline (HF_HUB_OFFLINE)."""
     try:
