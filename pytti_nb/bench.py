@@ -33,9 +33,11 @@ import torch
 from .config.plan import plan
 from .config.schema import schema_by_name
 from .config.settings import from_dict
+from .engine import step
 from .engine.device import pick_device
 from .engine.estimate import estimate_run
-from .engine.render import Renderer
+from .engine.render import snapshots
+from .engine.session import Session
 from .engine.timing import synchronize
 from .models import ModelCache
 from .perception.perceptors import Perceptor, resolve_precision
@@ -190,8 +192,8 @@ def best_of(fns: dict, device, repeats: int) -> dict:
     return {name: min(values) for name, values in times.items()}
 
 
-def build_renderer(args, workdir) -> Renderer:
-    """A renderer at the benchmark's size with a random-weight perceptor."""
+def build_session(args, workdir) -> Session:
+    """A session at the benchmark's size with a random-weight perceptor."""
     device = pick_device(args.device)
     dtype = resolve_precision(args.precision, device)
     animation = {}
@@ -244,14 +246,14 @@ def build_renderer(args, workdir) -> Renderer:
         }
     )
     # plan() checks the model name without loading weights; the weights here are random
-    return Renderer(plan(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
+    return Session(plan(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
 
 
-def perceptor_alone(renderer: Renderer):
+def perceptor_alone(session: Session):
     """The perceptor's forward+backward alone on a fixed batch of the step's cutouts, to time."""
-    p = renderer.perceptors[0]
+    p = session.perceptors[0]
     with torch.no_grad():
-        cuts = renderer.cutouts(renderer.image.decode(), renderer.settings.cutouts, p)
+        cuts = step.cutouts(session, session.image.decode(), session.settings.cutouts, p)
     x = ((cuts.images - p.mean) / p.std).to(p.dtype).requires_grad_()
 
     def fwd_bwd():
@@ -315,20 +317,20 @@ def compare_estimates(workdir, runs: dict) -> None:
     print("|---|---|---|---|")
     for name, values in runs.items():
         settings = from_dict({**ESTIMATE_BASE, **values, "output_root": str(workdir)})
-        r = Renderer(plan(settings), models)
+        r = Session(plan(settings), models)
         guess = estimate_run(r).seconds
         start = time.perf_counter()
-        for _ in r.snapshots():
+        for _ in snapshots(r):
             pass
         took = time.perf_counter() - start
         print(f"| {name} | {guess:.2f} | {took:.2f} | {took / guess:.2f} |")
 
 
 def run(args, workdir) -> None:
-    """Build the renderer, time it and print the tables."""
-    r = build_renderer(args, workdir)
+    """Build the session, time it and print the tables."""
+    r = build_session(args, workdir)
     ctx = r.plan.clock.at(0)
-    timed = {"step": lambda: r.train_step(ctx), "alone": perceptor_alone(r)}
+    timed = {"step": lambda: step.train_step(r, ctx), "alone": perceptor_alone(r)}
     for _ in range(args.warmup):
         for fn in timed.values():
             fn()
@@ -336,7 +338,7 @@ def run(args, workdir) -> None:
     step_s, alone = best["step"], best["alone"]
     r.timer.enabled = True
     for _ in range(args.steps):
-        r.train_step(ctx)
+        step.train_step(r, ctx)
     stages = {k: v / args.steps for k, v in r.timer.totals.items()}
 
     name = (
@@ -372,7 +374,7 @@ def run(args, workdir) -> None:
         )
 
 
-def print_frame_costs(r: Renderer, args, step_s: float) -> None:
+def print_frame_costs(r: Session, args, step_s: float) -> None:
     """Time the once-per-frame work and print it against a frame's steps."""
     clock = r.plan.clock
     ctx = clock.at(clock.frame_start_step(1))

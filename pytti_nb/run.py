@@ -6,17 +6,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config.files import read_render_settings, read_settings_file
+from .config.overrides import apply_overrides
 from .config.plan import RunPlan, plan, plan_dict
 from .config.schema import Settings
-from .config.settings import (
-    apply_overrides,
-    from_dict,
-    path_problem,
-    read_render_settings,
-    read_settings_file,
-    to_dict,
-    to_yaml,
-)
+from .config.settings import from_dict, to_dict, to_yaml
 from .errors import (
     OutputError,
     PyttiError,
@@ -26,14 +20,10 @@ from .errors import (
     shown,
     shown_path,
 )
+from .io.bounded import path_problem
 from .io.checkpoint import checkpoint_path, has_checkpoint, load_checkpoint, save_checkpoint
-from .io.output import (
-    CHECKPOINT_NAME,
-    FRAMES_DIR,
-    RunWriter,
-    check_writable,
-    claim_run_dir,
-)
+from .io.run_folder import CHECKPOINT_NAME, FRAMES_DIR, check_writable, claim_run_dir
+from .io.run_writer import RunWriter
 from .io.versions import environment_versions
 
 
@@ -266,34 +256,47 @@ def _writer(run_plan, run_dir, *, overwrite, lock=None) -> RunWriter:
     )
 
 
-def make_renderer(job: Job, models=None):
-    """Load the models (the slow part) and build the engine for a prepared job; a resumed
-    job's checkpoint must fit the run exactly (shapes, kinds), else OutputError."""
-    from .engine.render import Renderer
+def make_session(job: Job, models=None):
+    """Load the models (the slow part) and build the engine's session for a prepared job, with
+    the reader of its frames' videos; a resumed job's checkpoint must fit the run exactly
+    (shapes, kinds), else OutputError."""
+    from .engine.frames import FrameReader
+    from .engine.session import Session
     from .models import ModelCache
 
     try:
-        renderer = Renderer(job.plan, models or ModelCache())
+        session = Session(job.plan, models or ModelCache(), media=FrameReader.of(job.plan))
         if job.resume_state is not None:
-            _load_checkpoint_state(renderer, job)
+            _load_checkpoint_state(session, job)
     except BaseException:  # a model that cannot load (VQGAN, depth), Ctrl-C while loading
         _give_up(job)
         raise
-    return renderer
+    return session
 
 
-def _load_checkpoint_state(renderer, job: Job) -> None:
-    """Restore a checkpoint into a freshly built renderer, checking it fits the run first."""
+def steer(session, settings: Settings) -> None:
+    """Steer a running session to new settings from its next step: checked, and the images
+    they add read, here in the caller's turn (SettingsError, before any change, when they
+    cannot be steered to)."""
+    from .engine.assets import load_assets
+
+    settings = session.steerable(settings)
+    new = plan(settings, previous=session.plan)  # raises SettingsError before any change
+    session.steer(new, load_assets(new, new.output_size, reuse=session.assets))
+
+
+def _load_checkpoint_state(session, job: Job) -> None:
+    """Restore a checkpoint into a freshly built session, checking it fits the run first."""
     where = f"checkpoint {shown_path(checkpoint_path(job.run_dir))}"
     state = job.resume_state
     problem = (
-        _layout_problem(state["image"], renderer.image.state_dict(), "image")
-        or _optimizer_problem(state["optimizer"], renderer.optimizer)
-        or _layout_problem(state["rng"], renderer.rng.get_state(), "rng")
+        _layout_problem(state["image"], session.image.state_dict(), "image")
+        or _optimizer_problem(state["optimizer"], session.optimizer)
+        or _layout_problem(state["rng"], session.rng.get_state(), "rng")
     )
     if problem is None:
         try:
-            renderer.load_state_dict(state)
+            session.load_state_dict(state)
         except PyttiError:
             raise
         except Exception as e:  # a damaged state fails inside torch in many ways
@@ -385,41 +388,43 @@ def run_snapshots(
     job: Job,
     *,
     models=None,
-    renderer=None,
+    session=None,
     should_stop=lambda: False,
-    every_step=False,
+    between_steps=None,
     rescue_root=None,
 ):
     """Drive the engine, saving every save point; yields each Snapshot after its files are
     written.
 
-    With every_step, None comes between snapshots after each step (see Renderer.snapshots).
+    between_steps is the loop's hook after every other step (see render.snapshots).
     With a rescue_root, a save point the run folder can no longer take (Google Drive unmounted
     mid-render) is saved in a new run folder there instead, and RescuedRun names it.
     """
-    renderer = renderer or make_renderer(job, models)
+    session = session or make_session(job, models)
     versions = environment_versions()
-    saves = _saved_snapshots(job, renderer, versions, should_stop, every_step, rescue_root)
+    saves = _saved_snapshots(job, session, versions, should_stop, between_steps, rescue_root)
     try:
         yield from saves
     except RenderHalted:  # the state before the failing step is intact: keep it to resume
         try:
-            _save_checkpoint(job.writer, renderer, versions)
+            _save_checkpoint(job.writer, session, versions)
         finally:
             job.writer.release()
         raise
     except Exception:  # not Ctrl-C: the studio then takes one more step with this job
         _give_up(job)
         raise
+    finally:
+        session.close()  # the frames' video readers (a later step opens them again)
 
 
-def probe_cost(job: Job, renderer):
+def probe_cost(job: Job, session):
     """The run's cost estimate (a few probe steps, undone); when a probe step fails, the
     folder is given up as a failed render's is."""
     from .engine.estimate import estimate_run
 
     try:
-        return estimate_run(renderer)
+        return estimate_run(session)
     except Exception:
         _give_up(job)
         raise
@@ -433,29 +438,31 @@ def _give_up(job: Job) -> None:
         job.writer.discard()
 
 
-def _saved_snapshots(job, renderer, versions, should_stop, every_step, rescue_root):
+def _saved_snapshots(job, session, versions, should_stop, between_steps, rescue_root):
     """run_snapshots' loop: each save point's frame, palette and checkpoint written."""
-    written = renderer.settings
-    for snap in _resumed_steps(job, renderer.snapshots(should_stop, every_step=every_step)):
-        if snap is not None and snap.save_number is not None:
+    from .engine.render import snapshots
+
+    written = session.settings
+    for snap in _resumed_steps(job, snapshots(session, should_stop, between_steps)):
+        if snap.save_number is not None:
             # settings may have been steered mid-run: record the ones in force now
-            steered, written = renderer.settings != written, renderer.settings
+            steered, written = snap.settings != written, snap.settings
             try:
-                _save_point(job.writer, renderer, snap, versions, steered)
+                _save_point(job.writer, session, snap, versions, steered)
             except OutputError as e:
                 if rescue_root is None:
                     raise
-                raise _rescue(e, job, renderer, snap, versions, rescue_root) from e
+                raise _rescue(e, job, session, snap, versions, rescue_root) from e
         yield snap
 
 
-def _save_point(writer, renderer, snap, versions, steered) -> None:
+def _save_point(writer, session, snap, versions, steered) -> None:
     """Write one save point: the settings when steered, the frame, its palette, a checkpoint."""
     if steered:
-        writer.write_settings(to_yaml(renderer.settings))
+        writer.write_settings(to_yaml(snap.settings))
     metadata = {
-        "settings": to_dict(renderer.settings),
-        "seed": renderer.settings.seed,
+        "settings": to_dict(snap.settings),
+        "seed": snap.settings.seed,
         "step": snap.step,
         "save_number": snap.save_number,
         "frame": snap.frame,
@@ -469,30 +476,30 @@ def _save_point(writer, renderer, snap, versions, steered) -> None:
         }
     if snap.audio:
         metadata["audio"] = snap.audio
-    writer.write_frame(snap.save_number, snap.image, metadata)
+    writer.write_save(snap.save_number, snap.image, metadata)
     if snap.palette is not None:
         writer.write_palette(snap.save_number, snap.palette)
     # the generator is paused at this snapshot: the state is exactly this moment's
-    _save_checkpoint(writer, renderer, versions)
+    _save_checkpoint(writer, session, versions)
 
 
-def _save_checkpoint(writer: RunWriter, renderer, versions) -> None:
+def _save_checkpoint(writer: RunWriter, session, versions) -> None:
     """Save the run's checkpoint, with the run id of its folder, and record it there."""
-    state = {**renderer.state_dict(), "versions": versions, "run_id": writer.run_id}
+    state = {**session.state_dict(), "versions": versions, "run_id": writer.run_id}
     writer.recorded(save_checkpoint(writer.run_dir, state))
 
 
-def _rescue(error, job, renderer, snap, versions, root) -> OutputError:
+def _rescue(error, job, session, snap, versions, root) -> OutputError:
     """Save a save point the run folder could not take in a new run folder under root (its
     settings, frame and checkpoint): a RescuedRun naming it, or the first error when that fails
     too (a full disk)."""
-    s = renderer.settings
+    s = snap.settings
     try:
         check_writable(Path(root).expanduser())
         run_dir, lock, _ = claim_run_dir(Path(root).expanduser(), s.file_namespace, False)
         writer = _writer(job.plan, run_dir, overwrite=False, lock=lock)
         try:
-            _save_point(writer, renderer, snap, versions, steered=True)
+            _save_point(writer, session, snap, versions, steered=True)
         finally:
             writer.release()
     except (OSError, PyttiError):
@@ -544,12 +551,12 @@ def run_to_completion(
     )
     saved = 0
     with bar:
-        renderer = make_renderer(job, models)
-        estimate = probe_cost(job, renderer)
+        session = make_session(job, models)
+        estimate = probe_cost(job, session)
         if progress:
             bar.write(estimate.describe())
         started = time.monotonic()
-        for snap in run_snapshots(job, renderer=renderer, should_stop=should_stop):
+        for snap in run_snapshots(job, session=session, should_stop=should_stop):
             bar.update(snap.step - bar.n)
             shown = {"scene": f"{snap.scene + 1}/{len(job.plan.scenes)}"}
             if job.plan.clock.animated:
@@ -560,4 +567,4 @@ def run_to_completion(
     job.writer.write_cost({"estimate": estimate.as_dict(), "seconds": seconds})
     video = job.writer.finish()
     took = f"took {duration(seconds).removeprefix('about ')} ({estimate.describe()})"
-    return RunResult(saved, video, job.writer.last_written, [*renderer.notes, took])
+    return RunResult(saved, video, job.writer.last_save, [*session.notes, took])

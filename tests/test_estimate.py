@@ -1,4 +1,4 @@
-"""The cost estimate: measured on the run's own renderer, it leaves the run unchanged and
+"""The cost estimate: measured on the run's own session, it leaves the run unchanged and
 counts what the run will do (steps, frame changes, saves and displays). How close its time
 comes to a real run's is the benchmark's to measure (`python -m pytti_nb.bench --estimate`),
 not a test's: wall-clock ratios move with whatever else the machine is doing."""
@@ -12,8 +12,10 @@ from pytti_nb.bench import ESTIMATE_BASE, ESTIMATE_RUNS
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine import estimate as estimate_module
+from pytti_nb.engine import step as step_module
 from pytti_nb.engine.estimate import Estimate, estimate_run
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.models import ModelCache
 
 STEP_S, FRAME_S, SAVE_S = 0.25, 1.5, 0.125  # virtual costs, exact in binary
@@ -25,7 +27,7 @@ def models():
 
 
 class VirtualClock:
-    """A clock that advances only when the renderer steps or changes frame."""
+    """A clock that advances only when the session steps or changes frame."""
 
     def __init__(self):
         self.now = 0.0
@@ -33,16 +35,16 @@ class VirtualClock:
     def perf_counter(self):
         return self.now
 
-    def charge(self, renderer, method, seconds, calls):
-        """Make each call of renderer.`method` cost `seconds` of virtual time, and count it."""
-        real = getattr(renderer, method)
+    def charge(self, monkeypatch, owner, name, seconds, calls):
+        """Make each call of owner.`name` cost `seconds` of virtual time, and count it."""
+        real = getattr(owner, name)
 
         def charged(*args, **kwargs):
             self.now += seconds
-            calls[method] = calls.get(method, 0) + 1
+            calls[name] = calls.get(name, 0) + 1
             return real(*args, **kwargs)
 
-        setattr(renderer, method, charged)
+        monkeypatch.setattr(owner, name, charged)
 
 
 @pytest.mark.parametrize("name", list(ESTIMATE_RUNS))
@@ -50,22 +52,22 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
     name, models, tmp_path, monkeypatch
 ):
     settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS[name], "output_root": str(tmp_path)})
-    r = Renderer(plan(settings), models)
+    r = Session(plan(settings), models)
     clock, calls = VirtualClock(), {}
     monkeypatch.setattr(
         estimate_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
     )
     monkeypatch.setattr(estimate_module, "_save_seconds", lambda size: SAVE_S)
-    clock.charge(r, "guarded_step", STEP_S, calls)
-    clock.charge(r, "begin_frame", FRAME_S, calls)
+    clock.charge(monkeypatch, step_module, "guarded_step", STEP_S, calls)
+    clock.charge(monkeypatch, r, "begin_frame", FRAME_S, calls)
     estimate = estimate_run(r)
     assert (estimate.step_seconds, estimate.save_seconds) == (STEP_S, SAVE_S)
     assert estimate.frame_seconds == (FRAME_S if settings.animation_mode == "2D" else 0.0)
 
     calls.clear()
-    snapshots = list(r.snapshots())
-    saves = sum(s.save_number is not None for s in snapshots)
-    displays = len(snapshots) - saves
+    snaps = list(snapshots(r))
+    saves = sum(s.save_number is not None for s in snaps)
+    displays = len(snaps) - saves
     ran = (
         calls["guarded_step"] * STEP_S
         + calls.get("begin_frame", 0) * FRAME_S
@@ -79,11 +81,11 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
 
 def test_probing_leaves_the_run_exactly_as_it_was(models, tmp_path):
     settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS["2D"], "output_root": str(tmp_path)})
-    plain = list(Renderer(plan(settings), models).snapshots())[-1].image
-    probed = Renderer(plan(settings), models)
+    plain = list(snapshots(Session(plan(settings), models)))[-1].image
+    probed = Session(plan(settings), models)
     estimate_run(probed)
     assert probed.step == 0
-    assert np.array_equal(list(probed.snapshots())[-1].image, plain)
+    assert np.array_equal(list(snapshots(probed))[-1].image, plain)
 
 
 def test_the_estimate_warns_when_memory_will_not_fit():

@@ -12,7 +12,8 @@ from pytti_nb.config.plan import plan
 from pytti_nb.config.schema import schema_by_name
 from pytti_nb.config.settings import from_dict, replace
 from pytti_nb.engine.optim import OPTIMIZERS, build_optimizer, set_learning_rate
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.image_models import LimitedPalette, UnlimitedPalette
 from pytti_nb.models import ModelCache
 
@@ -95,20 +96,18 @@ def test_resume_is_exact_with_every_model_and_optimiser(
     tiny, models, tiny_vqgan, image_model, optimizer
 ):
     settings = from_dict(animated(tiny, image_model, optimizer, tiny_vqgan))
-    whole = list(Renderer(plan(settings), models).snapshots())[-1]
-    r = Renderer(plan(settings), models)
-    list(r.snapshots(should_stop=lambda: r.step >= 7))  # stopped inside the second frame
+    whole = list(snapshots(Session(plan(settings), models)))[-1]
+    r = Session(plan(settings), models)
+    list(snapshots(r, should_stop=lambda: r.step >= 7))  # stopped inside the second frame
     state = r.state_dict()
     assert state["optimizer"]["param_groups"][0]["name"] == "image"
-    resumed = list(Renderer(plan(settings), models, resume=state).snapshots())[-1]
+    resumed = list(snapshots(Session(plan(settings), models, resume=state)))[-1]
     assert resumed.step == whole.step and np.array_equal(resumed.image, whole.image)
     # the optimiser changes the result, so the test would notice a wrong one being restored
     other = replace(settings, optimizer="Adam" if optimizer != "Adam" else "NAdam")
     if other.optimizer != "SGD":
         other = replace(other, learning_rate=None)
-    assert not np.array_equal(
-        list(Renderer(plan(other), models).snapshots())[-1].image, whole.image
-    )
+    assert not np.array_equal(list(snapshots(Session(plan(other), models)))[-1].image, whole.image)
 
 
 @pytest.mark.parametrize("mode", ["2D", "3D"])
@@ -139,7 +138,7 @@ def test_an_animation_moves_the_picture_of_every_image_model(
         "infill_mode": "wrap",
         "sampling_mode": "bilinear",
     }
-    frames = [s.image.mean(2) for s in Renderer(plan(from_dict(settings)), models).snapshots()]
+    frames = [s.image.mean(2) for s in snapshots(Session(plan(from_dict(settings)), models))]
     assert frames[0].std() > 5  # a picture with structure to follow
     shifts = {phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)}
     assert shifts == {(4, 0)} if mode == "2D" else shifts in ({(4, 0)}, {(-4, 0)}), shifts

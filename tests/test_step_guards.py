@@ -8,9 +8,11 @@ import torch
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.guard import NON_FINITE_LIMIT, finer_split, is_out_of_memory
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.errors import RenderHalted
 from pytti_nb.models import ModelCache
+from pytti_nb.run import steer
 
 pytestmark = pytest.mark.numerics
 
@@ -53,12 +55,10 @@ def test_the_next_split_at_least_doubles_and_divides_the_cutouts():
 
 
 def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, models):
-    healthy = list(
-        Renderer(plan(settings(tiny, gradient_accumulation_steps=4)), models).snapshots()
-    )
-    r = Renderer(plan(settings(tiny)), models)
+    healthy = list(snapshots(Session(plan(settings(tiny, gradient_accumulation_steps=4)), models)))
+    r = Session(plan(settings(tiny)), models)
     with MemoryLimit(r.perceptors[0], most=2) as limit:
-        snaps = list(r.snapshots())
+        snaps = list(snapshots(r))
     assert limit.calls[:3] == [8, 4, 2]  # 8 failed, then 4 failed, then batches of 2 fit
     assert r.settings.gradient_accumulation_steps == 4
     assert any("gradient_accumulation_steps raised from 1 to 2" in n for n in r.notes)
@@ -66,13 +66,13 @@ def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, 
 
 
 def test_a_live_edit_after_an_out_of_memory_split_keeps_the_split(tiny, models):
-    r = Renderer(plan(settings(tiny)), models)
+    r = Session(plan(settings(tiny)), models)
     with MemoryLimit(r.perceptors[0], most=4) as limit:
-        snaps = r.snapshots()
+        snaps = snapshots(r)
         next(snaps)
         assert r.settings.gradient_accumulation_steps == 2
         # the studio's panel still shows 1: its next edit (a new prompt) must not undo the split
-        r.steer(settings(tiny, scenes="a blue square"))
+        steer(r, settings(tiny, scenes="a blue square"))
         list(snaps)
     assert r.settings.scenes == "a blue square" and r.settings.gradient_accumulation_steps == 2
     assert limit.calls.count(8) == 1  # ran out of memory once, never again after the edit
@@ -80,11 +80,11 @@ def test_a_live_edit_after_an_out_of_memory_split_keeps_the_split(tiny, models):
 
 
 def test_out_of_memory_at_one_cutout_per_batch_halts_with_the_state_intact(tiny, models):
-    r = Renderer(plan(settings(tiny)), models)
-    list(r.snapshots(should_stop=lambda: r.step >= 3))
+    r = Session(plan(settings(tiny)), models)
+    list(snapshots(r, should_stop=lambda: r.step >= 3))
     before = r.state_dict()
     with MemoryLimit(r.perceptors[0], most=0), pytest.raises(RenderHalted) as e:
-        list(r.snapshots())
+        list(snapshots(r))
     assert "one cutout per perceptor batch" in str(e.value) and "lower width/height" in str(e.value)
     assert r.step == 3 and torch.equal(r.state_dict()["image"]["pixels"], before["image"]["pixels"])
 
@@ -92,15 +92,15 @@ def test_out_of_memory_at_one_cutout_per_batch_halts_with_the_state_intact(tiny,
 class PoisonedStep:
     """Makes the smoothing loss NaN at the given steps (0-based)."""
 
-    def __init__(self, renderer, steps):
-        self.term = renderer.term("smoothing")
-        self.renderer, self.steps = renderer, set(steps)
+    def __init__(self, session, steps):
+        self.term = session.term("smoothing")
+        self.session, self.steps = session, set(steps)
         self.loss = self.term.loss
 
     def __enter__(self):
         def loss(image, ctx):
             value = self.loss(image, ctx)
-            return value * float("nan") if self.renderer.step in self.steps else value
+            return value * float("nan") if self.session.step in self.steps else value
 
         self.term.loss = loss
         return self
@@ -110,9 +110,9 @@ class PoisonedStep:
 
 
 def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, models):
-    r = Renderer(plan(settings(tiny, display_every=1, save_every=0)), models)
+    r = Session(plan(settings(tiny, display_every=1, save_every=0)), models)
     with PoisonedStep(r, steps={3}):
-        snaps = list(r.snapshots())
+        snaps = list(snapshots(r))
     assert np.array_equal(snaps[3].image, snaps[2].image)  # step 4 was not applied
     assert not np.array_equal(snaps[4].image, snaps[3].image)  # and the run went on
     assert np.isnan(snaps[3].losses["total"]) and snaps[-1].step == 12
@@ -120,9 +120,9 @@ def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, 
 
 
 def test_steps_that_keep_failing_halt_the_run_naming_the_loss(tiny, models):
-    r = Renderer(plan(settings(tiny)), models)
+    r = Session(plan(settings(tiny)), models)
     with PoisonedStep(r, steps=range(2, 12)), pytest.raises(RenderHalted) as e:
-        list(r.snapshots())
+        list(snapshots(r))
     assert f"{NON_FINITE_LIMIT} steps in a row" in str(e.value) and "'smoothing'" in str(e.value)
     assert r.step == 2 + NON_FINITE_LIMIT
     image = r.image.decode()
@@ -135,12 +135,12 @@ def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
     import json
 
     from pytti_nb.io.checkpoint import load_checkpoint
-    from pytti_nb.run import make_renderer, prepare_run, run_snapshots, run_to_completion
+    from pytti_nb.run import make_session, prepare_run, run_snapshots, run_to_completion
 
     job = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "a")))
-    r = make_renderer(job, models)
+    r = make_session(job, models)
     with PoisonedStep(r, steps=range(5, 12)), pytest.raises(RenderHalted):
-        list(run_snapshots(job, renderer=r))
+        list(run_snapshots(job, session=r))
     saved = load_checkpoint(job.run_dir)
     assert saved["step"] == 5 + NON_FINITE_LIMIT and saved["guard"]["run"] == NON_FINITE_LIMIT
     done = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "b")))
@@ -151,10 +151,10 @@ def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
 
 
 def test_a_probe_that_cannot_fit_leaves_no_run_folder_and_no_lock(tiny, models, tmp_path):
-    from pytti_nb.run import make_renderer, prepare_run, probe_cost
+    from pytti_nb.run import make_session, prepare_run, probe_cost
 
     job = prepare_run(settings=settings(tiny, output_root=str(tmp_path)), models=models)
-    r = make_renderer(job, models)
+    r = make_session(job, models)
     with MemoryLimit(r.perceptors[0], most=0), pytest.raises(RenderHalted, match="lower width"):
         probe_cost(job, r)
     assert not job.run_dir.exists()  # nothing to resume from: taken back whole
@@ -177,11 +177,11 @@ def test_a_skipped_step_changes_nothing_it_would_have(tiny, models, tiny_vqgan, 
     changes = {"image_model": model, "display_every": 1, "save_every": 0}
     if model == "VQGAN":
         changes["vqgan_model"] = str(tiny_vqgan)
-    r = Renderer(plan(settings(tiny, **changes)), models)
+    r = Session(plan(settings(tiny, **changes)), models)
     r.guard.sync_free = sync_free  # CUDA's path (every step undone where the flag says), on the CPU
     states = []
     with PoisonedStep(r, steps={3}):
-        for _ in r.snapshots():
+        for _ in snapshots(r):
             states.append(_state(r))
     before, skipped, after = states[2], states[3], states[4]
     assert skipped.keys() == before.keys()

@@ -7,6 +7,7 @@ import pytest
 from waiting import until
 
 from pytti_nb.config.settings import from_dict, replace
+from pytti_nb.engine import step as step_module
 from pytti_nb.errors import PerceptorError
 from pytti_nb.io.checkpoint import load_checkpoint
 from pytti_nb.models import ModelCache, network
@@ -64,13 +65,30 @@ def test_the_loop_handles_other_work_between_frame_pulls(cache, tiny):
     async def main():
         runner.start(settings=from_dict(tiny))
         while runner.busy:
-            seen.append(runner.renderer.step if runner.renderer else 0)
+            seen.append(runner.session.step if runner.session else 0)
             await asyncio.sleep(0)
         return runner.outcome
 
     assert asyncio.run(main()).state == DONE
     # other coroutines (widget messages, in a kernel) ran at several points during the render
     assert len({s for s in seen if 0 < s < 12}) >= 3
+
+
+def test_the_loop_gets_a_turn_between_display_points(cache, tiny, monkeypatch):
+    monkeypatch.setattr(runner_module, "TURN_S", 0)  # the engine hands back after every step
+    seen, frames = [], []
+    runner, _ = make_runner(cache, frames.append)
+
+    async def main():
+        runner.start(settings=from_dict({**tiny, "display_every": 0}))
+        while runner.busy:
+            seen.append(runner.session.step if runner.session else 0)
+            await asyncio.sleep(0)
+        return runner.outcome
+
+    assert asyncio.run(main()).state == DONE
+    assert set(range(1, 12)) <= set(seen)  # a turn at every step, not only at save points
+    assert [f.step for f in frames] == [4, 8, 12]  # the studio sees only the save points
 
 
 def test_stop_ends_after_the_current_step_and_keeps_frames_and_checkpoint(cache, tiny):
@@ -94,15 +112,15 @@ def test_pause_holds_the_render_and_resume_continues(cache, tiny, monkeypatch):
     async def main():
         runner.start(settings=from_dict(tiny))
         await until(lambda: runner.state == PAUSED, "the pause")
-        held = runner.renderer.step
+        held = runner.session.step
         for _ in range(20):  # twenty turns of the loop, each a pause poll: no step may run
             await asyncio.sleep(0)
-        assert runner.renderer.step == held == 2 and runner.state == PAUSED
+        assert runner.session.step == held == 2 and runner.state == PAUSED
         runner.resume()
         return await runner.wait()
 
     outcome = asyncio.run(main())
-    assert outcome.state == DONE and runner.renderer.step == 12
+    assert outcome.state == DONE and runner.session.step == 12
     assert (PAUSED, "paused at step 2") in states
 
 
@@ -125,8 +143,8 @@ def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
     targets = {}
 
     def on_snapshot(frame):
-        target = runner.renderer.term("prompts").scenes[0][0]
-        targets[frame.step] = (target.source, target.embeds[runner.renderer.perceptors[0]].clone())
+        target = runner.session.term("prompts").scenes[0][0]
+        targets[frame.step] = (target.source, target.embeds[runner.session.perceptors[0]].clone())
         if frame.step == 4:
             runner.steer(replace(settings, scenes="a yellow square on a blue background"))
 
@@ -137,7 +155,7 @@ def test_a_live_prompt_edit_changes_the_target_at_the_next_step(cache, tiny):
     assert targets[6][0] == "a yellow square on a blue background"
     assert not targets[6][1].equal(targets[4][1])
     assert any("live edit applied at step 5" in m for _, m in states)
-    assert runner.renderer.settings.scenes == "a yellow square on a blue background"
+    assert runner.session.settings.scenes == "a yellow square on a blue background"
 
 
 def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
@@ -147,7 +165,7 @@ def test_a_live_edit_of_a_fixed_setting_waits_for_the_next_render(cache, tiny):
         runner.steer(replace(settings, width=20)) if f.step == 2 else None
     )
     assert run_task(runner, settings).state == DONE
-    assert runner.renderer.settings.width == 12
+    assert runner.session.settings.width == 12
     assert any("width apply to the next render" in m for _, m in states)
 
 
@@ -158,22 +176,22 @@ def test_an_invalid_live_edit_is_reported_and_the_render_goes_on(cache, tiny):
         runner.steer(replace(settings, steps_per_scene=3)) if f.step == 4 else None
     )
     assert run_task(runner, settings).state == DONE
-    assert runner.renderer.step == 12
+    assert runner.session.step == 12
     assert any(m.startswith("live edit not applied: steps_per_scene") for _, m in states)
 
 
-def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny):
+def test_ctrl_c_inside_a_step_ends_like_stop(cache, tiny, monkeypatch):
     runner, _ = make_runner(cache)
 
     def on_snapshot(frame):
         if frame.step == 4:
-            step = runner.renderer.train_step
+            train_step = step_module.train_step
 
-            def interrupted(ctx):
-                runner.renderer.train_step = step
+            def interrupted(session, ctx):
+                monkeypatch.setattr(step_module, "train_step", train_step)
                 raise KeyboardInterrupt  # what Colab's stop button raises mid-step
 
-            runner.renderer.train_step = interrupted
+            monkeypatch.setattr(step_module, "train_step", interrupted)
 
     runner.on_snapshot = on_snapshot
     outcome = run_task(runner, from_dict(tiny))
@@ -237,5 +255,5 @@ def test_a_live_edit_waits_until_typing_settles(cache, tiny):
     runner, _ = make_runner(cache, on_snapshot)
     assert run_task(runner, settings).state == DONE
     assert (
-        runner.renderer.term("prompts").scenes[0][0].source == "a red circle on a black background"
+        runner.session.term("prompts").scenes[0][0].source == "a red circle on a black background"
     )

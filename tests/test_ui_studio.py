@@ -13,10 +13,11 @@ import yaml
 from PIL import Image
 from waiting import until
 
-from pytti_nb.config.settings import from_dict, load_settings, save_settings
+from pytti_nb.config.files import load_settings, save_settings
+from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 from pytti_nb.io.checkpoint import load_checkpoint
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 from pytti_nb.models import ModelCache, network
 from pytti_nb.perception import specs as perceptors_module
 from pytti_nb.ui import build_studio, compat
@@ -111,11 +112,11 @@ def test_pause_button_pauses_and_resumes(studio, monkeypatch):
         assert "paused at step 2" in text(studio.status)
         for _ in range(20):  # twenty turns of the loop, each a pause poll: no step may run
             await asyncio.sleep(0)
-        assert studio.runner.renderer.step == 2
+        assert studio.runner.session.step == 2
         studio.pause_button.click()
 
     assert click_and_wait(studio, studio.render_button, during).state == "done"
-    assert studio.runner.renderer.step == 12 and studio.pause_button.description == "Pause"
+    assert studio.runner.session.step == 12 and studio.pause_button.description == "Pause"
 
 
 def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypatch):
@@ -129,7 +130,7 @@ def test_editing_the_scenes_box_mid_render_steers_the_next_step(studio, monkeypa
 
     studio.runner.on_snapshot = on_snapshot
     click_and_wait(studio, studio.render_button)
-    assert studio.runner.renderer.term("prompts").scenes[0][0].source == (
+    assert studio.runner.session.term("prompts").scenes[0][0].source == (
         "a yellow square on a blue background"
     )
 

@@ -9,7 +9,8 @@ from media import SQUARE, TOP, halves_video, square_video
 from pytti_nb.animation.flow import consistency_mask, flow_warp
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.errors import SettingsError
 from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.media.video import VideoReader
@@ -67,9 +68,9 @@ def following(video, tmp_path, **changes):
 
 
 def saved(settings, models):
-    """(Renderer, every saved snapshot)."""
-    r = Renderer(plan(from_dict(settings)), models)
-    return r, [s for s in r.snapshots() if s.save_number]
+    """(Session, every saved snapshot)."""
+    r = Session(plan(from_dict(settings)), models)
+    return r, [s for s in snapshots(r) if s.save_number]
 
 
 def right_edge(image):
@@ -136,16 +137,16 @@ def test_resume_mid_video_is_exact(video, tmp_path, models):
         video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3,
         flow_long_term_samples=2, flow_stabilization_weight=1, direct_stabilization_weight=1,
     )  # fmt: skip
-    whole = list(Renderer(plan(from_dict(settings)), models).snapshots())[-1]
-    r = Renderer(plan(from_dict(settings)), models)
-    list(r.snapshots(should_stop=lambda: r.step >= 14))  # mid frame 4, two outputs kept
+    whole = list(snapshots(Session(plan(from_dict(settings)), models)))[-1]
+    r = Session(plan(from_dict(settings)), models)
+    list(snapshots(r, should_stop=lambda: r.step >= 14))  # mid frame 4, two outputs kept
     save_checkpoint(tmp_path, r.state_dict())
     state = load_checkpoint(tmp_path)
     # frame 4: the outputs of frames 0 to 3 are kept for the samples 1, 2 and 4 frames back
     assert set(state["animator"]["kept"]) == {"0", "1", "2", "3"}
     assert "stabilization_flow" in state["terms"]
-    resumed = Renderer(plan(from_dict(settings)), models, resume=state)
-    last = list(resumed.snapshots())[-1]
+    resumed = Session(plan(from_dict(settings)), models, resume=state)
+    last = list(snapshots(resumed))[-1]
     assert np.array_equal(last.image, whole.image)
 
 
@@ -163,15 +164,34 @@ def test_video_masks_follow_the_frames(video, tmp_path, models):
         video, tmp_path, scenes=f"a red circle:1_[{mask}]",
         direct_stabilization_weight=f"1_[-{mask}]", steps_per_scene=4,
     )  # fmt: skip
-    r = Renderer(plan(from_dict(settings)), models)
+    r = Session(plan(from_dict(settings)), models)
     target = r.term("prompts").scenes[0][0]
     held = r.term("stabilization_direct")
     assert target.mask_image[0, 0, 0, 0] == 1  # before the animation: the mask's first frame
-    for snap in r.snapshots():
+    for snap in snapshots(r):
         # animation frame k takes mask frame k + 1 (PyTTI): white on the left when even
         left_white = (snap.frame + 1) % 2 == 0
         assert bool(target.mask_image[0, 0, 0, 0] > 0.5) == left_white
         assert bool(held.mask[0, 0, 0, 0] > 0.5) != left_white  # the inverted mask
+
+
+def test_the_loop_never_decodes_a_video_frame_itself(video, tmp_path, models, monkeypatch):
+    import threading
+
+    mask = halves_video(tmp_path / "halves.mp4")
+    settings = following(video, tmp_path, scenes=f"a red circle:1_[{mask}]", steps_per_scene=4)
+    r = Session(plan(from_dict(settings)), models)  # the first frames: read before the loop
+    threads, frame = [], VideoReader.frame
+
+    def recorded(reader, index):
+        threads.append(threading.current_thread())
+        return frame(reader, index)
+
+    monkeypatch.setattr(VideoReader, "frame", recorded)
+    assert len(list(snapshots(r))) == 4
+    # the source and mask frames of every animation frame came from the reading thread
+    assert threads and threading.current_thread() not in threads
+    r.close()
 
 
 def test_raft_weights_load_from_the_cache_like_a_download(tmp_path, video):

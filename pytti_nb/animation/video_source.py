@@ -8,14 +8,14 @@ frame is then encoded as the image. Long-term samples hold the frame to the outp
 frames back too, moved by the flow from their source frames, each where no nearer sample
 already is (Ruder et al. 2016); those outputs are kept in memory (and in the checkpoint).
 The direct, edge, depth and semantic stabilisation losses compare with the source frame.
+The source frames come decoded with each frame's media (engine.frames), read ahead of the loop.
 """
 
 import torch
 
 from ..engine.timing import no_timer
-from ..media.video import VideoReader
 from ..perception.targets import to_tensor
-from .animator import Animator, FrameRefs
+from .base import Animator, FrameRefs
 from .flow import SCENE_CUT, consistency_mask, flow_warp
 
 
@@ -24,38 +24,28 @@ class VideoSourceAnimator(Animator):
 
     def __init__(self, run_plan, device, flow_model):
         super().__init__(run_plan, device)
-        s = run_plan.settings
         self.flow_model = flow_model
-        self.samples = s.flow_long_term_samples
-        # every source frame the long-term samples look back at stays in the reader
-        keep = 2**self.samples * s.frame_stride + 2
-        self.reader = VideoReader(
-            run_plan.video.path, s.frames_per_second, run_plan.output_size, keep=keep
-        )
+        self.samples = run_plan.settings.flow_long_term_samples
         self.kept = {}  # output frame index -> its image at its end [1,3,H,W]
 
-    def source(self, index: int):
-        """Source frame `index` as [1,3,H,W] in [0,1] at the output size."""
-        return to_tensor(self.reader.frame(index).astype("float32") / 255, self.device)
+    def _source(self, media, index: int):
+        """Source frame `index` as [1,3,H,W] in [0,1] at the output size, from the frame's media."""
+        return to_tensor(media.source[index], self.device)
 
-    def first_frame(self):
-        """The video's first frame: the image starts from it unless init_image is set."""
-        return self.source(0)
-
-    def move(self, image_model, optimizer, ctx, timer) -> FrameRefs:
+    def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
         """Follow the flow to source frame (k + 1) * stride; long-term targets; maybe re-encode."""
         s = self.plan.settings
         k, stride = ctx.frame, s.frame_stride
         self.kept[k - 1] = image_model.decode().detach().clamp(0, 1)  # the output just finished
         self.kept = {m: v for m, v in self.kept.items() if m >= k - 2**self.samples}
-        following = self.source((k + 1) * stride)
+        following = self._source(media, (k + 1) * stride)
         targets, covered = [], None
         for j in range(self.samples + 1):
             earlier = k - 2**j  # output frame whose source frame the flow starts from
             if earlier < -1 or earlier not in self.kept:
                 break
             with timer("frame_flow"):
-                start = self.source((earlier + 1) * stride)
+                start = self._source(media, (earlier + 1) * stride)
                 forward = self.flow_model(start, following)
                 backward = self.flow_model(following, start)
                 reliable = consistency_mask(forward, backward)
@@ -79,9 +69,9 @@ class VideoSourceAnimator(Animator):
             image_model.encode(following)
         self.values = {"source_frame": None, "reliable": share, "reencoded": again, "cut": cut}
 
-    def begin_frame(self, image_model, optimizer, ctx, timer=no_timer):
+    def begin_frame(self, image_model, optimizer, ctx, timer=no_timer, media=None):
         """Move into the new frame and record which source frame it shows."""
-        refs = super().begin_frame(image_model, optimizer, ctx, timer)
+        refs = super().begin_frame(image_model, optimizer, ctx, timer, media)
         self.values["source_frame"] = (ctx.frame + 1) * self.plan.settings.frame_stride
         return refs
 
@@ -95,6 +85,13 @@ class VideoSourceAnimator(Animator):
         super().load_state_dict(state)
         kept = state.get("kept", {})
         self.kept = {int(m): torch.as_tensor(image).to(self.device) for m, image in kept.items()}
+
+
+def source_frames(frame: int, stride: int, samples: int) -> list[int]:
+    """The source frames animation frame `frame` reads: the one it shows, (frame + 1) * stride,
+    and those the flow starts from for each long-term sample, (frame + 1 - 2**j) * stride."""
+    starts = [frame + 1 - 2**j for j in range(samples + 1) if frame + 1 - 2**j >= 0]
+    return sorted({(frame + 1) * stride, *(start * stride for start in starts)})
 
 
 def _continuity(warp, start, following, reliable) -> float:

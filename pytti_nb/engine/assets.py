@@ -1,9 +1,9 @@
 """The image files a run reads (init image, image prompts, masks), loaded before the loop.
 
-The engine never opens a file while it steps: the renderer loads a plan's images here when
-it is built, and live steering loads the images a steered plan adds before handing it over.
-Video masks start from their first frame (the animator reads the next ones per frame), and a
-Video Source run without an init image starts from its video's first frame.
+The engine never opens a file while it steps: a session loads its plan's images here when it
+is built, and the caller of live steering loads the images a steered plan adds before handing
+it over. Video masks start from their first frame (engine.frames reads the next ones ahead of
+the loop), and a Video Source run without an init image starts from its video's first frame.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """What a run will cost, measured before it starts: a few probe steps on the actual device.
 
-The probe runs real steps (and, in 2D and 3D, one frame change) on the run's own renderer,
+The probe runs real steps (and, in 2D and 3D, one frame change) on the run's own session,
 then puts its state back exactly, so a probed run makes the same images as an unprobed one.
 Time = the probed step times the run's steps, plus each frame change, display and save point;
 peak memory is the device's high-water mark during the probe (CUDA), against its capacity.
@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from ..config.schema import MOVING
+from . import step
 from .timing import synchronize
 
 PROBE_STEPS = 3  # timed steps at least, after one warm-up step
@@ -65,23 +66,23 @@ class Estimate:
         return {**asdict(self), "fits": self.fits}
 
 
-def estimate_run(renderer) -> Estimate:
-    """Probe the renderer's next steps and frame change, restore its state, and estimate."""
-    device = renderer.device
-    state = renderer.state_dict()
+def estimate_run(session) -> Estimate:
+    """Probe the session's next steps and frame change, restore its state, and estimate."""
+    device = session.device
+    state = session.state_dict()
     try:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        step_s = _time_steps(renderer)
-        frame_s = _time_frame(renderer)
+        step_s = _time_steps(session)
+        frame_s = _time_frame(session)
         peak, capacity = _memory(device)
     finally:
-        renderer.load_state_dict(state)
-    s, clock = renderer.settings, renderer.plan.clock
-    remaining = clock.total_steps - renderer.step
-    frames = max(clock.frames - max(clock.at(renderer.step).frame, 0), 0) if frame_s else 0
-    saves, displays = _points(renderer.step, clock.total_steps, s.save_every, s.display_every)
-    save_s = _save_seconds(renderer.plan.output_size)
+        session.load_state_dict(state)
+    s, clock = session.settings, session.plan.clock
+    remaining = clock.total_steps - session.step
+    frames = max(clock.frames - max(clock.at(session.step).frame, 0), 0) if frame_s else 0
+    saves, displays = _points(session.step, clock.total_steps, s.save_every, s.display_every)
+    save_s = _save_seconds(session.plan.output_size)
     seconds = remaining * step_s + frames * frame_s + saves * save_s + displays * save_s / 4
     return Estimate(seconds, step_s, frame_s, save_s, peak, capacity, remaining)
 
@@ -104,34 +105,34 @@ def _points(step: int, total: int, save_every: int, display_every: int) -> tuple
     return saves, displays
 
 
-def _time_steps(renderer) -> float:
+def _time_steps(session) -> float:
     """Seconds per step: the mean of at least PROBE_STEPS steps and PROBE_MIN_S seconds after
     a warm-up step (the mean, not the best: a run lives with the machine's noise)."""
-    ctx = renderer.plan.clock.at(renderer.step)
-    renderer.guarded_step(ctx)
+    ctx = session.plan.clock.at(session.step)
+    step.guarded_step(session, ctx)
     times = []
     while len(times) < PROBE_STEPS or (sum(times) < PROBE_MIN_S and len(times) < PROBE_MAX_STEPS):
-        synchronize(renderer.device)
+        synchronize(session.device)
         start = time.perf_counter()
-        renderer.guarded_step(ctx)
-        synchronize(renderer.device)
+        step.guarded_step(session, ctx)
+        synchronize(session.device)
         times.append(time.perf_counter() - start)
     return sum(times) / len(times)
 
 
-def _time_frame(renderer) -> float:
+def _time_frame(session) -> float:
     """Seconds of one frame change in 2D and 3D (0 for still images; Video Source frames are
     read from the video in order, so their cost is left out rather than disturb the reader)."""
-    clock = renderer.plan.clock
-    if renderer.animator is None or renderer.settings.animation_mode not in MOVING:
+    clock = session.plan.clock
+    if session.animator is None or session.settings.animation_mode not in MOVING:
         return 0.0
     if clock.frames < 1:
         return 0.0
     ctx = clock.at(clock.frame_start_step(min(1, clock.frames - 1)))
-    synchronize(renderer.device)
+    synchronize(session.device)
     start = time.perf_counter()
-    renderer.begin_frame(ctx)
-    synchronize(renderer.device)
+    session.begin_frame(ctx)
+    synchronize(session.device)
     return time.perf_counter() - start
 
 

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from ..errors import OutputError, PerceptorError, PyttiError, SettingsError
-from ..io.output import CHECKPOINT_NAME, RunWriter
+from ..io.run_folder import CHECKPOINT_NAME
+from ..io.run_writer import RunWriter
 
 
 class RenderWorker:
@@ -55,7 +56,7 @@ def render_one(settings: dict, run_dir: Path, *, models=None, should_stop=lambda
     missing (the process was killed while making it); its files are otherwise left untouched.
     """
     from ..config.settings import from_dict
-    from ..run import make_renderer, prepare_run, run_snapshots  # torch: in the worker only
+    from ..run import make_session, prepare_run, run_snapshots  # torch: in the worker only
 
     started = time.perf_counter()
     resumed = None
@@ -73,12 +74,12 @@ def render_one(settings: dict, run_dir: Path, *, models=None, should_stop=lambda
         if resumed is not None and resumed >= job.plan.total_steps:
             status, notes = "done", []
         else:
-            renderer = make_renderer(job, models)
-            for _ in run_snapshots(job, renderer=renderer, should_stop=should_stop):
+            session = make_session(job, models)
+            for _ in run_snapshots(job, session=session, should_stop=should_stop):
                 pass
-            finished = renderer.step >= job.plan.total_steps
-            status, notes = ("done" if finished else "stopped"), list(renderer.notes)
-        frames = job.writer.frame_paths()
+            finished = session.step >= job.plan.total_steps
+            status, notes = ("done" if finished else "stopped"), list(session.notes)
+        frames = job.writer.save_paths()
         video = job.writer.video_path
         if status == "done" and len(frames) > 1 and not _videos_made(job.writer):
             video = job.writer.finish()

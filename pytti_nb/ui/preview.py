@@ -33,9 +33,9 @@ def png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def progress_text(snap, run_plan) -> str:
+def progress_text(snap) -> str:
     """'step N/M · scene s/S · frame f/F · ETA m:ss · x s/step' for one Snapshot."""
-    clock = run_plan.clock
+    clock = snap.clock
     parts = [f"step {snap.step}/{snap.total_steps}", f"scene {snap.scene + 1}/{clock.scenes}"]
     if clock.animated:
         parts.append(

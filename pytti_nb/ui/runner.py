@@ -6,8 +6,9 @@ live edits) whenever the task awaits, which it does after every pull; and every 
 update comes from the main thread, so Colab (background-thread updates never reach the page,
 googlecolab/colabtools#3373) and ipykernel 7 (thread output needs its parent set,
 jupyter-widgets/ipywidgets#4020) need nothing special. Each pull runs the engine up to its next
-step (the engine yields a cheap None between display points), so clicks, pauses and live
-edits take effect at the next step.
+snapshot; between display points the engine's between_steps hook asks for one whenever TURN_S
+has passed, so clicks, pauses and live edits are seen within about TURN_S of rendering (or
+at the next step, when steps are slower) and take effect at the next step.
 """
 
 import asyncio
@@ -18,12 +19,13 @@ from pathlib import Path
 from ..config.settings import replace, split_changes
 from ..engine.estimate import duration
 from ..errors import PyttiError, SettingsError
-from ..run import Job, make_renderer, prepare_run, probe_cost, run_snapshots
+from ..run import Job, make_session, prepare_run, probe_cost, run_snapshots, steer
 
 IDLE, LOADING, RUNNING, PAUSED, FINISHING = "idle", "loading", "running", "paused", "finishing"
 DONE, STOPPED, ERROR = "done", "stopped", "error"
 ACTIVE = (LOADING, RUNNING, PAUSED, FINISHING)
 PAUSE_POLL_S = 0.1  # how often a paused render looks at its buttons
+TURN_S = 0.05  # the longest the kernel's event loop waits for a turn while the engine renders
 _STEP, _WAIT = "step", "wait"
 _END = object()  # end of the snapshot generator
 
@@ -50,12 +52,13 @@ class Runner:
         self.on_state = on_state or (lambda state, message: None)
         self.on_snapshot = on_snapshot or (lambda snapshot: None)
         self.state, self.message = IDLE, ""
-        self.job = self.renderer = self.task = self.outcome = self.last_snapshot = None
+        self.job = self.session = self.task = self.outcome = self.last_snapshot = None
         self.estimate, self.started = None, None  # estimate.Estimate, monotonic start time
         self.planned = None  # a plan of these settings already made (the studio's preview)
         self.rescue_root = None  # where a save point goes when the run folder vanished
         self._stop = self._pause = False
         self._steer_to, self._steer_at = None, 0.0
+        self._turn_at = 0.0  # when the engine next hands the event loop a turn
 
     # -- controls (any of them may be called between steps) ------------------------------
 
@@ -125,7 +128,7 @@ class Runner:
         if self.busy:
             raise RuntimeError("a render is already running; stop it first")
         self._stop = self._pause = False
-        self._steer_to = self.outcome = self.last_snapshot = self.renderer = self.job = None
+        self._steer_to = self.outcome = self.last_snapshot = self.session = self.job = None
         self._set(LOADING, "checking settings and loading models…")
 
     # -- the render, as a generator of ticks -------------------------------------------
@@ -135,8 +138,8 @@ class Runner:
         try:
             yield _STEP  # lets the status reach the page before the slow load
             self.job = self._prepare(settings, resume_dir)
-            self.renderer = make_renderer(self.job, self.models)
-            self.estimate = probe_cost(self.job, self.renderer)  # a few probe steps, undone
+            self.session = make_session(self.job, self.models)
+            self.estimate = probe_cost(self.job, self.session)  # a few probe steps, undone
             self.started = time.monotonic()
             self._set(RUNNING, "rendering · " + self.estimate.describe())
             yield from self._snapshots(self.job)
@@ -168,14 +171,14 @@ class Runner:
         """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
         snapshots = run_snapshots(
             job,
-            renderer=self.renderer,
+            session=self.session,
             should_stop=lambda: self._stop,
-            every_step=True,
+            between_steps=self._turn_due,
             rescue_root=self.rescue_root,
         )
         while True:
             if self._pause and not self._stop:
-                self._set(PAUSED, f"paused at step {self.renderer.step}")
+                self._set(PAUSED, f"paused at step {self.session.step}")
                 while self._pause and not self._stop:
                     yield _WAIT
                 self._set(RUNNING, "rendering")
@@ -188,26 +191,30 @@ class Runner:
                 self._stop = True
                 snapshots = run_snapshots(
                     job,
-                    renderer=self.renderer,
+                    session=self.session,
                     should_stop=lambda: True,
                     rescue_root=self.rescue_root,
                 )
                 continue
             if snap is _END:
                 return
-            if snap is None:  # a step between display points
-                yield _STEP
-                continue
-            self.last_snapshot = snap
-            self.on_snapshot(snap)
+            if not snap.between:  # a display or save point, not only the loop's turn
+                self.last_snapshot = snap
+                self.on_snapshot(snap)
+            self._turn_at = time.monotonic() + TURN_S
             yield _STEP
+
+    def _turn_due(self, session) -> bool:
+        """The engine's between_steps hook: a snapshot, so the event loop has a turn, once
+        TURN_S has passed since its last one."""
+        return time.monotonic() >= self._turn_at
 
     def _apply_steering(self):
         """Hand the latest live edit to the engine, which applies it at its next step."""
         if self._steer_to is None or time.monotonic() < self._steer_at:
             return  # still typing: do not steer toward every partial prompt
         new, self._steer_to = self._steer_to, None
-        changes, fixed = split_changes(self.renderer.settings, new)
+        changes, fixed = split_changes(self.session.settings, new)
         # an empty seed in the panel means "draw one": not a change of the running seed
         later = [k for k in fixed if not (k == "seed" and new.seed is None)]
         note = f"; {', '.join(later)} apply to the next render" if later else ""
@@ -216,20 +223,20 @@ class Runner:
                 self._set(self.state, "rendering" + note)
             return
         try:
-            self.renderer.steer(replace(self.renderer.settings, **changes))
+            steer(self.session, replace(self.session.settings, **changes))
         except SettingsError as e:
             self._set(self.state, "live edit not applied: " + "; ".join(e.problems))
             return
         self._set(
-            self.state, f"rendering; live edit applied at step {self.renderer.step + 1}" + note
+            self.state, f"rendering; live edit applied at step {self.session.step + 1}" + note
         )
 
     def _finish(self, state, video):
         """Record the outcome of a run that ended normally or by Stop."""
-        saved = self.job.writer.frame_paths() if self.job else []
+        saved = self.job.writer.save_paths() if self.job else []
         where = f" in {self.job.run_dir}" if self.job else ""
         word = "done" if state == DONE else "stopped"
-        notes = self.renderer.notes if self.renderer is not None else []
+        notes = self.session.notes if self.session is not None else []
         if notes:
             word += " · " + " · ".join(notes)
         took = ""
@@ -238,7 +245,7 @@ class Runner:
             took = f"took {spent} ({self.estimate.describe()}) · "
         self.outcome = Outcome(
             state,
-            f"{took}{len(saved)} frame(s) saved{where} · {word}",
+            f"{took}{len(saved)} image(s) saved{where} · {word}",
             self.job and self.job.run_dir,
             video,
             saved[-1] if saved else None,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..config.files import read_render_settings, render_settings_from_text
 from ..config.plan import plan
 from ..config.schema import Settings
-from ..config.settings import from_dict, read_render_settings, render_settings_from_text, replace
+from ..config.settings import from_dict, replace
 from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
 from ..run import saved_run
 from . import events, plots, preview
@@ -274,7 +275,7 @@ class Studio:
         snap, job = self.runner.last_snapshot, self.runner.job
         if snap is None or job is None:
             raise PyttiError("nothing to save yet: start a render first")
-        return write_snapshot(job.run_dir, snap, self.runner.renderer.settings)
+        return write_snapshot(job.run_dir, snap, snap.settings)
 
     # -- steps of a render -------------------------------------------------------------
 
@@ -339,7 +340,7 @@ class Studio:
             self.palette.value = preview.png(snap.palette)
         self.palette.layout.display = None if snap.palette is not None else "none"
         self.progress.max, self.progress.value = snap.total_steps, snap.step
-        self.progress_text.value = preview.progress_text(snap, self.runner.renderer.plan)
+        self.progress_text.value = preview.progress_text(snap)
         self.losses.value = html.escape(preview.losses_text(snap.losses))
         if "total" in snap.losses:
             self.loss_history.append((snap.step, snap.losses["total"]))

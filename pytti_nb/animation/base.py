@@ -1,0 +1,90 @@
+"""What every animator shares: the frame's references (FrameRefs) and the Animator base.
+
+At every frame start an animator moves the image into the new frame (on the device) and hands
+the loss terms the frame's references, each computed at most once per frame.
+"""
+
+import torch
+
+from ..engine.timing import no_timer
+from ..losses.functional import sobel_edges
+from ..perception.targets import to_tensor
+
+
+class FrameRefs:
+    """One animation frame's references, computed once, when a loss term first asks."""
+
+    def __init__(self, image, *, flow_targets=()):
+        self.image = image  # [1,3,H,W] what the stabilisation losses compare the frame with
+        self.flow_targets = list(flow_targets)  # [(target [1,3,H,W], reliability [1,1,H,W])]
+        self._masks = {}  # video mask path -> this frame's mask, HxW float32 (engine.frames)
+        self._cache = {}
+
+    def _once(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @torch.no_grad()
+    def edges(self):
+        """Sobel edges of the reference image [2,1,H,W]."""
+        return self._once("edges", lambda: sobel_edges(self.image))
+
+    @torch.no_grad()
+    def embedding(self, perceptor, embedder):
+        """How one perceptor sees the reference image (targets.ImageEmbedder's views)."""
+        return self._once(("embedding", id(perceptor)), lambda: embedder(perceptor, self.image))
+
+    def mask(self, mask):
+        """This frame's image of a video mask (a prompts.Mask), [1,1,H,W] in [0,1]."""
+        device = self.image.device
+        m = self._once(("mask", mask.path), lambda: to_tensor(self._masks[mask.path], device))
+        return 1 - m if mask.inverted else m
+
+
+class Animator:
+    """What every animator shares: the plan in force, notes and the frame's values."""
+
+    def __init__(self, run_plan, device):
+        self.plan, self.device = run_plan, device
+        self.values = {}  # what made the current frame: motion values, depth range, ...
+        self.notes = []  # how the animation had to be carried out, for the run's report
+
+    def steer(self, run_plan) -> None:
+        """Follow a live edit: new motion values from the next frame on."""
+        self.plan = run_plan
+
+    @torch.no_grad()
+    def begin_frame(self, image_model, optimizer, ctx, timer=no_timer, media=None) -> FrameRefs:
+        """Move the image (and its optimiser moments) into the new frame; its references.
+
+        `media` is the frame's decoded video frames and masks (engine.frames.FrameMedia), read
+        ahead of the loop; None for a run without per-frame media."""
+        refs = self.move(image_model, optimizer, ctx, timer, media)
+        refs._masks = media.masks if media is not None else {}
+        return refs
+
+    def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
+        """The mode's own frame change."""
+        raise NotImplementedError
+
+    def _warp(self, image_model, warp, optimizer, timer):
+        """Warp the image model, noting once when it can only decode, warp and encode."""
+        with timer("frame_warp"):
+            moved_parameters = image_model.warp(warp, optimizer)
+        if not moved_parameters and not self.notes:
+            self.notes.append(
+                f"{type(image_model).__name__} cannot warp its parameters: every frame is "
+                "decoded, warped and encoded again, and its optimiser moments restart"
+            )
+
+    def state_dict(self) -> dict:
+        """The current frame's values (they go into every saved image's metadata)."""
+        return {
+            "values": {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore state_dict()."""
+        values = state.get("values", {})
+        self.values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
