@@ -7,7 +7,8 @@ import torch
 from pytti_nb.animation.warp import Warp
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.image_models import FourierImage
 from pytti_nb.models import ModelCache
 
@@ -78,9 +79,9 @@ def test_the_fourier_image_paints_the_prompted_colour(tmp_path):
         "device": "cpu",
         "output_root": str(tmp_path),
     }
-    renderer = Renderer(plan(from_dict(settings)), ModelCache())
+    renderer = Session(plan(from_dict(settings)), ModelCache())
     assert renderer.optimizer.param_groups[0]["lr"] == FourierImage.default_lr
-    img = list(renderer.snapshots())[-1].image.astype(np.float32) / 255
+    img = list(snapshots(renderer))[-1].image.astype(np.float32) / 255
     red = img[..., 0] - img[..., 1:].max(-1) > 0.25
     assert 0.03 < red.mean() < 0.8, red.mean()
     assert img[red][:, 0].mean() > 0.5

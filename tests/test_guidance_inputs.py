@@ -7,7 +7,8 @@ from PIL import Image
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.demo import shapes
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.models import ModelCache
 
 pytestmark = pytest.mark.numerics
@@ -58,8 +59,8 @@ def render(perceptors, tmp_path, **changes):
         "output_root": str(tmp_path),
         **changes,
     }
-    r = Renderer(plan(from_dict(settings)), perceptors)
-    return list(r.snapshots())[-1].image.astype(np.float32) / 255, r
+    r = Session(plan(from_dict(settings)), perceptors)
+    return list(snapshots(r))[-1].image.astype(np.float32) / 255, r
 
 
 def test_init_image_starts_the_render_and_direct_init_keeps_it(perceptors, images, tmp_path):

@@ -22,7 +22,7 @@ from pytti_nb.config.pytti_import import pytti_defaults
 from pytti_nb.config.schema import schema_by_name
 from pytti_nb.errors import PyttiError
 from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
-from pytti_nb.run import make_renderer, prepare_run, run_snapshots
+from pytti_nb.run import make_session, prepare_run, run_snapshots
 
 EXIT_CODES = (0, 2, 3, 4)
 MAX_MESSAGE = 20_000
@@ -195,8 +195,8 @@ def render_or_refuse(models, **where):
     Anything else (a traceback) fails the test."""
     try:
         job = prepare_run(**where, models=models)
-        renderer = make_renderer(job, models)
-        snaps = list(run_snapshots(job, renderer=renderer))
+        session = make_session(job, models)
+        snaps = list(run_snapshots(job, session=session))
         job.writer.release()
     except PyttiError as e:
         return e

@@ -8,7 +8,8 @@ from pytti_nb.animation.warp import Warp
 from pytti_nb.config.plan import plan
 from pytti_nb.config.schema import Settings
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
 from pytti_nb.image_models import LimitedPalette, build_image_model
 from pytti_nb.image_models.palette_fit import brightness, kmeans
 from pytti_nb.models import ModelCache
@@ -153,7 +154,7 @@ def test_a_render_paints_the_prompt_with_no_more_colours_than_the_palettes(model
         "device": "cpu",
         "output_root": str(tmp_path),
     }
-    image = list(Renderer(plan(from_dict(settings)), models).snapshots())[-1].image
+    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
     assert len(np.unique(image.reshape(-1, 3), axis=0)) <= 4 * 5
     img = image.astype(np.float32) / 255
     red = img[..., 0] - img[..., 1:].max(-1) > 0.25
@@ -177,9 +178,9 @@ def test_lock_palette_keeps_it_bit_identical_and_show_palette_saves_swatches(
         "show_palette": True,
         "init_image": str(init),
     }
-    renderer = Renderer(plan(from_dict(settings)), models)
+    renderer = Session(plan(from_dict(settings)), models)
     locked = renderer.image.colours().clone()
-    snaps = list(renderer.snapshots())
+    snaps = list(snapshots(renderer))
     assert torch.equal(renderer.image.colours(), locked)
     allowed = {tuple(c) for c in (locked * 255).round().byte().reshape(-1, 3).tolist()}
     assert {tuple(c) for c in snaps[-1].image.reshape(-1, 3).tolist()} <= allowed
@@ -222,7 +223,7 @@ def test_a_render_with_target_palette_paints_only_the_targets_colours(tiny, mode
         "palettes": 2,
         "target_palette": str(tmp_path / "target.png"),
     }
-    image = list(Renderer(plan(from_dict(settings)), models).snapshots())[-1].image
+    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
     used = np.unique(image.reshape(-1, 3), axis=0).astype(int)
     # every colour shown is one of the target's (to rounding: resizing blends block borders)
     gaps = np.abs(used[:, None] - np.array(colours)[None]).max(-1).min(1)
@@ -247,7 +248,7 @@ def test_palettes_start_on_pyttis_grey_ramp(gamma):
 def test_a_flat_ramp_paints_more_than_one_colour(tiny, models):
     # gamma 0 (a PyTTI book's setting) once started every colour at white and stayed there
     settings = {**tiny, "image_model": "Limited Palette", "gamma": 0, "hdr_weight": 0}
-    image = list(Renderer(plan(from_dict(settings)), models).snapshots())[-1].image
+    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1 and image.min() < 250
 
 

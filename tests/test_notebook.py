@@ -102,15 +102,15 @@ def executed(tmp_path_factory):
             "print('returned while', studio.runner.state)",
             # the render goes on as a task on the kernel's loop while this cell awaits
             "import asyncio\n"
-            "while studio.runner.state != 'running' or studio.runner.renderer.step < 2:\n"
+            "while studio.runner.state != 'running' or studio.runner.session.step < 2:\n"
             "    await asyncio.sleep(0.02)\n"
-            "print('running', studio.runner.renderer.step)",
+            "print('running', studio.runner.session.step)",
             # a live edit, as typed into the scenes box, reaches the render at a later step
             f"studio.panel.controls['scenes'].value = {EDITED!r}\n"
             "while 'live edit applied' not in studio.status.value:\n"
             "    await asyncio.sleep(0.02)\n"
             "print('edited', studio.status.value)\n"
-            "print('stopping at', studio.runner.renderer.step)\n"
+            "print('stopping at', studio.runner.session.step)\n"
             "studio.stop_button.click()",
             "outcome = await studio.runner.wait()\n"
             "print('finally', outcome.state, studio.status.value)",

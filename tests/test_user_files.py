@@ -163,13 +163,13 @@ def test_a_vqgan_that_cannot_load_leaves_no_run_folder(tmp_path, tiny_vqgan):
 
 def test_a_stop_while_models_load_leaves_no_run_folder(tmp_path, monkeypatch, tiny):
     from pytti_nb.config.settings import from_dict
-    from pytti_nb.engine import render
+    from pytti_nb.engine import session
     from pytti_nb.run import prepare_run, run_to_completion
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render.Renderer, "__init__", interrupted)
+    monkeypatch.setattr(session.Session, "__init__", interrupted)
     job = prepare_run(settings=from_dict(tiny))
     assert (job.run_dir / "settings.yaml").is_file()
     with pytest.raises(KeyboardInterrupt):

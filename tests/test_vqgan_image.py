@@ -10,7 +10,9 @@ from vqgan_training import colour_blocks
 from pytti_nb.animation.warp import Warp
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.render import Renderer
+from pytti_nb.engine.render import snapshots
+from pytti_nb.engine.session import Session
+from pytti_nb.engine.step import train_step
 from pytti_nb.errors import SettingsError
 from pytti_nb.image_models import VQGANImage
 from pytti_nb.models import ModelCache
@@ -50,12 +52,12 @@ def test_an_unknown_model_and_a_too_small_image_are_clear_errors(tiny, tiny_vqga
 
 def test_the_decoder_runs_once_per_step_whatever_the_cutouts(tiny, tiny_vqgan, models):
     settings = vqgan_settings(tiny, tiny_vqgan, cutouts=8, gradient_accumulation_steps=4)
-    r = Renderer(plan(from_dict(settings)), models)
+    r = Session(plan(from_dict(settings)), models)
     calls = []
     decode = r.image.vqgan.decode
     r.image.vqgan.decode = lambda z: calls.append(1) or decode(z)
     try:
-        r.train_step(r.plan.clock.at(0))
+        train_step(r, r.plan.clock.at(0))
     finally:
         del r.image.vqgan.decode
     assert len(calls) == 1
@@ -63,13 +65,13 @@ def test_the_decoder_runs_once_per_step_whatever_the_cutouts(tiny, tiny_vqgan, m
 
 
 def test_the_shown_image_is_the_bias_corrected_moving_average(tiny, tiny_vqgan, models):
-    r = Renderer(plan(from_dict(vqgan_settings(tiny, tiny_vqgan))), models)
+    r = Session(plan(from_dict(vqgan_settings(tiny, tiny_vqgan))), models)
     image = r.image
     assert torch.allclose(image.average, image.z.detach())  # just reset: the average is z
     start = image.z.detach().clone()
     steps = [image.z.detach().clone()]
     for step in range(3):
-        r.train_step(r.plan.clock.at(step))
+        train_step(r, r.plan.clock.at(step))
         steps.append(image.z.detach().clone())
     weights = torch.tensor([0.99**k * 0.01 for k in range(4)]).flip(0)  # newest weighs most
     expected = sum(w * z for w, z in zip(weights, steps, strict=True)) / weights.sum()
@@ -138,7 +140,7 @@ def test_a_gumbel_vqgan_renders(tiny, tmp_path, models):
     params = {"embed_dim": 8, "n_embed": 16, "ddconfig": ddconfig}
     model = build_vqgan({"model": {"target": TARGET_GUMBEL, "params": params}})
     save_taming_checkpoint(model, tmp_path / "g.ckpt", tmp_path / "g.yaml", target=TARGET_GUMBEL)
-    r = Renderer(
+    r = Session(
         plan(
             from_dict(
                 {
@@ -152,5 +154,5 @@ def test_a_gumbel_vqgan_renders(tiny, tmp_path, models):
         models,
     )
     assert r.optimizer.param_groups[0]["lr"] == 0.15  # PyTTI's Gumbel step
-    first, *_, last = list(r.snapshots())
+    first, *_, last = list(snapshots(r))
     assert last.image.shape == (48, 48, 3) and not np.array_equal(first.image, last.image)

@@ -21,8 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytti_nb.bench import build_renderer, perceptor_alone, time_once  # noqa: E402
+from pytti_nb.bench import build_session, perceptor_alone, time_once  # noqa: E402
 from pytti_nb.engine.estimate import estimate_run  # noqa: E402
+from pytti_nb.engine.step import cutouts, train_step  # noqa: E402
 from pytti_nb.engine.timing import synchronize  # noqa: E402
 from pytti_nb.perception.cutouts import make_cutouts  # noqa: E402
 
@@ -74,17 +75,17 @@ def measure(args, workdir, precision, compiled, notes) -> list[str]:
         precision=precision, animation=None, steps_per_frame=50, depth_model="random",
         flow_model="random", image_model="Unlimited Palette", vqgan_model="random",
     )  # fmt: skip
-    r = build_renderer(ns, workdir)
+    r = build_session(ns, workdir)
     perceptor = r.perceptors[0]
     if compiled:
         perceptor.model.encode_image = torch.compile(perceptor.model.encode_image)
     estimate = estimate_run(r)
     ctx = r.plan.clock.at(0)
     for _ in range(2):
-        r.train_step(ctx)
+        train_step(r, ctx)
     if r.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    step = min(time_once(lambda: r.train_step(ctx), r.device) for _ in range(args.steps))
+    step = min(time_once(lambda: train_step(r, ctx), r.device) for _ in range(args.steps))
     peak = torch.cuda.max_memory_allocated() if r.device.type == "cuda" else None
     alone_fn = perceptor_alone(r)
     alone = min(time_once(alone_fn, r.device) for _ in range(args.steps))
@@ -129,7 +130,7 @@ def compute_floor(r, perceptor, notes) -> float | None:
     """Seconds the perceptor's forward and backward FLOPs need at the card's bf16 peak."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    cuts = r.cutouts(r.image.decode().detach(), r.settings.cutouts, perceptor)
+    cuts = cutouts(r, r.image.decode().detach(), r.settings.cutouts, perceptor)
     x = ((cuts.images - perceptor.mean) / perceptor.std).to(perceptor.dtype).requires_grad_()
     with FlopCounterMode(display=False) as counter:
         perceptor.model.encode_image(x).float().sum().backward()
