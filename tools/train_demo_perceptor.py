@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytti_nb import demo  # noqa: E402
 from pytti_nb.demo import shapes  # noqa: E402
+from pytti_nb.perception.clip_config import CONFIG_NAME  # noqa: E402
 
 MODEL_CFG = {
     "embed_dim": 64,
@@ -57,7 +58,7 @@ def write_config(folder):
     """Write open_clip_config.json so the model loads with open_clip's `local-dir:` schema."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}
-    (folder / demo.CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
 
 
 def sample_batch(rng, batch, tokens):

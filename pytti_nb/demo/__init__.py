@@ -1,13 +1,15 @@
-"""The bundled offline `demo` perceptor: a tiny open_clip model trained on drawn coloured shapes."""
+"""The bundled offline `demo` perceptor: a tiny open_clip model trained on drawn coloured shapes.
+
+torch is imported only by the evaluation helpers: checking a `demo` spec (what `validate` does)
+finds the model's folder here without it.
+"""
 
 from importlib import resources
 
 import numpy as np
-import torch
 
-from pytti_nb.demo import shapes
+from . import shapes
 
-CONFIG_NAME = "open_clip_config.json"
 WEIGHTS_NAME = "open_clip_model.safetensors"
 
 
@@ -43,6 +45,8 @@ def caption_table():
 
 def heldout_images(n, *, seed=20240601, size=64):
     """Draw n evaluation images (float [n,3,s,s] in [0,1]) and their label index array [n,3]."""
+    import torch
+
     # The training script draws from seed 0 upwards; this fixed seed gives unseen placements.
     rng = np.random.default_rng(seed)
     _, table = caption_table()
@@ -52,13 +56,12 @@ def heldout_images(n, *, seed=20240601, size=64):
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0, labels
 
 
-@torch.no_grad()
 def zero_shot_accuracy(image_embeddings, text_embeddings, labels):
     """Per-attribute accuracy {'shape colour', 'shape', 'background'} of nearest-caption classification."""
     # For each attribute the candidates are the captions varying only that attribute, the other two
     # held at the image's true values (colour == background combinations are skipped).
     _, table = caption_table()
-    sims = (image_embeddings.float() @ text_embeddings.float().T).numpy()
+    sims = (image_embeddings.detach().float() @ text_embeddings.detach().float().T).numpy()
     s, c, b = labels[:, 0:1], labels[:, 1:2], labels[:, 2:3]
     colours = np.arange(len(shapes.COLOUR_NAMES))[None, :]
     candidates = {

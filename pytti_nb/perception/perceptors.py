@@ -121,12 +121,10 @@ def load_perceptor(spec: PerceptorSpec, *, device, dtype, cache_dir=None) -> Per
     import open_clip
     import torch
 
-    from .. import demo
-
     lp_name = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
     options = dict(device=device, precision=lp_name, cache_dir=cache_dir, require_pretrained=True)
     if spec.kind in ("demo", "local-dir"):
-        folder = str(demo.model_dir()) if spec.kind == "demo" else spec.model[len(LOCAL_DIR) :]
+        folder = str(specs.demo_dir()) if spec.kind == "demo" else spec.model[len(LOCAL_DIR) :]
         name = f"{LOCAL_DIR}{Path(folder).expanduser()}"
         check_open_clip_config(str(spec), Path(folder).expanduser())
         model = _create(spec, name, None, options)

@@ -149,8 +149,10 @@ def check_perceptor_weights(text: str, cache_dir: str | None = None) -> None:
 
 
 def demo_dir() -> Path:
-    """The demo perceptor's folder, found without importing pytti_nb.demo (it imports torch)."""
-    return Path(__file__).parent.parent / "demo" / "model"
+    """The demo perceptor's folder."""
+    from .. import demo
+
+    return Path(str(demo.model_dir()))
 
 
 def _check_model_name(text, model):
