@@ -33,14 +33,14 @@ import torch
 from .config.plan import plan
 from .config.schema import schema_by_name
 from .config.settings import from_dict
+from .device import pick_device
 from .engine import step
-from .engine.device import pick_device
 from .engine.estimate import estimate_run
 from .engine.render import snapshots
 from .engine.session import Session
-from .engine.timing import synchronize
 from .models import ModelCache
 from .perception.perceptors import Perceptor, resolve_precision
+from .timing import synchronize
 
 PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 

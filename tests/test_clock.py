@@ -2,9 +2,9 @@
 
 import pytest
 
+from pytti_nb.config.clock import Clock
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.clock import Clock
 from pytti_nb.errors import SettingsError
 from pytti_nb.ui.preview import schedule_series
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pytti_nb.bench import build_session, perceptor_alone, time_once  # noqa: E402
 from pytti_nb.engine.estimate import estimate_run  # noqa: E402
 from pytti_nb.engine.step import cutouts, train_step  # noqa: E402
-from pytti_nb.engine.timing import synchronize  # noqa: E402
 from pytti_nb.perception.cutouts import make_cutouts  # noqa: E402
+from pytti_nb.timing import synchronize  # noqa: E402
 
 # dense bf16 tensor-core peaks, TFLOP/s, from the vendors' data sheets
 BF16_PEAK_TFLOPS = {

@@ -6,9 +6,9 @@ the loss terms the frame's references, each computed at most once per frame.
 
 import torch
 
-from ..engine.timing import no_timer
 from ..losses.functional import sobel_edges
 from ..perception.targets import to_tensor
+from ..timing import no_timer
 
 
 class FrameRefs:

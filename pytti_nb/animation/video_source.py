@@ -13,8 +13,8 @@ The source frames come decoded with each frame's media (engine.frames), read ahe
 
 import torch
 
-from ..engine.timing import no_timer
 from ..perception.targets import to_tensor
+from ..timing import no_timer
 from .base import Animator, FrameRefs
 from .flow import SCENE_CUT, consistency_mask, flow_warp
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..animation.motion import MAX_MOTION
-from ..engine.clock import Clock
 from ..errors import PyttiError, SettingsError, clipped, shown
 from ..io.images import check_image_file
 from ..media.video import file_stamp
+from .clock import Clock
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
 from .settings import cache_dir_of, expression_names
 

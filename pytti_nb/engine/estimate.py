@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from ..config.schema import MOVING
+from ..timing import synchronize
 from . import step
-from .timing import synchronize
 
 PROBE_STEPS = 3  # timed steps at least, after one warm-up step
 PROBE_MIN_S = 0.5  # ...and until this long has been timed: tiny steps are noisy one by one

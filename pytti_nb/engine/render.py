@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..config.clock import Clock
 from ..config.schema import Settings
 from ..config.settings import replace
 from . import step
-from .clock import Clock
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ..animation.animator import build_animator
 from ..config.plan import RunPlan
 from ..config.schema import Settings
 from ..config.settings import replace, split_changes, to_dict
+from ..device import pick_device
 from ..errors import SettingsError, shown
 from ..image_models import build_image_model
 from ..io.model_folder import cache_dir_of
@@ -22,12 +23,11 @@ from ..losses.build import build_terms
 from ..losses.terms import CutoutTerm, ImageTerm
 from ..perception.cutouts import CutoutAugs
 from ..perception.targets import to_tensor
+from ..timing import StageTimer
 from .assets import Assets, load_assets
-from .device import pick_device
 from .frames import FrameReader
 from .guard import FiniteGuard
 from .optim import build_optimizer, set_learning_rate
-from .timing import StageTimer
 
 
 class Session:

@@ -15,7 +15,7 @@ a ':' outside parentheses (no allowed expression contains one).
 
 The engine calls `value(t, frame)` every step, with the fractional animation frame
 `frame = (step - pre_animation_steps) / steps_per_frame` and `t = frame / frames_per_second`
-(engine/clock.py). Extra variables (e.g. audio bands) go in as keywords.
+(config/clock.py). Extra variables (e.g. audio bands) go in as keywords.
 """
 
 import bisect

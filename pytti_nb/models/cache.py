@@ -52,7 +52,7 @@ class ModelCache:
 
     def perceptors(self, settings) -> list:
         """The run's perceptors, in the order the settings list them (loading them: slow)."""
-        from ..engine.device import pick_device  # torch: not for validation, which imports this
+        from ..device import pick_device  # torch: not for validation, which imports this
 
         device = pick_device(settings.device)
         return [
