@@ -272,27 +272,19 @@ def pixel_scale(s) -> int:
     return 1 if s.image_model == "VQGAN" else s.pixel_size
 
 
-def needs_depth_model(s, off) -> bool:
-    """Whether a run needs the depth model: 3D motion, or depth stabilisation that is on."""
-    return s.animation_mode == "3D" or "depth_stabilization_weight" not in off
-
-
-def needs_flow_model(s, off) -> bool:
-    """Whether a run needs the optical flow model: Video Source, or 3D flow stabilisation."""
-    return s.animation_mode == "Video Source" or (
-        s.animation_mode == "3D" and "flow_stabilization_weight" not in off
-    )
-
-
 def needed_models(s, off) -> NeededModels:
-    """The models a run with these settings loads, `off` naming the weights that stay zero."""
+    """The models a run with these settings loads, `off` naming the weights that stay zero: a
+    depth model for 3D motion or depth stabilisation (none for the flat plane), optical flow
+    for Video Source or 3D flow stabilisation, VQGAN's for a VQGAN run."""
     from ..models.depth_config import is_flat
 
-    depth = needs_depth_model(s, off) and not is_flat(s.depth_model)
+    mode = s.animation_mode
+    depth = mode == "3D" or "depth_stabilization_weight" not in off
+    flow = mode == "Video Source" or (mode == "3D" and "flow_stabilization_weight" not in off)
     return NeededModels(
         perceptors=tuple(s.perceptors),
-        depth=s.depth_model if depth else None,
-        flow=s.flow_model if needs_flow_model(s, off) else None,
+        depth=s.depth_model if depth and not is_flat(s.depth_model) else None,
+        flow=s.flow_model if flow else None,
         vqgan=s.vqgan_model if s.image_model == "VQGAN" else None,
     )
 
