@@ -333,6 +333,15 @@ def test_open_clip_tables_are_the_installed_open_clips():
     assert open_clip_tables.pretrained_tags("ViT-B-32") == tags
 
 
+def test_another_open_clip_version_is_asked_directly(monkeypatch):
+    """The snapshot is read only for the open_clip version it was taken from."""
+    from pytti_nb.perception import open_clip_tables
+
+    monkeypatch.setattr(open_clip_tables, "_installed_version", lambda: "0.0.1")
+    monkeypatch.setattr(open_clip_tables, "tables_from_open_clip", lambda: {"asked": True})
+    assert open_clip_tables.tables.__wrapped__() == {"asked": True}
+
+
 def test_hub_cache_lookup_agrees_with_huggingface_hub(tmp_path):
     """network.hub_cached_file finds what huggingface_hub's try_to_load_from_cache finds: the
     file of the main revision's snapshot, nothing for a file recorded as absent or missing."""
