@@ -147,8 +147,9 @@ def main(argv=None) -> int:
 
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
+    from .config.files import read_render_settings
     from .config.plan import plan_dict
-    from .config.settings import cache_dir_of, read_render_settings
+    from .io.model_folder import cache_dir_of
     from .perception.specs import check_perceptor_weights
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
@@ -172,10 +173,10 @@ def validate_command(args) -> int:
 
 def import_command(args) -> int:
     """Convert a PyTTI settings file, validate the result and write it."""
+    from .config.files import read_settings_dict, settings_text
     from .config.plan import plan_dict
     from .config.pytti_import import import_pytti
-    from .config.settings import read_settings_dict, settings_text
-    from .io.output import user_file_check, write_user_file
+    from .io.user_files import user_file_check, write_user_file
 
     dest = dict(what="the converted settings", inputs=[args.source], replace=args.force)
     user_file_check(
@@ -191,8 +192,8 @@ def import_command(args) -> int:
 
 def share_command(args) -> int:
     """Check settings as a render would and write a notebook that opens with them."""
+    from .config.files import read_render_settings
     from .config.plan import plan_dict
-    from .config.settings import read_render_settings
     from .config.share import write_shared_notebook
 
     data, notes, _ = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
@@ -209,8 +210,9 @@ def render_command(args) -> int:
 
     Several settings files are all checked before the first one renders, and share the models.
     """
+    from .config.files import read_render_settings
+    from .config.overrides import apply_overrides
     from .config.plan import plan_dict
-    from .config.settings import apply_overrides, read_render_settings
     from .models import ModelCache
     from .run import prepare_run
 
@@ -261,7 +263,7 @@ def _render(job, models, args) -> int:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
     print_notes(result.notes)
     print(
-        f"wrote {result.frames} frame(s) to {job.run_dir}"
+        f"wrote {result.frames} image(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")
     )
     return EXIT_STOPPED if stop.requested else EXIT_OK

@@ -12,7 +12,7 @@ from media import tone_bursts
 from pytti_nb.config.plan import plan
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 from pytti_nb.run import prepare_run, run_to_completion
 
 pytestmark = pytest.mark.numerics

@@ -10,7 +10,7 @@ import pytest
 
 from pytti_nb.config.plan import plan_dict
 from pytti_nb.config.schema import schema_by_name
-from pytti_nb.config.settings import MAX_OTHER_TEXT, MAX_TEXT
+from pytti_nb.config.values import MAX_OTHER_TEXT, MAX_TEXT
 from pytti_nb.errors import PyttiError, SettingsError
 from pytti_nb.lang.expressions import MAX_LENGTH
 

@@ -15,7 +15,7 @@ from PIL import Image
 from waiting import wait_for
 
 from pytti_nb.io.checkpoint import load_checkpoint
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 
 pytestmark = pytest.mark.colab_stack
 

@@ -16,7 +16,7 @@ import yaml
 from notebooks import code_cell, errors, execute, inject, load, parameters_index, printed
 from tiny import tiny_settings
 
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 
 pytestmark = pytest.mark.colab_stack
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from pytti_nb.config.files import load_settings
 from pytti_nb.config.plan import plan
-from pytti_nb.config.settings import load_settings
 from pytti_nb.run import prepare_run, run_to_completion
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -22,11 +22,13 @@ from inprocess import run_cli as cli
 from PIL import Image, PngImagePlugin
 from tiny import tiny_settings
 
-from pytti_nb.config.settings import apply_overrides, from_dict, load_yaml, to_dict
+from pytti_nb.config.overrides import apply_overrides
+from pytti_nb.config.settings import from_dict, to_dict
 from pytti_nb.errors import OutputError, SettingsError, shown
-from pytti_nb.io import output
+from pytti_nb.io import run_folder
+from pytti_nb.io.bounded import load_yaml
 from pytti_nb.io.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from pytti_nb.io.output import png_bytes, read_png_metadata
+from pytti_nb.io.png_meta import png_bytes, read_png_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 20_000  # characters of stderr any hostile input may cause
@@ -457,14 +459,14 @@ def test_a_second_render_never_mixes_into_a_folder_in_use(tmp_path):
 
 
 def test_claiming_a_run_folder_is_exclusive_in_one_process_too(tmp_path):
-    first, lock, _ = output.claim_run_dir(tmp_path, "run", False)
-    second, other, _ = output.claim_run_dir(tmp_path, "run", False)
+    first, lock, _ = run_folder.claim_run_dir(tmp_path, "run", False)
+    second, other, _ = run_folder.claim_run_dir(tmp_path, "run", False)
     assert (first.name, second.name) == ("run", "run(1)")
     with pytest.raises(OutputError, match="in use by another render"):
-        output.claim_run_dir(tmp_path, "run", True)
+        run_folder.claim_run_dir(tmp_path, "run", True)
     lock.release()
     other.release()
-    assert output.claim_run_dir(tmp_path, "run", True)[0] == first
+    assert run_folder.claim_run_dir(tmp_path, "run", True)[0] == first
 
 
 # --- checkpoints that do not fit -----------------------------------------------------------

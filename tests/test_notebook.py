@@ -10,9 +10,10 @@ import nbformat
 import pytest
 from notebooks import execute, inject, printed
 
-from pytti_nb.config.settings import from_dict, save_settings
+from pytti_nb.config.files import save_settings
+from pytti_nb.config.settings import from_dict
 from pytti_nb.io.checkpoint import load_checkpoint
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 
 pytestmark = pytest.mark.colab_stack
 

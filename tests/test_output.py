@@ -13,16 +13,12 @@ from PIL import Image
 
 import pytti_nb
 from pytti_nb.errors import MediaError, OutputError
-from pytti_nb.io import atomic, output
+from pytti_nb.io import atomic, png_meta, run_folder, video_out
 from pytti_nb.io.atomic import atomic_write_bytes, atomic_write_text
-from pytti_nb.io.output import (
-    RunWriter,
-    check_writable,
-    claim_run_dir,
-    png_bytes,
-    read_png_metadata,
-    validate_namespace,
-)
+from pytti_nb.io.namespace import validate_namespace
+from pytti_nb.io.png_meta import png_bytes, read_png_metadata
+from pytti_nb.io.run_folder import check_writable, claim_run_dir
+from pytti_nb.io.run_writer import RunWriter
 from pytti_nb.io.versions import distribution_version, environment_versions
 
 
@@ -125,8 +121,8 @@ def test_png_metadata_round_trip_and_pixels(tmp_path):
     assert read_png_metadata(path) == meta
     with Image.open(path) as im:
         assert np.array_equal(np.asarray(im), img)  # PNG is lossless
-        assert "a café at night" in im.info[output.SUMMARY_KEY]
-        assert "seed: 1234" in im.info[output.SUMMARY_KEY]
+        assert "a café at night" in im.info[png_meta.SUMMARY_KEY]
+        assert "seed: 1234" in im.info[png_meta.SUMMARY_KEY]
 
 
 def test_png_accepts_pil_and_rejects_bad_arrays(tmp_path):
@@ -264,7 +260,7 @@ def test_check_writable_errors(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     # Tests run as root, where chmod 0o500 does not stop writes, so simulate EACCES instead.
-    monkeypatch.setattr(output, "temp_path_for", denied)
+    monkeypatch.setattr(run_folder, "temp_path_for", denied)
     with pytest.raises(OutputError, match="is not writable: Permission denied"):
         check_writable(tmp_path)
 
@@ -280,17 +276,17 @@ def solid(rgb, w=17, h=11):
 def test_frames_named_in_order_with_metadata(tmp_path):
     writer = RunWriter(tmp_path / "run", fps=12, overwrite=False)
     for index in (10, 2, 0, 1000000):
-        writer.write_frame(index, gradient_image(), {"frame": index})
-    names = [p.name for p in writer.frame_paths()]
+        writer.write_save(index, gradient_image(), {"frame": index})
+    names = [p.name for p in writer.save_paths()]
     assert names == ["000000.png", "000002.png", "000010.png", "1000000.png"]
-    assert read_png_metadata(writer.frames_dir / "000010.png") == {"frame": 10}
+    assert read_png_metadata(writer.saves_dir / "000010.png") == {"frame": 10}
     assert writer.write_settings("seed: 1\n").read_text() == "seed: 1\n"
-    assert leftovers(writer.frames_dir) == []
+    assert leftovers(writer.saves_dir) == []
 
 
 def test_no_video_for_single_frame(tmp_path):
     writer = RunWriter(tmp_path / "run", fps=12, overwrite=False)
-    writer.write_frame(0, solid((255, 0, 0)), {})
+    writer.write_save(0, solid((255, 0, 0)), {})
     assert writer.finish() is None
     assert list(tmp_path.glob("run/*.mp4")) == []
 
@@ -299,7 +295,7 @@ def test_video_is_h264_yuv420p_with_frames_in_order(tmp_path):
     writer = RunWriter(tmp_path / "my run", fps=10, overwrite=False)
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
     for index, rgb in enumerate(colours):
-        writer.write_frame(index, solid(rgb), {"frame": index})
+        writer.write_save(index, solid(rgb), {"frame": index})
     video = writer.finish()
     assert video == tmp_path / "my run" / "my run.mp4"
     probe = subprocess.run(
@@ -323,7 +319,7 @@ def test_video_and_gif_are_made_in_a_folder_of_any_allowed_name(tmp_path):
     validate_namespace(name)
     writer = RunWriter(tmp_path / name, fps=10, overwrite=False, gif=True)
     for index in range(2):
-        writer.write_frame(index, solid((index * 200, 0, 0)), {"frame": index})
+        writer.write_save(index, solid((index * 200, 0, 0)), {"frame": index})
     assert writer.finish() == tmp_path / name / f"{name}.mp4"
     assert (tmp_path / name / f"{name}.mp4").stat().st_size > 0
     assert (tmp_path / name / f"{name}.gif").stat().st_size > 0
@@ -331,8 +327,8 @@ def test_video_and_gif_are_made_in_a_folder_of_any_allowed_name(tmp_path):
 
 def test_video_rejects_frames_of_different_sizes(tmp_path):
     writer = RunWriter(tmp_path / "run", fps=10, overwrite=False)
-    writer.write_frame(0, solid((0, 0, 0)), {})
-    writer.write_frame(1, solid((0, 0, 0), w=20), {})
+    writer.write_save(0, solid((0, 0, 0)), {})
+    writer.write_save(1, solid((0, 0, 0), w=20), {})
     with pytest.raises(OutputError, match="000001.png' is 20x11 but the first frame is 17x11"):
         writer.finish()
     assert not writer.video_path.exists() and leftovers(writer.run_dir) == []
@@ -342,7 +338,7 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
     run = tmp_path / "run"
     old = RunWriter(run, fps=10, overwrite=False)
     for index in range(3):
-        old.write_frame(index, solid((index, 0, 0)), {})
+        old.write_save(index, solid((index, 0, 0)), {})
     old.write_settings("old")
     old.finish()
     (run / "checkpoint.pt").write_bytes(b"state")
@@ -350,8 +346,8 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
     (run / ".checkpoint.pt.0123456789ab.partial").write_bytes(b"st")  # a killed write's
 
     resumed = RunWriter(run, fps=10, overwrite=False)  # resuming keeps everything
-    resumed.write_frame(7, solid((7, 0, 0)), {})
-    assert len(resumed.frame_paths()) == 4 and (run / "checkpoint.pt").exists()
+    resumed.write_save(7, solid((7, 0, 0)), {})
+    assert len(resumed.save_paths()) == 4 and (run / "checkpoint.pt").exists()
     assert resumed.run_id == old.run_id  # one run, one record
     resumed.release()
 
@@ -365,7 +361,7 @@ def test_overwrite_removes_only_our_stale_files(tmp_path):
 def test_overwrite_leaves_a_folder_holding_other_files_alone(tmp_path, foreign):
     run = tmp_path / "run"
     old = RunWriter(run, fps=10, overwrite=False)
-    old.write_frame(0, solid((1, 0, 0)), {})
+    old.write_save(0, solid((1, 0, 0)), {})
     old.finish()
     (run / foreign).write_bytes(b"x")
     before = sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))
@@ -374,7 +370,7 @@ def test_overwrite_leaves_a_folder_holding_other_files_alone(tmp_path, foreign):
     ):
         RunWriter(run, fps=10, overwrite=True)
     assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == before
-    claimed, lock, notes = output.claim_run_dir(tmp_path, "run", True)
+    claimed, lock, notes = claim_run_dir(tmp_path, "run", True)
     lock.release()
     assert claimed.name == "run(1)" and "did not write" in notes[0]
 
@@ -391,11 +387,11 @@ def test_a_sound_ffmpeg_cannot_mux_is_a_media_error_and_keeps_the_silent_video(t
         frames.append(tmp_path / f"{i}.png")
         Image.new("RGB", (16, 16), (80 * i, 0, 0)).save(frames[-1])
     video = tmp_path / "run.mp4"
-    output.assemble_video(frames, video, fps=12)
+    video_out.assemble_video(frames, video, fps=12)
     silent = video.read_bytes()
     for name, data in (("notes.wav", b"RIFF not a sound"), ("empty.flac", b"")):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(MediaError, match=r"^input_audio: cannot put the sound of .*kept"):
-            output.mux_audio(video, tmp_path / name, 0.0, 0.25)
+            video_out.mux_audio(video, tmp_path / name, 0.0, 0.25)
         assert video.read_bytes() == silent
         assert [p.name for p in tmp_path.iterdir() if p.suffix == ".partial"] == []

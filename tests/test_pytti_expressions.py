@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from work import measured
 
-from pytti_nb.config.settings import expression_names, from_dict, mentioned_names
+from pytti_nb.config.settings import from_dict
+from pytti_nb.config.variables import expression_names, mentioned_names
 from pytti_nb.errors import ExpressionError
 from pytti_nb.lang.expressions import (
     BARE_FUNCTIONS,

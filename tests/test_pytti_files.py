@@ -8,16 +8,12 @@ import yaml
 from PIL import Image
 
 from pytti_nb import cli
+from pytti_nb.config.files import read_settings_dict, read_settings_file
 from pytti_nb.config.plan import plan_dict
 from pytti_nb.config.pytti_import import import_pytti
 from pytti_nb.config.schema import Settings, schema_by_name
-from pytti_nb.config.settings import (
-    coerce,
-    from_dict,
-    read_settings_dict,
-    read_settings_file,
-    to_dict,
-)
+from pytti_nb.config.settings import from_dict, to_dict
+from pytti_nb.config.values import coerce
 from pytti_nb.errors import SettingsError
 from pytti_nb.models import ModelCache
 from pytti_nb.run import prepare_run, run_to_completion
@@ -207,7 +203,7 @@ def test_render_and_validate_take_a_pytti_file_and_report_the_conversion(
     assert "width: not in the file" not in out  # overridden: nothing to say
     assert cli.main(["render", demo, *sets, "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "PyTTI settings, converted" in out and "wrote 3 frame(s)" in out
+    assert "PyTTI settings, converted" in out and "wrote 3 image(s)" in out
     run = yaml.safe_load((tmp_path / "default" / "settings.yaml").read_text())
     assert run["seed"] == 4368820891272026855 and run["translate_z_3d"].startswith("(50+10*t)")
 

@@ -83,9 +83,9 @@ def test_every_choice_registry_equals_the_schemas_choices():
 
 def test_the_lists_of_setting_names_are_the_schemas():
     from pytti_nb.animation.motion import MOTION_2D, MOTION_3D, motion_names
+    from pytti_nb.config.output_choices import OUTPUT_CHOICES
     from pytti_nb.config.plan import INIT_WEIGHTS
     from pytti_nb.config.pytti_import import PYTTI_BEHAVIOUR, RENAMED
-    from pytti_nb.config.settings import OUTPUT_CHOICES
     from pytti_nb.losses.build import PIXEL_STABILIZATION, stabilization_term
     from pytti_nb.sweep.checks import MODEL_SETTINGS, UNCOMPARED
     from pytti_nb.sweep.spec import RESERVED

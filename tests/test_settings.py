@@ -5,14 +5,10 @@ import json
 import pytest
 import yaml
 
+from pytti_nb.config.files import load_settings, save_settings
+from pytti_nb.config.overrides import apply_overrides
 from pytti_nb.config.schema import Settings, schema
-from pytti_nb.config.settings import (
-    apply_overrides,
-    from_dict,
-    load_settings,
-    save_settings,
-    to_dict,
-)
+from pytti_nb.config.settings import from_dict, to_dict
 from pytti_nb.errors import SettingsError
 
 
@@ -20,7 +16,7 @@ def test_every_setting_has_help_group_and_valid_default():
     for s in schema():
         assert s.help and s.group and s.kind
         # the default itself must pass the setting's own checks
-        from pytti_nb.config.settings import coerce
+        from pytti_nb.config.values import coerce
 
         if s.default is not None and s.default != "":
             assert coerce(s, s.default) == s.default
@@ -149,7 +145,7 @@ def test_display_every_0_means_never():
 
 
 def test_files_and_text_of_pytti_are_converted_and_ours_are_not(tmp_path):
-    from pytti_nb.config.settings import read_settings_file, settings_from_text
+    from pytti_nb.config.files import read_settings_file, settings_from_text
 
     ours = tmp_path / "ours.yaml"
     ours.write_text("scenes: a\nwidth: 64\n")

@@ -11,10 +11,11 @@ from inprocess import run_cli
 from notebooks import code_cell, errors, execute, inject, load, printed
 from tiny import tiny_settings
 
-from pytti_nb.config.settings import from_dict, save_settings
+from pytti_nb.config.files import save_settings
+from pytti_nb.config.settings import from_dict
 from pytti_nb.config.share import PARAMETER, python_string, shared_notebook, shared_yaml
 from pytti_nb.errors import OutputError, SettingsError
-from pytti_nb.io.output import read_png_metadata
+from pytti_nb.io.png_meta import read_png_metadata
 from pytti_nb.ui import build_studio
 
 pytestmark = pytest.mark.colab_stack

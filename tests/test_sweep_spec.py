@@ -7,7 +7,7 @@ import yaml
 from PIL import Image
 
 from pytti_nb.errors import SettingsError
-from pytti_nb.io.output import namespace_problem
+from pytti_nb.io.namespace import namespace_problem
 from pytti_nb.sweep.checks import check_renders
 from pytti_nb.sweep.naming import render_names
 from pytti_nb.sweep.pool import pool_shape

@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 from tiny import tiny_settings
 
-from pytti_nb.io.output import RunWriter
+from pytti_nb.io.run_writer import RunWriter
 from pytti_nb.sweep.worker import clear_unstarted, render_one
 
 BASE = tiny_settings(
@@ -42,7 +42,7 @@ def test_a_render_killed_before_its_first_checkpoint_starts_afresh_in_its_folder
     run = tmp_path / "run"
     writer = RunWriter(run, fps=1, overwrite=False)  # a render's files, with its record
     writer.write_settings("seed: 5\n")
-    writer.write_frame(1, np.zeros((8, 8, 3), np.uint8), {"step": 1})
+    writer.write_save(1, np.zeros((8, 8, 3), np.uint8), {"step": 1})
     writer.release()  # killed here, before its first checkpoint
     clear_unstarted(run)
     assert not run.exists()  # nothing of its render: its files, record and folders

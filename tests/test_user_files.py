@@ -13,9 +13,11 @@ from inprocess import run_cli as cli
 from tiny import tiny_settings
 
 from pytti_nb.errors import OutputError
-from pytti_nb.io import output
 from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
-from pytti_nb.io.output import RECORD_NAME, RunWriter, claim_run_dir, is_run_folder
+from pytti_nb.io.png_meta import png_bytes
+from pytti_nb.io.run_folder import claim_run_dir, is_run_folder
+from pytti_nb.io.run_record import RECORD_NAME, RunRecord
+from pytti_nb.io.run_writer import RunWriter
 
 pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
 TINY = tiny_settings(smaller=True, steps_per_scene=4, save_every=2)
@@ -38,7 +40,7 @@ def written_run(run_dir: Path) -> RunWriter:
     writer = RunWriter(run_dir, fps=10, overwrite=False)
     writer.write_settings("seed: 1\n")
     for index in range(2):
-        writer.write_frame(index, image(index * 90), {"frame": index})
+        writer.write_save(index, image(index * 90), {"frame": index})
     (run_dir / "checkpoint.pt").write_bytes(b"state")
     writer.recorded(run_dir / "checkpoint.pt")
     writer.finish()
@@ -85,9 +87,9 @@ def test_a_file_the_render_did_not_write_keeps_the_folder_from_reuse(tmp_path, c
     run = tmp_path / "run"
     written_run(run)
     if change == "hand-written frames/000002.png":
-        (run / "frames" / "000002.png").write_bytes(output.png_bytes(image(5), {}))
+        (run / "frames" / "000002.png").write_bytes(png_bytes(image(5), {}))
     elif change == "edited frame":
-        (run / "frames" / "000001.png").write_bytes(output.png_bytes(image(7), {"frame": 1}))
+        (run / "frames" / "000001.png").write_bytes(png_bytes(image(7), {"frame": 1}))
     elif change == "notes.txt":
         (run / "notes.txt").write_text("mine")
     elif change == "a user's checkpoint.pt":
@@ -118,13 +120,13 @@ def test_a_folder_from_before_records_or_by_hand_is_not_reused(tmp_path, theirs)
 def test_the_record_grows_by_one_line_per_file_and_survives_a_cut_line(tmp_path):
     writer = RunWriter(tmp_path / "run", fps=10, overwrite=False)
     for index in range(50):
-        writer.write_frame(index, image(index), {})
+        writer.write_save(index, image(index), {})
     lines = (tmp_path / "run" / RECORD_NAME).read_bytes().split(b"\n")
     assert len(lines) == 51 and json.loads(lines[1])["file"] == "frames/000000.png"
     with open(tmp_path / "run" / RECORD_NAME, "ab") as f:
         f.write(b'\n{"file": "frames/000050.png", "si')  # a write killed mid-line
-    writer.write_frame(51, image(51), {})
-    record = output.RunRecord.read(tmp_path / "run")
+    writer.write_save(51, image(51), {})
+    record = RunRecord.read(tmp_path / "run")
     assert "frames/000051.png" in record.files and "frames/000050.png" not in record.files
     writer.release()
     assert is_run_folder(tmp_path / "run")
@@ -213,7 +215,7 @@ def test_a_resume_of_a_folder_from_before_records_goes_on(tmp_path):
     (mine / RECORD_NAME).unlink()
     code, out, err, *_ = cli("render", "--resume", mine, "--quiet")
     assert code == 0, err
-    assert load_checkpoint(mine)["run_id"] == output.RunRecord.read(mine).run_id
+    assert load_checkpoint(mine)["run_id"] == RunRecord.read(mine).run_id
 
 
 def test_a_resume_refuses_an_edited_settings_file_naming_what_differs(tmp_path):

@@ -22,7 +22,7 @@ def strip(paths, columns=None) -> Image.Image:
 def _frame(path) -> int:
     """The animation frame a saved PNG shows (-1 before the animation starts)."""
     sys.path.insert(0, str(DOCS.parent))
-    from pytti_nb.io.output import read_png_metadata
+    from pytti_nb.io.png_meta import read_png_metadata
 
     return read_png_metadata(path)["frame"]
 

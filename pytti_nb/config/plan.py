@@ -8,10 +8,11 @@ from pathlib import Path
 from ..animation.motion import MAX_MOTION
 from ..errors import PyttiError, SettingsError, clipped, shown
 from ..io.images import check_image_file
+from ..io.model_folder import cache_dir_of
 from ..media.video import file_stamp
 from .clock import Clock
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
-from .settings import cache_dir_of, expression_names
+from .variables import expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
@@ -184,7 +185,7 @@ def _check_perceptors(s, problems) -> None:
 
 def _check_output(s, problems) -> None:
     """The file namespace is a usable name; models_cache_dir is not a file."""
-    from ..io.output import validate_namespace
+    from ..io.namespace import validate_namespace
 
     _attempt(problems, "file_namespace", validate_namespace, s.file_namespace)
     cache = cache_dir_of(s)

@@ -24,7 +24,10 @@ from pathlib import Path
 import yaml
 
 from ..errors import SettingsError, shown
+from ..io.bounded import load_yaml, size_problem
+from .overrides import apply_overrides
 from .schema import schema, schema_by_name
+from .values import coerce, fold_seed, kind_of
 
 MAX_INTERPOLATION_DEPTH = 100  # ${a} -> ${b} -> ... (PyTTI's files use two or three)
 HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
@@ -163,8 +166,6 @@ def _json_prefix(text: str):
 
 def _bounded(value):
     """The value, or SettingsError when it is nested or sized beyond the settings' bounds."""
-    from .settings import size_problem
-
     problem = size_problem(value)
     if problem:
         raise SettingsError([f"PyTTI settings: {problem}"])
@@ -240,8 +241,6 @@ def import_pytti(data: dict, overrides=(), *, allow_env: bool = False) -> tuple[
     The file's ${oc.env:...} may read the environment only with `allow_env` (the person
     rendering says so); each variable read is noted.
     """
-    from .settings import apply_overrides, kind_of
-
     if not isinstance(data, dict):
         raise SettingsError(
             [f"PyTTI settings: expected 'name: value' settings, got {kind_of(data)}"]
@@ -520,8 +519,6 @@ def _mmc_spec(item: dict):
 def _hydra_list(text: str):
     """A list written in Hydra's override syntax, [{architecture:'clip',id:'RN50'}], or text."""
     try:
-        from .settings import load_yaml
-
         return load_yaml(re.sub(r"(\w):(?=['\"\w\[{])", r"\1: ", text))
     except yaml.YAMLError:
         return text
@@ -542,9 +539,7 @@ def _on(value, key: str, problems: list) -> bool:
 
 
 def _seed(value, notes, problems):
-    """PyTTI's seed in our range: any integer, folded modulo 2^63 (see settings.fold_seed)."""
-    from .settings import fold_seed
-
+    """PyTTI's seed in our range: any integer, folded modulo 2^63 (see values.fold_seed)."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -609,8 +604,6 @@ def _name(key) -> str:
 def _default_notes(data, ours, known, given) -> list:
     """Notes on PyTTI defaults that stand in for keys the file leaves out (and the caller does
     not set), where ours differ and matter."""
-    from .settings import coerce
-
     view = {}
     for name, value in ours.items():
         try:

@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import OutputError, SettingsError, shown_path
+from .output_choices import OUTPUT_CHOICES
 from .schema import Settings
-from .settings import OUTPUT_CHOICES, to_dict
+from .settings import to_dict
 
 TEMPLATE = "pyttitools.ipynb"  # the notebook itself, installed with the package
 SHARED_DIR = "shared"  # where the studio's Share button writes, under the output folder
@@ -59,7 +60,7 @@ def shared_notebook(settings: Settings) -> dict:
 def write_shared_notebook(settings: Settings, path, *, inputs=(), replace=False) -> Path:
     """Write the shared notebook to `path`: a new .ipynb file, never one of `inputs`, and an
     existing file only with `replace` (the command's --force)."""
-    from ..io.output import user_file_check, write_user_file
+    from ..io.user_files import user_file_check, write_user_file
 
     path = Path(path).expanduser()
     if path.suffix != ".ipynb":

@@ -16,7 +16,7 @@ import torch
 
 from pytti_nb.errors import OutputError, reason, shown, shown_path
 from pytti_nb.io.atomic import atomic_torch_save
-from pytti_nb.io.output import CHECKPOINT_NAME, write_error
+from pytti_nb.io.run_folder import CHECKPOINT_NAME, write_error
 
 __all__ = ["CHECKPOINT_NAME", "has_checkpoint", "load_checkpoint", "save_checkpoint"]
 

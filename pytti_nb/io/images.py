@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..config.settings import path_problem
 from ..errors import PyttiError, clipped, shown
 from ..media.video import MAX_MEDIA_PIXELS, file_problem, pixels_problem
+from .bounded import path_problem
 
 MAX_IMAGE_PIXELS = MAX_MEDIA_PIXELS  # one bound for images and videos alike
 MAX_IMAGE_BYTES = 512 * 2**20  # a file this large is no image a run needs

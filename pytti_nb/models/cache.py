@@ -9,7 +9,7 @@ with the same models starts at once.
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from ..config.settings import cache_dir_of
+from ..io.model_folder import cache_dir_of
 
 
 class ModelCache:

@@ -122,7 +122,7 @@ Rule = tuple[Callable[[Any], bool], str, Any]  # (test, what is allowed, default
 def read_json_config(path: Path) -> Any:
     """A model's JSON config, read within MAX_CONFIG_BYTES and the settings' JSON bounds (size,
     nesting); raises OSError or ValueError saying why not."""
-    from ..config.settings import load_json
+    from ..io.bounded import load_json
 
     with open(path, "rb") as f:
         data = f.read(MAX_CONFIG_BYTES + 1)

@@ -61,7 +61,7 @@ class VQGANShape:
 
 def read_config(path: Path) -> dict:
     """A taming YAML config, read within the settings files' bounds (size, nesting, aliases)."""
-    from ..config.settings import load_yaml
+    from ..io.bounded import load_yaml
 
     try:
         with open(path, "rb") as f:

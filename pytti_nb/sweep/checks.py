@@ -6,9 +6,10 @@ import yaml
 
 from ..config.plan import plan
 from ..config.schema import names_where
-from ..config.settings import from_dict_lenient, load_yaml, read_text_bounded, to_dict
+from ..config.settings import from_dict_lenient, to_dict
 from ..errors import SettingsError, shown
-from ..io.output import SETTINGS_NAME, is_run_folder
+from ..io.bounded import load_yaml, read_text_bounded
+from ..io.run_folder import SETTINGS_NAME, is_run_folder
 
 # Settings that decide which models a render loads: renders that agree on them share one check
 # of the models (a file lookup, or a network probe for a model not downloaded yet).

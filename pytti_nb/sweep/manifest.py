@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config.settings import from_dict_lenient, to_dict
 from ..errors import OutputError
 from ..io.atomic import atomic_write_text
-from ..io.output import check_writable
+from ..io.run_folder import check_writable
 from .spec import resolved_axes
 
 MANIFEST_NAME = "manifest.json"

@@ -5,7 +5,7 @@ import json
 import re
 from collections import Counter
 
-from ..io.output import namespace_problem
+from ..io.namespace import namespace_problem
 
 # Characters every OS, shell and ffmpeg take in a file name without quoting; others become '_'.
 UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError, SettingsError, shown, shown_path
-from ..io.output import RunLock, check_writable
+from ..io.run_folder import RunLock, check_writable
 from .checks import check_renders
 from .cluster import ClusterError, LocalRay, check_address, connect, import_ray
 from .manifest import MANIFEST_NAME, Manifest, now, read_manifest

@@ -25,20 +25,14 @@ from pathlib import Path
 
 import yaml
 
-from ..config.schema import names_where, schema_by_name
-from ..config.settings import (
-    Settings,
-    apply_overrides,
-    coerce,
-    fold_seed,
-    from_dict_lenient,
-    load_yaml,
-    output_choices_from_user,
-    read_settings_file,
-    read_text_bounded,
-    settings_source,
-)
+from ..config.files import read_settings_file, settings_source
+from ..config.output_choices import output_choices_from_user
+from ..config.overrides import apply_overrides
+from ..config.schema import Settings, names_where, schema_by_name
+from ..config.settings import from_dict_lenient
+from ..config.values import coerce, fold_seed
 from ..errors import SettingsError, shown, shown_path
+from ..io.bounded import load_yaml, read_text_bounded
 from .naming import render_names
 
 SECTIONS = ("base", "set", "grid", "zip", "seeds", "follow", "out")  # out: read, not used

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..config.settings import to_dict
 from ..errors import SettingsError, shown
-from ..io.output import claim_run_dir
+from ..io.run_folder import claim_run_dir
 from .runner import run_sweep
 from .spec import parse_sweep
 

@@ -12,21 +12,15 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..config.settings import (
-    MAX_FILE_BYTES,
-    OUTPUT_CHOICES,
-    SETTINGS_SUFFIXES,
-    output_choices_from_user,
-    read_settings_file,
-    settings_from_text,
-    settings_text,
-    to_dict,
-    to_yaml,
-)
+from ..config.files import SETTINGS_SUFFIXES, read_settings_file, settings_from_text, settings_text
+from ..config.output_choices import OUTPUT_CHOICES, output_choices_from_user
+from ..config.settings import to_dict, to_yaml
 from ..config.share import share_notebook
 from ..errors import OutputError, PyttiError, SettingsError, shown, shown_path
 from ..io.atomic import file_sha256
-from ..io.output import SNAPSHOTS_DIR, write_user_file
+from ..io.bounded import MAX_FILE_BYTES
+from ..io.run_folder import SNAPSHOTS_DIR
+from ..io.user_files import write_user_file
 from .compat import clear_upload, tip, uploaded
 
 DEFAULT_SETTINGS_NAME = "pytti_settings.yaml"
@@ -39,7 +33,9 @@ def write_snapshot(run_dir, snap, settings) -> Path:
     """Save a Snapshot as run_dir/snapshots/step_N.png with its settings (so it loads back),
     recorded as the run's in its folder (so an overwrite may delete it)."""
     from ..io.atomic import atomic_write_bytes
-    from ..io.output import RunRecord, png_bytes, write_error
+    from ..io.png_meta import png_bytes
+    from ..io.run_folder import write_error
+    from ..io.run_record import RunRecord
 
     folder = Path(run_dir) / SNAPSHOTS_DIR
     path = folder / f"step_{snap.step:06d}.png"

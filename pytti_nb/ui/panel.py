@@ -6,7 +6,8 @@ from contextlib import contextmanager
 import ipywidgets as widgets
 
 from ..config.schema import GROUPS, Settings, schema
-from ..config.settings import coerce, to_dict
+from ..config.settings import to_dict
+from ..config.values import coerce
 from ..errors import PyttiError, SettingsError
 from .compat import set_titles, tip, titles_of
 from .controls import from_widget_value, make_control, to_widget_value

@@ -13,8 +13,8 @@ import threading
 
 import ipywidgets as widgets
 
+from ..config.overrides import apply_overrides
 from ..config.schema import schema_by_name
-from ..config.settings import apply_overrides
 from ..errors import PyttiError, SettingsError
 from ..sweep.spec import RESERVED
 from .compat import tip

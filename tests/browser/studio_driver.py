@@ -194,7 +194,8 @@ def run_dir_in_status(page, word: str) -> Path:
 
 def frame_metadata(run_dir: Path) -> list[dict]:
     """The metadata of every frame PNG of a run, in frame order."""
-    from pytti_nb.io.output import FRAMES_DIR, read_png_metadata
+    from pytti_nb.io.png_meta import read_png_metadata
+    from pytti_nb.io.run_folder import FRAMES_DIR
 
     return [read_png_metadata(p) for p in sorted((run_dir / FRAMES_DIR).glob("*.png"))]
 
@@ -308,7 +309,7 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
     """Type `decoy` over the prompt, drop `png` on the studio: every control shows its settings."""
     from playwright.sync_api import expect
 
-    from pytti_nb.io.output import read_png_metadata
+    from pytti_nb.io.png_meta import read_png_metadata
 
     wanted = read_png_metadata(png)["settings"]
     assert wanted["scenes"] != decoy
