@@ -70,9 +70,8 @@ def tiny_vqgan(tmp_path_factory):
 def trained_vqgan(tmp_path_factory):
     """A tiny f2 VQGAN trained for a few seconds on colour blocks (vqgan_training), saved as a
     taming checkpoint: its encode and decode mean something, as a real model's do."""
-    from vqgan_training import train_tiny_vqgan
-
     from vqgan_fixtures import save_taming_checkpoint
+    from vqgan_training import train_tiny_vqgan
 
     folder = tmp_path_factory.mktemp("trained-vqgan")
     save_taming_checkpoint(train_tiny_vqgan(), folder / "blocks.ckpt", folder / "blocks.yaml")
