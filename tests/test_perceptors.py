@@ -320,17 +320,22 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
 
 
 def test_open_clip_tables_are_the_installed_open_clips():
-    """The snapshot of open_clip's names and tags that validation reads is what the installed
-    open_clip says (after an upgrade: open_clip_tables.write_tables())."""
+    """Validation reads open_clip's names and tags as the installed open_clip has them, from a
+    snapshot of its version (after an upgrade: open_clip_tables.write_tables())."""
     import json
 
     from pytti_nb.perception import open_clip_tables
 
-    snapshot = json.loads(open_clip_tables.TABLES.read_text())
-    assert snapshot == json.loads(json.dumps(open_clip_tables.tables_from_open_clip()))
     assert open_clip_tables.model_names() == open_clip.list_models()
     tags = open_clip.pretrained.list_pretrained_tags_by_model("ViT-B-32")
     assert open_clip_tables.pretrained_tags("ViT-B-32") == tags
+    if not open_clip_tables.snapshot_is_current():
+        pytest.skip(
+            f"open_clip {open_clip.__version__} is not the snapshot's: validation imports it "
+            "(slow); refresh pytti_nb/perception/open_clip_tables.json with write_tables()"
+        )
+    snapshot = json.loads(open_clip_tables.TABLES.read_text())
+    assert snapshot == json.loads(json.dumps(open_clip_tables.tables_from_open_clip()))
 
 
 def test_another_open_clip_version_is_asked_directly(monkeypatch):

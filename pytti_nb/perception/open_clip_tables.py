@@ -26,12 +26,22 @@ def _installed_version() -> str | None:
         return None
 
 
+def _snapshot() -> dict:
+    """open_clip_tables.json."""
+    return json.loads(TABLES.read_text(encoding="utf-8"))
+
+
+def snapshot_is_current() -> bool:
+    """Whether open_clip_tables.json is of the installed open_clip (checks read no torch)."""
+    return _snapshot()["open_clip"] == _installed_version()
+
+
 @functools.cache
 def tables() -> dict:
     """{'open_clip': version, 'models': [name, ...], 'tags': {model: {tag: source}}}, where a
     source holds a tag's hf_hub, url or file and the hub file names open_clip tries
     ('hf_files'); from the snapshot when it is of the installed version."""
-    snapshot = json.loads(TABLES.read_text(encoding="utf-8"))
+    snapshot = _snapshot()
     if snapshot["open_clip"] == _installed_version():
         return snapshot
     return tables_from_open_clip()
