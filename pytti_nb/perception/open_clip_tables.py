@@ -86,5 +86,6 @@ def pretrained_tags(model: str) -> list[str]:
 
 
 def tag_source(model: str, tag: str) -> dict:
-    """Where a model's tag's weights come from: hf_hub (and hf_files), url or file."""
-    return tables()["tags"][model][tag]
+    """Where a model's tag's weights come from: hf_hub (and hf_files), url or file; empty for
+    a tag open_clip does not have (as its get_pretrained_cfg)."""
+    return tables()["tags"].get(model, {}).get(tag, {})
