@@ -4,6 +4,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -395,3 +396,13 @@ def test_a_sound_ffmpeg_cannot_mux_is_a_media_error_and_keeps_the_silent_video(t
             video_out.mux_audio(video, tmp_path / name, 0.0, 0.25)
         assert video.read_bytes() == silent
         assert [p.name for p in tmp_path.iterdir() if p.suffix == ".partial"] == []
+
+
+def test_run_folders_and_settings_files_need_no_torch():
+    """The studio's kernel writes run folders and reads settings before any model loads."""
+    code = (
+        "import sys, pytti_nb.io.run_writer, pytti_nb.io.user_files, pytti_nb.config.files; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

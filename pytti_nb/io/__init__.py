@@ -1,1 +1,1 @@
-"""Files: atomic writes, user images, checkpoints, run folders and their outputs, versions recorded with them."""
+"""Files: bounded reading, atomic writes, user images, PNG metadata, checkpoints, run folders and their outputs, versions recorded with them."""
