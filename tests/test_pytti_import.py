@@ -5,14 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytti_nb.config.pytti_import import (
-    from_pytti,
-    import_pytti,
-    is_pytti,
-    parse_pytti_text,
-    python_literal,
-    pytti_defaults,
-)
+from pytti_nb.config.pytti_forms import parse_pytti_text, python_literal
+from pytti_nb.config.pytti_import import from_pytti, import_pytti, is_pytti, pytti_defaults
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 

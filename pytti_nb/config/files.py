@@ -12,7 +12,8 @@ from ..io.bounded import MAX_FILE_BYTES, load_json, load_yaml, read_text_bounded
 from ..io.png_meta import read_png_metadata
 from .output_choices import OUTPUT_CHOICES, output_choices_from_user
 from .overrides import apply_overrides
-from .pytti_import import import_pytti, is_pytti, parse_pytti_text
+from .pytti_forms import parse_pytti_text
+from .pytti_import import import_pytti, is_pytti
 from .schema import Settings
 from .settings import from_dict, to_dict, to_yaml
 from .values import kind_of

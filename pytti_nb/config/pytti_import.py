@@ -1,35 +1,28 @@
-"""Import PyTTI (pytti-core) settings: its file forms, its own defaults and its ${...}
-interpolations, mapped onto ours with a note on every key dropped or changed, and an error
-naming whatever cannot be imported.
+"""Import PyTTI (pytti-core) settings: its own defaults, its keys mapped onto ours with a note
+on every key dropped or changed, and an error naming whatever cannot be imported.
 
 PyTTI settings come as Hydra overlay files (`# @package _global_`, the keys left out taking
 PyTTI's defaults), full copies of its default.yaml, the `<name>_settings.txt` files it wrote
-beside its frames (JSON, then a 'frame: scene' index), and the notebook's printed `SETTINGS:`
-dict (a Python literal, read here without eval).
+beside its images and the notebook's printed `SETTINGS:` dict (read by pytti_forms); their
+${...} interpolations are resolved by pytti_interpolation.
 """
 
 from __future__ import annotations
 
-import ast
-import datetime
 import difflib
-import json
-import math
-import os
 import re
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
 from ..errors import SettingsError, shown
-from ..io.bounded import load_yaml, size_problem
+from ..io.bounded import load_yaml
 from .overrides import apply_overrides
+from .pytti_interpolation import key_name, resolved
 from .schema import schema, schema_by_name
 from .values import coerce, fold_seed, kind_of
 
-MAX_INTERPOLATION_DEPTH = 100  # ${a} -> ${b} -> ... (PyTTI's files use two or three)
 HYDRA_HEADER = re.compile(r"^\s*#\s*@package\s+_global_\s*$", re.MULTILINE)
 MANDATORY = "???"  # OmegaConf's "the user must give this"
 DEFAULTS_FILE = "pytti_defaults.yaml"
@@ -90,15 +83,10 @@ HYDRA_KEYS = {
     "hydra": "Hydra's own settings (its output folders, logging)",
 }
 PYTTI_STANDARD_DEFAULTS = ["_self_", {"conf": "_empty"}]  # the defaults list of default.yaml
-RESOLVERS = ("user_cache", "now", "path_join", "oc.env")
-USER_CACHE = "~/.cache"  # ${user_cache:}: PyTTI's ~/.cache, written unexpanded
 ALLOW_ENV_HELP = (
     "let a PyTTI file's ${oc.env:NAME} read environment variables (their values go into the "
     "run's files; without this a file cannot read your environment)"
 )
-_INNERMOST = re.compile(r"\$\{([^${}]*)\}")
-MAX_INTERPOLATED = 20_000  # characters of one value after its ${...} are resolved
-MAX_INTERPOLATIONS = 1_000  # ${...} resolved in one value
 MAX_NOTED = 50  # unknown keys noted one by one (the rest are counted)
 SWITCH_WORDS = {
     "true": True, "yes": True, "on": True, "1": True,
@@ -134,105 +122,6 @@ def is_pytti(data, text: str = "") -> bool:
     return data.get("image_model") == "Limimted Palette"
 
 
-def parse_pytti_text(text: str):
-    """The mapping of text in one of PyTTI's own forms, else None (for YAML or JSON to read):
-    a `_settings.txt` (JSON, then PyTTI's frame: scene index), a batch settings file holding
-    one run, or the notebook's printed `SETTINGS:` dict, a Python literal read without eval."""
-    body = text.strip()
-    labelled = body.startswith("SETTINGS:")  # copied together with the notebook's label
-    if labelled:
-        body = body[len("SETTINGS:") :].strip()
-    if body.startswith("batch_index:"):
-        return _batch(body)
-    if not body.startswith("{"):
-        return None
-    try:
-        data, end = _json_prefix(body)
-    except ValueError:
-        try:
-            return _bounded(python_literal(body))
-        except ValueError:
-            return None
-    return _bounded(data) if labelled or body[end:].strip() else None
-
-
-def _json_prefix(text: str):
-    """The JSON value at the start of text and where it ends; ValueError when there is none."""
-    try:
-        return json.JSONDecoder().raw_decode(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
-def _bounded(value):
-    """The value, or SettingsError when it is nested or sized beyond the settings' bounds."""
-    problem = size_problem(value)
-    if problem:
-        raise SettingsError([f"PyTTI settings: {problem}"])
-    return value
-
-
-def python_literal(text: str):
-    """The value of a Python literal (dicts, lists, strings, numbers, True/None, inf), read by
-    walking its syntax tree: nothing in it is ever run. Raises ValueError for anything else."""
-    try:
-        return _literal(ast.parse(text.strip(), mode="eval").body)
-    except SyntaxError as e:
-        raise ValueError(f"not a Python literal: {e.msg}") from None
-    except (MemoryError, RecursionError):  # CPython's parser on absurd nesting
-        raise ValueError("not a Python literal: nested too deeply") from None
-
-
-_LITERAL_NAMES = {
-    "None": None,
-    "True": True,
-    "False": False,
-    "null": None,  # JSON pasted into the notebook, which defines null, true and false
-    "true": True,
-    "false": False,
-    "inf": math.inf,  # the notebook's `all = math.inf`, printed as inf
-    "nan": math.nan,
-}
-
-
-def _literal(node):
-    """One node of a literal; ValueError for calls, operators and every other name."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, type(None))):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
-        return _LITERAL_NAMES[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _literal(node.operand)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        keys = [_literal(k) for k in node.keys]
-        if any(isinstance(k, list) for k in keys):
-            raise ValueError("a dict key is a list or tuple; keys are names")
-        return dict(zip(keys, (_literal(v) for v in node.values), strict=True))
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_literal(item) for item in node.elts]
-    raise ValueError(f"{shown(ast.unparse(node), 40)} is not a literal value")
-
-
-def _batch(body: str):
-    """The one run of a PyTTI batch settings file (`batch_index: N` then the run's JSON)."""
-    blocks = [b for b in re.split(r"^batch_index:.*$", body, flags=re.MULTILINE) if b.strip()]
-    if len(blocks) != 1:
-        raise SettingsError(
-            [
-                f"PyTTI batch settings: the file holds the settings of {len(blocks)} runs; "
-                "copy the one to import (its {...} line) into a file of its own"
-            ]
-        )
-    try:
-        return _bounded(_json_prefix(blocks[0].strip())[0])
-    except ValueError as e:
-        raise SettingsError(
-            [f"PyTTI batch settings: not valid JSON: {shown(str(e), 200)}"]
-        ) from None
-
-
 def import_pytti(data: dict, overrides=(), *, allow_env: bool = False) -> tuple[dict, list[str]]:
     """Our settings for a PyTTI mapping with 'key=value' overrides, and the conversion notes.
 
@@ -264,7 +153,7 @@ def from_pytti(data: dict, *, given=(), allow_env: bool = False) -> tuple[dict, 
         raise SettingsError([f"PyTTI settings: expected a mapping, got {type(data).__name__}"])
     notes, problems = [], []
     data = _without_hydra_keys(data, notes)
-    full = _resolved({**pytti_defaults(), **data}, problems, notes, allow_env=allow_env)
+    full = resolved({**pytti_defaults(), **data}, problems, notes, allow_env=allow_env)
     known = schema_by_name()
     ours, at_default, unknown = {}, [], []
     if "perceptors" not in data and "perceptors" not in given:
@@ -276,9 +165,10 @@ def from_pytti(data: dict, *, given=(), allow_env: bool = False) -> tuple[dict, 
             continue
         if value == MANDATORY:
             if key not in given:
+                name = key_name(key)
                 problems.append(
-                    f"{_name(key)}: PyTTI requires it (its default.yaml has ???, 'must be "
-                    f"given'); add '{_name(key)}: ...' to the file or give --set {_name(key)}=..."
+                    f"{name}: PyTTI requires it (its default.yaml has ???, 'must be given'); "
+                    f"add '{name}: ...' to the file or give --set {name}=..."
                 )
             continue
         our = RENAMED.get(key, key)
@@ -324,7 +214,8 @@ def _without_hydra_keys(data, notes) -> dict:
         name = _hydra_name(key)
         if name.startswith("~"):
             notes.append(
-                f"{_name(key)}: dropped: Hydra's 'delete this key' syntax; PyTTI's default is used"
+                f"{key_name(key)}: dropped: Hydra's 'delete this key' syntax; PyTTI's default "
+                "is used"
             )
         elif name in HYDRA_KEYS:
             if not (name == "defaults" and value == PYTTI_STANDARD_DEFAULTS):
@@ -332,130 +223,6 @@ def _without_hydra_keys(data, notes) -> dict:
         else:
             out[name] = value
     return out
-
-
-def _resolved(full: dict, problems, notes, *, allow_env: bool) -> dict:
-    """The mapping with every ${...} interpolation resolved as OmegaConf and PyTTI did, except
-    that nothing of the machine gets in unasked: ${oc.env:...} reads the environment only with
-    `allow_env`, and paths stay as written (no absolute path of this machine is made).
-
-    ${user_cache:} as models_parent_dir is pytti_nb's own model cache (empty), and ${now:...}
-    as the seed draws a seed (PyTTI's default: the clock's microseconds).
-    """
-    environment = _Environment(allow_env)
-    out = dict(full)
-    if out.get("models_parent_dir") == "${user_cache:}":
-        out["models_parent_dir"] = ""
-    seed = out.get("seed")
-    if isinstance(seed, str) and re.fullmatch(r"\s*\$\{now:[^}]*\}\s*", seed):
-        out["seed"] = None
-    done, busy = {}, set()
-
-    def value_of(key):
-        if key in done:
-            return done[key]
-        if key not in out:
-            close = difflib.get_close_matches(key, [k for k in out if isinstance(k, str)], n=1)
-            hint = f"; did you mean ${{{close[0]}}}?" if close else ""
-            raise _Unresolvable(f"${{{key}}} names no setting of the file or of PyTTI{hint}")
-        if key in busy:
-            raise _Unresolvable(f"${{{key}}} refers back to itself")
-        if len(busy) >= MAX_INTERPOLATION_DEPTH:  # one Python frame per level: bound it
-            raise _Unresolvable(f"interpolations nest more than {MAX_INTERPOLATION_DEPTH} deep")
-        busy.add(key)
-        value = out[key]
-        if isinstance(value, str) and "${" in value:
-            value = _interpolate(value, value_of, environment)
-        busy.discard(key)
-        done[key] = value
-        return value
-
-    for key in list(out):
-        try:
-            out[key] = value_of(key)
-        except _Unresolvable as e:
-            busy.clear()
-            problems.append(f"{_name(key)}: {shown(out[key])}: {e}")
-            done[key] = out[key]
-    notes.extend(environment.notes())
-    return out
-
-
-class _Environment:
-    """The environment variables a file's ${oc.env:...} may read: none unless the person
-    rendering allowed it; remembers what was read, and what was asked for in vain."""
-
-    def __init__(self, allowed: bool):
-        self.allowed = allowed
-        self.read, self.defaulted = [], []
-
-    def get(self, expr: str, var: str, default: str | None):
-        """The variable's value, its default when not allowed or not set, else _Unresolvable."""
-        if self.allowed and var in os.environ:
-            self.read.append(var)
-            return os.environ[var]
-        if default is not None:
-            if not self.allowed:
-                self.defaulted.append((var, default))
-            return default
-        if not self.allowed:
-            raise _Unresolvable(
-                f"${{{expr}}} reads the environment variable {shown(var)}; a settings file reads "
-                "your environment only when you allow it (--allow-env, or the studio's 'let "
-                "PyTTI files read environment variables'), as its value goes into the run's "
-                "files"
-            )
-        raise _Unresolvable(f"${{{expr}}}: the environment variable {shown(var)} is not set")
-
-    def notes(self) -> list[str]:
-        """What the report says: each variable read, each one not read."""
-        read = sorted(set(self.read))
-        notes = [f"read the environment variable {shown(v)} (allowed)" for v in read]
-        return notes + [
-            f"the environment variable {shown(v)} was not read (not allowed: --allow-env); "
-            f"the file's default {shown(d)} is used"
-            for v, d in dict(self.defaulted).items()
-        ]
-
-
-class _Unresolvable(Exception):
-    """An interpolation that cannot be resolved; the message says why."""
-
-
-def _interpolate(text: str, value_of, environment):
-    """Text with each ${...} resolved, innermost first; one whole ${...} keeps its value's type."""
-    for _ in range(MAX_INTERPOLATIONS):
-        m = _INNERMOST.search(text)
-        if m is None:
-            return text
-        value = _evaluate(m.group(1).strip(), value_of, environment)
-        if m.span() == (0, len(text)):
-            return value
-        text = text[: m.start()] + ("" if value is None else str(value)) + text[m.end() :]
-        if len(text) > MAX_INTERPOLATED:
-            raise _Unresolvable(f"it expands to more than {MAX_INTERPOLATED} characters")
-    raise _Unresolvable(f"it needs more than {MAX_INTERPOLATIONS} interpolations")
-
-
-def _evaluate(expr: str, value_of, environment):
-    """The value of one interpolation: a key of the file or one of PyTTI's resolvers."""
-    name, colon, arg = expr.partition(":")
-    if not colon:
-        return value_of(expr)
-    if name == "user_cache":
-        return USER_CACHE  # the same folder, without this machine's home in the run's files
-    if name == "now":
-        return datetime.datetime.now().strftime(arg)
-    if name == "path_join":  # joined as written: a relative path stays relative
-        first, _, second = arg.partition(",")
-        return str(Path(first.strip()) / Path(second.strip()))
-    if name == "oc.env":
-        var, comma, default = arg.partition(",")
-        return environment.get(expr, var.strip(), default.strip() if comma else None)
-    raise _Unresolvable(
-        f"{shown('${' + expr + '}')} uses the resolver {shown(name)}, which pytti_nb does not know "
-        f"(it knows {', '.join(RESOLVERS)} and references to other settings)"
-    )
 
 
 def _perceptors(full, data, notes, problems) -> list:
@@ -587,18 +354,12 @@ def _translated(key, value, given, notes):
 def _unknown_note(key, known) -> str:
     """The note for a key neither PyTTI nor pytti_nb knows (PyTTI ignored it)."""
     names = sorted(pytti_keys() | set(known))
-    plain = _name(key) == key
+    plain = key_name(key) == key
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.75) if plain else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{_name(key)}: dropped: PyTTI did not read it either, and pytti_nb has no such " + (
+    return f"{key_name(key)}: dropped: PyTTI did not read it either, and pytti_nb has no such " + (
         f"setting{hint}"
     )
-
-
-def _name(key) -> str:
-    """A key as messages name it: itself when it is a short printable name, else quoted."""
-    plain = isinstance(key, str) and len(key) <= 60 and key.isprintable()
-    return key if plain else shown(key)
 
 
 def _default_notes(data, ours, known, given) -> list:
