@@ -6,8 +6,12 @@ import pytest
 import torch
 from tiny import TINY
 
-# one thread: tiny models gain nothing from more, and threads oversubscribe a shared CI box
+# one thread: tiny models gain nothing from more, and threads oversubscribe a shared CI box;
+# the processes tests start (renders, sweep drivers and workers, kernels) inherit it, as torch's
+# spinning threads on two busy cores cost a render several times its work
 torch.set_num_threads(1)
+for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(threads, "1")
 
 
 def pytest_collection_modifyitems(config, items):
