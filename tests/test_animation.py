@@ -333,9 +333,10 @@ def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_dept
     settings.update(steps_per_scene=6, depth_model=str(tiny_depth_model))
     r = Session(plan(from_dict(settings)), models)
     assert r.depth_model is None  # nothing needs depth yet: not loaded
-    frames = []
+    frames, moves = [], []
     for snap in snapshots(r):
         frames.append(snap.image.mean(axis=2) / 255)
+        moves.append(snap.settings.translate_x)  # each snapshot carries the settings in force
         if snap.step == 3:  # steer after the third frame: move left, hold by depth from now on
             steer(
                 r,
@@ -349,6 +350,8 @@ def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_dept
             )
     shifts = [phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     assert shifts == [(4, 0), (4, 0), (-4, 0), (-4, 0), (-4, 0)]
+    before, after = from_dict(settings).translate_x, r.settings.translate_x
+    assert before != after and moves == [before] * 3 + [after] * 3
     assert r.term("stabilization_depth").reference is not None
 
 

@@ -168,6 +168,8 @@ class Session:
         # a steered-on depth stabilisation needs the depth model: loaded here, not in the loop
         depth_model = self.depth_model or self._load_depth_model(new)
         self._pending = (new, assets, depth_model)
+        if self.media is None:  # a prompt's first video mask: its frames read from now on
+            self.media = FrameReader.of(new)
 
     def apply_pending(self) -> None:
         """Swap in a steered plan, if one waits: new terms (text embeddings are cached), augs

@@ -168,7 +168,7 @@ class Runner:
         return prepare_run(settings=settings, models=self.models, previous=self.planned)
 
     def _snapshots(self, job):
-        """Pull one step at a time, honouring pause, stop, steering and Ctrl-C."""
+        """Pull one snapshot at a time, honouring pause, stop, steering and Ctrl-C."""
         snapshots = run_snapshots(
             job,
             session=self.session,
