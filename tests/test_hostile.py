@@ -7,6 +7,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import struct
 import subprocess
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from inprocess import run_cli as cli
+from inprocess import run_cli, run_main
 from PIL import Image, PngImagePlugin
 from tiny import tiny_settings
 
@@ -52,7 +53,7 @@ pytestmark = pytest.mark.usefixtures("offline", "perceptor_check_imported")
 
 def refused(code, *argv, calls=MAX_CALLS):
     """Run argv, which must fail with `code` and a short, bounded message; stderr."""
-    got, out, err, peak, made = cli(*argv)
+    got, out, err, peak, made = run_cli(*argv)
     assert got == code, (got, out[-2000:], err[-2000:])
     assert "Traceback" not in err and err.startswith("error: ")
     assert len(err) < MAX_MESSAGE and len(out) < MAX_MESSAGE
@@ -299,7 +300,10 @@ def test_text_settings_keep_the_text_typed_and_yaml_has_its_1_2_types(tmp_path):
     s = from_dict(load_yaml("file_namespace: 010\nscenes: 1.50\nwidth: 010\nlock_camera: false"))
     assert (s.file_namespace, s.scenes, s.width, s.lock_camera) == ("010", "1.50", 10, False)
     path = write(tmp_path, "s.yaml", yaml.safe_dump({**TINY, "steps_per_scene": 2}))
-    assert cli("render", path, "--out", tmp_path, "--set", "file_namespace=010", "--quiet")[0] == 0
+    assert (
+        run_main("render", path, "--out", tmp_path, "--set", "file_namespace=010", "--quiet")[0]
+        == 0
+    )
     assert (tmp_path / "010" / "frames").is_dir() and not (tmp_path / "8").exists()
 
 
@@ -330,7 +334,9 @@ def test_too_much_to_check_is_refused_quickly(tmp_path):
 @pytest.mark.parametrize("word,chosen", [("no", False), ("off", False), ("yes", True)])
 def test_import_pytti_reads_switch_words_as_pytti_users_mean_them(word, chosen, tmp_path):
     text = f'# @package _global_\nscenes: a\nRN50: true\nViTB32: "{word}"\n'
-    code, out, err, *_ = cli("import-pytti", write(tmp_path, "p.yaml", text), tmp_path / "o.yaml")
+    code, out, err, *_ = run_main(
+        "import-pytti", write(tmp_path, "p.yaml", text), tmp_path / "o.yaml"
+    )
     assert code == 0, err
     perceptors = yaml.safe_load((tmp_path / "o.yaml").read_text())["perceptors"]
     assert ("ViT-B-32@openai" in perceptors) == chosen
@@ -349,7 +355,7 @@ def rendered_png(tmp_path: Path, **changes) -> Path:
     """A frame of a real render, its settings changed (as someone else's PNG might be)."""
     folder = tmp_path / "theirs"
     path = write(tmp_path, "t.yaml", yaml.safe_dump({**TINY, "steps_per_scene": 2}))
-    assert cli("render", path, "--out", folder, "--quiet")[0] == 0
+    assert run_main("render", path, "--out", folder, "--quiet")[0] == 0
     frame = folder / "run" / "frames" / "000001.png"
     metadata = read_png_metadata(frame)
     metadata["settings"].update(changes)
@@ -367,7 +373,7 @@ def test_a_shared_png_chooses_neither_the_output_folder_nor_overwriting(tmp_path
     (mine / "run" / "frames").mkdir(parents=True)
     write(mine / "run" / "frames", "000001.png", small_png())  # an earlier render of mine
     before = {p: p.read_bytes() for p in [*victim.rglob("*.*"), *mine.rglob("*.*")]}
-    code, out, err, *_ = cli("render", shared, "--out", mine, "--quiet")
+    code, out, err, *_ = run_main("render", shared, "--out", mine, "--quiet")
     assert code == 0, err
     assert "output_root" in out and "allow_overwrite" in out and "is not used" in out
     assert {p: p.read_bytes() for p in before} == before  # nothing replaced or deleted
@@ -378,10 +384,14 @@ def test_a_shared_png_chooses_neither_the_output_folder_nor_overwriting(tmp_path
 def test_overwriting_is_the_users_choice_and_deletes_only_pytti_nb_files(tmp_path):
     path = write(tmp_path, "s.yaml", yaml.safe_dump({**TINY, "steps_per_scene": 2}))
     for _ in range(2):
-        cli("render", path, "--out", tmp_path / "o", "--set", "allow_overwrite=true", "--quiet")
+        run_main(
+            "render", path, "--out", tmp_path / "o", "--set", "allow_overwrite=true", "--quiet"
+        )
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["run"]  # reused
     write(tmp_path / "o" / "run", "notes.txt", "mine")
-    code, out, *_ = cli("render", path, "--out", tmp_path / "o", "--set", "allow_overwrite=true")
+    code, out, *_ = run_main(
+        "render", path, "--out", tmp_path / "o", "--set", "allow_overwrite=true"
+    )
     assert code == 0 and "did not write" in out
     assert (tmp_path / "o" / "run" / "notes.txt").read_text() == "mine"
     assert (tmp_path / "o" / "run(1)" / "frames" / "000001.png").is_file()
@@ -394,14 +404,14 @@ def test_a_link_inside_a_run_folder_never_leads_a_render_outside(link, tmp_path)
     write(outside, "000001.png", b"keep me")
     path = write(tmp_path, "s.yaml", yaml.safe_dump({**TINY, "steps_per_scene": 2}))
     root = tmp_path / "o"
-    assert cli("render", path, "--out", root, "--quiet")[0] == 0
+    assert run_main("render", path, "--out", root, "--quiet")[0] == 0
     run_dir = root / "run"
     if (run_dir / link).exists():
         for p in (run_dir / link).iterdir():
             p.unlink()
         (run_dir / link).rmdir()
     (run_dir / link).symlink_to(outside, target_is_directory=True)
-    code, *_ = cli("render", path, "--out", root, "--set", "allow_overwrite=true", "--quiet")
+    code, *_ = run_main("render", path, "--out", root, "--set", "allow_overwrite=true", "--quiet")
     assert code == 0 and (root / "run(1)" / "frames" / "000001.png").is_file()  # not reused
     if link == "frames":
         err = refused(4, "render", "--resume", run_dir)
@@ -444,7 +454,7 @@ def test_a_second_render_never_mixes_into_a_folder_in_use(tmp_path):
     holder = hold_lock(root / "run")
     try:
         # without allow_overwrite: the next free folder; with it: a clear error (exit 4)
-        assert cli("render", path, "--out", root, "--quiet")[0] == 0
+        assert run_main("render", path, "--out", root, "--quiet")[0] == 0
         assert (root / "run(1)" / "frames").is_dir() and files_under(root / "run") == []
         err = refused(4, "render", path, "--out", root, "--set", "allow_overwrite=true")
         assert "is in use by another render" in err
@@ -454,7 +464,7 @@ def test_a_second_render_never_mixes_into_a_folder_in_use(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     (root / "run" / CHECKPOINT_NAME).unlink()
-    code, *_ = cli("render", path, "--out", root, "--set", "allow_overwrite=true", "--quiet")
+    code, *_ = run_main("render", path, "--out", root, "--set", "allow_overwrite=true", "--quiet")
     assert code == 0 and (root / "run" / "frames" / "000001.png").is_file()  # no stale lock
 
 
@@ -472,11 +482,23 @@ def test_claiming_a_run_folder_is_exclusive_in_one_process_too(tmp_path):
 # --- checkpoints that do not fit -----------------------------------------------------------
 
 
-@pytest.fixture
-def finished_run(tmp_path):
+@pytest.fixture(scope="module")
+def finished_once(tmp_path_factory):
+    """A finished 4-step render, rendered once for the module."""
+    tmp_path = tmp_path_factory.mktemp("finished")
     path = write(tmp_path, "s.yaml", yaml.safe_dump({**TINY, "steps_per_scene": 4}))
-    assert cli("render", path, "--out", tmp_path / "o", "--set", "save_every=2", "--quiet")[0] == 0
+    assert (
+        run_main("render", path, "--out", tmp_path / "o", "--set", "save_every=2", "--quiet")[0]
+        == 0
+    )
+    return tmp_path / "o" / "run"
+
+
+@pytest.fixture
+def finished_run(finished_once, tmp_path):
+    """A copy of the finished render's folder, and its checkpoint's state set back to step 2."""
     run_dir = tmp_path / "o" / "run"
+    shutil.copytree(finished_once, run_dir, symlinks=True)
     state = load_checkpoint(run_dir)
     state["step"] = 2  # so a resume has steps left to take
     return run_dir, state
@@ -519,7 +541,7 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_an_error_not_a_traceback(dama
     run_dir, state = finished_run
     damage(state)
     save_checkpoint(run_dir, state)
-    code, out, err, *_ = cli("render", "--resume", run_dir, "--quiet")
+    code, out, err, *_ = run_main("render", "--resume", run_dir, "--quiet")
     assert code in (0, 2, 4) and "Traceback" not in err and len(err) < MAX_MESSAGE
     if code == 0:  # only a harmless change resumes
         assert load_checkpoint(run_dir)["step"] == 4
