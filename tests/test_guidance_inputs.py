@@ -73,8 +73,10 @@ def test_init_image_starts_the_render_and_direct_init_keeps_it(perceptors, image
 
 
 def test_image_prompts_pull_toward_their_image(perceptors, images, tmp_path):
-    red, _ = render(perceptors, tmp_path, scenes=f"[{images['red_circle']}]", steps_per_scene=150)
-    blue, _ = render(perceptors, tmp_path, scenes=f"[{images['blue_circle']}]", steps_per_scene=150)
+    red, _ = render(perceptors, tmp_path, scenes=f"[{images['red_circle']}]")
+    blue, _ = render(perceptors, tmp_path, scenes=f"[{images['blue_circle']}]")
+    # by 60 steps the two differ by 0.36 (0.29 to 0.33 for seeds 5 and 6; 0.56 at 150 steps),
+    # on the native kernels and under ATEN_CPU_CAPABILITY=default alike
     assert (red[..., 0] - red[..., 2]).mean() > (blue[..., 0] - blue[..., 2]).mean() + 0.1
 
 
