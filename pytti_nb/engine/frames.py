@@ -45,8 +45,9 @@ class FrameReader:
         """Frame `frame`'s media (waiting only when it was not read ahead); then reads ahead."""
         if self._last is not None and self._last[0] is self.plan and self._last[1].frame == frame:
             return self._last[1]
-        if self._ahead is not None and self._ahead[:2] == (frame, self.plan):
-            media = self._ahead[2].result()
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == frame and ahead[1] is self.plan:
+            media = ahead[2].result()
         else:
             media = self._submit(frame).result()
         self._last, self._ahead = (self.plan, media), None
