@@ -1,24 +1,23 @@
 """Turn Settings into a checked RunPlan: every prompt, expression and file is validated here,
 before any model loads or any GPU time is spent."""
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..animation.motion import MAX_MOTION
-from ..errors import PyttiError, SettingsError, clipped, shown
+from ..errors import PyttiError, SettingsError, shown
 from ..io.images import check_image_file
 from ..io.model_folder import cache_dir_of
 from ..media.video import file_stamp
 from .clock import Clock
+from .run_media import audio_bands, mask_videos, referenced_files, video_source, video_steps
+from .run_values import Largest, check_values_over_run
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
 from .variables import expression_names
 
 MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
 MAX_TOTAL_STEPS = 1_000_000  # steps of one run (scenes x steps_per_scene, or the video's)
-MAX_EVALUATIONS = 10_000_000  # time-varying values x steps that validation evaluates
-MAX_MAGNITUDE = 1e6  # largest weight, cutoff or scheduled value at any step
 INIT_WEIGHTS = names_where(init=True)
 
 
@@ -80,7 +79,7 @@ class RunPlan:
         files = [(s.init_image, "rgb")] if s.init_image else []
         if self.target_palette:
             files.append((self.target_palette, "rgb"))
-        for path, where in _referenced_files(self.scenes, self.direct_prompts, self.weights):
+        for path, where in referenced_files(self.scenes, self.direct_prompts, self.weights):
             files.append((path, "gray" if where.startswith("mask") else "rgb"))
         return files
 
@@ -95,7 +94,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     from ..animation.motion import parse_motion
 
     s, problems = settings, []
-    audio = _audio(s, previous, problems)
+    audio = audio_bands(s, previous, problems)
     names = expression_names(s.input_audio_filters)  # t and the audio bands
     scenes, direct = _prompts(s, names, problems)
     schedules, weights = _values(s, names, problems)
@@ -105,7 +104,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
     _check_output(s, problems)
     images = _ImageChecks(previous, problems)
     init_size = _check_init_images(s, images)
-    video = _video_source(s, previous, problems)
+    video = video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image
     _check_prompt_images(scenes, direct, weights, images)
@@ -114,8 +113,8 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
         width, height = _vqgan_size(s, width, height, check_models, problems)
     _check_batches(s, problems)
     clock = _clock(s, scenes, video, audio, problems)
-    mask_videos = _mask_videos(s, scenes, direct, weights, clock, previous, problems)
-    off = _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems)
+    masks = mask_videos(s, scenes, direct, weights, clock, previous, problems)
+    off = check_values_over_run(clock, scenes, direct, schedules, weights, problems)
     _check_init_weights(s, off, video, problems)
     scale, models = pixel_scale(s), needed_models(s, off)
     _check_animation(s, clock, motion, off, models, height * scale, problems, check_models)
@@ -123,7 +122,7 @@ def plan(settings: Settings, *, check_models: bool = True, previous=None) -> Run
         raise SettingsError(problems)
     return RunPlan(
         s, tuple(scenes), tuple(direct), schedules, weights, motion, off, width, height, clock,
-        video=video, mask_videos=mask_videos, audio=audio, images=images.sizes,
+        video=video, mask_videos=masks, audio=audio, images=images.sizes,
         pixel_scale=scale, models=models,
     )  # fmt: skip
 
@@ -230,7 +229,7 @@ def _check_init_images(s, images: _ImageChecks):
 def _check_prompt_images(scenes, direct, weights, images: _ImageChecks) -> None:
     """Every image the prompts and weights name, each decoded once however often named."""
     checked = set()
-    for path, where in _referenced_files(scenes, direct, weights):
+    for path, where in referenced_files(scenes, direct, weights):
         if path not in checked:
             checked.add(path)
             images.size(path, where)
@@ -247,7 +246,7 @@ def _check_batches(s, problems) -> None:
 
 def _clock(s, scenes, video, audio, problems) -> Clock:
     """The run's clock; raises SettingsError at once for a run too long to check step by step."""
-    clock = Clock.of(s, len(scenes), max_steps=_video_steps(s, video, problems), audio=audio)
+    clock = Clock.of(s, len(scenes), max_steps=video_steps(s, video, problems), audio=audio)
     if clock.total_steps > MAX_TOTAL_STEPS:
         problems.append(
             f"steps_per_scene: the run would take {clock.total_steps:,} steps ({len(scenes)} "
@@ -288,90 +287,6 @@ def needed_models(s, off) -> NeededModels:
         flow=s.flow_model if flow else None,
         vqgan=s.vqgan_model if s.image_model == "VQGAN" else None,
     )
-
-
-def _audio(s, previous, problems):
-    """input_audio's band values per frame (None without audio or when it cannot be read)."""
-    from ..media.audio import analyse_audio, parse_filters
-
-    if not s.input_audio and not s.input_audio_filters:
-        return None
-    if not s.input_audio or not s.input_audio_filters:
-        missing = "input_audio" if not s.input_audio else "input_audio_filters"
-        problems.append(
-            f"{missing}: audio reactivity needs both a sound file (input_audio) and at least "
-            "one band (input_audio_filters); give the missing one, or clear the other"
-        )
-        return None
-    filters = parse_filters(s.input_audio_filters)
-    args = (s.input_audio, s.input_audio_offset, s.frames_per_second, filters)
-    known = previous.audio if previous is not None else None
-    if known is not None and known.matches(*args):
-        return known
-    try:
-        return analyse_audio(*args)
-    except PyttiError as e:
-        problems.append(str(e))
-        return None
-
-
-def _probe(path, fps, where, previous_info, problems):
-    """A VideoInfo, reusing an earlier probe of the same unchanged file at the same rate."""
-    from ..media.video import probe_video
-
-    if previous_info is not None and previous_info.matches(path, fps):
-        return previous_info
-    try:
-        return probe_video(path, fps, where)
-    except PyttiError as e:
-        problems.append(str(e))
-        return None
-
-
-def _video_source(s, previous, problems):
-    """The probed video of a Video Source run (None in other modes or when unreadable)."""
-    if s.animation_mode != "Video Source":
-        return None
-    if not s.video_path:
-        problems.append("video_path: Video Source needs a video; give its path")
-        return None
-    known = previous.video if previous is not None else None
-    return _probe(s.video_path, s.frames_per_second, "video_path", known, problems)
-
-
-def _video_steps(s, video, problems) -> int | None:
-    """The step at which a Video Source run ends because its video does (None: no limit)."""
-    if video is None:
-        return None
-    frames = (video.frames - 1) // s.frame_stride  # frame k shows source frame (k + 1) * stride
-    if frames < 1:
-        problems.append(
-            f"video_path: {shown(s.video_path)} has {video.frames} frame(s) at "
-            f"{s.frames_per_second:g} fps; an animation frame needs the next one "
-            f"{s.frame_stride} frame(s) on; use a longer video or a smaller frame_stride"
-        )
-    return s.pre_animation_steps + max(frames, 0) * s.steps_per_frame
-
-
-def _mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
-    """Every video mask probed, and long enough for every frame of the run."""
-    out = {}
-    last = 0 if clock.frames == 0 else clock.frames * s.frame_stride  # the last frame a mask needs
-    for mask, where in _masks(scenes, direct, weights):
-        if mask.kind != "video" or mask.path in out:
-            continue
-        known = previous.mask_videos.get(mask.path) if previous is not None else None
-        info = _probe(mask.path, s.frames_per_second, where, known, problems)
-        if info is None:
-            continue
-        out[mask.path] = info
-        if info.frames <= last:
-            problems.append(
-                f"{where}: the mask video {shown(mask.path)} has {info.frames} frame(s) at "
-                f"{s.frames_per_second:g} fps, but the run needs {last + 1} (mask frames follow "
-                "the animation frames, frame_stride at a time); use a longer mask video"
-            )
-    return out
 
 
 def _check_animation(s, clock, motion, off, models, output_height, problems, check_models):
@@ -422,8 +337,7 @@ def _check_motion(s, clock, motion, output_height, problems) -> None:
 
     depths = depth_ranges(s, output_height) if s.animation_mode == "3D" else {}
     watched = {
-        k: tuple(map(_Largest, v)) if isinstance(v, tuple) else _Largest(v)
-        for k, v in motion.items()
+        k: tuple(map(Largest, v)) if isinstance(v, tuple) else Largest(v) for k, v in motion.items()
     }
     before = len(problems)
     check_motion_over_run(clock, watched, depths, problems)
@@ -452,31 +366,6 @@ def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
     if problems:
         raise SettingsError(problems)
     return result
-
-
-def _masks(scenes, direct, weights):
-    """(Mask, label) of every mask in the prompts and weight settings."""
-    for scene in scenes:
-        for p in scene.prompts:
-            yield p.mask, f"mask of prompt {shown(p.source)}"
-    for d in direct:
-        yield d.mask, f"mask of direct image prompt {shown(d.source)}"
-    for name, weight in weights.items():
-        if weight is not None:
-            yield weight.mask, f"mask of {name}"
-
-
-def _referenced_files(scenes, direct, weights):
-    """(path, label) of every image file named in the prompts and weights."""
-    for scene in scenes:
-        for p in scene.prompts:
-            if p.image:
-                yield p.image, f"image prompt {shown(p.source)}"
-    for d in direct:
-        yield d.path, f"direct image prompt {shown(d.source)}"
-    for mask, where in _masks(scenes, direct, weights):
-        if mask.kind == "image":
-            yield mask.path, where
 
 
 def _resolve_size(s, init_size, problems):
@@ -542,91 +431,3 @@ def _vqgan_size(s, width, height, check_models, problems):
         )
         return width, height
     return out_w, out_h
-
-
-def _check_expressions_over_run(clock, scenes, direct, schedules, weights, problems):
-    """Evaluate every time value at every step of the run, so none fails mid-render.
-
-    Returns the names of the schedule and weight settings that are zero at every step (off for
-    the run).
-    """
-    from ..lang.schedules import check_time_value
-
-    values = [(v, f"setting {name!r}", False, name) for name, v in schedules.items()]
-    for name, w in weights.items():
-        if w is not None:
-            values += [
-                (w.weight, f"weight of {name}", False, name),
-                (w.stop, f"stop of {name}", True, None),
-            ]
-    for scene in scenes:
-        for pr in scene.prompts:
-            values += [
-                (pr.weight, f"weight of prompt {shown(pr.source)}", False, None),
-                (pr.stop, f"stop of prompt {shown(pr.source)}", True, None),
-            ]
-            if pr.mask.cutoff is not None:
-                where = f"mask cutoff of prompt {shown(pr.source)}"
-                values.append((pr.mask.cutoff, where, False, None))
-    for d in direct:
-        values += [
-            (d.weight, f"weight of {shown(d.source)}", False, None),
-            (d.stop, f"stop of {shown(d.source)}", True, None),
-        ]
-    values = [v for v in values if v[0] is not None]  # failed to parse: reported already
-    varying = sum(1 for v in values if not v[0].is_constant)
-    if varying * clock.total_steps > MAX_EVALUATIONS:
-        problems.append(
-            f"scenes: {varying} values change over the run's {clock.total_steps:,} steps, "
-            f"{varying * clock.total_steps:,} evaluations to check; at most "
-            f"{MAX_EVALUATIONS:,}: make some weights constant, or the run shorter"
-        )
-        return frozenset()
-    samples = clock.samples() if varying else [(0.0, 0.0)]  # constants are checked once
-    off = set()
-    for value, where, allow_inf, name in values:
-        watched = _Largest(value)
-        try:
-            if check_time_value(watched, samples, where, allow_inf=allow_inf) and name:
-                off.add(name)
-        except PyttiError as e:
-            problems.append(str(e))
-            continue
-        if watched.largest > MAX_MAGNITUDE and not allow_inf:
-            problems.append(
-                f"{where}: {shown(value.text)} reaches {watched.largest:.3g}"
-                + ("" if value.is_constant else " at some step")
-                + f"; weights, cutoffs and scheduled values must stay within ±{MAX_MAGNITUDE:g}"
-            )
-    return frozenset(off)
-
-
-class _Largest:
-    """A time value that records the largest finite magnitude it evaluates to."""
-
-    __slots__ = ("value", "largest")
-
-    def __init__(self, value):
-        self.value, self.largest = value, 0.0
-
-    @property
-    def is_constant(self) -> bool:
-        """Whether the value never changes."""
-        return self.value.is_constant
-
-    @property
-    def names_used(self) -> frozenset:
-        """The variables the value reads."""
-        return self.value.names_used
-
-    @property
-    def text(self) -> str:
-        """The value's source text, shortened for the messages that quote it."""
-        return clipped(self.value.text, 80)
-
-    def __call__(self, *args, **kwargs) -> float:
-        """The value's result, recorded."""
-        result = self.value(*args, **kwargs)
-        if math.isfinite(result) and abs(result) > self.largest:
-            self.largest = abs(result)
-        return result
