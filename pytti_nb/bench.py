@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from .config.plan import plan
+from .config.plan import plan_run
 from .config.schema import schema_by_name
 from .config.settings import from_dict
 from .device import pick_device
@@ -245,8 +245,8 @@ def build_session(args, workdir) -> Session:
             **animation,
         }
     )
-    # plan() checks the model name without loading weights; the weights here are random
-    return Session(plan(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
+    # plan_run() checks the model name without loading weights; the weights here are random
+    return Session(plan_run(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
 
 
 def perceptor_alone(session: Session):
@@ -317,7 +317,7 @@ def compare_estimates(workdir, runs: dict) -> None:
     print("|---|---|---|---|")
     for name, values in runs.items():
         settings = from_dict({**ESTIMATE_BASE, **values, "output_root": str(workdir)})
-        r = Session(plan(settings), models)
+        r = Session(plan_run(settings), models)
         guess = estimate_run(r).seconds
         start = time.perf_counter()
         for _ in snapshots(r):
@@ -329,7 +329,7 @@ def compare_estimates(workdir, runs: dict) -> None:
 def run(args, workdir) -> None:
     """Build the session, time it and print the tables."""
     r = build_session(args, workdir)
-    ctx = r.plan.clock.at(0)
+    ctx = r.run_plan.clock.at(0)
     timed = {"step": lambda: step.train_step(r, ctx), "alone": perceptor_alone(r)}
     for _ in range(args.warmup):
         for fn in timed.values():
@@ -376,7 +376,7 @@ def run(args, workdir) -> None:
 
 def print_frame_costs(r: Session, args, step_s: float) -> None:
     """Time the once-per-frame work and print it against a frame's steps."""
-    clock = r.plan.clock
+    clock = r.run_plan.clock
     ctx = clock.at(clock.frame_start_step(1))
     r.timer.enabled = False
     r.begin_frame(ctx)  # warm-up (first depth inference, first warp)

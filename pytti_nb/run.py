@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config.files import read_render_settings, read_settings_file
 from .config.overrides import apply_overrides
-from .config.plan import RunPlan, plan, plan_dict
+from .config.plan import RunPlan, plan_dict, plan_run
 from .config.schema import Settings
 from .config.settings import from_dict, to_dict, to_yaml
 from .errors import (
@@ -31,7 +31,7 @@ from .io.versions import environment_versions
 class Job:
     """Everything checked and decided before any model loads."""
 
-    plan: RunPlan
+    run_plan: RunPlan
     run_dir: Path
     writer: RunWriter
     resume_state: dict | None = None
@@ -72,7 +72,7 @@ def prepare_run(
         settings = first.settings
     elif overrides:
         raise SettingsError(["give overrides either through settings or overrides, not both"])
-    checked = plan(with_seed(settings), previous=first)  # media probed once
+    checked = plan_run(with_seed(settings), previous=first)  # media probed once
     s = checked.settings
     root = Path(s.output_root).expanduser()
     check_writable(root)
@@ -121,7 +121,7 @@ def _resume_job(run_dir: Path, models) -> Job:
     """The job that continues the run saved in run_dir, its checkpoint checked: of this
     folder's run, of the settings its settings.yaml holds."""
     state, settings = saved_run(run_dir)
-    checked = plan(settings)
+    checked = plan_run(settings)
     where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
     check_resume_state(state, checked.total_steps, where)
     check_writable(run_dir)
@@ -265,7 +265,7 @@ def make_session(job: Job, models=None):
     from .models import ModelCache
 
     try:
-        session = Session(job.plan, models or ModelCache(), media=FrameReader.of(job.plan))
+        session = Session(job.run_plan, models or ModelCache(), media=FrameReader.of(job.run_plan))
         if job.resume_state is not None:
             _load_checkpoint_state(session, job)
     except BaseException:  # a model that cannot load (VQGAN, depth), Ctrl-C while loading
@@ -281,7 +281,7 @@ def steer(session, settings: Settings) -> None:
     from .engine.assets import load_assets
 
     settings = session.steerable(settings)
-    new = plan(settings, previous=session.plan)  # raises SettingsError before any change
+    new = plan_run(settings, previous=session.run_plan)  # raises SettingsError before any change
     session.steer(new, load_assets(new, new.output_size, reuse=session.assets))
 
 
@@ -497,7 +497,7 @@ def _rescue(error, job, session, snap, versions, root) -> OutputError:
     try:
         check_writable(Path(root).expanduser())
         run_dir, lock, _ = claim_run_dir(Path(root).expanduser(), s.file_namespace, False)
-        writer = _writer(job.plan, run_dir, overwrite=False, lock=lock)
+        writer = _writer(job.run_plan, run_dir, overwrite=False, lock=lock)
         try:
             _save_point(writer, session, snap, versions, steered=True)
         finally:
@@ -543,7 +543,7 @@ def run_to_completion(
 
     done = job.resume_state["step"] if job.resume_state else 0
     bar = tqdm(
-        total=job.plan.total_steps,
+        total=job.run_plan.total_steps,
         initial=done,
         disable=not progress,
         unit="step",
@@ -558,9 +558,9 @@ def run_to_completion(
         started = time.monotonic()
         for snap in run_snapshots(job, session=session, should_stop=should_stop):
             bar.update(snap.step - bar.n)
-            shown = {"scene": f"{snap.scene + 1}/{len(job.plan.scenes)}"}
-            if job.plan.clock.animated:
-                shown["frame"] = f"{snap.frame + 1}/{job.plan.clock.frames}"
+            shown = {"scene": f"{snap.scene + 1}/{len(job.run_plan.scenes)}"}
+            if job.run_plan.clock.animated:
+                shown["frame"] = f"{snap.frame + 1}/{job.run_plan.clock.frames}"
             bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
             saved += snap.save_number is not None
     seconds = time.monotonic() - started

@@ -15,7 +15,7 @@ from PIL import Image
 from pytti_nb.animation import three_d
 from pytti_nb.animation.motion import focal_length
 from pytti_nb.animation.warp import identity_grid
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
@@ -73,7 +73,7 @@ def frozen(blob_image, tmp_path, **motion):
 
 def saved_frames(settings, models):
     """The image of every saved frame, as float grey arrays, after the init image if any."""
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     frames = [s.image.mean(axis=2) / 255 for s in snapshots(r) if s.save_number]
     init = settings.get("init_image")
     start = [np.asarray(Image.open(init).convert("L"), dtype=float) / 255] if init else []
@@ -283,11 +283,11 @@ def test_stabilization_and_warped_momentum_keep_consecutive_frames_closer(tmp_pa
 
 def resume_matches(settings, models, stop_at, tmp_path):
     """Stop mid-animation, save the checkpoint to disk, resume from it: same final bits."""
-    whole = list(snapshots(Session(plan(from_dict(settings)), models)))[-1]
-    r = Session(plan(from_dict(settings)), models)
+    whole = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1]
+    r = Session(plan_run(from_dict(settings)), models)
     list(snapshots(r, should_stop=lambda: r.step >= stop_at))
     save_checkpoint(tmp_path, r.state_dict())
-    resumed = Session(plan(from_dict(settings)), models, resume=load_checkpoint(tmp_path))
+    resumed = Session(plan_run(from_dict(settings)), models, resume=load_checkpoint(tmp_path))
     last = list(snapshots(resumed))[-1]
     assert resumed.step == whole.step and np.array_equal(last.image, whole.image)
     return r
@@ -331,7 +331,7 @@ def test_motion_steered_live_changes_the_next_frames(tmp_path, models, tiny_dept
     settings = frozen(None, tmp_path, animation_mode="2D", translate_x=4, infill_mode="wrap")
     del settings["init_image"]
     settings.update(steps_per_scene=6, depth_model=str(tiny_depth_model))
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     assert r.depth_model is None  # nothing needs depth yet: not loaded
     frames, moves = [], []
     for snap in snapshots(r):
@@ -368,7 +368,7 @@ def test_3d_flow_stabilization_trusts_the_moved_frame_where_the_flow_is_the_came
         lock_camera=False, translate_x=6, infill_mode="black", flow_model="dis",
         flow_stabilization_weight=1, steps_per_scene=2, width=64, height=48,
     )  # fmt: skip
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     list(snapshots(r))
     (target, reliable), *more = r.term("stabilization_flow").targets
     assert not more and target.shape == reliable.shape[:1] + (3, 48, 64)

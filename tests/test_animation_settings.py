@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 from pytti_nb.models import network
@@ -23,7 +23,7 @@ MODEL = "depth-anything/Depth-Anything-V2-Small-hf"  # depths from near_plane to
 
 def problems_of(**changes):
     with pytest.raises(SettingsError) as e:
-        plan(from_dict({**BASE, **changes}))
+        plan_run(from_dict({**BASE, **changes}))
     return "\n".join(e.value.problems)
 
 
@@ -64,7 +64,7 @@ def test_field_of_view_is_refused_outside_1_179_degrees(fov):
 def test_field_of_view_at_its_bounds_projects_finitely(fov):
     from pytti_nb.animation.motion import focal_length
 
-    p = plan(from_dict({**BASE, "animation_mode": "3D", "field_of_view": fov}))
+    p = plan_run(from_dict({**BASE, "animation_mode": "3D", "field_of_view": fov}))
     assert 0 < focal_length(p.output_size[1], p.settings.field_of_view) < 1e6
 
 
@@ -81,7 +81,7 @@ def test_a_tiny_quaternion_is_a_rotation_like_any_other(rotate):
     from pytti_nb.animation.motion import unit_quaternion
     from pytti_nb.animation.three_d import rotation_matrix
 
-    p = plan(from_dict({**BASE, "animation_mode": "3D", "rotate_3d": rotate}))
+    p = plan_run(from_dict({**BASE, "animation_mode": "3D", "rotate_3d": rotate}))
     q = tuple(v(1.0, 10.0) for v in p.motion["rotate_3d"])
     unit = unit_quaternion(q)
     assert abs(sum(c * c for c in unit) - 1) < 1e-9
@@ -102,7 +102,7 @@ def test_a_tiny_quaternion_is_a_rotation_like_any_other(rotate):
 def test_motion_bounds_hold_at_every_depth_a_depth_model_can_give(setting, value):
     settings = {**BASE, "animation_mode": "3D", "depth_model": MODEL, setting: value}
     with pytest.raises(SettingsError) as e:
-        plan(from_dict(settings), check_models=False)  # the model is not needed to check
+        plan_run(from_dict(settings), check_models=False)  # the model is not needed to check
     assert setting in str(e.value) and ("within" in str(e.value) or "finite" in str(e.value))
 
 
@@ -110,7 +110,7 @@ def test_motion_that_reads_no_depth_is_evaluated_once_per_frame():
     from pytti_nb.animation.motion import check_motion_over_run, depth_ranges
 
     s = from_dict({**BASE, "animation_mode": "3D", "depth_model": MODEL})
-    p = plan(s, check_models=False)
+    p = plan_run(s, check_models=False)
     calls = {"t": 0, "r": 0}
 
     class Counted:
@@ -136,14 +136,14 @@ def test_near_plane_must_be_below_the_far_plane():
 
 
 def test_3d_depth_names_are_allowed_in_3d_and_refused_in_2d():
-    p = plan(from_dict({**BASE, "animation_mode": "3D", "translate_z_3d": "mu/100 + r - R"}))
+    p = plan_run(from_dict({**BASE, "animation_mode": "3D", "translate_z_3d": "mu/100 + r - R"}))
     assert set(p.motion) == {"translate_x", "translate_y", "translate_z_3d", "rotate_3d"}
     assert "translate_x" in problems_of(animation_mode="2D", translate_x="mu/100")
 
 
 def test_motion_settings_of_other_modes_are_not_evaluated():
     # zoom is a 2D setting: a 3D run never evaluates it, so it cannot fail the run
-    p = plan(from_dict({**BASE, "animation_mode": "3D", "zoom_x_2d": "1/(t-0.5)"}))
+    p = plan_run(from_dict({**BASE, "animation_mode": "3D", "zoom_x_2d": "1/(t-0.5)"}))
     assert "zoom_x_2d" not in p.motion
 
 
@@ -185,7 +185,7 @@ def test_target_weights_take_pyttis_weight_mask_stop_and_schedules_stay_unambigu
     from PIL import Image
 
     Image.new("L", (4, 4), 255).save(mask)
-    p = plan(
+    p = plan_run(
         from_dict(
             {
                 **BASE,
@@ -209,7 +209,7 @@ def test_previews_can_plan_without_probing_for_models(monkeypatch):
 
     monkeypatch.setattr(network, "reachable", probe)
     settings = from_dict({**BASE, "animation_mode": "3D", "depth_model": "org/not-downloaded"})
-    assert plan(settings, check_models=False).motion
+    assert plan_run(settings, check_models=False).motion
 
 
 @pytest.mark.parametrize(

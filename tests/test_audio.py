@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from media import tone_bursts
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 from pytti_nb.io.png_meta import read_png_metadata
@@ -95,10 +95,10 @@ def stream_seconds(path, stream) -> float:
 
 
 def test_the_bands_are_known_to_validation(song, tmp_path):
-    ok = plan(from_dict(dancing(song, tmp_path)))
+    ok = plan_run(from_dict(dancing(song, tmp_path)))
     assert ok.audio.names() == ("bass", "bass_prev")
     with pytest.raises(SettingsError) as e:
-        plan(from_dict(dancing(song, tmp_path, translate_x="4*treble")))
+        plan_run(from_dict(dancing(song, tmp_path, translate_x="4*treble")))
     assert "translate_x" in str(e.value) and "'treble' is not a known name" in str(e.value)
     assert "bass" in str(e.value)  # the names it could have used
 
@@ -133,7 +133,7 @@ def test_unreadable_audio_and_half_set_audio_are_refused(song, tmp_path):
 
     def problems(**changes):
         with pytest.raises(SettingsError) as e:
-            plan(from_dict(dancing(song, tmp_path, **changes)))
+            plan_run(from_dict(dancing(song, tmp_path, **changes)))
         return str(e.value)
 
     assert "has no audio ffmpeg can decode" in problems(input_audio=str(junk))

@@ -3,7 +3,7 @@
 import pytest
 
 from pytti_nb.config.clock import Clock
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 from pytti_nb.ui.preview import schedule_series
@@ -61,8 +61,10 @@ def test_a_still_image_checks_and_previews_expressions_at_pyttis_t():
     base = {"perceptors": ["demo"], "width": 16, "height": 16, "steps_per_scene": 100,
             "pre_animation_steps": 50, "steps_per_frame": 10, "frames_per_second": 2}  # fmt: skip
     with pytest.raises(SettingsError, match=r"fails at t=-2\.5.*\(at step 0, frame -5\)"):
-        plan(from_dict({**base, "scenes": "a red circle:sqrt(t)"}), check_models=False)
-    p = plan(from_dict({**base, "scenes": "a red circle:1 if t < 0 else 2"}), check_models=False)
+        plan_run(from_dict({**base, "scenes": "a red circle:sqrt(t)"}), check_models=False)
+    p = plan_run(
+        from_dict({**base, "scenes": "a red circle:1 if t < 0 else 2"}), check_models=False
+    )
     assert p.settings.animation_mode == "off" and p.clock.at(49).t == -0.05
     steps, values = schedule_series(p)["scene 1: a red circle:1 if t < 0 else 2 (weight)"]
     assert values == [1.0 if step < 50 else 2.0 for step in steps]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pytti_nb.bench import ESTIMATE_BASE, ESTIMATE_RUNS
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine import estimate as estimate_module
 from pytti_nb.engine import step as step_module
@@ -52,7 +52,7 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
     name, models, tmp_path, monkeypatch
 ):
     settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS[name], "output_root": str(tmp_path)})
-    r = Session(plan(settings), models)
+    r = Session(plan_run(settings), models)
     clock, calls = VirtualClock(), {}
     monkeypatch.setattr(
         estimate_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
@@ -74,15 +74,15 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
         + saves * SAVE_S
         + displays * SAVE_S / 4
     )
-    assert estimate.steps == calls["guarded_step"] == r.plan.total_steps
+    assert estimate.steps == calls["guarded_step"] == r.run_plan.total_steps
     assert estimate.seconds == pytest.approx(ran)
     assert estimate.peak_bytes > 0
 
 
 def test_probing_leaves_the_run_exactly_as_it_was(models, tmp_path):
     settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS["2D"], "output_root": str(tmp_path)})
-    plain = list(snapshots(Session(plan(settings), models)))[-1].image
-    probed = Session(plan(settings), models)
+    plain = list(snapshots(Session(plan_run(settings), models)))[-1].image
+    probed = Session(plan_run(settings), models)
     estimate_run(probed)
     assert probed.step == 0
     assert np.array_equal(list(snapshots(probed))[-1].image, plain)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pytti_nb.config.files import load_settings
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.run import prepare_run, run_to_completion
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -25,7 +25,7 @@ QUICK = [
 )
 def test_every_example_is_valid(path, monkeypatch):
     monkeypatch.chdir(EXAMPLES.parent)  # examples name their media relative to the repository
-    run_plan = plan(load_settings(path))
+    run_plan = plan_run(load_settings(path))
     assert run_plan.total_steps > 0
     if run_plan.settings.animation_mode != "off":
         assert run_plan.clock.frames >= 24  # at least two seconds of animation

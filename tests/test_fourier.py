@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pytti_nb.animation.warp import Warp
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
@@ -79,7 +79,7 @@ def test_the_fourier_image_paints_the_prompted_colour(tmp_path):
         "device": "cpu",
         "output_root": str(tmp_path),
     }
-    renderer = Session(plan(from_dict(settings)), ModelCache())
+    renderer = Session(plan_run(from_dict(settings)), ModelCache())
     assert renderer.optimizer.param_groups[0]["lr"] == FourierImage.default_lr
     img = list(snapshots(renderer))[-1].image.astype(np.float32) / 255
     red = img[..., 0] - img[..., 1:].max(-1) > 0.25

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.demo import shapes
 from pytti_nb.engine.render import snapshots
@@ -59,7 +59,7 @@ def render(perceptors, tmp_path, **changes):
         "output_root": str(tmp_path),
         **changes,
     }
-    r = Session(plan(from_dict(settings)), perceptors)
+    r = Session(plan_run(from_dict(settings)), perceptors)
     return list(snapshots(r))[-1].image.astype(np.float32) / 255, r
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pytti_nb.animation.warp import Warp
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.schema import Settings
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
@@ -154,7 +154,7 @@ def test_a_render_paints_the_prompt_with_no_more_colours_than_the_palettes(model
         "device": "cpu",
         "output_root": str(tmp_path),
     }
-    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
+    image = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1].image
     assert len(np.unique(image.reshape(-1, 3), axis=0)) <= 4 * 5
     img = image.astype(np.float32) / 255
     red = img[..., 0] - img[..., 1:].max(-1) > 0.25
@@ -178,7 +178,7 @@ def test_lock_palette_keeps_it_bit_identical_and_show_palette_saves_swatches(
         "show_palette": True,
         "init_image": str(init),
     }
-    renderer = Session(plan(from_dict(settings)), models)
+    renderer = Session(plan_run(from_dict(settings)), models)
     locked = renderer.image.colours().clone()
     snaps = list(snapshots(renderer))
     assert torch.equal(renderer.image.colours(), locked)
@@ -198,12 +198,12 @@ def test_bad_palette_settings_are_clear_errors_before_any_model_loads(tiny, tmp_
     not_an_image.write_text("not a picture")
     base = {**tiny, "image_model": "Limited Palette"}
     with pytest.raises(SettingsError) as e:
-        plan(from_dict({**base, "target_palette": str(not_an_image)}))
+        plan_run(from_dict({**base, "target_palette": str(not_an_image)}))
     assert any(
         p.startswith("target_palette:") and "not a readable image" in p for p in e.value.problems
     )
     with pytest.raises(SettingsError) as e:
-        plan(from_dict({**base, "target_palette": str(tmp_path / "missing.png")}))
+        plan_run(from_dict({**base, "target_palette": str(tmp_path / "missing.png")}))
     assert any("does not exist" in p for p in e.value.problems)
     for key, value in (("palette_size", 0), ("palettes", 257)):
         with pytest.raises(SettingsError, match=f"{key}: {value} is out of range"):
@@ -223,7 +223,7 @@ def test_a_render_with_target_palette_paints_only_the_targets_colours(tiny, mode
         "palettes": 2,
         "target_palette": str(tmp_path / "target.png"),
     }
-    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
+    image = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1].image
     used = np.unique(image.reshape(-1, 3), axis=0).astype(int)
     # every colour shown is one of the target's (to rounding: resizing blends block borders)
     gaps = np.abs(used[:, None] - np.array(colours)[None]).max(-1).min(1)
@@ -248,7 +248,7 @@ def test_palettes_start_on_pyttis_grey_ramp(gamma):
 def test_a_flat_ramp_paints_more_than_one_colour(tiny, models):
     # gamma 0 (a PyTTI book's setting) once started every colour at white and stayed there
     settings = {**tiny, "image_model": "Limited Palette", "gamma": 0, "hdr_weight": 0}
-    image = list(snapshots(Session(plan(from_dict(settings)), models)))[-1].image
+    image = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1].image
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1 and image.min() < 250
 
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from PIL import Image
 from test_animation import phase_shift
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.schema import schema_by_name
 from pytti_nb.config.settings import from_dict, replace
 from pytti_nb.engine.optim import OPTIMIZERS, build_optimizer, set_learning_rate
@@ -96,18 +96,20 @@ def test_resume_is_exact_with_every_model_and_optimiser(
     tiny, models, tiny_vqgan, image_model, optimizer
 ):
     settings = from_dict(animated(tiny, image_model, optimizer, tiny_vqgan))
-    whole = list(snapshots(Session(plan(settings), models)))[-1]
-    r = Session(plan(settings), models)
+    whole = list(snapshots(Session(plan_run(settings), models)))[-1]
+    r = Session(plan_run(settings), models)
     list(snapshots(r, should_stop=lambda: r.step >= 7))  # stopped inside the second frame
     state = r.state_dict()
     assert state["optimizer"]["param_groups"][0]["name"] == "image"
-    resumed = list(snapshots(Session(plan(settings), models, resume=state)))[-1]
+    resumed = list(snapshots(Session(plan_run(settings), models, resume=state)))[-1]
     assert resumed.step == whole.step and np.array_equal(resumed.image, whole.image)
     # the optimiser changes the result, so the test would notice a wrong one being restored
     other = replace(settings, optimizer="Adam" if optimizer != "Adam" else "NAdam")
     if other.optimizer != "SGD":
         other = replace(other, learning_rate=None)
-    assert not np.array_equal(list(snapshots(Session(plan(other), models)))[-1].image, whole.image)
+    assert not np.array_equal(
+        list(snapshots(Session(plan_run(other), models)))[-1].image, whole.image
+    )
 
 
 @pytest.mark.parametrize("mode", ["2D", "3D"])
@@ -138,7 +140,7 @@ def test_an_animation_moves_the_picture_of_every_image_model(
         "infill_mode": "wrap",
         "sampling_mode": "bilinear",
     }
-    frames = [s.image.mean(2) for s in snapshots(Session(plan(from_dict(settings)), models))]
+    frames = [s.image.mean(2) for s in snapshots(Session(plan_run(from_dict(settings)), models))]
     assert frames[0].std() > 5  # a picture with structure to follow
     shifts = {phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)}
     assert shifts == {(4, 0)} if mode == "2D" else shifts in ({(4, 0)}, {(-4, 0)}), shifts

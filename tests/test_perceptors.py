@@ -287,7 +287,7 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
     """Two different architectures (ViT from safetensors, ResNet from .pth) steer one image."""
     import numpy as np
 
-    from pytti_nb.config.plan import plan
+    from pytti_nb.config.plan import plan_run
     from pytti_nb.config.settings import from_dict
     from pytti_nb.engine.render import snapshots
     from pytti_nb.engine.session import Session
@@ -309,7 +309,7 @@ def test_two_perceptors_render_together(tiny_specs, cache, tmp_path):
                 "output_root": str(tmp_path),
             }
         )
-        r = Session(plan(s), cache)
+        r = Session(plan_run(s), cache)
         return r, list(snapshots(r))[-1]
 
     both, frame = final(tiny_specs)

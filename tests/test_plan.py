@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytti_nb.config.plan import NeededModels, plan
+from pytti_nb.config.plan import NeededModels, plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
 
@@ -19,18 +19,18 @@ BASE = {
 
 def problems_of(**changes):
     with pytest.raises(SettingsError) as e:
-        plan(from_dict({**BASE, **changes}))
+        plan_run(from_dict({**BASE, **changes}))
     return "\n".join(e.value.problems)
 
 
 def test_valid_plan_counts_steps_and_scenes():
-    p = plan(from_dict({**BASE, "scenes": "a || b || c"}))
+    p = plan_run(from_dict({**BASE, "scenes": "a || b || c"}))
     assert len(p.scenes) == 3 and p.total_steps == 30
     assert p.clock.scene_at(0) == 0 and p.clock.scene_at(10) == 1 and p.clock.scene_at(29) == 2
 
 
 def test_clock_follows_pytti():
-    p = plan(from_dict({**BASE, "steps_per_frame": 10, "frames_per_second": 2}))
+    p = plan_run(from_dict({**BASE, "steps_per_frame": 10, "frames_per_second": 2}))
     assert (p.clock.at(0).t, p.clock.at(0).position) == (0.0, 0.0)
     assert (p.clock.at(25).t, p.clock.at(25).position) == (1.25, 2.5)
 
@@ -54,7 +54,7 @@ def test_absurd_size():
 def test_size_from_init_image_aspect(tmp_path):
     path = tmp_path / "init.png"
     Image.fromarray(np.zeros((50, 100, 3), np.uint8)).save(path)
-    p = plan(from_dict({**BASE, "init_image": str(path), "width": 40, "height": -1}))
+    p = plan_run(from_dict({**BASE, "init_image": str(path), "width": 40, "height": -1}))
     assert (p.width, p.height) == (40, 20)
     assert "init_image is empty" in problems_of(height=-1)
 
@@ -95,7 +95,7 @@ def test_missing_mask_videos_are_named():
 
 @pytest.mark.parametrize("zero", ["0", "0.0", 0, "0*t", "0:(0), 10:(0)", "max(0, -t)"])
 def test_init_weights_that_are_zero_over_the_run_need_no_init_image(zero):
-    p = plan(from_dict({**BASE, "direct_init_weight": zero, "semantic_init_weight": zero}))
+    p = plan_run(from_dict({**BASE, "direct_init_weight": zero, "semantic_init_weight": zero}))
     assert {"direct_init_weight", "semantic_init_weight"} <= p.off
 
 
@@ -105,7 +105,7 @@ def test_an_init_weight_that_is_ever_nonzero_needs_an_init_image():
 
 
 def test_pre_animation_steps_shift_t_at_every_step():
-    p = plan(from_dict({**BASE, "pre_animation_steps": 4, "steps_per_frame": 2}))
+    p = plan_run(from_dict({**BASE, "pre_animation_steps": 4, "steps_per_frame": 2}))
     ctx = p.clock.at(0)
     assert ctx.t == -4 / (2 * 12.0) and ctx.position == -2.0 and ctx.frame == -1
 
@@ -124,12 +124,12 @@ def test_a_replan_reuses_the_check_of_unchanged_images_and_rechecks_changed_ones
         plan_module, "check_image_file", lambda p, where: decoded.append(p) or check(p, where)
     )
     s = from_dict({**BASE, "init_image": str(init), "scenes": f"[{prompt}]:1"})
-    first = plan(s)
+    first = plan_run(s)
     assert sorted(decoded) == sorted([str(init), str(prompt)])
-    second = plan(s, previous=first)  # the studio re-plans at every edit
+    second = plan_run(s, previous=first)  # the studio re-plans at every edit
     assert len(decoded) == 2 and second.images == first.images
     Image.new("RGB", (40, 10), (200, 0, 0)).save(init)  # the file changes: checked again
-    third = plan(s, previous=second)
+    third = plan_run(s, previous=second)
     assert decoded[2:] == [str(init)]
     assert third.images[str(init)][1] == (40, 10)  # the new image's size
 
@@ -187,13 +187,13 @@ def test_the_plan_names_the_models_the_run_loads():
     """RunPlan.models: the perceptors always; a depth model for 3D or depth stabilisation, but
     not the flat plane; a flow model for Video Source or 3D flow stabilisation; VQGAN's model
     only in a VQGAN run. pixel_scale: pixel_size, but 1 for VQGAN."""
-    still = plan(from_dict({**BASE, "pixel_size": 2}))
+    still = plan_run(from_dict({**BASE, "pixel_size": 2}))
     assert still.models == NeededModels(perceptors=("demo",))
     assert still.pixel_scale == 2 and still.output_size == (32, 32)
-    flat = plan(from_dict({**BASE, "animation_mode": "3D", "depth_model": "none"}))
+    flat = plan_run(from_dict({**BASE, "animation_mode": "3D", "depth_model": "none"}))
     assert flat.models.depth is None and flat.models.flow is None
     three_d = {**BASE, "animation_mode": "3D", "flow_stabilization_weight": "1"}
-    depth = plan(from_dict(three_d), check_models=False).models
+    depth = plan_run(from_dict(three_d), check_models=False).models
     assert (depth.depth, depth.flow) == ("depth-anything/Depth-Anything-V2-Small-hf", "raft_large")
     two_d = {**BASE, "animation_mode": "2D", "depth_stabilization_weight": "1"}
-    assert plan(from_dict(two_d), check_models=False).models.depth is not None
+    assert plan_run(from_dict(two_d), check_models=False).models.depth is not None

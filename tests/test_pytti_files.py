@@ -275,11 +275,11 @@ def test_studio_paste_takes_the_notebooks_printed_settings(files):
 
 
 def test_display_every_0_shows_nothing_but_the_saves_and_the_end(models, tiny):
-    from pytti_nb.config.plan import plan
+    from pytti_nb.config.plan import plan_run
     from pytti_nb.engine.render import snapshots
     from pytti_nb.engine.session import Session
 
     settings = from_dict({**tiny, "display_every": 0, "save_every": 5, "steps_per_scene": 12})
-    steps = [s.step for s in snapshots(Session(plan(settings), models))]
+    steps = [s.step for s in snapshots(Session(plan_run(settings), models))]
     assert steps == [5, 10, 12]
     assert to_dict(settings)["display_every"] == 0

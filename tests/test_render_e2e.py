@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
@@ -23,7 +23,7 @@ def perceptors():
 def final_image(settings, perceptors, should_stop=lambda: False, resume=None):
     """Run to the end (or the stop) and return the last frame."""
     frames = list(
-        snapshots(Session(plan(from_dict(settings)), perceptors, resume=resume), should_stop)
+        snapshots(Session(plan_run(from_dict(settings)), perceptors, resume=resume), should_stop)
     )
     return frames[-1]
 
@@ -71,7 +71,7 @@ def test_same_seed_same_bits_and_other_seed_differs(tiny, perceptors):
 def test_stop_then_resume_matches_uninterrupted_run(tiny, perceptors):
     whole = final_image(tiny, perceptors)
     stop_at = 5
-    r = Session(plan(from_dict(tiny)), perceptors)
+    r = Session(plan_run(from_dict(tiny)), perceptors)
     stopped = list(snapshots(r, should_stop=lambda: r.step >= stop_at))[-1]
     assert stopped.step == stop_at and stopped.final
     resumed = final_image(tiny, perceptors, resume=r.state_dict())
@@ -80,7 +80,7 @@ def test_stop_then_resume_matches_uninterrupted_run(tiny, perceptors):
 
 
 def test_snapshots_come_at_display_and_save_points(tiny, perceptors):
-    frames = list(snapshots(Session(plan(from_dict(tiny)), perceptors)))
+    frames = list(snapshots(Session(plan_run(from_dict(tiny)), perceptors)))
     assert [f.step for f in frames] == [2, 4, 6, 8, 10, 12]
     assert [f.save_number for f in frames] == [None, 1, None, 2, None, 3]
     assert frames[-1].final and set(frames[-1].losses) >= {"prompts", "total"}
@@ -88,14 +88,21 @@ def test_snapshots_come_at_display_and_save_points(tiny, perceptors):
 
 def test_scenes_and_interpolation_follow_steps(tiny, perceptors):
     settings = {**tiny, "scenes": "a red circle || a blue square", "interpolation_steps": 4}
-    r = Session(plan(from_dict(settings)), perceptors)
-    assert [r.plan.clock.blend_at(i) for i in (0, 11, 12, 13, 14, 16)] == [1, 1, 0, 0.25, 0.5, 1]
+    r = Session(plan_run(from_dict(settings)), perceptors)
+    assert [r.run_plan.clock.blend_at(i) for i in (0, 11, 12, 13, 14, 16)] == [
+        1,
+        1,
+        0,
+        0.25,
+        0.5,
+        1,
+    ]
     frames = list(snapshots(r))
     assert frames[-1].scene == 1 and frames[0].scene == 0
 
 
 def test_live_steering_changes_the_target_at_the_next_step(tiny, perceptors):
-    r = Session(plan(from_dict(tiny)), perceptors)
+    r = Session(plan_run(from_dict(tiny)), perceptors)
     frames = snapshots(r)
     next(frames)
     before = r.term("prompts").scenes[0][0].embeds[r.perceptors[0]].clone()
@@ -111,6 +118,6 @@ def test_live_steering_changes_the_target_at_the_next_step(tiny, perceptors):
 def test_steering_rejects_fixed_settings(tiny, perceptors):
     from pytti_nb.errors import SettingsError
 
-    r = Session(plan(from_dict(tiny)), perceptors)
+    r = Session(plan_run(from_dict(tiny)), perceptors)
     with pytest.raises(SettingsError, match="width: cannot change during a render"):
         steer(r, from_dict({**tiny, "width": 20}))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.guard import NON_FINITE_LIMIT, finer_split, is_out_of_memory
 from pytti_nb.engine.render import snapshots
@@ -55,8 +55,10 @@ def test_the_next_split_at_least_doubles_and_divides_the_cutouts():
 
 
 def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, models):
-    healthy = list(snapshots(Session(plan(settings(tiny, gradient_accumulation_steps=4)), models)))
-    r = Session(plan(settings(tiny)), models)
+    healthy = list(
+        snapshots(Session(plan_run(settings(tiny, gradient_accumulation_steps=4)), models))
+    )
+    r = Session(plan_run(settings(tiny)), models)
     with MemoryLimit(r.perceptors[0], most=2) as limit:
         snaps = list(snapshots(r))
     assert limit.calls[:3] == [8, 4, 2]  # 8 failed, then 4 failed, then batches of 2 fit
@@ -66,7 +68,7 @@ def test_out_of_memory_splits_the_cutouts_and_ends_as_a_run_started_split(tiny, 
 
 
 def test_a_live_edit_after_an_out_of_memory_split_keeps_the_split(tiny, models):
-    r = Session(plan(settings(tiny)), models)
+    r = Session(plan_run(settings(tiny)), models)
     with MemoryLimit(r.perceptors[0], most=4) as limit:
         snaps = snapshots(r)
         next(snaps)
@@ -80,7 +82,7 @@ def test_a_live_edit_after_an_out_of_memory_split_keeps_the_split(tiny, models):
 
 
 def test_out_of_memory_at_one_cutout_per_batch_halts_with_the_state_intact(tiny, models):
-    r = Session(plan(settings(tiny)), models)
+    r = Session(plan_run(settings(tiny)), models)
     list(snapshots(r, should_stop=lambda: r.step >= 3))
     before = r.state_dict()
     with MemoryLimit(r.perceptors[0], most=0), pytest.raises(RenderHalted) as e:
@@ -110,7 +112,7 @@ class PoisonedStep:
 
 
 def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, models):
-    r = Session(plan(settings(tiny, display_every=1, save_every=0)), models)
+    r = Session(plan_run(settings(tiny, display_every=1, save_every=0)), models)
     with PoisonedStep(r, steps={3}):
         snaps = list(snapshots(r))
     assert np.array_equal(snaps[3].image, snaps[2].image)  # step 4 was not applied
@@ -120,7 +122,7 @@ def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, 
 
 
 def test_steps_that_keep_failing_halt_the_run_naming_the_loss(tiny, models):
-    r = Session(plan(settings(tiny)), models)
+    r = Session(plan_run(settings(tiny)), models)
     with PoisonedStep(r, steps=range(2, 12)), pytest.raises(RenderHalted) as e:
         list(snapshots(r))
     assert f"{NON_FINITE_LIMIT} steps in a row" in str(e.value) and "'smoothing'" in str(e.value)
@@ -177,7 +179,7 @@ def test_a_skipped_step_changes_nothing_it_would_have(tiny, models, tiny_vqgan, 
     changes = {"image_model": model, "display_every": 1, "save_every": 0}
     if model == "VQGAN":
         changes["vqgan_model"] = str(tiny_vqgan)
-    r = Session(plan(settings(tiny, **changes)), models)
+    r = Session(plan_run(settings(tiny, **changes)), models)
     r.guard.sync_free = sync_free  # CUDA's path (every step undone where the flag says), on the CPU
     states = []
     with PoisonedStep(r, steps={3}):

@@ -7,7 +7,7 @@ import torch
 from media import SQUARE, TOP, halves_video, square_video
 
 from pytti_nb.animation.flow import consistency_mask, flow_warp
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
@@ -69,7 +69,7 @@ def following(video, tmp_path, **changes):
 
 def saved(settings, models):
     """(Session, every saved snapshot)."""
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     return r, [s for s in snapshots(r) if s.save_number]
 
 
@@ -81,7 +81,7 @@ def right_edge(image):
 
 
 def test_the_run_ends_with_the_video_and_starts_from_its_first_frame(video, tmp_path):
-    p = plan(from_dict(following(video, tmp_path, steps_per_frame=2, pre_animation_steps=3)))
+    p = plan_run(from_dict(following(video, tmp_path, steps_per_frame=2, pre_animation_steps=3)))
     # 10 source frames: frame k shows source frame k + 1, so 9 frames, then the video ends
     assert p.clock.frames == 9 and p.total_steps == 3 + 9 * 2
     assert (p.video.frames, p.video.width, p.video.height) == (10, 96, 72)
@@ -137,15 +137,15 @@ def test_resume_mid_video_is_exact(video, tmp_path, models):
         video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3,
         flow_long_term_samples=2, flow_stabilization_weight=1, direct_stabilization_weight=1,
     )  # fmt: skip
-    whole = list(snapshots(Session(plan(from_dict(settings)), models)))[-1]
-    r = Session(plan(from_dict(settings)), models)
+    whole = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1]
+    r = Session(plan_run(from_dict(settings)), models)
     list(snapshots(r, should_stop=lambda: r.step >= 14))  # mid frame 4, two outputs kept
     save_checkpoint(tmp_path, r.state_dict())
     state = load_checkpoint(tmp_path)
     # frame 4: the outputs of frames 0 to 3 are kept for the samples 1, 2 and 4 frames back
     assert set(state["animator"]["kept"]) == {"0", "1", "2", "3"}
     assert "stabilization_flow" in state["terms"]
-    resumed = Session(plan(from_dict(settings)), models, resume=state)
+    resumed = Session(plan_run(from_dict(settings)), models, resume=state)
     last = list(snapshots(resumed))[-1]
     assert np.array_equal(last.image, whole.image)
 
@@ -164,7 +164,7 @@ def test_video_masks_follow_the_frames(video, tmp_path, models):
         video, tmp_path, scenes=f"a red circle:1_[{mask}]",
         direct_stabilization_weight=f"1_[-{mask}]", steps_per_scene=4,
     )  # fmt: skip
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     target = r.term("prompts").scenes[0][0]
     held = r.term("stabilization_direct")
     assert target.mask_image[0, 0, 0, 0] == 1  # before the animation: the mask's first frame
@@ -180,7 +180,7 @@ def test_the_loop_never_decodes_a_video_frame_itself(video, tmp_path, models, mo
 
     mask = halves_video(tmp_path / "halves.mp4")
     settings = following(video, tmp_path, scenes=f"a red circle:1_[{mask}]", steps_per_scene=4)
-    r = Session(plan(from_dict(settings)), models)  # the first frames: read before the loop
+    r = Session(plan_run(from_dict(settings)), models)  # the first frames: read before the loop
     threads, frame = [], VideoReader.frame
 
     def recorded(reader, index):
@@ -208,7 +208,7 @@ def test_raft_weights_load_from_the_cache_like_a_download(tmp_path, video):
 
 def problems_of(settings):
     with pytest.raises(SettingsError) as e:
-        plan(from_dict(settings))
+        plan_run(from_dict(settings))
     return "\n".join(e.value.problems)
 
 

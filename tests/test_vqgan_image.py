@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from vqgan_training import colour_blocks
 
 from pytti_nb.animation.warp import Warp
-from pytti_nb.config.plan import plan
+from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
@@ -37,27 +37,27 @@ def vqgan_settings(tiny, tiny_vqgan, **changes):
 
 def test_the_output_is_rounded_down_to_the_models_blocks(tiny, tiny_vqgan):
     # PyTTI: width * pixel_size, rounded down to a multiple of the factor (4 here)
-    run_plan = plan(from_dict(vqgan_settings(tiny, tiny_vqgan, width=13, height=10)))
+    run_plan = plan_run(from_dict(vqgan_settings(tiny, tiny_vqgan, width=13, height=10)))
     assert run_plan.output_size == (52, 40)
-    run_plan = plan(from_dict(vqgan_settings(tiny, tiny_vqgan, width=14, pixel_size=1)))
+    run_plan = plan_run(from_dict(vqgan_settings(tiny, tiny_vqgan, width=14, pixel_size=1)))
     assert run_plan.output_size == (12, 12)
 
 
 def test_an_unknown_model_and_a_too_small_image_are_clear_errors(tiny, tiny_vqgan):
     with pytest.raises(SettingsError, match="did you mean 'imagenet'"):
-        plan(from_dict(vqgan_settings(tiny, tiny_vqgan, vqgan_model="imagnet")))
+        plan_run(from_dict(vqgan_settings(tiny, tiny_vqgan, vqgan_model="imagnet")))
     with pytest.raises(SettingsError, match="blocks of 4 pixels"):
-        plan(from_dict(vqgan_settings(tiny, tiny_vqgan, width=3, pixel_size=1, height=40)))
+        plan_run(from_dict(vqgan_settings(tiny, tiny_vqgan, width=3, pixel_size=1, height=40)))
 
 
 def test_the_decoder_runs_once_per_step_whatever_the_cutouts(tiny, tiny_vqgan, models):
     settings = vqgan_settings(tiny, tiny_vqgan, cutouts=8, gradient_accumulation_steps=4)
-    r = Session(plan(from_dict(settings)), models)
+    r = Session(plan_run(from_dict(settings)), models)
     calls = []
     decode = r.image.vqgan.decode
     r.image.vqgan.decode = lambda z: calls.append(1) or decode(z)
     try:
-        train_step(r, r.plan.clock.at(0))
+        train_step(r, r.run_plan.clock.at(0))
     finally:
         del r.image.vqgan.decode
     assert len(calls) == 1
@@ -65,13 +65,13 @@ def test_the_decoder_runs_once_per_step_whatever_the_cutouts(tiny, tiny_vqgan, m
 
 
 def test_the_shown_image_is_the_bias_corrected_moving_average(tiny, tiny_vqgan, models):
-    r = Session(plan(from_dict(vqgan_settings(tiny, tiny_vqgan))), models)
+    r = Session(plan_run(from_dict(vqgan_settings(tiny, tiny_vqgan))), models)
     image = r.image
     assert torch.allclose(image.average, image.z.detach())  # just reset: the average is z
     start = image.z.detach().clone()
     steps = [image.z.detach().clone()]
     for step in range(3):
-        train_step(r, r.plan.clock.at(step))
+        train_step(r, r.run_plan.clock.at(step))
         steps.append(image.z.detach().clone())
     weights = torch.tensor([0.99**k * 0.01 for k in range(4)]).flip(0)  # newest weighs most
     expected = sum(w * z for w, z in zip(weights, steps, strict=True)) / weights.sum()
@@ -141,7 +141,7 @@ def test_a_gumbel_vqgan_renders(tiny, tmp_path, models):
     model = build_vqgan({"model": {"target": TARGET_GUMBEL, "params": params}})
     save_taming_checkpoint(model, tmp_path / "g.ckpt", tmp_path / "g.yaml", target=TARGET_GUMBEL)
     r = Session(
-        plan(
+        plan_run(
             from_dict(
                 {
                     **tiny,

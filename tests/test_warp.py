@@ -94,11 +94,11 @@ def test_a_model_that_cannot_warp_its_parameters_is_decoded_warped_and_encoded()
 
 def test_the_animator_says_when_it_falls_back(tmp_path):
     from pytti_nb.animation.animator import CameraAnimator
-    from pytti_nb.config.plan import plan
+    from pytti_nb.config.plan import plan_run
     from pytti_nb.config.settings import from_dict
 
     settings = {"scenes": "a", "perceptors": ["demo"], "width": 8, "height": 6, "pixel_size": 2}
-    run_plan = plan(from_dict({**settings, "animation_mode": "2D", "translate_x": 1}))
+    run_plan = plan_run(from_dict({**settings, "animation_mode": "2D", "translate_x": 1}))
     animator = CameraAnimator(run_plan, torch.device("cpu"))
     model = Unwarpable(8, 6, 2, generator=torch.Generator().manual_seed(2))
     for step in (0, 50):

@@ -80,7 +80,7 @@ def measure(args, workdir, precision, compiled, notes) -> list[str]:
     if compiled:
         perceptor.model.encode_image = torch.compile(perceptor.model.encode_image)
     estimate = estimate_run(r)
-    ctx = r.plan.clock.at(0)
+    ctx = r.run_plan.clock.at(0)
     for _ in range(2):
         train_step(r, ctx)
     if r.device.type == "cuda":

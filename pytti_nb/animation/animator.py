@@ -24,10 +24,10 @@ class CameraAnimator(Animator):
 
     def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
         """Warp by the frame's motion; the moved image is the stabilisation reference."""
-        s = self.plan.settings
+        s = self.run_plan.settings
         flow = None
         if s.animation_mode == "2D":
-            self.values = checked(evaluate(self.plan.motion, ctx), ctx.frame)
+            self.values = checked(evaluate(self.run_plan.motion, ctx), ctx.frame)
             warp = Warp(
                 sampling=s.sampling_mode,
                 infill=s.infill_mode,
@@ -46,11 +46,11 @@ class CameraAnimator(Animator):
 
     def _wants_flow(self) -> bool:
         """3D flow stabilisation needs the frames' optical flow."""
-        return self.plan.settings.animation_mode == "3D" and self.flow_model is not None
+        return self.run_plan.settings.animation_mode == "3D" and self.flow_model is not None
 
     def _camera_warp(self, image_model, ctx, timer):
         """The 3D warp and its forward flow: depth of the current image, moved camera."""
-        s = self.plan.settings
+        s = self.run_plan.settings
         out_size = image_model.output_size
         grid = (image_model.height, image_model.width)
         if self.depth_model is None:  # depth_model none: a plane at the focal distance
@@ -62,7 +62,7 @@ class CameraAnimator(Animator):
                 depth = self.depth_model.depth(image, s.near_plane, s.far_plane)
                 depth = F.interpolate(depth, size=grid, mode="area")
         depths = three_d.depth_range(depth)
-        moves = checked(evaluate(self.plan.motion, ctx, depths), ctx.frame)
+        moves = checked(evaluate(self.run_plan.motion, ctx, depths), ctx.frame)
         self.values = {**moves, **depths}
         flow = three_d.forward_flow(depth, self.values, s.field_of_view, out_size, s.lock_camera)
         warp = Warp(

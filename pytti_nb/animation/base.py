@@ -46,13 +46,13 @@ class Animator:
     """What every animator shares: the plan in force, notes and the frame's values."""
 
     def __init__(self, run_plan, device):
-        self.plan, self.device = run_plan, device
+        self.run_plan, self.device = run_plan, device
         self.values = {}  # what made the current frame: motion values, depth range, ...
         self.notes = []  # how the animation had to be carried out, for the run's report
 
     def steer(self, run_plan) -> None:
         """Follow a live edit: new motion values from the next frame on."""
-        self.plan = run_plan
+        self.run_plan = run_plan
 
     @torch.no_grad()
     def begin_frame(self, image_model, optimizer, ctx, timer=no_timer, media=None) -> FrameRefs:

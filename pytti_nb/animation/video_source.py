@@ -34,7 +34,7 @@ class VideoSourceAnimator(Animator):
 
     def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
         """Follow the flow to source frame (k + 1) * stride; long-term targets; maybe re-encode."""
-        s = self.plan.settings
+        s = self.run_plan.settings
         k, stride = ctx.frame, s.frame_stride
         self.kept[k - 1] = image_model.decode().detach().clamp(0, 1)  # the output just finished
         self.kept = {m: v for m, v in self.kept.items() if m >= k - 2**self.samples}
@@ -64,7 +64,7 @@ class VideoSourceAnimator(Animator):
     def _encode(self, image_model, following, share: float) -> None:
         """Start the frame from the source frame when asked to, or at a scene cut."""
         cut = share < SCENE_CUT
-        again = self.plan.settings.reencode_each_frame or cut
+        again = self.run_plan.settings.reencode_each_frame or cut
         if again:
             image_model.encode(following)
         self.values = {"source_frame": None, "reliable": share, "reencoded": again, "cut": cut}
@@ -72,7 +72,7 @@ class VideoSourceAnimator(Animator):
     def begin_frame(self, image_model, optimizer, ctx, timer=no_timer, media=None):
         """Move into the new frame and record which source frame it shows."""
         refs = super().begin_frame(image_model, optimizer, ctx, timer, media)
-        self.values["source_frame"] = (ctx.frame + 1) * self.plan.settings.frame_stride
+        self.values["source_frame"] = (ctx.frame + 1) * self.run_plan.settings.frame_stride
         return refs
 
     def state_dict(self) -> dict:

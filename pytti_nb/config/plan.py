@@ -84,7 +84,7 @@ class RunPlan:
         return files
 
 
-def plan(settings: Settings, *, check_models: bool = True, previous=None) -> RunPlan:
+def plan_run(settings: Settings, *, check_models: bool = True, previous=None) -> RunPlan:
     """Check everything that can be checked without models; raise one SettingsError listing all.
 
     check_models=False skips whether the perceptors and the depth and flow models can be had
@@ -358,7 +358,7 @@ def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
 
     settings, problems = from_dict_lenient(data, source=source)
     try:
-        result = plan(settings)
+        result = plan_run(settings)
     except SettingsError as e:
         # skip what the lenient defaults caused: those keys are already reported
         bad = {p.split(":", 1)[0] for p in problems}

@@ -78,11 +78,11 @@ def estimate_run(session) -> Estimate:
         peak, capacity = _memory(device)
     finally:
         session.load_state_dict(state)
-    s, clock = session.settings, session.plan.clock
+    s, clock = session.settings, session.run_plan.clock
     remaining = clock.total_steps - session.step
     frames = max(clock.frames - max(clock.at(session.step).frame, 0), 0) if frame_s else 0
     saves, displays = _points(session.step, clock.total_steps, s.save_every, s.display_every)
-    save_s = _save_seconds(session.plan.output_size)
+    save_s = _save_seconds(session.run_plan.output_size)
     seconds = remaining * step_s + frames * frame_s + saves * save_s + displays * save_s / 4
     return Estimate(seconds, step_s, frame_s, save_s, peak, capacity, remaining)
 
@@ -108,7 +108,7 @@ def _points(step: int, total: int, save_every: int, display_every: int) -> tuple
 def _time_steps(session) -> float:
     """Seconds per step: the mean of at least PROBE_STEPS steps and PROBE_MIN_S seconds after
     a warm-up step (the mean, not the best: a run lives with the machine's noise)."""
-    ctx = session.plan.clock.at(session.step)
+    ctx = session.run_plan.clock.at(session.step)
     step.guarded_step(session, ctx)
     times = []
     while len(times) < PROBE_STEPS or (sum(times) < PROBE_MIN_S and len(times) < PROBE_MAX_STEPS):
@@ -123,7 +123,7 @@ def _time_steps(session) -> float:
 def _time_frame(session) -> float:
     """Seconds of one frame change in 2D and 3D (0 for still images; Video Source frames are
     read from the video in order, so their cost is left out rather than disturb the reader)."""
-    clock = session.plan.clock
+    clock = session.run_plan.clock
     if session.animator is None or session.settings.animation_mode not in MOVING:
         return 0.0
     if clock.frames < 1:

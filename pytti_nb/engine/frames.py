@@ -27,7 +27,7 @@ class FrameReader:
     """Reads each animation frame's media, the next frame's while the current one renders."""
 
     def __init__(self, run_plan):
-        self.plan = run_plan
+        self.run_plan = run_plan
         self._readers = {}  # path -> VideoReader, opened on the reading thread
         self._pool = None
         self._ahead = None  # (frame, plan, future) of the frame read ahead
@@ -43,21 +43,25 @@ class FrameReader:
 
     def at(self, frame: int) -> FrameMedia:
         """Frame `frame`'s media (waiting only when it was not read ahead); then reads ahead."""
-        if self._last is not None and self._last[0] is self.plan and self._last[1].frame == frame:
+        if (
+            self._last is not None
+            and self._last[0] is self.run_plan
+            and self._last[1].frame == frame
+        ):
             return self._last[1]
         ahead = self._ahead
-        if ahead is not None and ahead[0] == frame and ahead[1] is self.plan:
+        if ahead is not None and ahead[0] == frame and ahead[1] is self.run_plan:
             media = ahead[2].result()
         else:
             media = self._submit(frame).result()
-        self._last, self._ahead = (self.plan, media), None
-        if frame + 1 < self.plan.clock.frames:
-            self._ahead = (frame + 1, self.plan, self._submit(frame + 1))
+        self._last, self._ahead = (self.run_plan, media), None
+        if frame + 1 < self.run_plan.clock.frames:
+            self._ahead = (frame + 1, self.run_plan, self._submit(frame + 1))
         return media
 
     def steer(self, run_plan) -> None:
         """Follow a live edit (a prompt may bring another video mask) from the next frame on."""
-        self.plan = run_plan
+        self.run_plan = run_plan
 
     def close(self) -> None:
         """Stop the reading thread and the decoders; a later at() opens them again."""
@@ -71,7 +75,7 @@ class FrameReader:
         """Read a frame's media on the reading thread."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytti-frames")
-        return self._pool.submit(_read, self._readers, self.plan, frame)
+        return self._pool.submit(_read, self._readers, self.run_plan, frame)
 
 
 def _read(readers: dict, run_plan, frame: int) -> FrameMedia:

@@ -47,11 +47,11 @@ def snapshots(session, should_stop=lambda: False, between_steps=None):
     the end (or at should_stop()). between_steps(session), called after every other step (no
     GPU sync), returns True where its caller wants a snapshot there too (a UI's turn)."""
     mark = (time.perf_counter(), session.step)
-    while session.step < session.plan.total_steps:
+    while session.step < session.run_plan.total_steps:
         # 1. a live edit's plan takes over between two steps
         session.apply_pending()
         # 2. when this step is: scene, animation frame, t
-        ctx = session.plan.clock.at(session.step)
+        ctx = session.run_plan.clock.at(session.step)
         # 3. once per animation frame: warp the image into it, set the frame's references
         if ctx.frame_start and session.animator is not None:
             session.begin_frame(ctx)
@@ -79,14 +79,14 @@ def snapshots(session, should_stop=lambda: False, between_steps=None):
 def _points(session, stopping: bool) -> tuple[bool, bool, bool]:
     """(the end, a save point, a display point) after the session's last step; the end saves."""
     s, done = session.settings, session.step
-    final = stopping or done == session.plan.total_steps
+    final = stopping or done == session.run_plan.total_steps
     save = final or (s.save_every > 0 and done % s.save_every == 0)
     return final, save, s.display_every > 0 and done % s.display_every == 0
 
 
 def _snapshot(session, ctx, losses, per_step, final, save, between) -> Snapshot:
     """Package the current image and losses: the display point, where the GPU syncs."""
-    s, run_plan = session.settings, session.plan
+    s, run_plan = session.settings, session.run_plan
     image = _to_uint8(session.image.display())
     swatch = session.image.swatch() if s.show_palette else None
     return Snapshot(
@@ -111,7 +111,7 @@ def _snapshot(session, ctx, losses, per_step, final, save, between) -> Snapshot:
 
 def _save_number(session) -> int:
     """1-based number of the saved image: PyTTI's ceil(step / save_every), last included."""
-    every = session.settings.save_every or session.plan.total_steps
+    every = session.settings.save_every or session.run_plan.total_steps
     return -(-session.step // every)
 
 

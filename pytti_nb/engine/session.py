@@ -76,7 +76,7 @@ class Session:
     @property
     def settings(self) -> Settings:
         """The settings in force: those of the plan in force."""
-        return self.plan.settings
+        return self.run_plan.settings
 
     # -- the plan in force ---------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class Session:
         edit keeps, say, the stabilisation reference of the frame being rendered.
         """
         old = {term.name: term for term in self.terms}
-        self.plan, self.assets = run_plan, assets
+        self.run_plan, self.assets = run_plan, assets
         self.augs = CutoutAugs.of(run_plan.settings)
         self.terms = build_terms(run_plan, self.perceptors, assets, self.device, self.depth_model)
         for term in self.terms:
@@ -99,7 +99,7 @@ class Session:
     def adjust(self, settings: Settings, note: str) -> None:
         """Carry on under settings the run chose by itself (finer micro-batches), noted."""
         self.adjustments.append(note)
-        self.plan = dataclasses.replace(self.plan, settings=settings)
+        self.run_plan = dataclasses.replace(self.run_plan, settings=settings)
 
     @property
     def notes(self) -> list[str]:

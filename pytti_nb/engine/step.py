@@ -31,7 +31,7 @@ def _split_finer(session) -> None:
     s, step = session.settings, session.step + 1
     finer = finer_split(s.cutouts, s.gradient_accumulation_steps)
     if finer is None:
-        width, height = session.plan.output_size
+        width, height = session.run_plan.output_size
         raise RenderHalted(
             f"out of device memory at step {step} with one cutout per perceptor "
             f"batch ({s.cutouts} batches); lower width/height ({width}x{height} pixels), use "

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config.plan import plan
+from ..config.plan import plan_run
 from ..config.schema import names_where
 from ..config.settings import from_dict_lenient, to_dict
 from ..errors import SettingsError, shown
@@ -26,7 +26,7 @@ def check_renders(renders, *, check_models=True) -> None:
         settings, problems = from_dict_lenient(render.settings, source=render.name)
         key = tuple(repr(getattr(settings, n)) for n in MODEL_SETTINGS)
         try:
-            previous = plan(settings, check_models=key not in models_checked, previous=previous)
+            previous = plan_run(settings, check_models=key not in models_checked, previous=previous)
             models_checked.add(key)
         except SettingsError as e:
             # skip what the lenient defaults caused: those settings are already reported

@@ -71,13 +71,13 @@ def render_one(settings: dict, run_dir: Path, *, models=None, should_stop=lambda
                 job.writer.release()
                 job.writer.discard()  # the folder it got instead holds only its settings.yaml
                 raise OutputError(f"'{run_dir}' was taken while the render started; run it again")
-        if resumed is not None and resumed >= job.plan.total_steps:
+        if resumed is not None and resumed >= job.run_plan.total_steps:
             status, notes = "done", []
         else:
             session = make_session(job, models)
             for _ in run_snapshots(job, session=session, should_stop=should_stop):
                 pass
-            finished = session.step >= job.plan.total_steps
+            finished = session.step >= job.run_plan.total_steps
             status, notes = ("done" if finished else "stopped"), list(session.notes)
         frames = job.writer.save_paths()
         video = job.writer.video_path

@@ -67,10 +67,10 @@ def schedule_chart(settings, previous=None) -> tuple[str, object]:
     Re-planned on every edit: no model probes, and the `previous` plan's media analyses are
     reused while their files and settings are unchanged.
     """
-    from ..config.plan import plan
+    from ..config.plan import plan_run
 
     try:
-        run_plan = plan(settings, check_models=False, previous=previous)
+        run_plan = plan_run(settings, check_models=False, previous=previous)
     except SettingsError as e:
         return "<i>fix these first: " + html.escape("; ".join(e.problems)) + "</i>", None
     return _charts(run_plan), run_plan

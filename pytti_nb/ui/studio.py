@@ -8,7 +8,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from ..config.files import read_render_settings, render_settings_from_text
-from ..config.plan import plan
+from ..config.plan import plan_run
 from ..config.schema import Settings
 from ..config.settings import from_dict, replace
 from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
@@ -256,9 +256,9 @@ class Studio:
         )
 
     def _sweep_settings(self) -> Settings:
-        """The panel's settings after the full plan() check, for a sweep (raises SettingsError)."""
+        """The panel's settings after the full plan_run() check, for a sweep (raises SettingsError)."""
         settings = self.settings()
-        plan(settings, previous=self._planned)
+        plan_run(settings, previous=self._planned)
         return settings
 
     def _sweep_blocked(self) -> str | None:
@@ -280,10 +280,10 @@ class Studio:
     # -- steps of a render -------------------------------------------------------------
 
     def _checked_settings(self, *, raise_errors=False):
-        """The panel's settings after the full plan() check, or None with the problems shown."""
+        """The panel's settings after the full plan_run() check, or None with the problems shown."""
         try:
             settings = self.settings()
-            plan(settings, previous=self._planned)  # media analysed by the preview are reused
+            plan_run(settings, previous=self._planned)  # media analysed by the preview are reused
         except SettingsError as e:
             self._show_error(
                 "the settings have problems",
