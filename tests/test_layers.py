@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pytti_nb"
 # Top to bottom. A module belongs to the first entry naming it or a package above it.
 LAYERS = [
     ("front ends", ["__main__", "cli", "bench", "docs", "ui", "sweep"]),
-    ("a run on disk", ["run"]),
+    ("a run on disk", ["run", "resume"]),
     ("the loop", ["engine"]),
     ("the plan", ["config.plan", "config.share"]),
     (

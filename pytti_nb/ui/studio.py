@@ -12,7 +12,7 @@ from ..config.plan import plan_run
 from ..config.schema import Settings
 from ..config.settings import from_dict, replace
 from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
-from ..run import saved_run
+from ..resume import saved_run
 from . import events, plots, preview
 from .compat import accordion, tip
 from .files import SettingsFiles, conversion_report, write_snapshot
