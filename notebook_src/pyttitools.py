@@ -82,4 +82,4 @@ if RUN_WITHOUT_WIDGETS:
     from pytti_nb.run import prepare_run, run_to_completion
     job = prepare_run(settings=studio.settings())
     result = run_to_completion(job, models=studio.models)
-    print(f"{result.frames} frame(s) in {job.run_dir}", result.video or "")
+    print(f"{result.saves} image(s) in {job.run_dir}", result.video or "")

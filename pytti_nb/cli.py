@@ -263,7 +263,7 @@ def _render(job, models, args) -> int:
         result = run_to_completion(job, models=models, should_stop=stop, progress=not args.quiet)
     print_notes(result.notes)
     print(
-        f"wrote {result.frames} image(s) to {job.run_dir}"
+        f"wrote {result.saves} image(s) to {job.run_dir}"
         + (f" and {result.video}" if result.video else "")
     )
     return EXIT_STOPPED if stop.requested else EXIT_OK

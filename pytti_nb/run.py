@@ -47,9 +47,9 @@ class Job:
 class RunResult:
     """What a finished (or stopped) run wrote."""
 
-    frames: int
+    saves: int  # images saved
     video: Path | None
-    last_frame: Path | None
+    last_save: Path | None
     notes: list = field(default_factory=list)  # how the run had to be carried out
 
 

@@ -37,4 +37,4 @@ def test_media_examples_render_offline(name, tmp_path, monkeypatch):
     settings = load_settings(EXAMPLES / f"{name}.yaml", [*QUICK, f"output_root={tmp_path}"])
     job = prepare_run(settings=settings)
     result = run_to_completion(job, progress=False)
-    assert result.frames == 4 and result.video is not None
+    assert result.saves == 4 and result.video is not None

@@ -125,7 +125,7 @@ def test_pytti_file_imports_keeping_its_values_and_renders(
     checked = plan_dict(data, source=name)
     job = prepare_run(settings=checked.settings, previous=checked, models=models)
     result = run_to_completion(job, models=models, progress=False)
-    assert result.frames >= 3 and result.last_frame.is_file()
+    assert result.saves >= 3 and result.last_save.is_file()
     run = yaml.safe_load((job.run_dir / "settings.yaml").read_text())
     # every setting of ours the file gives reaches the run as it was, unless overridden or noted
     overridden = {s.split("=", 1)[0] for s in sets}
