@@ -49,26 +49,26 @@ def train_step(session, ctx) -> dict:
     """One optimisation step at ctx; returns detached loss tensors by name (no sync)."""
     timer, image = session.timer, session.image
     with timer("decode"):
-        z = image.decode()  # [1,3,H,W]
-    z_leaf = z.detach().requires_grad_()  # perceptor micro-batches backprop into this
-    values = _cutout_losses(session, z_leaf, ctx)
+        rgb = image.decode()  # [1,3,H,W]
+    rgb_leaf = rgb.detach().requires_grad_()  # perceptor micro-batches backprop into this
+    values = _cutout_losses(session, rgb_leaf, ctx)
     with timer("loss"):
         pixel = {}
         for term in session.image_terms:
-            loss = term.loss(z, ctx)
+            loss = term.loss(rgb, ctx)
             if loss is not None:
                 pixel[term.name] = loss
         pixel.update(image.regularizers())
-        pixel_total = sum(pixel.values(), z.new_zeros(()))
+        pixel_total = sum(pixel.values(), rgb.new_zeros(()))
     with timer("decode_backward"):
         # one backward through the decoder, however many perceptor micro-batches ran
-        roots, grads = [z], [z_leaf.grad]
+        roots, grads = [rgb], [rgb_leaf.grad]
         if pixel_total.requires_grad:
             roots.append(pixel_total)
             grads.append(None)
         torch.autograd.backward(roots, grads)
     values.update({k: v.detach() for k, v in pixel.items()})
-    values["total"] = sum(values.values(), z.new_zeros(()))
+    values["total"] = sum(values.values(), rgb.new_zeros(()))
     with timer("optimizer"):
         session.guard.step(session.optimizer, image, values["total"])
         session.optimizer.zero_grad(set_to_none=True)
@@ -90,8 +90,8 @@ def cutouts(session, image, n: int, perceptor):
     )
 
 
-def _cutout_losses(session, z_leaf, ctx) -> dict:
-    """Every cutout term of every perceptor, backpropagated into z_leaf in micro-batches."""
+def _cutout_losses(session, rgb_leaf, ctx) -> dict:
+    """Every cutout term of every perceptor, backpropagated into rgb_leaf in micro-batches."""
     s, timer = session.settings, session.timer
     n_micro = s.gradient_accumulation_steps
     per_micro = s.cutouts // n_micro
@@ -100,7 +100,7 @@ def _cutout_losses(session, z_leaf, ctx) -> dict:
     for perceptor in session.perceptors:
         for _ in range(n_micro):
             with timer("cutouts"):
-                cuts = cutouts(session, z_leaf, per_micro, perceptor)
+                cuts = cutouts(session, rgb_leaf, per_micro, perceptor)
             with timer("perceptor_forward"):
                 emb = perceptor.encode_image(cuts.images)  # [n,d]
             with timer("loss"):
@@ -115,6 +115,6 @@ def _cutout_losses(session, z_leaf, ctx) -> dict:
                     loss.backward()
             for name, part in parts.items():
                 totals[name] = totals.get(name, 0.0) + part.detach()
-    if z_leaf.grad is None:
-        z_leaf.grad = torch.zeros_like(z_leaf)
+    if rgb_leaf.grad is None:
+        rgb_leaf.grad = torch.zeros_like(rgb_leaf)
     return totals
