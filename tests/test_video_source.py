@@ -16,7 +16,7 @@ from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
 from pytti_nb.media.video import VideoReader
 from pytti_nb.models import ModelCache, network
 from pytti_nb.models.flow import DisFlow, load_flow_model
-from pytti_nb.models.flow_weights import raft_weights_path
+from pytti_nb.models.flow_weights import FlowModelError, raft_weights_path
 
 pytestmark = pytest.mark.numerics
 
@@ -204,6 +204,41 @@ def test_raft_weights_load_from_the_cache_like_a_download(tmp_path, video):
     model = load_flow_model("raft_small", device="cpu", cache_dir=str(tmp_path))
     a, b = source(video, 0), source(video, 1)
     assert model(a, b).shape == (1, 2, 72, 96)
+
+
+def test_raft_weights_download_through_the_bounded_downloader(tmp_path, monkeypatch, video):
+    """RAFT's weights come through models/download.py: kept when their sha256 starts with the
+    hash their file name gives (as torch's hub checks), refused (nothing kept) otherwise."""
+    import hashlib
+    import io
+
+    from test_vqgan_models import Server
+    from torchvision.models.optical_flow import raft_small
+
+    from pytti_nb.models import flow_weights
+
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.save(raft_small(weights=None).state_dict(), buffer)
+    data = buffer.getvalue()
+    good = hashlib.sha256(data).hexdigest()[:8]
+    server = Server()
+    try:
+        server.files = {f"/raft_small-{good}.pth": data, "/raft_small-00000000.pth": data}
+        monkeypatch.setitem(
+            flow_weights.RAFT_URLS, "raft_small", f"{server.url}/raft_small-00000000.pth"
+        )
+        with pytest.raises(FlowModelError, match="not the 00000000"):
+            load_flow_model("raft_small", device="cpu", cache_dir=str(tmp_path / "bad"))
+        assert not any((tmp_path / "bad").rglob("*.pth"))
+        monkeypatch.setitem(
+            flow_weights.RAFT_URLS, "raft_small", f"{server.url}/raft_small-{good}.pth"
+        )
+        model = load_flow_model("raft_small", device="cpu", cache_dir=str(tmp_path / "good"))
+        assert model(source(video, 0), source(video, 1)).shape == (1, 2, 72, 96)
+        assert raft_weights_path("raft_small", str(tmp_path / "good")).read_bytes() == data
+    finally:
+        server.close()
 
 
 def problems_of(settings):

@@ -1,10 +1,13 @@
 """Optical flow between video frames, once per frame: OpenCV's DIS or torchvision's RAFT.
 
 A flow_model setting is checked by flow_weights (without torch); here it is loaded, RAFT's
-weights through torch's hub (downloaded once, checked against the hash in their file name).
+weights through the shared bounded downloader (once, checked against the hash in their file
+name, as torch's hub checks them).
 DIS is classical, on the CPU, with no weights. A flow maps every pixel of the first image to
 where it is in the second: flow[:, :, y, x] = (dx, dy) in pixels.
 """
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,13 +15,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import PyttiError, shown
+from . import download
 from .flow_weights import (
     ALTERNATIVE,
     FLOW_MODELS,
+    RAFT_DEADLINE_S,
+    RAFT_MAX_BYTES,
     RAFT_URLS,
     FlowModelError,
     check_flow_model,
-    weights_folder,
+    raft_hash_prefix,
+    raft_weights_path,
 )
 
 RAFT_ITERATIONS = 12  # PyTTI ran GMA, RAFT's successor, for 12 iterations
@@ -75,15 +82,9 @@ def load_flow_model(name: str, *, device, cache_dir: str | None = None):
     check_flow_model(name, cache_dir)
     from torchvision.models import optical_flow
 
-    folder = weights_folder(cache_dir)
     try:
-        state = torch.hub.load_state_dict_from_url(
-            RAFT_URLS[name],
-            model_dir=str(folder),
-            progress=False,
-            check_hash=True,
-            weights_only=True,
-        )
+        path = raft_weights(name, cache_dir)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         model = getattr(optical_flow, name)(weights=None)
         model.load_state_dict(state)
     except PyttiError:
@@ -100,3 +101,28 @@ def _grey_uint8(image: Tensor) -> np.ndarray:
     weights = image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     grey = (image * weights).sum(1)[0].clamp(0, 1).mul(255).round()
     return grey.to(torch.uint8).cpu().numpy()
+
+
+def raft_weights(name: str, cache_dir: str | None) -> Path:
+    """The path of a RAFT variant's weights, downloaded first when missing (bounded in size and
+    time, kept only when their sha256 starts with the hash in their file name)."""
+    path = raft_weights_path(name, cache_dir)
+    if path.is_file():  # as torch's hub: a file in the cache is taken as it is
+        return path
+    prefix = raft_hash_prefix(name)
+
+    def validate(tmp: Path) -> None:
+        actual = download.file_sha256(tmp)
+        if not actual.startswith(prefix):
+            raise download.DownloadRefused(
+                f"{RAFT_URLS[name]} has sha256 {actual}, not the {prefix}... its name says"
+            )
+
+    try:
+        download.download(
+            RAFT_URLS[name], path, max_bytes=RAFT_MAX_BYTES, deadline_s=RAFT_DEADLINE_S,
+            validate=validate,
+        )  # fmt: skip
+    except (download.DownloadRefused, download.DownloadFailed) as e:
+        raise FlowModelError(f"flow_model {shown(name)}: {e}; {ALTERNATIVE}") from e
+    return path

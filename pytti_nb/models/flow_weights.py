@@ -18,6 +18,8 @@ RAFT_URLS = {
     "raft_small": "https://download.pytorch.org/models/raft_small_C_T_V2-01064c6d.pth",
     "raft_large": "https://download.pytorch.org/models/raft_large_C_T_SKHT_V2-ff5fadd5.pth",
 }
+RAFT_MAX_BYTES = 64 * 2**20  # raft_large is 21 MB, raft_small 4 MB
+RAFT_DEADLINE_S = 600.0
 ALTERNATIVE = "use flow_model: dis (classical optical flow: no weights, runs offline)"
 
 
@@ -44,6 +46,11 @@ def raft_weights_path(name: str, cache_dir: str | None) -> Path:
     return weights_folder(cache_dir) / os.path.basename(RAFT_URLS[name])
 
 
+def raft_hash_prefix(name: str) -> str:
+    """The sha256 prefix torchvision puts in a RAFT weights file's name ('...-01064c6d.pth')."""
+    return os.path.basename(RAFT_URLS[name]).rsplit("-", 1)[1].removesuffix(".pth")
+
+
 def check_flow_model(name: str, cache_dir: str | None = None) -> None:
     """Prove a flow model can be loaded without loading it; raises FlowModelError."""
     if name == "dis":
@@ -51,8 +58,9 @@ def check_flow_model(name: str, cache_dir: str | None = None) -> None:
     path = raft_weights_path(name, cache_dir)
     if path.is_file():
         return
-    host = "download.pytorch.org"
-    if network.surely_offline(host):
+    url = RAFT_URLS[name]
+    if network.surely_offline_url(url):
+        host = url.split("/")[2]
         raise FlowModelError(
             f"flow_model {shown(name)}: its weights are not downloaded yet ({shown_path(path, 160)}) and {host} "
             f"cannot be reached (no network?); {ALTERNATIVE}, or put the weights file there"
