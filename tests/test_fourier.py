@@ -79,9 +79,9 @@ def test_the_fourier_image_paints_the_prompted_colour(tmp_path):
         "device": "cpu",
         "output_root": str(tmp_path),
     }
-    renderer = Session(plan_run(from_dict(settings)), ModelCache())
-    assert renderer.optimizer.param_groups[0]["lr"] == FourierImage.default_lr
-    img = list(snapshots(renderer))[-1].image.astype(np.float32) / 255
+    session = Session(plan_run(from_dict(settings)), ModelCache())
+    assert session.optimizer.param_groups[0]["lr"] == FourierImage.default_lr
+    img = list(snapshots(session))[-1].image.astype(np.float32) / 255
     red = img[..., 0] - img[..., 1:].max(-1) > 0.25
     assert 0.03 < red.mean() < 0.8, red.mean()
     assert img[red][:, 0].mean() > 0.5

@@ -42,7 +42,7 @@ def images(tmp_path):
 
 
 def render(perceptors, tmp_path, **changes):
-    """Final image (float HxWx3) of a small demo render, plus the renderer."""
+    """Final image (float HxWx3) of a small demo render, plus its session."""
     settings = {
         "scenes": "a red circle on a black background",
         "perceptors": ["demo"],

@@ -178,10 +178,10 @@ def test_lock_palette_keeps_it_bit_identical_and_show_palette_saves_swatches(
         "show_palette": True,
         "init_image": str(init),
     }
-    renderer = Session(plan_run(from_dict(settings)), models)
-    locked = renderer.image.colours().clone()
-    snaps = list(snapshots(renderer))
-    assert torch.equal(renderer.image.colours(), locked)
+    session = Session(plan_run(from_dict(settings)), models)
+    locked = session.image.colours().clone()
+    snaps = list(snapshots(session))
+    assert torch.equal(session.image.colours(), locked)
     allowed = {tuple(c) for c in (locked * 255).round().byte().reshape(-1, 3).tolist()}
     assert {tuple(c) for c in snaps[-1].image.reshape(-1, 3).tolist()} <= allowed
     job = prepare_run(settings=from_dict(settings))

@@ -2,7 +2,7 @@
 
 Built once from a RunPlan and a ModelCache: the models the plan needs, its images (assets.py),
 the image model (palette fitted, init image encoded), the loss terms, the animator, the
-optimiser, the random generator and the finite-step guard. `plan` is the one plan in force:
+optimiser, the random generator and the finite-step guard. `run_plan` is the one plan in force:
 live steering swaps in a plan its caller checked and read the files of, and an out-of-memory
 retry replaces it with finer micro-batches. state_dict() is what a checkpoint restores.
 """

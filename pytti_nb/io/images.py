@@ -55,17 +55,18 @@ def check_image_file(path, where: str) -> tuple[int, int]:
 
 def load_rgb(path, size=None) -> np.ndarray:
     """An image file as float32 HxWx3 in [0,1], optionally resized (LANCZOS) to (width, height)."""
-    with Image.open(Path(str(path)).expanduser()) as im:
-        im = im.convert("RGB")
-        if size is not None and im.size != tuple(size):
-            im = im.resize(tuple(size), Image.LANCZOS)
-        return np.asarray(im, dtype=np.float32) / 255.0
+    return _load(path, "RGB", size, Image.LANCZOS)
 
 
 def load_gray(path, size=None) -> np.ndarray:
     """An image file as float32 HxW in [0,1] (luminance), optionally resized to (width, height)."""
+    return _load(path, "L", size, Image.BILINEAR)
+
+
+def _load(path, mode: str, size, resample) -> np.ndarray:
+    """An image file in a PIL mode as float32 in [0,1], resized to `size` when it differs."""
     with Image.open(Path(str(path)).expanduser()) as im:
-        im = im.convert("L")
+        im = im.convert(mode)
         if size is not None and im.size != tuple(size):
-            im = im.resize(tuple(size), Image.BILINEAR)
+            im = im.resize(tuple(size), resample)
         return np.asarray(im, dtype=np.float32) / 255.0
