@@ -84,14 +84,18 @@ def random_depth_model(folder) -> str:
 
 
 def random_perceptor(model_name: str, device, dtype) -> Perceptor:
-    """A frozen open_clip model with random weights (no download)."""
+    """A frozen open_clip model with random weights (no download); 'demo': the bundled demo
+    perceptor's small architecture (a step in milliseconds, which is how the tests run this)."""
     import open_clip
 
+    from .perception.specs import DEMO, demo_dir
+
+    name = f"local-dir:{demo_dir()}" if model_name == DEMO else model_name
     model = open_clip.create_model(
-        model_name, pretrained=None, device=device, precision=PRECISION_NAMES[dtype]
+        name, pretrained=None, load_weights=False, device=device, precision=PRECISION_NAMES[dtype]
     )
     return Perceptor(
-        f"{model_name} (random weights)", model, open_clip.get_tokenizer(model_name), device, dtype
+        f"{model_name} (random weights)", model, open_clip.get_tokenizer(name), device, dtype
     )
 
 
@@ -266,7 +270,11 @@ def perceptor_alone(session: Session):
 def main(argv=None) -> None:
     """Run the benchmark and print a table of milliseconds per stage."""
     parser = argparse.ArgumentParser(prog="python -m pytti_nb.bench", description=__doc__)
-    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument(
+        "--model",
+        default="ViT-B-32",
+        help="an open_clip model (default %(default)s), or demo: the demo's tiny architecture",
+    )
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--cutouts", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5)

@@ -8,7 +8,8 @@ a PyTTI-style baseline in the same process (one augmentation and one perceptor c
 cutout, as pytti-core's loop did). The step is also set against the card's bf16 compute
 floor: the perceptor's forward and backward FLOPs (counted by torch) over the card's peak.
 Goals: at least 30% of that floor, and at least 3x the PyTTI-style step. Runs on the CPU too
-(--device cpu --size 64 --cutouts 2), which is how the tests keep it working.
+(--device cpu --size 64 --cutouts 2), and with --model demo (the demo perceptor's tiny
+architecture) in a few seconds, which is how the tests keep it working.
 """
 
 import argparse
@@ -44,6 +45,9 @@ def main(argv=None) -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
+    parser.add_argument(
+        "--model", default="ViT-B-32", help="open_clip model (default %(default)s), or demo (tiny)"
+    )
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--cutouts", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
@@ -57,7 +61,7 @@ def main(argv=None) -> None:
         if "bf16" in args.precisions and not args.no_compile and args.device != "cpu":
             rows.append(measure(args, workdir, "bf16", True, notes))
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    print(f"pytti_nb GPU check: {name}, torch {torch.__version__}, ViT-B-32 (random weights), "
+    print(f"pytti_nb GPU check: {name}, torch {torch.__version__}, {args.model} (random weights), "
           f"{args.size}x{args.size}, {args.cutouts} cutouts")  # fmt: skip
     print("| configuration | step ms | perceptor f+b ms | PyTTI-style ms | speed-up | share of "
           "bf16 floor | estimate peak | measured peak |")  # fmt: skip
@@ -71,7 +75,7 @@ def main(argv=None) -> None:
 def measure(args, workdir, precision, compiled, notes) -> list[str]:
     """One configuration's row."""
     ns = argparse.Namespace(
-        model="ViT-B-32", size=args.size, cutouts=args.cutouts, device=args.device,
+        model=args.model, size=args.size, cutouts=args.cutouts, device=args.device,
         precision=precision, animation=None, steps_per_frame=50, depth_model="random",
         flow_model="random", image_model="Unlimited Palette", vqgan_model="random",
     )  # fmt: skip
