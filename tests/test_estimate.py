@@ -21,6 +21,13 @@ from pytti_nb.models import ModelCache
 STEP_S, FRAME_S, SAVE_S = 0.25, 1.5, 0.125  # virtual costs, exact in binary
 
 
+def bench_run(name, tmp_path):
+    """The benchmark's run `name` with 2 cutouts: its steps, frame changes, saves and displays."""
+    return from_dict(
+        {**ESTIMATE_BASE, **ESTIMATE_RUNS[name], "cutouts": 2, "output_root": str(tmp_path)}
+    )
+
+
 @pytest.fixture(scope="module")
 def models():
     return ModelCache()
@@ -51,7 +58,7 @@ class VirtualClock:
 def test_the_estimate_counts_every_step_frame_change_save_and_display(
     name, models, tmp_path, monkeypatch
 ):
-    settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS[name], "output_root": str(tmp_path)})
+    settings = bench_run(name, tmp_path)
     r = Session(plan_run(settings), models)
     clock, calls = VirtualClock(), {}
     monkeypatch.setattr(
@@ -80,7 +87,7 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
 
 
 def test_probing_leaves_the_run_exactly_as_it_was(models, tmp_path):
-    settings = from_dict({**ESTIMATE_BASE, **ESTIMATE_RUNS["2D"], "output_root": str(tmp_path)})
+    settings = bench_run("2D", tmp_path)
     plain = list(snapshots(Session(plan_run(settings), models)))[-1].image
     probed = Session(plan_run(settings), models)
     estimate_run(probed)
