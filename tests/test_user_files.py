@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from inprocess import run_cli as cli
+from inprocess import run_main as cli
 from tiny import tiny_settings
 
 from pytti_nb.errors import OutputError
