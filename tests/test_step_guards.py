@@ -23,7 +23,13 @@ def models():
 
 
 def settings(tiny, **changes):
-    return from_dict({**tiny, "cutouts": 8, **changes})
+    """Tiny settings whose 8 cutouts can be split in 2, 4 and 8 micro-batches, four steps long."""
+    return from_dict({**tiny, "cutouts": 8, "steps_per_scene": 4, **changes})
+
+
+def nan_settings(tiny, **changes):
+    """Tiny settings for the non-finite steps: 2 cutouts (the guard is the same for any)."""
+    return settings(tiny, cutouts=2, **changes)
 
 
 class MemoryLimit:
@@ -112,17 +118,19 @@ class PoisonedStep:
 
 
 def test_a_step_with_a_nan_leaves_the_image_unchanged_and_the_run_goes_on(tiny, models):
-    r = Session(plan_run(settings(tiny, display_every=1, save_every=0)), models)
+    r = Session(
+        plan_run(nan_settings(tiny, display_every=1, save_every=0, steps_per_scene=6)), models
+    )
     with PoisonedStep(r, steps={3}):
         snaps = list(snapshots(r))
     assert np.array_equal(snaps[3].image, snaps[2].image)  # step 4 was not applied
     assert not np.array_equal(snaps[4].image, snaps[3].image)  # and the run went on
-    assert np.isnan(snaps[3].losses["total"]) and snaps[-1].step == 12
+    assert np.isnan(snaps[3].losses["total"]) and snaps[-1].step == 6
     assert any("1 step(s) gave non-finite values" in n for n in r.notes)
 
 
 def test_steps_that_keep_failing_halt_the_run_naming_the_loss(tiny, models):
-    r = Session(plan_run(settings(tiny)), models)
+    r = Session(plan_run(nan_settings(tiny, steps_per_scene=12)), models)
     with PoisonedStep(r, steps=range(2, 12)), pytest.raises(RenderHalted) as e:
         list(snapshots(r))
     assert f"{NON_FINITE_LIMIT} steps in a row" in str(e.value) and "'smoothing'" in str(e.value)
@@ -139,16 +147,18 @@ def test_a_halted_run_keeps_its_checkpoint_and_a_finished_one_records_its_cost(
     from pytti_nb.io.checkpoint import load_checkpoint
     from pytti_nb.run import make_session, prepare_run, run_snapshots, run_to_completion
 
-    job = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "a")))
+    job = prepare_run(
+        settings=nan_settings(tiny, steps_per_scene=12, output_root=str(tmp_path / "a"))
+    )
     r = make_session(job, models)
     with PoisonedStep(r, steps=range(5, 12)), pytest.raises(RenderHalted):
         list(run_snapshots(job, session=r))
     saved = load_checkpoint(job.run_dir)
     assert saved["step"] == 5 + NON_FINITE_LIMIT and saved["guard"]["run"] == NON_FINITE_LIMIT
-    done = prepare_run(settings=settings(tiny, output_root=str(tmp_path / "b")))
+    done = prepare_run(settings=nan_settings(tiny, output_root=str(tmp_path / "b")))
     result = run_to_completion(done, models=models, progress=False)
     cost = json.loads((done.run_dir / "cost.json").read_text())
-    assert cost["seconds"] > 0 and cost["estimate"]["steps"] == 12
+    assert cost["seconds"] > 0 and cost["estimate"]["steps"] == 4
     assert any(n.startswith("took ") and "estimate: about" in n for n in result.notes)
 
 
@@ -179,7 +189,7 @@ def test_a_skipped_step_changes_nothing_it_would_have(tiny, models, tiny_vqgan, 
     changes = {"image_model": model, "display_every": 1, "save_every": 0}
     if model == "VQGAN":
         changes["vqgan_model"] = str(tiny_vqgan)
-    r = Session(plan_run(settings(tiny, **changes)), models)
+    r = Session(plan_run(nan_settings(tiny, **changes, steps_per_scene=5)), models)
     r.guard.sync_free = sync_free  # CUDA's path (every step undone where the flag says), on the CPU
     states = []
     with PoisonedStep(r, steps={3}):
