@@ -109,14 +109,14 @@ def write(path, document):
     return path
 
 
-@settings(max_examples=150, **FUZZ)
+@settings(max_examples=75, **FUZZ)
 @given(document=documents(NAMES, TINY), suffix=st.sampled_from([".yaml", ".json", ".txt"]))
 def test_validate_any_document(tmp_path, document, suffix):
     path = write(tmp_path / f"s{suffix}", document)
     cli("validate", path, "--set", "perceptors=[demo]")
 
 
-@settings(max_examples=80, **FUZZ)
+@settings(max_examples=40, **FUZZ)
 @given(
     document=documents(PYTTI_NAMES, {"scenes": "a", "RN50": True}),
     suffix=st.sampled_from([".yaml", ".txt"]),
@@ -138,7 +138,7 @@ metadata = st.one_of(
 )
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=30, **FUZZ)
 @given(text=metadata, key=st.sampled_from(["pytti_nb", "parameters"]))
 def test_validate_any_png_metadata(tmp_path, text, key):
     info = PngImagePlugin.PngInfo()
@@ -216,7 +216,7 @@ def assert_rendered_or_refused(outcome):
     assert all(a.step < b.step for a, b in pairwise(outcome)), "steps go forward"
 
 
-@settings(max_examples=40, **FUZZ)
+@settings(max_examples=30, **FUZZ)
 @given(changes=some_settings)
 def test_a_render_of_any_settings_finishes_or_refuses(tmp_path, models, changes):
     path = tmp_path / "s.yaml"
@@ -264,7 +264,7 @@ def _paths(state, prefix=()):
             yield from _paths(value, (*prefix, i))
 
 
-@settings(max_examples=30, **FUZZ)
+@settings(max_examples=20, **FUZZ)
 @given(data=st.data())
 def test_a_resume_from_any_checkpoint_finishes_or_refuses(tmp_path, models, saved_run, data):
     run_dir, state = saved_run
