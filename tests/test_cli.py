@@ -1,20 +1,21 @@
 """The command line: outputs, exit codes, resume after a kill, settings from a PNG.
 
 Renders run the command line in the test process (tests/inprocess.py), as `python -m pytti_nb`
-would, without an interpreter start and a torch and open_clip import per run; what needs a real
-process (SIGKILL, Ctrl-C, what an import loads) runs one."""
+would, without an interpreter start and a torch and open_clip import per run; what needs a
+process of its own (SIGKILL, Ctrl-C) runs in one forked from a warm process (tests/forked.py),
+and what an import loads in a fresh interpreter."""
 
 import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from forked import Forked, run_forked
 from inprocess import run_main
 from PIL import Image
 from waiting import wait_for
@@ -33,15 +34,10 @@ def cli(*args) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, stdout, stderr)
 
 
-def cli_process(*args, timeout=300):
-    """Run `python -m pytti_nb ARGS` and return the completed process."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytti_nb", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+def cli_process(tmp_path, *args) -> subprocess.CompletedProcess:
+    """Run the command line to its end in a process of its own (forked: tests/forked.py)."""
+    log = tmp_path / f"process-{len(list(tmp_path.glob('process-*.log')))}.log"
+    return run_forked(args, output=log, cwd=ROOT)
 
 
 def write_settings(tmp_path, settings, name="s.yaml"):
@@ -123,6 +119,7 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
     }
     # all three runs are processes of their own, as alike as the bits they must agree on
     whole = cli_process(
+        tmp_path,
         "render",
         str(write_settings(tmp_path, {**settings, "file_namespace": "whole"})),
         "--quiet",
@@ -130,16 +127,14 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
     )
     assert whole.returncode == 0, whole.stderr
     killed_dir = tmp_path / "out" / "killed"
-    proc = subprocess.Popen(
+    proc = Forked(
         [
-            sys.executable,
-            "-m",
-            "pytti_nb",
             "render",
             "--quiet",
             *out(tmp_path),
-            str(write_settings(tmp_path, {**settings, "file_namespace": "killed"}, "k.yaml")),
+            write_settings(tmp_path, {**settings, "file_namespace": "killed"}, "k.yaml"),
         ],
+        output=tmp_path / "killed.log",
         cwd=ROOT,
     )
 
@@ -170,7 +165,7 @@ def test_resume_after_kill_mid_animation_matches_uninterrupted_run(tmp_path, tin
     step = load_checkpoint(killed_dir)["step"]
     assert 25 <= step < 60, "the run must be killed mid-way for this test to mean anything"
     assert not (killed_dir / "killed.mp4").exists()
-    resumed = cli_process("render", "--resume", str(killed_dir), "--quiet")
+    resumed = cli_process(tmp_path, "render", "--resume", str(killed_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     a = load_checkpoint(tmp_path / "out" / "whole")
     b = load_checkpoint(killed_dir)
@@ -224,40 +219,16 @@ def test_resume_refuses_extra_settings(tmp_path):
 def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, tiny):
     settings = {**tiny, "steps_per_scene": 2000, "save_every": 500, "display_every": 10}
     run_dir = tmp_path / "out" / "run"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytti_nb",
-            "render",
-            *out(tmp_path),
-            str(write_settings(tmp_path, settings)),
-        ],
+    proc = Forked(
+        ["render", *out(tmp_path), write_settings(tmp_path, settings)],
+        output=tmp_path / "render.log",
         cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     # The progress bar (on stderr) shows a loss once the first steps are done: interrupt then.
-    stepping, err = threading.Event(), []
-
-    def read_stderr():
-        for char in iter(lambda: proc.stderr.read(1), ""):
-            err.append(char)
-            if char == "=" and "".join(err[-5:]) == "loss=":
-                stepping.set()
-        stepping.set()  # the render ended: stop waiting (the check below says why)
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    if not stepping.wait(timeout=300):  # a hang guard, not a synchronisation
-        proc.kill()
-        pytest.fail("the render showed no step's loss within 300 s: " + "".join(err))
-    assert proc.poll() is None, "the render ended before it was interrupted: " + "".join(err)
+    wait_for(lambda: "loss=" in proc.text(), "a step's loss on the progress bar", process=proc)
+    assert proc.poll() is None, "the render ended before it was interrupted: " + proc.text()
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    reader.join(timeout=120)
-    err = "".join(err)
-    assert proc.returncode == 130, err
+    assert proc.wait(timeout=120) == 130, proc.text()
     step = load_checkpoint(run_dir)["step"]
     assert 0 < step < 2000
     # the stop saved a frame at the step it stopped on, so nothing rendered is lost

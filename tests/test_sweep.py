@@ -4,14 +4,12 @@ what it finished and resumes the rest exactly."""
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from forked import Forked
 from PIL import Image
 from tiny import tiny_settings
 from waiting import wait_for
@@ -26,6 +24,7 @@ BASE = tiny_settings(
     display_every=0,
     seed=3,
 )
+SWEEP_COMMAND = "pytti_nb.sweep.command:main"  # the sweep command's main, as `pytti-nb sweep`
 LONG = 60  # steps of the render that is killed partway
 GRID = {"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]}
 
@@ -51,31 +50,14 @@ def killed(ray_address, tmp_path_factory):
     folder = tmp_path_factory.mktemp("killed")
     path = write_sweep(folder, grid=GRID)
     long = folder / "out" / f"steps_per_scene-{LONG}_learning_rate-0.05"
-    script = "import sys; from pytti_nb.sweep.command import main; sys.exit(main(sys.argv[1:]))"
-    with (folder / "driver.log").open("w") as log:
-        driver = subprocess.Popen(
-            # one worker: the short renders, then the long ones, so the kill point always comes
-            [
-                sys.executable,
-                "-c",
-                script,
-                str(path),
-                "--address",
-                ray_address,
-                "--workers",
-                "1",
-                "--out",
-                str(folder / "out"),
-            ],  # fmt: skip
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-        try:
-            entries = _wait_for_kill_point(folder / "out" / "manifest.json", long, driver)
-        finally:
-            driver.send_signal(signal.SIGKILL)
-            driver.wait(timeout=30)
+    # one worker: the short renders, then the long ones, so the kill point always comes
+    args = [path, "--address", ray_address, "--workers", "1", "--out", folder / "out"]
+    driver = Forked(args, output=folder / "driver.log", cwd=folder, entry=SWEEP_COMMAND)
+    try:
+        entries = _wait_for_kill_point(folder / "out" / "manifest.json", long, driver)
+    finally:
+        driver.kill()
+        driver.wait(timeout=30)
     # its workers end with it; wait, so that two renders never share a folder
     _wait_until_gone(int(entries[long.name]["worker"].split(" pid ")[1]))
     return path, entries

@@ -5,13 +5,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from forked import Forked
 from tiny import tiny_settings
 from waiting import wait_for
 
@@ -20,7 +19,6 @@ from pytti_nb.sweep.runner import check_own_sheet, claim_out
 from pytti_nb.sweep.sheet import SHEET_NAME, Tile, write_sheet
 
 BASE = tiny_settings(smaller=True, drop=("file_namespace",), display_every=0, steps_per_scene=4)
-DRIVER = "import sys; from pytti_nb.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def write_sweep(folder: Path, base=None, **sections) -> Path:
@@ -122,12 +120,7 @@ def test_ctrl_c_or_sigterm_while_connecting_ends_the_sweep_at_once(tmp_path):
             folder = tmp_path / sig.name
             path = write_sweep(folder)
             args = [path, "--out", folder / "out", "--address", f"localhost:{server.port}"]
-            drivers[sig] = subprocess.Popen(
-                [sys.executable, "-c", DRIVER, "sweep", *map(str, args)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            drivers[sig] = Forked(["sweep", *args], output=folder / "driver.log", cwd=folder)
         for sig, driver in drivers.items():
             # the probe's connection, then Ray's: the driver now waits for Ray to connect
             wait_for(
@@ -135,7 +128,8 @@ def test_ctrl_c_or_sigterm_while_connecting_ends_the_sweep_at_once(tmp_path):
             )
             driver.send_signal(sig)
         for sig, driver in drivers.items():
-            out, err = driver.communicate(timeout=20)
+            driver.wait(timeout=20)
+            err = driver.text()
             assert "Traceback" not in err, err
             if sig == signal.SIGINT:
                 assert driver.returncode == cli.EXIT_STOPPED, err
@@ -211,12 +205,8 @@ def test_a_killed_sweep_leaves_no_ray_process_and_holds_its_folder_while_it_runs
     # a render long enough to be running when the sweep is killed
     path = write_sweep(tmp_path, base={**BASE, "steps_per_scene": 100_000, "save_every": 0})
     out = tmp_path / "out"
-    with (tmp_path / "driver.log").open("w") as log:
-        driver = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, "sweep", str(path), "--out", str(out), "--quiet"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    args = ["sweep", path, "--out", out, "--quiet"]
+    driver = Forked(args, output=tmp_path / "driver.log", cwd=tmp_path)
     try:
         try:
             wait_for(lambda: _statuses(out) == ["running"], "a render running", process=driver)
@@ -229,8 +219,8 @@ def test_a_killed_sweep_leaves_no_ray_process_and_holds_its_folder_while_it_runs
         assert code == cli.EXIT_OUTPUT and "is in use by another sweep" in err
         assert _statuses(out) == ["running"]
     finally:
-        driver.send_signal(signal.SIGKILL)
-        driver.wait()
+        driver.kill()
+        driver.wait(timeout=30)
     assert len(started) >= 4, started  # Ray's head, GCS server, raylet, a worker at least
     wait_for(lambda: not (_alive() & started), "the end of the killed sweep's Ray processes", 60)
 
