@@ -1,6 +1,8 @@
 """Video Source: the image follows a video's motion along its optical flow, video masks follow
 the frames, and everything is checked before a model loads."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
 from pytti_nb.errors import SettingsError
 from pytti_nb.io.checkpoint import load_checkpoint, save_checkpoint
-from pytti_nb.media.video import VideoReader
+from pytti_nb.media.video import VideoReader, probe_video
 from pytti_nb.models import ModelCache, network
 from pytti_nb.models.flow import DisFlow, load_flow_model
 from pytti_nb.models.flow_weights import FlowModelError, raft_weights_path
@@ -33,9 +35,19 @@ def video(tmp_path_factory):
     return square_video(tmp_path_factory.mktemp("video") / "square.mp4", step=STEP)
 
 
+@functools.cache
+def decoded(path) -> tuple:
+    """Every frame of a test video at the runs' size, decoded once (a decoder start each)."""
+    reader = VideoReader(path, 12.0, (96, 72), keep=10**6)
+    try:
+        return tuple(reader.frame(i) for i in range(probe_video(path, 12.0).frames))
+    finally:
+        reader.close()
+
+
 def source(path, index):
     """A frame of the test video as [1,3,H,W] in [0,1]."""
-    frame = VideoReader(path, 12.0, (96, 72)).frame(index)
+    frame = decoded(str(path))[index]
     return torch.from_numpy(frame.astype(np.float32) / 255).permute(2, 0, 1)[None]
 
 
@@ -125,7 +137,9 @@ def warped_change(snaps, video):
 
 
 def test_flow_stabilization_holds_frames_to_the_moved_previous_output(video, tmp_path, models):
-    free = following(video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3)
+    free = following(
+        video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3, steps_per_scene=15
+    )  # five frames
     _, loose = saved(free, models)
     # Adam normalises step sizes: the loss must outweigh the prompts to hold the pixels
     _, held = saved({**free, "flow_stabilization_weight": 1000}, models)
@@ -134,7 +148,7 @@ def test_flow_stabilization_holds_frames_to_the_moved_previous_output(video, tmp
 
 def test_resume_mid_video_is_exact(video, tmp_path, models):
     settings = following(
-        video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3,
+        video, tmp_path, learning_rate=0.05, steps_per_frame=3, save_every=3, steps_per_scene=18,
         flow_long_term_samples=2, flow_stabilization_weight=1, direct_stabilization_weight=1,
     )  # fmt: skip
     whole = list(snapshots(Session(plan_run(from_dict(settings)), models)))[-1]
