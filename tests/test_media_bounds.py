@@ -163,16 +163,23 @@ def test_images_and_videos_share_one_pixel_bound():
     assert images.MAX_IMAGE_PIXELS == video.MAX_MEDIA_PIXELS == 64_000_000
 
 
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    """A video of 14 frames within every bound."""
+    return square_video(tmp_path_factory.mktemp("small") / "small.mp4", frames=14)
+
+
 @pytest.mark.parametrize("size", [(16000, 16000), (8001, 8000), (65535, 1000), (1000, 65535)])
 @pytest.mark.parametrize("setting", ["video_path", "video mask", "image mask"])
-def test_a_picture_over_the_pixel_bound_is_refused_at_validation(tmp_path, size, setting):
+def test_a_picture_over_the_pixel_bound_is_refused_at_validation(
+    tmp_path, size, setting, small_video
+):
     big = gif_of_size(tmp_path / "big.gif", *size)
     changes = {"animation_mode": "Video Source", "flow_model": "dis", "video_path": str(big)}
     if setting != "video_path":
         if setting == "video mask":  # ffmpeg reads a GIF by its content, whatever its name
             big = big.rename(tmp_path / "big.mkv")
-        small = square_video(tmp_path / "small.mp4", frames=14)
-        changes.update(video_path=str(small), scenes=f"a red circle:1_[{big}]")
+        changes.update(video_path=str(small_video), scenes=f"a red circle:1_[{big}]")
     code, err, peak = validate(tmp_path, **changes)
     assert code == 2 and "larger than 64000000 pixels" in err and peak < 150
     assert setting == "image mask" or f"is {size[0]}x{size[1]}" in err
