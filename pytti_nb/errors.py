@@ -60,6 +60,16 @@ class SettingsError(PyttiError):
         super().__init__("\n".join(self.problems))
 
 
+class ModelUnavailable(PyttiError):
+    """A model's weights are not on this machine and cannot be downloaded now (no network, or
+    the download failed): the settings are sound, the machine lacks the model."""
+
+
+class MissingModels(SettingsError):
+    """Sound settings naming models this machine cannot have now; `problems` holds one line per
+    model, saying how to get it or what to use offline."""
+
+
 class PromptError(PyttiError):
     """A prompt or scene string is malformed."""
 

@@ -23,6 +23,7 @@ from .flow_weights import (
     RAFT_MAX_BYTES,
     RAFT_URLS,
     FlowModelError,
+    FlowModelUnavailable,
     check_flow_model,
     raft_hash_prefix,
     raft_weights_path,
@@ -123,6 +124,8 @@ def raft_weights(name: str, cache_dir: str | None) -> Path:
             RAFT_URLS[name], path, max_bytes=RAFT_MAX_BYTES, deadline_s=RAFT_DEADLINE_S,
             validate=validate,
         )  # fmt: skip
-    except (download.DownloadRefused, download.DownloadFailed) as e:
+    except download.DownloadRefused as e:
         raise FlowModelError(f"flow_model {shown(name)}: {e}; {ALTERNATIVE}") from e
+    except download.DownloadFailed as e:
+        raise FlowModelUnavailable(f"flow_model {shown(name)}: {e}; {ALTERNATIVE}") from e
     return path

@@ -9,7 +9,7 @@ models_cache_dir, or torch's hub cache, and checked against the hash in their fi
 import os
 from pathlib import Path
 
-from ..errors import PyttiError, shown, shown_path
+from ..errors import ModelUnavailable, PyttiError, shown, shown_path
 from . import network
 
 FLOW_MODELS = ("dis", "raft_small", "raft_large")
@@ -25,6 +25,10 @@ ALTERNATIVE = "use flow_model: dis (classical optical flow: no weights, runs off
 
 class FlowModelError(PyttiError):
     """A flow model cannot be had."""
+
+
+class FlowModelUnavailable(FlowModelError, ModelUnavailable):
+    """RAFT's weights are not downloaded and cannot be downloaded now."""
 
 
 def torch_hub_dir() -> Path:
@@ -61,7 +65,7 @@ def check_flow_model(name: str, cache_dir: str | None = None) -> None:
     url = RAFT_URLS[name]
     if network.surely_offline_url(url):
         host = url.split("/")[2]
-        raise FlowModelError(
+        raise FlowModelUnavailable(
             f"flow_model {shown(name)}: its weights are not downloaded yet ({shown_path(path, 160)}) and {host} "
             f"cannot be reached (no network?); {ALTERNATIVE}, or put the weights file there"
         )

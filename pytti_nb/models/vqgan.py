@@ -28,6 +28,7 @@ from .vqgan_sources import (
     Source,
     VQGANError,
     VQGANInfo,
+    VQGANUnavailable,
     resolve,
 )
 
@@ -136,7 +137,7 @@ def _require_online(info: VQGANInfo, url: str, dest: Path) -> None:
     """Raise VQGANError at once when a file must be downloaded and its host is unreachable."""
     if network.surely_offline_url(url):
         host = urllib.parse.urlsplit(url).hostname
-        raise VQGANError(
+        raise VQGANUnavailable(
             f"vqgan_model {info.name!r} is not downloaded yet ({shown_path(dest, 160)}) and {host} cannot be "
             f"reached (no network?); download {url} to {shown_path(dest, 160)} by hand, "
             + ALTERNATIVE
@@ -172,7 +173,7 @@ def _download(info: VQGANInfo, url: str, dest: Path, **bounds) -> str:
             f"{shown_path(dest, 160)}, " + ALTERNATIVE
         ) from None
     except download.DownloadFailed as e:
-        raise VQGANError(
+        raise VQGANUnavailable(
             f"vqgan_model {info.name!r}: downloading {url} failed twice ({e}); "
             f"check the network and try again, or download it by hand to {shown_path(dest, 160)}, "
             + ALTERNATIVE

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from types import MappingProxyType
 
-from ..errors import PyttiError, shown, shown_path
+from ..errors import ModelUnavailable, PyttiError, shown, shown_path
 
 MIN_RATE = 500_000  # bytes/s: the overall deadline allows the expected size at this rate...
 BASE_DEADLINE_S = 120.0  # ...plus this
@@ -34,6 +34,10 @@ ALTERNATIVE = (
 
 class VQGANError(PyttiError):
     """A VQGAN model cannot be had (unknown name, missing file, failed download, mismatch)."""
+
+
+class VQGANUnavailable(VQGANError, ModelUnavailable):
+    """A named VQGAN that is not downloaded and cannot be downloaded now."""
 
 
 @dataclasses.dataclass(frozen=True)
