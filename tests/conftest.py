@@ -34,12 +34,23 @@ def tiny(tmp_path):
 def tiny_depth_model(tmp_path_factory):
     """A folder holding a tiny Depth Anything model with random weights, saved by transformers
     exactly as a downloaded model is, so it loads through the same path as a real one."""
+    return _tiny_depth_model(tmp_path_factory, "relative")
+
+
+@pytest.fixture(scope="session")
+def tiny_metric_depth_model(tmp_path_factory):
+    """Like tiny_depth_model, a metric one (metres, as Depth Anything V2 Metric's)."""
+    return _tiny_depth_model(tmp_path_factory, "metric")
+
+
+def _tiny_depth_model(tmp_path_factory, kind):
+    """A tiny random Depth Anything of that depth_estimation_type, saved in a folder."""
     from pytti_nb.models.depth import random_depth_anything
 
-    folder = tmp_path_factory.mktemp("depth") / "tiny-depth-anything"
+    folder = tmp_path_factory.mktemp("depth") / f"tiny-depth-anything-{kind}"
     torch.manual_seed(0)
     model, processor = random_depth_anything(
-        width=32, layers=4, heads=2, neck=(8, 16, 32, 32), fusion=16, head=8, size=56
+        width=32, layers=4, heads=2, neck=(8, 16, 32, 32), fusion=16, head=8, size=56, kind=kind
     )
     with torch.no_grad():  # a positive output that varies with the image, as a trained head's
         model.head.conv2.bias.fill_(0.5)

@@ -199,6 +199,8 @@ def test_3d_warp_of_a_plane_is_its_homography():
 class PlaneDepth:
     """A depth model that sees every picture as the tilted plane (for the end-to-end check)."""
 
+    metric = True  # depth in pixels as it is, not rescaled per frame
+
     def __init__(self, normal, distance):
         self.normal, self.distance = normal, distance
 
@@ -312,12 +314,14 @@ def test_2d_resume_mid_frame_is_exact(tmp_path, models, tiny):
     )
 
 
-def test_3d_resume_mid_frame_with_a_depth_model_is_exact(tmp_path, models, tiny, tiny_depth_model):
+def test_3d_resume_mid_frame_with_a_depth_model_is_exact(
+    tmp_path, models, tiny, tiny_metric_depth_model
+):
     settings = {
         **tiny,
         "animation_mode": "3D",
         "steps_per_frame": 3,
-        "depth_model": str(tiny_depth_model),
+        "depth_model": str(tiny_metric_depth_model),  # metric: its depth range r, R, mu is read
         "translate_z_3d": "mu / 50",
         "rotate_3d": "[1, 0, 0.02, 0]",
         "depth_stabilization_weight": 1,

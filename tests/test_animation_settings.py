@@ -18,7 +18,7 @@ BASE = {
     "frames_per_second": 10,
     "depth_model": "none",
 }
-MODEL = "depth-anything/Depth-Anything-V2-Small-hf"  # depths from near_plane to far_plane
+MODEL = "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf"  # near_plane to far_plane
 
 
 def problems_of(**changes):
@@ -230,3 +230,55 @@ def test_a_motion_value_that_escapes_validation_halts_the_render_by_name(values,
         checked({"translate_z_3d": 1.0, **values}, 3)
     assert problem in str(e.value)
     assert checked({"translate_x": 1e9, "rotate_3d": (1e-300, 0, 0, 0)}, 3)
+
+
+RELATIVE = "depth-anything/Depth-Anything-V2-Small-hf"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "names"),
+    [
+        ("translate_z_3d", "mu / 50", "mu"),
+        ("translate_x", "0:(0), 10:(R - r)", "r, R"),
+        ("rotate_3d", "[1, 0, r / 1e5, 0]", "r"),
+    ],
+)
+def test_the_depth_range_of_a_relative_model_is_refused_naming_what_is_allowed(
+    setting, value, names
+):
+    # the default model is relative: known by its id, before anything is downloaded
+    settings = {**BASE, "animation_mode": "3D", "depth_model": RELATIVE, setting: value}
+    with pytest.raises(SettingsError) as e:
+        plan_run(from_dict(settings), check_models=False)
+    [problem] = e.value.problems
+    assert problem.startswith(f"{setting}: {value!r} reads {names} ")
+    assert f"depth_model {RELATIVE!r} gives relative depth" in problem
+    assert "allowed: a metric depth model" in problem and "depth_model none" in problem
+
+
+def test_metric_and_flat_depth_keep_the_depth_range():
+    for model in (MODEL, "none"):
+        settings = {**BASE, "animation_mode": "3D", "depth_model": model, "translate_z_3d": "mu"}
+        assert plan_run(from_dict(settings), check_models=False).motion
+
+
+def test_a_model_folders_config_says_whether_its_depth_is_metric(
+    tiny_depth_model, tiny_metric_depth_model
+):
+    settings = {**BASE, "animation_mode": "3D", "translate_z_3d": "R / 100"}
+    plan_run(from_dict({**settings, "depth_model": str(tiny_metric_depth_model)}))
+    with pytest.raises(SettingsError, match="translate_z_3d: 'R / 100' reads R"):
+        plan_run(from_dict({**settings, "depth_model": str(tiny_depth_model)}))
+
+
+def test_a_model_validation_cannot_know_is_refused_when_it_loads(tiny_depth_model):
+    from pytti_nb.animation.animator import CameraAnimator
+    from pytti_nb.models.depth import load_depth_model
+
+    # a hub model not downloaded yet: validation passes, the loaded model is found relative
+    settings = {**BASE, "animation_mode": "3D", "depth_model": "org/not-downloaded"}
+    run_plan = plan_run(from_dict({**settings, "translate_z_3d": "mu"}), check_models=False)
+    model = load_depth_model(str(tiny_depth_model), device="cpu")
+    with pytest.raises(SettingsError, match="translate_z_3d: 'mu' reads mu"):
+        CameraAnimator(run_plan, "cpu", depth_model=model)
+    CameraAnimator(plan_run(from_dict(settings), check_models=False), "cpu", depth_model=model)

@@ -1,16 +1,17 @@
 """The animators of the animation modes, and which one a plan gets.
 
-CameraAnimator       2D: PyTTI's affine; 3D: a pinhole camera over estimated depth
+CameraAnimator       2D: PyTTI's affine; 3D: a pinhole or PyTTI's camera over estimated depth
 VideoSourceAnimator  the source video's optical flow (animation/video_source.py)
 """
 
 import torch
 import torch.nn.functional as F
 
+from ..errors import SettingsError
 from . import three_d, two_d
 from .base import Animator, FrameRefs
 from .flow import consistency_mask
-from .motion import checked, evaluate, focal_length
+from .motion import checked, evaluate, focal_length, relative_depth_problems
 from .video_source import VideoSourceAnimator
 from .warp import Warp
 
@@ -21,6 +22,18 @@ class CameraAnimator(Animator):
     def __init__(self, run_plan, device, depth_model=None, flow_model=None):
         super().__init__(run_plan, device)
         self.depth_model, self.flow_model = depth_model, flow_model
+        self._check_depth_range(run_plan)
+
+    def _check_depth_range(self, run_plan) -> None:
+        """SettingsError where 3D motion reads r, R or mu and the loaded depth model turns out
+        relative (validation cannot know it of a hub model not yet downloaded; a live edit's
+        validation can, the model being loaded by then)."""
+        s = run_plan.settings
+        model = self.depth_model
+        if s.animation_mode == "3D" and model is not None and not model.metric:
+            problems = relative_depth_problems(s, run_plan.motion)
+            if problems:
+                raise SettingsError(problems)
 
     def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
         """Warp by the frame's motion; the moved image is the stabilisation reference."""
@@ -64,7 +77,9 @@ class CameraAnimator(Animator):
         depths = three_d.depth_range(depth)
         moves = checked(evaluate(self.run_plan.motion, ctx, depths), ctx.frame)
         self.values = {**moves, **depths}
-        flow = three_d.forward_flow(depth, self.values, s.field_of_view, out_size, s.lock_camera)
+        flow = three_d.forward_flow(
+            depth, self.values, s.field_of_view, out_size, s.lock_camera, s.camera
+        )
         warp = Warp(
             sampling=s.sampling_mode,
             infill=s.infill_mode,

@@ -4,13 +4,19 @@ PyTTI's units: 2D translations and zooms are pixels of the image's own grid (wid
 before pixel_size) per frame, rotations degrees per frame. 3D translations and the depth range
 are in output pixels, the units of a point at the camera's focal distance; motion values may
 use the frame's depth range r (nearest), R (farthest) and mu (typical depth), in pixels.
+
+The depth range has PyTTI's meaning (how far the scene is, from AdaBins' metres) only where
+depth is metric: a metric depth model, or depth_model none (a plane at the focal distance). A
+relative model's depth is rescaled every frame to span 1-10 m, so r and R would be constants
+and mu nearly one: motion that reads them is refused (relative_depth_problems).
 """
 
 import math
 
 from ..config.schema import MOTION_KINDS, MOVING, schema
-from ..errors import ExpressionError, PyttiError, RenderHalted
+from ..errors import ExpressionError, PyttiError, RenderHalted, shown
 from ..lang.schedules import parse_time_value, parse_time_vector
+from ..models.depth_config import METRIC_EXAMPLE
 
 MAX_MOTION = 1e9  # largest motion value (pixels, degrees, quaternion component) at any frame
 DEPTH_NAMES = ("r", "R", "mu")
@@ -124,8 +130,32 @@ def check_motion_over_run(clock, motion: dict, depths, problems: list) -> None:
 
 def _reads_depth(value) -> bool:
     """Whether a motion value (or any of a quaternion's) reads r, R or mu."""
+    return bool(depth_names_read(value))
+
+
+def depth_names_read(value) -> list[str]:
+    """Which of r, R and mu a motion value (or any of a quaternion's) reads."""
     values = value if isinstance(value, tuple) else (value,)
-    return any(set(getattr(v, "names_used", DEPTH_NAMES)) & set(DEPTH_NAMES) for v in values)
+    used = set().union(*(getattr(v, "names_used", DEPTH_NAMES) for v in values))
+    return [name for name in DEPTH_NAMES if name in used]
+
+
+def relative_depth_problems(settings, motion: dict) -> list[str]:
+    """Why each motion value that reads r, R or mu cannot, its depth being relative: a relative
+    model's depth spans 1-10 m at every frame, so the range says nothing about the scene."""
+    problems = []
+    for name, value in motion.items():
+        used = depth_names_read(value)
+        if used:
+            problems.append(
+                f"{name}: {shown(getattr(settings, name))} reads {', '.join(used)} (the frame's "
+                f"depth range), but depth_model {shown(settings.depth_model)} gives relative "
+                "depth, rescaled every frame to span 1 to 10 m, so r, R and mu would be nearly "
+                "the same at every frame; allowed: a metric depth model (depth_estimation_type "
+                f"metric, e.g. {METRIC_EXAMPLE}), depth_model none (a plane at the focal "
+                "distance), or motion without r, R and mu"
+            )
+    return problems
 
 
 def _problem(name, value, ctx, depth, frame) -> str | None:

@@ -1,16 +1,26 @@
-"""3D camera motion: unproject with the frame's depth, move the camera, reproject.
+"""3D camera motion: place every pixel in space by the frame's depth, move the camera, reproject.
 
-Camera frame: x right, y down, z forward; units are output pixels. A pixel at screen offset
-(x, y) from the centre with depth z is the point z * (x / f, y / f, 1), f the focal length
+Camera frame: x right, y down, z forward; units are output pixels, f the focal length
 (H/2) / tan(fov/2). PyTTI's motion, expressed in this frame, moves every point to
 R (P + t) with t = (translate_x, -translate_y, -translate_z_3d) and R the rotate_3d
-quaternion [w, x, y, z] turned into PyTTI's (OpenGL, z backward) frame. The new screen
-position minus the old is the forward flow; lock_camera subtracts its mean, as PyTTI does.
+quaternion [w, x, y, z] turned into PyTTI's (z backward) frame. The new screen position
+minus the old is the forward flow; lock_camera subtracts its mean, as PyTTI does.
+
+Two cameras (the `camera` setting) place a pixel at screen offset (x, y) with depth z:
+- pinhole (native): the point z * (x / f, y / f, 1) that the pixel sees, so a plane moves by
+  its exact homography and a move of t pixels shifts a point at depth z by f * t / z.
+- pytti: PyTTI's point (x, y, z), the screen offset not unprojected (Transforms.py 165-181),
+  whose screen position before the move is f * (x, y) / z. Sideways moves and pans agree with
+  the pinhole; translate_z_3d and roll move a pixel f / z times as far (PyTTI's demo: about
+  1.6 px per frame against 11 px at a depth of 3000 px).
+Depth is the same in both (models/depth.py): metres, or a relative model's depth read as 1 m
+(nearest) to 10 m (farthest), mapped from PyTTI's 0.001-10 m onto [near_plane, far_plane].
 
 The warp needs the inverse map, the previous-frame position of every new pixel. PyTTI took the
-forward flow at the new position as if it were the backward one; we solve q = p + F(p) for p by
-fixed-point iteration (p <- q - F(p)), which converges for the small motions of one frame and
-makes a plane move by its exact homography.
+forward flow at the new position as if it were the backward one (a bug: the flow it reports is
+not the warp it applies); both cameras solve q = p + F(p) for p by fixed-point iteration
+(p <- q - F(p)), which converges for the small motions of one frame. The two differ by the
+flow's square, so the pytti camera keeps PyTTI's motion rate to first order.
 """
 
 import torch
@@ -47,18 +57,23 @@ def pixel_centres(height: int, width: int, out_h: int, out_w: int, device) -> Te
     return torch.stack((grid_x, grid_y))
 
 
-def forward_flow(depth: Tensor, motion: dict, fov: float, out_size, lock_camera: bool) -> Tensor:
+def forward_flow(
+    depth: Tensor, motion: dict, fov: float, out_size, lock_camera: bool, camera: str = "pinhole"
+) -> Tensor:
     """Screen motion [2,h,w] in output pixels of every pixel of the grid `depth` [1,1,h,w].
 
     `depth` is in output pixels, sampled at the centres of an h x w grid over the output
-    image of `out_size` (width, height).
+    image of `out_size` (width, height); `camera` is pinhole or pytti (see the module).
     """
     out_w, out_h = out_size
     height, width = depth.shape[-2:]
     f = focal_length(out_h, fov)
     xy = pixel_centres(height, width, out_h, out_w, depth.device)
     z = depth[0, 0].float()
-    points = torch.stack((xy[0] * z / f, xy[1] * z / f, z))  # [3,h,w]
+    if camera == "pytti":  # PyTTI's point is the screen offset itself, at depth z
+        points, before = torch.stack((xy[0], xy[1], z)), f * xy / z
+    else:
+        points, before = torch.stack((xy[0] * z / f, xy[1] * z / f, z)), xy
     t = torch.tensor(
         [motion["translate_x"], -motion["translate_y"], -motion["translate_z_3d"]],
         device=depth.device,
@@ -66,7 +81,7 @@ def forward_flow(depth: Tensor, motion: dict, fov: float, out_size, lock_camera:
     r = rotation_matrix(motion["rotate_3d"]).to(depth.device)
     moved = torch.einsum("ij,jhw->ihw", r, points + t[:, None, None])
     z_new = moved[2].clamp_min(MIN_DEPTH)
-    flow = f * moved[:2] / z_new - xy
+    flow = f * moved[:2] / z_new - before
     if lock_camera:
         flow = flow - flow.mean(dim=(1, 2), keepdim=True)
     return flow
@@ -88,7 +103,9 @@ def displacement(flow: Tensor, out_size) -> Tensor:
 
 def depth_range(depth: Tensor) -> dict:
     """PyTTI's r, R and mu of a depth map in pixels: nearest, farthest, mean of mean and median."""
-    flat = depth.flatten().float()
-    stats = torch.stack((flat.min(), flat.max(), (flat.mean() + flat.median()) / 2))
+    flat = depth.flatten().float().sort().values
+    n = flat.numel()
+    median = (flat[(n - 1) // 2] + flat[n // 2]) / 2  # numpy's: both middle values, averaged
+    stats = torch.stack((flat[0], flat[-1], (flat.mean() + median) / 2))
     r, big_r, mu = stats.tolist()  # one GPU sync, once per frame
     return {"r": r, "R": big_r, "mu": mu}

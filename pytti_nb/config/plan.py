@@ -294,6 +294,7 @@ def _check_animation(s, clock, motion, off, models, output_height, problems, che
     before = len(problems)
     if s.animation_mode == "3D":
         _check_camera(s, problems)
+        _check_depth_range(s, motion, problems, check_models)
     _check_depth_and_flow(s, off, models, problems, check_models)
     if len(problems) == before:  # the motion check needs a sound camera and depth model
         _check_motion(s, clock, motion, output_height, problems)
@@ -312,6 +313,18 @@ def _check_camera(s, problems) -> None:
             f"near_plane/far_plane: {s.near_plane:g} and {s.far_plane:g}; the near plane "
             "must be above 0 and below the far plane (PyTTI's defaults are 1 and 10000)"
         )
+
+
+def _check_depth_range(s, motion, problems, check_models) -> None:
+    """3D motion reads r, R and mu only where depth is metric (or the flat plane): known here
+    for a model folder, a downloaded model (when check_models) and the official ids; the
+    render checks the rest when the model loads."""
+    from ..animation.motion import depth_names_read, relative_depth_problems
+    from ..models.depth_config import depth_kind
+
+    reads = any(depth_names_read(value) for value in motion.values())
+    if reads and depth_kind(s.depth_model, cache_dir_of(s), look=check_models) == "relative":
+        problems.extend(relative_depth_problems(s, motion))
 
 
 def _check_depth_and_flow(s, off, models: NeededModels, problems, check_models) -> None:

@@ -366,6 +366,13 @@ class Settings:
         True, A, "bool", "Remove the mean screen drift of a 3D move (PyTTI), keeping the "
         "picture centred.", steerable=True, visible_when={"animation_mode": ("3D",)},
     )  # fmt: skip
+    camera: str = setting(
+        "pinhole", A, "choice", "3D camera: pinhole (a true perspective camera) or pytti "
+        "(PyTTI's, which placed points without unprojecting them: translate_z_3d and roll move "
+        "a pixel at depth D f/D times as far, f the focal length).",
+        choices=("pinhole", "pytti"), steerable=True, visible_when={"animation_mode": ("3D",)},
+        pytti_value="pytti",
+    )  # fmt: skip
     field_of_view: float = setting(
         60.0, A, "float", "Vertical field of view of the 3D camera, in degrees (1 to 179).",
         min=1.0, max=179.0, steerable=True, visible_when={"animation_mode": ("3D",)},
@@ -382,7 +389,7 @@ class Settings:
         "depth-anything/Depth-Anything-V2-Small-hf", A, "text", "Depth model for 3D and depth "
         "stabilisation: a Hugging Face model id, a local folder, or none (a flat plane: zoom, "
         "pan and roll without parallax).", visible_when={"animation_mode": ANIMATED},
-        models=True,
+        models=True, pytti_value="depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf",
     )  # fmt: skip
     sampling_mode: str = setting(
         "bicubic", A, "choice", "How the warp resamples the image.",

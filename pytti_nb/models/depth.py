@@ -4,10 +4,16 @@ A depth_model setting is checked by depth_config (what `validate` does, without 
 is loaded. transformers is imported only when a depth model is actually loaded, and loading
 never trusts remote code (trust_remote_code=False).
 
-Depth is returned in output pixels, the units of 3D motion, mapped as PyTTI mapped AdaBins:
-metres in [0.001, 10] onto [near_plane, far_plane]. Metric models (depth_estimation_type
-"metric") give metres; relative models give inverse depth, which is normalised per image and
-read as 1 m (nearest) to 10 m (farthest) first.
+Depth is returned in output pixels, the units of 3D motion, mapped as PyTTI mapped AdaBins
+(Transforms.py 248): metres in [0.001, 10] onto [near_plane, far_plane], so with PyTTI's planes
+(1 and 10000) a metre is about 1000 px. Metric models (depth_estimation_type "metric") give
+metres, as AdaBins did. Relative models give inverse depth with no scale: it is normalised per
+image and read as 1 m (nearest) to 10 m (farthest) first, within AdaBins' NYU range.
+
+Both cameras (animation/three_d.py) take the same depth. The pinhole moves a point at depth D
+by f * t / D for a move of t pixels; PyTTI's camera zooms and rolls by f / D times less again,
+so its rates depend on the absolute depth even more: a metric model gives PyTTI's scale (and
+its depth range r, R, mu), a relative one a fixed 1-10 m span whatever the scene.
 """
 
 from pathlib import Path
@@ -83,8 +89,13 @@ class DepthEstimator:
 
     def depth(self, image: Tensor, near: float, far: float) -> Tensor:
         """Depth [b,1,H,W] in output pixels: metres in [0.001, 10] onto [near, far] (PyTTI)."""
-        fraction = (self.metres(image).clamp(*METRES) - METRES[0]) / (METRES[1] - METRES[0])
-        return near + (far - near) * fraction
+        return metres_to_pixels(self.metres(image), near, far)
+
+
+def metres_to_pixels(metres: Tensor, near: float, far: float) -> Tensor:
+    """PyTTI's depth in output pixels: metres in [0.001, 10] (clamped) onto [near, far]."""
+    fraction = (metres.clamp(*METRES) - METRES[0]) / (METRES[1] - METRES[0])
+    return near + (far - near) * fraction
 
 
 def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> DepthEstimator:
@@ -125,9 +136,12 @@ def _hub_file(spec, name, cache_dir) -> Path:
     return Path(hf_hub_download(spec, name, cache_dir=cache_dir))
 
 
-def random_depth_anything(*, width, layers, heads, neck, fusion, head, size, mean=None, std=None):
+def random_depth_anything(
+    *, width, layers, heads, neck, fusion, head, size, mean=None, std=None, kind="relative"
+):
     """A Depth Anything model with random weights and its preprocessor (for the benchmark and
-    the tests): save both with save_pretrained and the folder loads like a downloaded model."""
+    the tests): save both with save_pretrained and the folder loads like a downloaded model.
+    `kind` is its depth_estimation_type: relative, or metric (metres up to 20, as Indoor's)."""
     from transformers import (
         DepthAnythingConfig,
         DepthAnythingForDepthEstimation,
@@ -151,7 +165,8 @@ def random_depth_anything(*, width, layers, heads, neck, fusion, head, size, mea
         neck_hidden_sizes=list(neck),
         fusion_hidden_size=fusion,
         head_hidden_size=head,
-        depth_estimation_type="relative",
+        depth_estimation_type=kind,
+        max_depth=20 if kind == "metric" else 1,
     )
     extra = {} if mean is None else {"image_mean": mean, "image_std": std}
     processor = DPTImageProcessor(

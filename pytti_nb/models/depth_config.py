@@ -12,7 +12,9 @@ its config.json (check_config): read within a size bound, the model a Depth Anyt
 DINOv2 backbone (what transformers builds from it is worked out from the keys that set its shape,
 each checked for type and range, and refused above MAX_DEPTH_PARAMETERS before anything is
 built), nothing named that transformers would fetch or run (auto_map, a backbone by name).
-Whether a hub model is downloaded is a look in the hub cache by name.
+Whether a hub model is downloaded is a look in the hub cache by name. What depth a model gives
+(depth_kind: metric metres or relative depth) is read from the same config.json, or known for
+the official Depth Anything V2 ids; validation needs it for the depth range r, R, mu.
 """
 
 import math
@@ -52,6 +54,18 @@ NEVER = {
     "auto_map": "code named by the model folder is never run",
     "trust_remote_code": "code named by the model folder is never run",
 }
+# what the official Depth Anything ids give, known before they are downloaded
+SIZES = ("Small", "Base", "Large")
+KNOWN_KINDS = {
+    **{f"depth-anything/Depth-Anything-V2-{size}-hf": "relative" for size in SIZES},
+    **{f"LiheYoung/depth-anything-{size.lower()}-hf": "relative" for size in SIZES},
+    **{
+        f"depth-anything/Depth-Anything-V2-Metric-{scene}-{size}-hf": "metric"
+        for scene in ("Indoor", "Outdoor")
+        for size in SIZES
+    },
+}
+METRIC_EXAMPLE = "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf"  # PyTTI's AdaBins: NYU
 ALTERNATIVES = (
     "use depth_model: none (a flat plane: zoom, pan and roll, no parallax), or a local folder "
     "with a transformers depth model (config.json, weights and preprocessor_config.json)"
@@ -97,6 +111,37 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
             f"depth_model {shown(spec)} is not downloaded yet and {network.hf_host()} cannot be "
             f"reached (no network?); " + ALTERNATIVES
         )
+
+
+def depth_kind(spec: str, cache_dir: str | None = None, *, look: bool = True) -> str | None:
+    """What depth a depth_model setting gives: 'flat' (none), 'metric' or 'relative', from its
+    config.json (a folder's or a downloaded model's, when `look`) or the official ids; None
+    when it cannot be known before the model is downloaded."""
+    spec = spec.strip()
+    if is_flat(spec):
+        return "flat"
+    config = _config_path(spec, cache_dir) if look else None
+    if config is not None:
+        try:
+            kind = _read_json(spec, config, CONFIG).get("depth_estimation_type", "relative")
+        except DepthModelError:  # check_depth_model reports it
+            return None
+        return kind if kind in ("metric", "relative") else None
+    return KNOWN_KINDS.get(spec)
+
+
+def _config_path(spec: str, cache_dir) -> Path | None:
+    """A model's config.json: in its folder, or in its downloaded hub snapshot; else None."""
+    folder = Path(spec).expanduser()
+    try:
+        if (folder / CONFIG).is_file():
+            return folder / CONFIG
+    except OSError:  # a name longer than the file system allows: not a folder
+        pass
+    if network.hub_id_problem(spec) is not None:
+        return None
+    snapshot = _cached_snapshot(spec, cache_dir)
+    return snapshot / CONFIG if snapshot is not None else None
 
 
 def _check_folder(spec, folder):
