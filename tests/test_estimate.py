@@ -21,10 +21,11 @@ from pytti_nb.models import ModelCache
 STEP_S, FRAME_S, SAVE_S = 0.25, 1.5, 0.125  # virtual costs, exact in binary
 
 
-def bench_run(name, tmp_path):
+def bench_run(name, tmp_path, **changes):
     """The benchmark's run `name` with 2 cutouts: its steps, frame changes, saves and displays."""
     return from_dict(
         {**ESTIMATE_BASE, **ESTIMATE_RUNS[name], "cutouts": 2, "output_root": str(tmp_path)}
+        | changes
     )
 
 
@@ -87,7 +88,7 @@ def test_the_estimate_counts_every_step_frame_change_save_and_display(
 
 
 def test_probing_leaves_the_run_exactly_as_it_was(models, tmp_path):
-    settings = bench_run("2D", tmp_path)
+    settings = bench_run("2D", tmp_path, steps_per_scene=20)  # 10 steps, then two frames
     plain = list(snapshots(Session(plan_run(settings), models)))[-1].image
     probed = Session(plan_run(settings), models)
     estimate_run(probed)
