@@ -15,7 +15,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import yaml
-from inprocess import run_cli as cli
+from inprocess import run_cli, run_main
 from media import square_video, tone_bursts
 from scipy.io import wavfile
 from tiny import tiny_settings
@@ -29,11 +29,15 @@ BASS = {"variable_name": "bass", "f_center": 80, "f_width": 40, "order": 5}
 LONG_SECONDS = 600  # ten minutes: a whole-track FFT of it takes hundreds of MB
 
 
-def validate(tmp_path, **changes):
-    """`pytti-nb validate` of tiny settings with changes: (exit code, stderr, peak MB)."""
+def validate(tmp_path, *, measured=False, **changes):
+    """`pytti-nb validate` of tiny settings with changes: (exit code, stderr, peak MB when
+    `measured`, else None: tracing every allocation makes the command several times slower)."""
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(tiny_settings(smaller=True, **changes)))
-    code, _, err, peak, _ = cli("validate", path)
+    if measured:
+        code, _, err, peak, _ = run_cli("validate", path)
+    else:
+        (code, _, err), peak = run_main("validate", path), None
     assert "Traceback" not in err
     return code, err, peak
 
@@ -180,7 +184,7 @@ def test_a_picture_over_the_pixel_bound_is_refused_at_validation(
         if setting == "video mask":  # ffmpeg reads a GIF by its content, whatever its name
             big = big.rename(tmp_path / "big.mkv")
         changes.update(video_path=str(small_video), scenes=f"a red circle:1_[{big}]")
-    code, err, peak = validate(tmp_path, **changes)
+    code, err, peak = validate(tmp_path, measured=True, **changes)
     assert code == 2 and "larger than 64000000 pixels" in err and peak < 150
     assert setting == "image mask" or f"is {size[0]}x{size[1]}" in err
 
