@@ -18,7 +18,7 @@ def run_script(monkeypatch, *args):
 
 
 def test_the_gpu_check_prints_its_table_on_the_cpu(capsys, monkeypatch):
-    args = ["--device", "cpu", "--model", "demo", "--size", "32", "--cutouts", "2", "--steps", "1"]
+    args = ["--device", "cpu", "--model", "demo", "--size", "32", "--cutouts", "2", "--steps", "3"]
     run_script(monkeypatch, *args, "--precisions", "fp32")
     out = capsys.readouterr().out
     assert "pytti_nb GPU check: CPU" in out and "| configuration | step ms |" in out
