@@ -18,8 +18,17 @@ from .console import (
     error,
     print_notes,
     report_conversion,
+    report_needs,
 )
-from .errors import OutputError, PerceptorError, PyttiError, RenderHalted, SettingsError
+from .errors import (
+    MissingModels,
+    ModelUnavailable,
+    OutputError,
+    PerceptorError,
+    PyttiError,
+    RenderHalted,
+    SettingsError,
+)
 
 FORCE_HELP = "replace DEST when it exists (the input file itself is never replaced)"
 
@@ -120,13 +129,13 @@ def main(argv=None) -> int:
             print(settings_table())
             return EXIT_OK
         return render_command(args)
+    except MissingModels as e:
+        error("a model could not be loaded:\n" + _listed(e.problems))
+        return EXIT_MODEL
     except SettingsError as e:
-        error(
-            "invalid settings:\n"
-            + "\n".join("  - " + p.replace("\n", "\n    ") for p in e.problems)
-        )
+        error("invalid settings:\n" + _listed(e.problems))
         return EXIT_BAD_INPUT
-    except PerceptorError as e:
+    except (PerceptorError, ModelUnavailable) as e:
         error(str(e))
         return EXIT_MODEL
     except OutputError as e:
@@ -145,19 +154,26 @@ def main(argv=None) -> int:
         return EXIT_STOPPED
 
 
+def _listed(problems) -> str:
+    """Problems as an indented list, one per line."""
+    return "\n".join("  - " + p.replace("\n", "\n    ") for p in problems)
+
+
 def validate_command(args) -> int:
     """Load and fully check a settings file; print a summary."""
     from .config.files import read_render_settings
     from .config.plan import plan_dict
-    from .io.model_folder import cache_dir_of
-    from .perception.specs import check_perceptor_weights
+    from .config.settings import from_dict
 
     data, notes, dropped = read_render_settings(args.settings, args.set, allow_env=args.allow_env)
     report_conversion(args.settings, notes)
     print_notes(dropped)
-    p = plan_dict(data, source=args.settings)
-    for spec in p.settings.perceptors:  # render's own check: cached, else the host reachable
-        check_perceptor_weights(spec, cache_dir_of(p.settings))
+    try:
+        p = plan_dict(data, source=args.settings)
+    except MissingModels as e:  # sound settings: name every model this machine lacks
+        raise MissingModels([*e.problems, *_perceptor_problems(from_dict(data))]) from None
+    if missing := _perceptor_problems(p.settings):
+        raise MissingModels(missing)
     facts = [f"{len(p.scenes)} scene(s)", f"{p.total_steps} steps"]
     width, height = p.output_size
     facts.append(f"{width}x{height} pixels")
@@ -171,11 +187,28 @@ def validate_command(args) -> int:
     return EXIT_OK
 
 
+def _perceptor_problems(settings) -> list[str]:
+    """Render's own check of each perceptor's weights (cached, else the host reachable): a
+    line for each that cannot be had now."""
+    from .io.model_folder import cache_dir_of
+    from .perception.specs import check_perceptor_weights
+
+    problems = []
+    for spec in settings.perceptors:
+        try:
+            check_perceptor_weights(spec, cache_dir_of(settings))
+        except PerceptorError as e:
+            problems.append(f"perceptors: {e}")
+    return problems
+
+
 def import_command(args) -> int:
-    """Convert a PyTTI settings file, validate the result and write it."""
+    """Convert a PyTTI settings file, check the result as far as it can be without its models
+    and media (converting needs neither), write it, and say what a render of it needs."""
     from .config.files import read_settings_dict, settings_text
     from .config.plan import plan_dict
     from .config.pytti_import import import_pytti
+    from .config.run_needs import render_needs
     from .io.user_files import user_file_check, write_user_file
 
     dest = dict(what="the converted settings", inputs=[args.source], replace=args.force)
@@ -184,9 +217,11 @@ def import_command(args) -> int:
     )  # before the work: a name that cannot be used
     ours, notes = import_pytti(read_settings_dict(args.source), args.set, allow_env=args.allow_env)
     report_conversion(args.source, notes)
-    settings = plan_dict(ours, source=args.source).settings
+    run_plan = plan_dict(ours, source=args.source, check_models=False, check_files=False)
+    settings = run_plan.settings
     write_user_file(args.dest, settings_text(settings, args.dest).encode("utf-8"), **dest)
     print(f"wrote {args.dest}")
+    report_needs(render_needs(run_plan))
     return EXIT_OK
 
 
@@ -228,7 +263,7 @@ def render_command(args) -> int:
     if args.resume:
         return _render(prepare_run(resume_dir=args.resume, models=models), models, args)
     files = args.settings or [None]
-    problems, plans = [], []
+    problems, plans, only_models = [], [], True
     for path in files:
         try:
             if path is None:
@@ -243,8 +278,9 @@ def render_command(args) -> int:
         except SettingsError as e:
             prefix = f"{path}: " if len(files) > 1 else ""
             problems += [prefix + p for p in e.problems]
+            only_models = only_models and isinstance(e, MissingModels)
     if problems:
-        raise SettingsError(problems)
+        raise (MissingModels if only_models else SettingsError)(problems)
     for checked in plans:
         job = prepare_run(settings=checked.settings, previous=checked, models=models)
         code = _render(job, models, args)

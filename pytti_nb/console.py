@@ -6,7 +6,7 @@ import sys
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: please report it with the traceback
 EXIT_BAD_INPUT = 2  # invalid settings, prompt, expression, path or command line
-EXIT_MODEL = 3  # a perceptor could not be loaded (weights missing, no network)
+EXIT_MODEL = 3  # a model could not be loaded (weights not downloaded, no network)
 EXIT_OUTPUT = 4  # the output folder or a file in it cannot be written or read
 EXIT_HALTED = 5  # out of device memory at one cutout per batch, or steps that keep giving NaN
 EXIT_STOPPED = 130  # stopped with Ctrl-C after saving a checkpoint; resume with --resume
@@ -15,7 +15,7 @@ EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_INTERNAL: "internal error (a bug; please report it)",
     EXIT_BAD_INPUT: "invalid settings, prompt, expression, path or arguments",
-    EXIT_MODEL: "a perceptor could not be loaded (no weights, no network)",
+    EXIT_MODEL: "a model could not be loaded (not downloaded, no network)",
     EXIT_OUTPUT: "the output folder or a file in it cannot be written or read",
     EXIT_HALTED: "the render could not go on (out of device memory, non-finite values); "
     "its checkpoint is saved",
@@ -60,6 +60,15 @@ def report_conversion(path, notes) -> None:
     print(f"{path}: PyTTI settings, converted" + (":" if notes else " with no changes"))
     for note in notes:
         print(f"  - {note}")
+
+
+def report_needs(lines) -> None:
+    """Say what a render of the settings will need: each model and media file, and what to do
+    about each one this machine lacks."""
+    if lines:
+        print("a render of these settings needs:")
+        for line in lines:
+            print(f"  - {line}")
 
 
 def error(message: str) -> None:

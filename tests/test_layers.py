@@ -14,7 +14,7 @@ LAYERS = [
     ("front ends", ["__main__", "cli", "bench", "docs", "ui", "sweep"]),
     ("a run on disk", ["run", "resume"]),
     ("the loop", ["engine"]),
-    ("the plan", ["config.plan", "config.share"]),
+    ("the plan", ["config.plan", "config.share", "config.run_needs"]),
     (
         "what a step is made of",
         ["animation", "image_models", "losses", "perception", "models", "demo"],

@@ -164,7 +164,7 @@ def test_validate_checks_models_without_importing_torch(tmp_path):
     examples = sorted(p for p in (root / "examples").glob("*.yaml") if p.name != "sweep.yaml")
     cases = [([str(p)], 0) for p in examples] + [
         (["examples/demo.yaml", "--set=perceptors=[hf-hub:org/name]", *cache], 3),
-        (["examples/animation-3d.yaml", "--set=depth_model=org/depth", *cache], 2),
+        (["examples/animation-3d.yaml", "--set=depth_model=org/depth", *cache], 3),
         (["examples/video-source.yaml", "--set=flow_model=raft_small", *cache], 0),
         (
             ["examples/demo.yaml", "--set=image_model=VQGAN", "--set=vqgan_model=./missing.ckpt"],

@@ -5,12 +5,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..animation.motion import MAX_MOTION
-from ..errors import PyttiError, SettingsError, shown
+from ..errors import MissingModels, ModelUnavailable, PyttiError, SettingsError, shown
 from ..io.images import check_image_file
 from ..io.model_folder import cache_dir_of
 from ..media.video import file_stamp
 from .clock import Clock
-from .run_media import audio_bands, mask_videos, referenced_files, video_source, video_steps
+from .run_media import (
+    audio_bands,
+    mask_videos,
+    prompt_masks,
+    referenced_files,
+    video_source,
+    video_steps,
+)
 from .run_values import Largest, check_values_over_run
 from .schema import TIME_KINDS, WEIGHT_KINDS, Settings, names_where, schema, schema_by_name
 from .variables import expression_names
@@ -19,6 +26,7 @@ MAX_OUTPUT_PIXELS = 4096 * 4096
 MIN_OUTPUT_SIDE = 8
 MAX_TOTAL_STEPS = 1_000_000  # steps of one run (scenes x steps_per_scene, or the video's)
 INIT_WEIGHTS = names_where(init=True)
+STAND_IN_SIZE = (512, 512)  # a -1 side's image when the file is not here (check_files=False)
 
 
 @dataclass(frozen=True)
@@ -84,47 +92,93 @@ class RunPlan:
         return files
 
 
-def plan_run(settings: Settings, *, check_models: bool = True, previous=None) -> RunPlan:
+def plan_run(
+    settings: Settings, *, check_models: bool = True, check_files: bool = True, previous=None
+) -> RunPlan:
     """Check everything that can be checked without models; raise one SettingsError listing all.
 
     check_models=False skips whether the perceptors and the depth and flow models can be had
     (a file lookup, or a network probe when a model is not downloaded yet): for previews that
     re-plan on every edit. A `previous` plan lends its probes of unchanged media files.
+    check_files=False lets media files that are not on this machine pass (converting a PyTTI
+    file needs none of them; run_needs names them): what depends on their contents (a -1 side,
+    a video's length, the sound's bands) is not checked.
+
+    Raises SettingsError listing every problem, or MissingModels when the only problems are
+    models this machine cannot have now.
     """
     from ..animation.motion import parse_motion
 
-    s, problems = settings, []
-    audio = audio_bands(s, previous, problems)
+    s, problems, missing = settings, [], []
+    gone = _Gone(check_files)
+    audio = None if gone(s.input_audio) else audio_bands(s, previous, problems)
     names = expression_names(s.input_audio_filters)  # t and the audio bands
+    unknown = names[1:] if gone(s.input_audio) else ()  # bands of a sound not here
     scenes, direct = _prompts(s, names, problems)
     schedules, weights = _values(s, names, problems)
     motion = parse_motion(s, problems, names)
     if check_models:
         _check_perceptors(s, problems)
     _check_output(s, problems)
-    images = _ImageChecks(previous, problems)
+    images = _ImageChecks(previous, problems, gone)
     init_size = _check_init_images(s, images)
-    video = video_source(s, previous, problems)
+    following = s.animation_mode == "Video Source"
+    video = None if following and gone(s.video_path) else video_source(s, previous, problems)
     if init_size is None and video is not None:
         init_size = (video.width, video.height)  # the video's first frame is the init image
+    if init_size is None and (gone(s.init_image) or following and gone(s.video_path)):
+        init_size = STAND_IN_SIZE
     _check_prompt_images(scenes, direct, weights, images)
     width, height = _resolve_size(s, init_size, problems)
     if s.image_model == "VQGAN":
-        width, height = _vqgan_size(s, width, height, check_models, problems)
+        width, height = _vqgan_size(s, width, height, check_models, problems, missing)
     _check_batches(s, problems)
     clock = _clock(s, scenes, video, audio, problems)
-    masks = mask_videos(s, scenes, direct, weights, clock, previous, problems)
-    off = check_values_over_run(clock, scenes, direct, schedules, weights, problems)
-    _check_init_weights(s, off, video, problems)
+    absent = {m.path for m, _ in prompt_masks(scenes, direct, weights) if gone(m.path)}
+    masks = mask_videos(s, scenes, direct, weights, clock, previous, problems, absent)
+    off = check_values_over_run(clock, scenes, direct, schedules, weights, problems, unknown)
+    _check_init_weights(s, off, video is not None or following and gone(s.video_path), problems)
     scale, models = pixel_scale(s), needed_models(s, off)
-    _check_animation(s, clock, motion, off, models, height * scale, problems, check_models)
+    known = {k: v for k, v in motion.items() if not _reads(v, unknown)}
+    _check_animation(s, clock, known, off, models, height * scale, problems, check_models, missing)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(problems + missing)
+    if missing:
+        raise MissingModels(missing)
     return RunPlan(
         s, tuple(scenes), tuple(direct), schedules, weights, motion, off, width, height, clock,
         video=video, mask_videos=masks, audio=audio, images=images.sizes,
         pixel_scale=scale, models=models,
     )  # fmt: skip
+
+
+class _Gone:
+    """Whether a media path is a file not on this machine (or a URL) that the plan may pass
+    over: never when files are checked."""
+
+    def __init__(self, check_files: bool):
+        self.check_files = check_files
+
+    def __call__(self, path) -> bool:
+        if self.check_files or not path:
+            return False
+        return "://" in str(path) or not Path(str(path)).expanduser().exists()
+
+
+def _reads(value, names) -> bool:
+    """Whether a motion value (or any of rotate_3d's four) reads one of these names."""
+    values = value if isinstance(value, tuple) else (value,)
+    return any(v.names_used & frozenset(names) for v in values)
+
+
+def _attempt_model(problems, missing, label, fn, *args):
+    """fn's result, or None with its error added: to `missing` when the model cannot be had
+    now (ModelUnavailable), else to problems."""
+    try:
+        return fn(*args)
+    except PyttiError as e:
+        (missing if isinstance(e, ModelUnavailable) else problems).append(f"{label}: {e}")
+    return None
 
 
 def _attempt(problems, label, fn, *args, **kwargs):
@@ -199,12 +253,15 @@ class _ImageChecks:
     """check_image_file of each image a run reads, reusing the previous plan's check of an
     unchanged file (the studio re-plans at every edit: a full decode each time would stall it)."""
 
-    def __init__(self, previous, problems):
-        self.previous, self.problems = previous, problems
+    def __init__(self, previous, problems, gone=lambda path: False):
+        self.previous, self.problems, self.gone = previous, problems, gone
         self.sizes = {}  # path -> (file stamp, size), the plan's `images`
 
     def size(self, path, where):
-        """The image's (width, height), or None with the problem added (it names `where`)."""
+        """The image's (width, height), or None with the problem added (it names `where`);
+        None for a file not here that the plan passes over."""
+        if self.gone(path):
+            return None
         return _attempt(self.problems, None, self._size, path, where)
 
     def _size(self, path, where):
@@ -256,10 +313,10 @@ def _clock(s, scenes, video, audio, problems) -> Clock:
     return clock
 
 
-def _check_init_weights(s, off, video, problems) -> None:
+def _check_init_weights(s, off, has_video, problems) -> None:
     """An init weight that is on needs an init image (a Video Source's video is one)."""
     init_weights = [n for n in INIT_WEIGHTS if n not in off]
-    if init_weights and not s.init_image and video is None:
+    if init_weights and not s.init_image and not has_video:
         problems.append(
             f"init_image: {' and '.join(init_weights)} {'is' if len(init_weights) == 1 else 'are'}"
             " set but init_image is empty; give an image or set the weight to 0"
@@ -289,13 +346,14 @@ def needed_models(s, off) -> NeededModels:
     )
 
 
-def _check_animation(s, clock, motion, off, models, output_height, problems, check_models):
-    """The camera, the depth and flow models and the motion values at every frame of the run."""
+def _check_animation(s, clock, motion, off, models, output_height, problems, check_models, missing):
+    """The camera, the depth and flow models and the motion values at every frame of the run
+    (a depth or flow model that cannot be had now goes to `missing`)."""
     before = len(problems)
     if s.animation_mode == "3D":
         _check_camera(s, problems)
         _check_depth_range(s, motion, problems, check_models)
-    _check_depth_and_flow(s, off, models, problems, check_models)
+    _check_depth_and_flow(s, off, models, problems, check_models, missing)
     if len(problems) == before:  # the motion check needs a sound camera and depth model
         _check_motion(s, clock, motion, output_height, problems)
 
@@ -327,7 +385,7 @@ def _check_depth_range(s, motion, problems, check_models) -> None:
         problems.extend(relative_depth_problems(s, motion))
 
 
-def _check_depth_and_flow(s, off, models: NeededModels, problems, check_models) -> None:
+def _check_depth_and_flow(s, off, models: NeededModels, problems, check_models, missing):
     """Depth stabilisation has a depth model to compare with; the depth and flow models the run
     loads can be had (when check_models)."""
     from ..models.depth_config import check_depth_model
@@ -339,9 +397,11 @@ def _check_depth_and_flow(s, off, models: NeededModels, problems, check_models) 
             "depth_model is none (set a model, or the weight to 0)"
         )
     elif models.depth is not None and check_models:
-        _attempt(problems, "depth_model", check_depth_model, models.depth, cache_dir_of(s))
+        args = (check_depth_model, models.depth, cache_dir_of(s))
+        _attempt_model(problems, missing, "depth_model", *args)
     if models.flow is not None and check_models:
-        _attempt(problems, "flow_model", check_flow_model, models.flow, cache_dir_of(s))
+        args = (check_flow_model, models.flow, cache_dir_of(s))
+        _attempt_model(problems, missing, "flow_model", *args)
 
 
 def _check_motion(s, clock, motion, output_height, problems) -> None:
@@ -365,14 +425,17 @@ def _check_motion(s, clock, motion, output_height, problems) -> None:
             )
 
 
-def plan_dict(data: dict, *, source: str = "settings") -> RunPlan:
-    """Plan from a raw mapping, reporting type errors and whole-run problems in one list."""
+def plan_dict(data: dict, *, source: str = "settings", **checks) -> RunPlan:
+    """Plan from a raw mapping, reporting type errors and whole-run problems in one list
+    (`checks`: plan_run's check_models and check_files)."""
     from .settings import from_dict_lenient
 
     settings, problems = from_dict_lenient(data, source=source)
     try:
-        result = plan_run(settings)
+        result = plan_run(settings, **checks)
     except SettingsError as e:
+        if isinstance(e, MissingModels) and not problems:
+            raise
         # skip what the lenient defaults caused: those keys are already reported
         bad = {p.split(":", 1)[0] for p in problems}
         problems += [p for p in e.problems if p.split(":", 1)[0] not in bad]
@@ -423,14 +486,15 @@ def _in_force(s, name):
     return value if schema_by_name()[name].visible(vars(s)) else type(value)()
 
 
-def _vqgan_size(s, width, height, check_models, problems):
+def _vqgan_size(s, width, height, check_models, problems, missing):
     """VQGAN's output in pixels: width*pixel_size and height*pixel_size rounded down to a
-    multiple of the model's factor (PyTTI's rule); the model is checked when check_models."""
+    multiple of the model's factor (PyTTI's rule); the model is checked when check_models (one
+    that cannot be had now goes to `missing`)."""
     from ..models.vqgan import check_vqgan_model, vqgan_factor
 
     cache, known = cache_dir_of(s), len(problems)
     if check_models:
-        _attempt(problems, "vqgan_model", check_vqgan_model, s.vqgan_model, cache)
+        _attempt_model(problems, missing, "vqgan_model", check_vqgan_model, s.vqgan_model, cache)
     factor = _attempt(problems, "vqgan_model", vqgan_factor, s.vqgan_model, cache)
     if len(problems) > known + 1:  # the check and the factor found the same fault
         del problems[known + 1 :]

@@ -68,12 +68,13 @@ def video_steps(s, video, problems) -> int | None:
     return s.pre_animation_steps + max(frames, 0) * s.steps_per_frame
 
 
-def mask_videos(s, scenes, direct, weights, clock, previous, problems) -> dict:
-    """Every video mask probed, and long enough for every frame of the run."""
+def mask_videos(s, scenes, direct, weights, clock, previous, problems, absent=()) -> dict:
+    """Every video mask probed, and long enough for every frame of the run (but the `absent`
+    ones, files a conversion does not need)."""
     out = {}
     last = 0 if clock.frames == 0 else clock.frames * s.frame_stride  # the last frame a mask needs
     for mask, where in prompt_masks(scenes, direct, weights):
-        if mask.kind is not MaskKind.VIDEO or mask.path in out:
+        if mask.kind is not MaskKind.VIDEO or mask.path in out or mask.path in absent:
             continue
         known = previous.mask_videos.get(mask.path) if previous is not None else None
         info = _probe(mask.path, s.frames_per_second, where, known, problems)

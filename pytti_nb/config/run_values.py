@@ -9,11 +9,12 @@ MAX_EVALUATIONS = 10_000_000  # time-varying values x steps that validation eval
 MAX_MAGNITUDE = 1e6  # largest weight, cutoff or scheduled value at any step
 
 
-def check_values_over_run(clock, scenes, direct, schedules, weights, problems):
+def check_values_over_run(clock, scenes, direct, schedules, weights, problems, unknown=()):
     """Evaluate every time value at every step of the run, so none fails mid-render.
 
     Returns the names of the schedule and weight settings that are zero at every step (off for
-    the run).
+    the run). Values reading an `unknown` name (the bands of a sound file not on this machine)
+    are not evaluated, and count as on.
     """
     from ..lang.schedules import check_time_value
 
@@ -38,7 +39,9 @@ def check_values_over_run(clock, scenes, direct, schedules, weights, problems):
             (d.weight, f"weight of {shown(d.source)}", False, None),
             (d.stop, f"stop of {shown(d.source)}", True, None),
         ]
-    values = [v for v in values if v[0] is not None]  # failed to parse: reported already
+    unknown = frozenset(unknown)
+    # failed to parse: reported already; reading what is unknown: cannot be checked here
+    values = [v for v in values if v[0] is not None and not v[0].names_used & unknown]
     varying = sum(1 for v in values if not v[0].is_constant)
     if varying * clock.total_steps > MAX_EVALUATIONS:
         problems.append(

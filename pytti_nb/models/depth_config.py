@@ -20,7 +20,7 @@ the official Depth Anything V2 ids; validation needs it for the depth range r, R
 import math
 from pathlib import Path
 
-from ..errors import PyttiError, reason, shown
+from ..errors import ModelUnavailable, PyttiError, reason, shown
 from . import network
 
 NONE = "none"
@@ -76,6 +76,10 @@ class DepthModelError(PyttiError):
     """A depth model cannot be had."""
 
 
+class DepthModelUnavailable(DepthModelError, ModelUnavailable):
+    """A hub depth model that is not downloaded and cannot be downloaded now."""
+
+
 def is_flat(spec: str) -> bool:
     """Whether a depth_model setting means the flat plane (no model)."""
     return spec.strip().lower() == NONE
@@ -107,7 +111,7 @@ def check_depth_model(spec: str, cache_dir: str | None = None) -> None:
         check_config(spec, snapshot / CONFIG)
         preprocessing(spec, snapshot / PREPROCESSOR)
     elif network.surely_offline(network.hf_host()):
-        raise DepthModelError(
+        raise DepthModelUnavailable(
             f"depth_model {shown(spec)} is not downloaded yet and {network.hf_host()} cannot be "
             f"reached (no network?); " + ALTERNATIVES
         )

@@ -148,6 +148,17 @@ def check_perceptor_weights(text: str, cache_dir: str | None = None) -> None:
             require_network(spec, network.hf_host())
 
 
+def weights_on_disk(text: str, cache_dir: str | None = None) -> bool:
+    """Whether a (checked) perceptor's weights are on this machine: cached downloads, or local
+    files (demo, local-dir, a weights file)."""
+    spec = parse_perceptor_spec(text)
+    if spec.kind == "tag":
+        return cached_tag_weights(spec.model, spec.pretrained, cache_dir) is not None
+    if spec.kind == "hf-hub":
+        return cached_hf_snapshot(spec.model[len(HF_HUB) :], cache_dir) is not None
+    return True
+
+
 def demo_dir() -> Path:
     """The demo perceptor's folder."""
     from .. import demo

@@ -7,7 +7,7 @@ import yaml
 from ..config.plan import plan_run
 from ..config.schema import names_where
 from ..config.settings import from_dict_lenient, to_dict
-from ..errors import SettingsError, shown
+from ..errors import MissingModels, SettingsError, shown
 from ..io.bounded import load_yaml, read_text_bounded
 from ..io.run_folder import SETTINGS_NAME, is_run_folder
 
@@ -19,9 +19,9 @@ UNCOMPARED = names_where(compared=False)
 
 def check_renders(renders, *, check_models=True) -> None:
     """Plan every render and look at its folder; raise one SettingsError naming the renders each
-    problem is found in."""
+    problem is found in (MissingModels when every problem is a model this machine lacks)."""
     found: dict[str, list[str]] = {}
-    models_checked, previous = set(), None
+    models_checked, previous, only_models = set(), None, True
     for render in renders:
         settings, problems = from_dict_lenient(render.settings, source=render.name)
         key = tuple(repr(getattr(settings, n)) for n in MODEL_SETTINGS)
@@ -29,16 +29,19 @@ def check_renders(renders, *, check_models=True) -> None:
             previous = plan_run(settings, check_models=key not in models_checked, previous=previous)
             models_checked.add(key)
         except SettingsError as e:
+            only_models = only_models and isinstance(e, MissingModels) and not problems
             # skip what the lenient defaults caused: those settings are already reported
             bad = {p.split(":", 1)[0] for p in problems}
             problems += [p for p in e.problems if p.split(":", 1)[0] not in bad]
         if not problems:
             problem = folder_problem(Path(settings.output_root) / render.name, to_dict(settings))
             problems += [problem] if problem else []
+            only_models = only_models and not problem
         for problem in problems:
             found.setdefault(problem, []).append(render.name)
     if found:
-        raise SettingsError([_named(p, names, len(renders)) for p, names in found.items()])
+        error = MissingModels if only_models else SettingsError
+        raise error([_named(p, names, len(renders)) for p, names in found.items()])
 
 
 def folder_problem(run_dir: Path, wanted: dict) -> str | None:

@@ -7,7 +7,14 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import OutputError, PerceptorError, PyttiError, SettingsError
+from ..errors import (
+    MissingModels,
+    ModelUnavailable,
+    OutputError,
+    PerceptorError,
+    PyttiError,
+    SettingsError,
+)
 from ..io.run_folder import CHECKPOINT_NAME
 from ..io.run_writer import RunWriter
 
@@ -121,6 +128,8 @@ def _videos_made(writer: RunWriter) -> bool:
 
 def _message(error: PyttiError) -> str:
     """An error's text (a SettingsError's problems joined)."""
+    if isinstance(error, MissingModels):
+        return "a model could not be loaded: " + "; ".join(error.problems)
     if isinstance(error, SettingsError):
         return "invalid settings: " + "; ".join(error.problems)
     return str(error)
@@ -128,7 +137,7 @@ def _message(error: PyttiError) -> str:
 
 def _kind(error: PyttiError) -> str:
     """What kind of failure an error is (the command line's exit code depends on it)."""
-    if isinstance(error, PerceptorError):
+    if isinstance(error, (PerceptorError, ModelUnavailable, MissingModels)):
         return "model"
     if isinstance(error, OutputError):
         return "output"

@@ -151,6 +151,23 @@ def pasted_settings(
     return {**current, **data}, notes
 
 
+def needs_report(data: dict) -> list[str]:
+    """What a render of loaded settings needs that this machine lacks (a model not downloaded,
+    a media file not here) and what to do, as message lines; none for settings that do not plan
+    yet (the panel and Render say why)."""
+    from ..config.plan import plan_run
+    from ..config.run_needs import missing_needs
+    from ..config.settings import from_dict
+
+    try:
+        lines = missing_needs(plan_run(from_dict(data), check_models=False, check_files=False))
+    except PyttiError:
+        return []
+    return (
+        ["a render of these settings needs:", *(f"  - {line}" for line in lines)] if lines else []
+    )
+
+
 def conversion_report(name: str, notes) -> str:
     """The message line of a load: what was loaded and, for a PyTTI file, every note."""
     if notes is None:
@@ -300,7 +317,7 @@ class SettingsFiles:
         user = {k: current[k] for k in OUTPUT_CHOICES if k in current}
         data, dropped = output_choices_from_user(data, what.split(" ", 1)[-1], user)
         self._apply(data)
-        return "\n".join([conversion_report(what, notes), *dropped])
+        return "\n".join([conversion_report(what, notes), *dropped, *needs_report(data)])
 
     def share(self) -> None:
         """Write a notebook that opens with these settings, and offer it as a download."""

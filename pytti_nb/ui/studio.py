@@ -11,7 +11,7 @@ from ..config.files import read_render_settings, render_settings_from_text
 from ..config.plan import plan_run
 from ..config.schema import Settings
 from ..config.settings import from_dict, replace
-from ..errors import PerceptorError, PyttiError, RescuedRun, SettingsError
+from ..errors import MissingModels, PerceptorError, PyttiError, RescuedRun, SettingsError
 from ..resume import saved_run
 from . import events, plots, preview
 from .compat import accordion, tip
@@ -285,8 +285,9 @@ class Studio:
             settings = self.settings()
             plan_run(settings, previous=self._planned)  # media analysed by the preview are reused
         except SettingsError as e:
+            missing = isinstance(e, MissingModels)
             self._show_error(
-                "the settings have problems",
+                "a model could not be loaded" if missing else "the settings have problems",
                 e.problems,
                 offer_demo=any(p.startswith("perceptors") for p in e.problems),
             )
