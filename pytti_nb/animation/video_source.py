@@ -65,8 +65,10 @@ class VideoSourceAnimator(Animator):
         """Start the frame from the source frame when asked to, or at a scene cut."""
         cut = share < SCENE_CUT
         again = self.run_plan.settings.reencode_each_frame or cut
-        if again:
+        if cut:  # a new shot: encoded afresh (PyTTI's full encode)
             image_model.encode(following)
+        elif again:  # the same shot: a model may keep some of its state (palette_reencode)
+            image_model.reencode(following)
         self.values = {"source_frame": None, "reliable": share, "reencoded": again, "cut": cut}
 
     def begin_frame(self, image_model, optimizer, ctx, timer=no_timer, media=None):

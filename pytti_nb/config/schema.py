@@ -216,6 +216,15 @@ class Settings:
         False, IM, "bool", "Freeze the palettes once the starting image is set (fitted to "
         "init_image when there is one).", visible_when={"image_model": ("Limited Palette",)},
     )  # fmt: skip
+    palette_reencode: str = setting(
+        "refit", IM, "choice", "How a Video Source frame is re-encoded (reencode_each_frame; "
+        "a scene cut always encodes afresh): refit (the palettes take three k-means steps "
+        "toward the frame, each pixel its nearest colour) or pytti (PyTTI's: the palettes and "
+        "the palette choices moved along the flow stay; only each pixel's brightness level "
+        "is set from the frame).", choices=("refit", "pytti"), steerable=True,
+        visible_when={"image_model": ("Limited Palette",), "animation_mode": ("Video Source",)},
+        pytti_value="pytti",
+    )  # fmt: skip
     show_palette: bool = setting(
         False, IM, "bool", "Show the palette swatch under the preview and save it beside each "
         "frame.", steerable=True, visible_when={"image_model": ("Limited Palette",)},

@@ -69,6 +69,7 @@ def build_image_model(
             random_palette=s.random_initial_palette,
             palette_lr=s.palette_learning_rate,
             lock=s.lock_palette,
+            reencode=s.palette_reencode,
         ),
         "VQGAN": lambda: dict(vqgan=vqgan),
         "FFT": lambda: dict(decay=s.fft_decay),

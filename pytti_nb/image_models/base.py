@@ -70,6 +70,11 @@ class ImageModel(nn.Module):
         """Set the parameters so decode() approximates `image` [1,3,h,w] in [0,1] (any size)."""
         raise NotImplementedError
 
+    def reencode(self, image: Tensor) -> None:
+        """Start a Video Source frame from its source frame `image` (not at a scene cut: there
+        encode() runs); encode() unless the model keeps some state across frames."""
+        self.encode(image)
+
     def ready(self) -> None:
         """Called once the starting image is set (noise, or the encoded init image)."""
 

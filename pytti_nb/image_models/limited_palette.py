@@ -41,11 +41,13 @@ class LimitedPalette(ImageModel):
         random_palette: bool = False,
         palette_lr: float | None = None,
         lock: bool = False,
+        reencode: str = "refit",
     ):
         super().__init__(width, height, pixel_size)
         self.palette_size, self.palettes, self.palette_lr = palette_size, palettes, palette_lr
         self.hdr_weight, self.normalization_weight = hdr_weight, normalization_weight
         self.lock_when_ready = lock
+        self.reencode_mode = reencode  # palette_reencode: how a Video Source frame starts
         draw = {"generator": generator, "device": generator.device}
         value = torch.rand(1, 1, height, width, **draw)
         logits = torch.rand(1, palettes, height, width, **draw)
@@ -119,6 +121,21 @@ class LimitedPalette(ImageModel):
         self.logits.copy_(one_hot.view_as(self.logits))
 
     @torch.no_grad()
+    def reencode(self, image: Tensor) -> None:
+        """Start a Video Source frame from its source frame (not at a scene cut).
+
+        refit: encode() (the palettes refined toward the frame, each pixel its nearest colour).
+        pytti: PyTTI's re-encode (Transforms.py 478-481, image_models/pixel.py encode_image with
+        smart_encode=False): the palettes and the moved palette choices stay, and each pixel's
+        level is set to the frame's HSP brightness.
+        """
+        if self.reencode_mode != "pytti":
+            self.encode(image)
+            return
+        rgb = resize_image(image.to(self.value), self.height, self.width).clamp(0, 1)
+        self.value.copy_(brightness(rgb.movedim(1, -1))[:, None])  # [1,1,h,w]
+
+    @torch.no_grad()
     def fit_palette(self, image: Tensor) -> None:
         """Fit the palettes to an image's colours and lock them (PyTTI's target_palette)."""
         pixels = resize_image(image.to(self.palette), self.height, self.width).clamp(0, 1)
@@ -161,6 +178,7 @@ class LimitedPalette(ImageModel):
         self.hdr_weight = settings.hdr_weight
         self.normalization_weight = settings.palette_normalization_weight
         self.palette_lr = settings.palette_learning_rate
+        self.reencode_mode = settings.palette_reencode
 
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Brightness levels and palette choices move together, so colours follow the content."""
