@@ -1,10 +1,13 @@
-"""Documentation generated from the schema, so the README cannot drift from the code."""
+"""Documentation generated from the code, so the README cannot drift from it: the settings
+table (from the schema) and the differences from PyTTI (from config/pytti_departures)."""
 
 from pathlib import Path
 
 from .config.schema import GROUPS, schema
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+DEPARTURES_START = "<!-- pytti-departures:start -->"
+DEPARTURES_END = "<!-- pytti-departures:end -->"
 
 
 def _describe_allowed(s) -> str:
@@ -63,12 +66,32 @@ def settings_table() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def departures_table() -> str:
+    """A Markdown table of every departure from PyTTI, straight from pytti_departures."""
+    from .config.pytti_departures import DEPARTURES
+
+    lines = [
+        "| id | what | PyTTI | pytti_nb | why | an imported file gets |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in DEPARTURES:
+        cells = [f"`{d.id}`", d.topic, d.pytti, d.ours, d.why, d.imported]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _with_block(text: str, start: str, end: str, body: str) -> str:
+    """Text with the block between two markers replaced by body."""
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{body}{end}{tail}"
+
+
 def update_readme(path: Path) -> bool:
-    """Rewrite the generated block of the README; returns True when it changed."""
+    """Rewrite the generated blocks of the README; returns True when it changed."""
     text = path.read_text(encoding="utf-8")
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    new = f"{head}{START}\n{settings_table()}{END}{tail}"
+    new = _with_block(text, START, END, settings_table())
+    new = _with_block(new, DEPARTURES_START, DEPARTURES_END, departures_table())
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text

@@ -176,3 +176,15 @@ def test_studio_render_says_a_model_could_not_be_loaded(tmp_path, tiny, offline,
     status = plain(studio.status)
     assert "error: a model could not be loaded" in status and "vqgan_model" in status
     assert "the settings have problems" not in status
+
+
+def test_many_media_files_are_named_up_to_a_bound(tmp_path, offline):
+    scenes = " | ".join(f"[gone{i}.png]:1" for i in range(20))
+    src = tmp_path / "pytti.yaml"
+    src.write_text(f"# @package _global_\nscenes: '{scenes}'\n")
+    code, out, err = run_main(
+        "import-pytti", src, tmp_path / "ours.yaml", "--set", "perceptors=[demo]"
+    )
+    assert code == EXIT_OK, err
+    assert out.count("is not on this machine") == 12
+    assert "  - ... and 8 more files (0 of them on this machine)" in out

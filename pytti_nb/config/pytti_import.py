@@ -123,7 +123,8 @@ def is_pytti(data, text: str = "") -> bool:
 
 
 def import_pytti(data: dict, overrides=(), *, allow_env: bool = False) -> tuple[dict, list[str]]:
-    """Our settings for a PyTTI mapping with 'key=value' overrides, and the conversion notes.
+    """Our settings for a PyTTI mapping with 'key=value' overrides, and the conversion notes
+    (ending with one per departure from PyTTI the file depends on).
 
     Overrides of PyTTI's own keys (ViTB16=true, models_parent_dir=...) apply before the
     conversion, overrides of ours after it: they satisfy what the file lacks (perceptors=...).
@@ -139,7 +140,8 @@ def import_pytti(data: dict, overrides=(), *, allow_env: bool = False) -> tuple[
     before = {k: v for k, v in sets.items() if k not in ours and _hydra_name(k) in pytti_keys()}
     after = {k: v for k, v in sets.items() if k not in before}
     converted, notes = from_pytti({**data, **before}, given=set(after), allow_env=allow_env)
-    return {**converted, **after}, notes
+    ours = {**converted, **after}
+    return ours, notes + _departure_notes(ours)
 
 
 def from_pytti(data: dict, *, given=(), allow_env: bool = False) -> tuple[dict, list[str]]:
@@ -200,6 +202,16 @@ def from_pytti(data: dict, *, given=(), allow_env: bool = False) -> tuple[dict, 
     if problems:
         raise SettingsError(problems)
     return ours, notes
+
+
+def _departure_notes(ours: dict) -> list[str]:
+    """A note for each place the file depends on where pytti_nb renders differently from PyTTI
+    (pytti_departures; what does not convert is left to the plan's checks)."""
+    from .pytti_departures import report_lines
+    from .settings import from_dict_lenient
+
+    settings, _ = from_dict_lenient(ours)
+    return report_lines(settings)
 
 
 def _hydra_name(key) -> str:

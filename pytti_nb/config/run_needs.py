@@ -10,6 +10,7 @@ from ..io.model_folder import cache_dir_of
 from ..lang.prompts import MaskKind
 from .run_media import prompt_masks, referenced_files
 
+MAX_FILES = 12  # media files the report names one by one (then how many more, and how many here)
 HERE = "on this machine"
 LATER = "not downloaded yet: the render downloads it (it needs a network then)"
 
@@ -89,8 +90,14 @@ def _flow(name: str, cache) -> bool:
 
 
 def _media_needs(run_plan) -> list[str]:
-    """A line per media file the run reads."""
-    return [_media(label, path) for label, path in media_files(run_plan)]
+    """A line per media file the run reads, those not here first; past MAX_FILES, a count."""
+    lines = [_media(label, path) for label, path in media_files(run_plan)]
+    lines.sort(key=lambda line: line.endswith(HERE))  # stable: what to do first
+    if len(lines) <= MAX_FILES:
+        return lines
+    rest = lines[MAX_FILES:]
+    here = sum(line.endswith(HERE) for line in rest)
+    return [*lines[:MAX_FILES], f"... and {len(rest)} more files ({here} of them {HERE})"]
 
 
 def media_files(run_plan) -> list[tuple[str, str]]:
