@@ -246,7 +246,7 @@ DEPARTURES = (
         "any video extension in any case is a video; paths in `[ ]` are stripped; `-` inverts "
         "every mask",
         "the mask written is the mask used",
-        "the inversion; the report names each inverted video mask of a pixel loss",
+        "the inversion, which PyTTI dropped from each mask named",
         lambda p: p.masked({MaskKind.VIDEO}, clip=False, inverted=True),
     ),
     Departure(
@@ -276,7 +276,7 @@ DEPARTURES = (
         "cutout's position, image masks the region from size to size + pos",
         "each cutout's centre, size and region, as the masks are documented",
         "PyTTI's is a bug",
-        "ours; the report names each prompt with such a mask",
+        "ours: each mask named covers other cutouts than it did in PyTTI",
         lambda p: p.masked({*POSITION_MASKS, MaskKind.IMAGE}, pixel=False),
     ),
     Departure(
@@ -497,8 +497,10 @@ DEPARTURES = (
         "video masks' frame rate",
         "reads a mask video at its own frame rate (the source video at frames_per_second)",
         "reads masks at frames_per_second, as the source",
-        "issue 19 decides",
-        "as issue 19 settles; the report names each video mask",
+        "a mask made for the video stays in step with it (PyTTI's Rotoscoper never passed its "
+        "settings to get_frames)",
+        "ours: each mask named shows other frames than in PyTTI unless its own rate is "
+        "frames_per_second",
         lambda p: p.masked({MaskKind.VIDEO}),
     ),
     # --- audio -------------------------------------------------------------------------------
@@ -519,14 +521,15 @@ DEPARTURES = (
         "`fLo_prev` always equals `fLo`, and `fLo - fLo_prev` is 0",
         "the previous frame's value",
         "PyTTI's is a bug",
-        "ours; the report names each expression using a `_prev` (PyTTI evaluated "
+        "ours: PyTTI evaluated each expression named with `fLo_prev` equal to `fLo` (so "
         "`fLo - fLo_prev` as 0)",
         _prev,
     ),
     Departure(
         "audio-maxima",
         "the bands' normalisation",
-        "takes each band's maximum over the track from t = 0, ignoring input_audio_offset",
+        "takes each band's maximum over the track's first (length - offset) seconds, from t = 0 "
+        "rather than from input_audio_offset",
         "from the offset on, the part of the track the animation hears",
         "0 to 1 over the sound the animation uses",
         "ours",
@@ -542,7 +545,7 @@ DEPARTURES = (
         "run); after the track they keep the last frame's values",
         "0 before the animation and after the track",
         "every expression is defined at every step",
-        "ours; the report names each expression using a band",
+        "ours: each expression named reads 0 there",
         lambda p: p.using(p.bands) if _audio(p) else [],
     ),
 )
