@@ -379,7 +379,7 @@ DEPARTURES = (
         "VQGAN: encoding an image",
         "sets the latent to the quantised codes",
         "keeps the encoder's latent before quantisation",
-        "the init image's detail between codes is kept",
+        "the optimiser starts from the encoder's own latent, which every step quantises anyway",
         "ours",
         lambda p: _encodes(p) if _vqgan(p) else [],
     ),
@@ -477,7 +477,7 @@ DEPARTURES = (
         "a flow stabilisation mask",
         "adds noise to both frames where the mask is off, so the flow model matches them there; "
         "the loss itself is not masked",
-        "masks the loss",
+        "masks the loss (with the flow's reliability)",
         "the mask means where the loss holds, as for every other weight",
         "ours",
         _flow_masks,
@@ -509,7 +509,8 @@ DEPARTURES = (
         "audio bands",
         "filters each frame's window separately at 44.1 kHz (the filter restarting every frame)",
         "filters the whole track once, forward and backward, at 11 or 22 kHz",
-        "onsets stay sharp and the band maxima right (its own comment calls them 'way off')",
+        "onsets stay sharp and the filter adds no lag (PyTTI's comment says filtering the whole "
+        "track one way gave maxima 'way off'; forward and backward does not)",
         "ours",
         _audio,
     ),
