@@ -102,7 +102,8 @@ def test_the_lists_of_setting_names_are_the_schemas():
     assert RESERVED == names_where(run_folder=True)
     assert set(OUTPUT_CHOICES) < set(RESERVED)
     assert RENAMED == {"models_parent_dir": "models_cache_dir"}
-    assert PYTTI_BEHAVIOUR == {"augmentations": "pytti"}
+    assert PYTTI_BEHAVIOUR == {i.name: i.pytti_value for i in schema() if i.pytti_value}
+    assert PYTTI_BEHAVIOUR["augmentations"] == PYTTI_BEHAVIOUR["camera"] == "pytti"
     assert CSS_CLASS == {"scenes": "pytti-scenes"}
     stabilizers = {i.name for i in schema() if i.name.endswith("_stabilization_weight")}
     assert set(PIXEL_STABILIZATION) == stabilizers - {

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..lang.prompts import MaskKind
-from .pytti_places import DEPTH_NAMES, POSITION_MASKS, Places
+from .pytti_places import DEPTH_NAMES, POSITION_MASKS, Places, motion_names
 from .schema import ANIMATED, Settings, schema_by_name
 
 MAX_PLACES = 4  # places one report line names (then how many more)
@@ -110,7 +110,7 @@ def _camera_3d(p: Places) -> list[str]:
         return []
     moving = [
         f"{name} {getattr(p.s, name)!r}"
-        for name in ("translate_z_3d", "rotate_3d", "translate_x", "translate_y")
+        for name in motion_names("3D")
         if str(getattr(p.s, name)).replace(" ", "") not in ("0", "[1,0,0,0]")
     ]
     return moving or ["animation_mode '3D'"]
@@ -165,7 +165,7 @@ def _warps_2d(p: Places) -> list[str]:
     """2D motion settings that move the picture."""
     if not _mode(p, "2D"):
         return []
-    names = ("translate_x", "translate_y", "rotate_2d", "zoom_x_2d", "zoom_y_2d")
+    names = motion_names("2D")
     return [f"{n} {getattr(p.s, n)!r}" for n in names if str(getattr(p.s, n)).strip() != "0"]
 
 

@@ -151,8 +151,18 @@ class Places:
         return () if value is None else (value,)
 
 
-FILE_SETTINGS = ("init_image", "target_palette", "video_path", "input_audio")
+# the files a render reads: path settings but the models' folder and the output root
+FILE_SETTINGS = tuple(
+    i.name for i in schema() if i.kind == "path" and not (i.models or i.user_only)
+)
 _INFO = {info.name: info for info in schema()}
+
+
+def motion_names(mode: str) -> tuple[str, ...]:
+    """The motion settings a mode shows, in the schema's order."""
+    return tuple(
+        i.name for i in schema() if i.kind in MOTION_KINDS and i.visible({"animation_mode": mode})
+    )
 
 
 def _quiet(parse, *args, **kwargs):
