@@ -24,6 +24,18 @@ def square_video(path, *, frames=10, width=96, height=72, step=3, start=10, fps=
     return path
 
 
+def square_mask_video(path, *, frames=10, width=96, height=72, step=3, start=10, fps=12):
+    """The mask drawn for square_video: white where its square is, black elsewhere."""
+    images = []
+    for i in range(frames):
+        image = np.zeros((height, width, 3), np.uint8)
+        x = start + i * step
+        image[TOP : TOP + SQUARE, x : x + SQUARE] = 255
+        images.append(image)
+    write_video(path, images, fps)
+    return path
+
+
 def halves_video(path, *, frames=10, width=96, height=72, fps=12):
     """A mask video: white on the left half in even frames, on the right half in odd ones."""
     images = []
