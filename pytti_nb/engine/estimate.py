@@ -21,10 +21,10 @@ from ..config.schema import MOVING
 from ..timing import synchronize
 from . import step
 
-PROBE_STEPS = 3  # timed steps at least, after one warm-up step
+PROBE_STEPS = 3  # timed steps at least (fewer, down to one, under 30 steps), after a warm-up
 PROBE_MIN_S = 0.5  # ...and until this long has been timed: tiny steps are noisy one by one
 PROBE_MAX_STEPS = 50
-PROBE_SHARE = 10  # ...but past PROBE_STEPS, at most a tenth as many steps as the run has left
+PROBE_SHARE = 10  # ...but past one, at most a tenth as many steps as the run has left
 MEMORY_MARGIN = 0.9  # warn when the peak would take more than this share of the device
 
 
@@ -108,14 +108,16 @@ def _points(step: int, total: int, save_every: int, display_every: int) -> tuple
 
 def _time_steps(session) -> float:
     """Seconds per step: the mean of at least PROBE_STEPS steps and PROBE_MIN_S seconds after
-    a warm-up step (the mean, not the best: a run lives with the machine's noise); a short run
-    gets fewer past PROBE_STEPS, at most a tenth of its steps."""
+    a warm-up step (the mean, not the best: a run lives with the machine's noise); past one
+    timed step, a short run is probed for at most a tenth of its steps."""
     clock = session.run_plan.clock
     ctx = clock.at(session.step)
     step.guarded_step(session, ctx)
-    most = min(PROBE_MAX_STEPS, max(PROBE_STEPS, (clock.total_steps - session.step) // PROBE_SHARE))
+    share = (clock.total_steps - session.step) // PROBE_SHARE
+    least = min(PROBE_STEPS, max(1, share))
+    most = min(PROBE_MAX_STEPS, max(least, share))
     times = []
-    while len(times) < PROBE_STEPS or (sum(times) < PROBE_MIN_S and len(times) < most):
+    while len(times) < least or (sum(times) < PROBE_MIN_S and len(times) < most):
         synchronize(session.device)
         start = time.perf_counter()
         step.guarded_step(session, ctx)
