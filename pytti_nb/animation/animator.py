@@ -55,7 +55,7 @@ class CameraAnimator(Animator):
         if before is not None:
             with timer("frame_flow"):
                 flow_targets = [(reference, self._camera_agreement(before, reference, flow))]
-        return FrameRefs(reference, flow_targets=flow_targets)
+        return FrameRefs(reference, flow_targets=flow_targets, camera_flow=flow)
 
     def _wants_flow(self) -> bool:
         """3D flow stabilisation needs the frames' optical flow."""

@@ -14,9 +14,12 @@ from ..timing import no_timer
 class FrameRefs:
     """One animation frame's references, computed once, when a loss term first asks."""
 
-    def __init__(self, image, *, flow_targets=()):
+    def __init__(self, image, *, flow_targets=(), flow_latents=(), camera_flow=None):
         self.image = image  # [1,3,H,W] what the stabilisation losses compare the frame with
         self.flow_targets = list(flow_targets)  # [(target [1,3,H,W], reliability [1,1,H,W])]
+        # per flow target, the moved previous latent (Video Source under direct_loss pytti)
+        self.flow_latents = list(flow_latents)
+        self.camera_flow = camera_flow  # 3D: the camera's forward flow [2,h,w], output pixels
         self._masks = {}  # video mask path -> this frame's mask, HxW float32 (engine.frames)
         self._cache = {}
 

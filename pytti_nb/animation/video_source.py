@@ -27,6 +27,7 @@ class VideoSourceAnimator(Animator):
         self.flow_model = flow_model
         self.samples = run_plan.settings.flow_long_term_samples
         self.kept = {}  # output frame index -> its image at its end [1,3,H,W]
+        self.kept_latents = {}  # the same frames' latent_state(), when the flow loss has latents
 
     def _source(self, media, index: int):
         """Source frame `index` as [1,3,H,W] in [0,1] at the output size, from the frame's media."""
@@ -38,8 +39,12 @@ class VideoSourceAnimator(Animator):
         k, stride = ctx.frame, s.frame_stride
         self.kept[k - 1] = image_model.decode().detach().clamp(0, 1)  # the output just finished
         self.kept = {m: v for m, v in self.kept.items() if m >= k - 2**self.samples}
+        latents = self._wants_latents(image_model)
+        if latents:
+            self.kept_latents[k - 1] = image_model.latent_state()
+        self.kept_latents = {m: v for m, v in self.kept_latents.items() if m in self.kept}
         following = self._source(media, (k + 1) * stride)
-        targets, covered = [], None
+        targets, covered, moved_latents = [], None, []
         for j in range(self.samples + 1):
             earlier = k - 2**j  # output frame whose source frame the flow starts from
             if earlier < -1 or earlier not in self.kept:
@@ -53,13 +58,29 @@ class VideoSourceAnimator(Animator):
             if j == 0:
                 self._warp(image_model, warp, optimizer, timer)  # the image follows the video
                 target = image_model.decode().detach().clamp(0, 1)
+                # PyTTI's latent target: the model's latent right after the move (set_flow,
+                # OpticalFlowLossClass.py 394-408), before any re-encode
+                latent = image_model.latent().detach() if latents else None
                 self._encode(image_model, following, _continuity(warp, start, following, reliable))
             else:
                 target = warp.apply(self.kept[earlier])
+                kept = self.kept_latents.get(earlier) if latents else None
+                latent = None if kept is None else image_model.latent(warp.apply(kept)).detach()
             mask = reliable if covered is None else (reliable - covered).clamp(0, 1)
             covered = reliable.clone() if covered is None else covered + reliable
             targets.append((target, mask))
-        return FrameRefs(following, flow_targets=targets)
+            moved_latents.append(latent)
+        return FrameRefs(following, flow_targets=targets, flow_latents=moved_latents)
+
+    def _wants_latents(self, image_model) -> bool:
+        """Whether the flow loss has PyTTI's latent part (direct_loss pytti, a model with a
+        latent_strength, flow stabilisation on)."""
+        s = self.run_plan.settings
+        return bool(
+            s.direct_loss == "pytti"
+            and image_model.latent_strength
+            and "flow_stabilization_weight" not in self.run_plan.off
+        )
 
     def _encode(self, image_model, following, share: float) -> None:
         """Start the frame from the source frame when asked to, or at a scene cut."""
@@ -80,13 +101,18 @@ class VideoSourceAnimator(Animator):
     def state_dict(self) -> dict:
         """The frame's values and the outputs the long-term samples will look back at."""
         kept = {str(m): image.cpu() for m, image in self.kept.items()}
-        return {**super().state_dict(), "kept": kept}
+        state = {**super().state_dict(), "kept": kept}
+        if self.kept_latents:
+            state["kept_latents"] = {str(m): x.cpu() for m, x in self.kept_latents.items()}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore state_dict()."""
         super().load_state_dict(state)
         kept = state.get("kept", {})
         self.kept = {int(m): torch.as_tensor(image).to(self.device) for m, image in kept.items()}
+        latents = state.get("kept_latents", {})
+        self.kept_latents = {int(m): torch.as_tensor(x).to(self.device) for m, x in latents.items()}
 
 
 def source_frames(frame: int, stride: int, samples: int) -> list[int]:

@@ -150,8 +150,8 @@ class Settings:
         placeholder="path/to/image.png (optional)", upload="image",
     )  # fmt: skip
     direct_init_weight: str = setting(
-        "0", P, "pixel_weight", "Pixel (HSV) loss toward init_image until the animation starts; "
-        "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
+        "0", P, "pixel_weight", "Pixel loss (direct_loss) toward init_image until the animation "
+        "starts; WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True,
         init=True,
     )  # fmt: skip
     semantic_init_weight: str = setting(
@@ -179,6 +179,15 @@ class Settings:
         "beside it; downloaded into models_cache_dir.",
         visible_when={"image_model": ("VQGAN",)},
         models=True,
+    )  # fmt: skip
+    direct_loss: str = setting(
+        "hsv", IM, "choice", "How direct_image_prompts, direct_init_weight and "
+        "direct_stabilization_weight compare the image with their target: hsv (an HSV pixel "
+        "MSE, the same scale for every image model) or pytti (PyTTI's: for VQGAN its latent "
+        "MSE / 2 + RGB MSE / 10; a Video Source's flow stabilisation also adds a latent MSE, "
+        "times 1 for VQGAN and 0.1 for Limited Palette).", choices=("hsv", "pytti"),
+        visible_when={"image_model": ("VQGAN", "Limited Palette")},
+        pytti_value="pytti",
     )  # fmt: skip
     palette_size: int = setting(
         6, IM, "int", "Colours in each palette.", min=1, max=64,
@@ -448,6 +457,14 @@ class Settings:
         visible_when={"animation_mode": FLOWING},
         models=True,
     )  # fmt: skip
+    flow_stabilization_3d: str = setting(
+        "pixel", A, "choice", "What a 3D flow_stabilization_weight weighs: pixel (the MSE to the "
+        "moved previous frame where the flow agrees with the camera's) or pytti (that MSE "
+        "turned each frame into PyTTI's loss, the flow's error over the camera flow's mean "
+        "square: divided by the frame's gradient energy times that mean square).",
+        choices=("pixel", "pytti"), steerable=True, visible_when={"animation_mode": ("3D",)},
+        pytti_value="pytti",
+    )  # fmt: skip
     input_audio: str = setting(
         "", A, "path", "A sound file whose frequency bands drive expressions (audio "
         "reactivity); its sound goes into the video.", visible_when={"animation_mode": ANIMATED},
@@ -463,7 +480,7 @@ class Settings:
         rows=3, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     direct_stabilization_weight: str = setting(
-        "0", A, "pixel_weight", "Pixel loss toward the warped previous frame; "
+        "0", A, "pixel_weight", "Pixel loss (direct_loss) toward the warped previous frame; "
         "WEIGHT[_MASK][:STOP] as PyTTI.", steerable=True, visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     semantic_stabilization_weight: str = setting(

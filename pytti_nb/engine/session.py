@@ -45,7 +45,7 @@ class Session:
         self.media = media if media is not None else FrameReader.of(run_plan)
         self.depth_model = self._load_depth_model(run_plan)
         self.terms = []
-        self._install(run_plan, load_assets(run_plan, run_plan.output_size))
+        assets = load_assets(run_plan, run_plan.output_size)
         self.animator = build_animator(
             run_plan, self.device, self.depth_model, self._load_flow_model(run_plan)
         )
@@ -59,10 +59,11 @@ class Session:
             vqgan=self._load(models.vqgan, run_plan.models.vqgan, run_plan),
         )
         if run_plan.target_palette:
-            self.image.fit_palette(to_tensor(self.assets.rgb[run_plan.target_palette], self.device))
-        if self.assets.init is not None:  # the init image, or a Video Source's first frame
-            self.image.encode(to_tensor(self.assets.init, self.device))
+            self.image.fit_palette(to_tensor(assets.rgb[run_plan.target_palette], self.device))
+        if assets.init is not None:  # the init image, or a Video Source's first frame
+            self.image.encode(to_tensor(assets.init, self.device))
         self.image.ready()
+        self._install(run_plan, assets)  # the terms may encode their targets with the image model
         self.optimizer = self.new_optimizer()
         self.rng = torch.Generator(device=self.device).manual_seed(s.seed + 1)
         self.guard = FiniteGuard(self.device)
@@ -89,7 +90,9 @@ class Session:
         old = {term.name: term for term in self.terms}
         self.run_plan, self.assets = run_plan, assets
         self.augs = CutoutAugs.of(run_plan.settings)
-        self.terms = build_terms(run_plan, self.perceptors, assets, self.device, self.depth_model)
+        self.terms = build_terms(
+            run_plan, self.perceptors, assets, self.device, self.depth_model, self.image
+        )
         for term in self.terms:
             if term.name in old:
                 term.load_state_dict(old[term.name].state_dict())

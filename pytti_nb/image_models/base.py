@@ -51,6 +51,10 @@ class ImageModel(nn.Module):
     """
 
     default_lr: float = 0.02  # learning rate used when the settings leave it unset
+    # PyTTI's latent losses (direct_loss: pytti): whether its direct loss compares latents
+    # (VQGAN's LatentLoss), and the weight of the latent part of its Video Source flow loss
+    direct_latent: bool = False
+    latent_strength: float = 0.0
 
     def __init__(self, width: int, height: int, pixel_size: int = 1):
         super().__init__()
@@ -74,6 +78,19 @@ class ImageModel(nn.Module):
         """Start a Video Source frame from its source frame `image` (not at a scene cut: there
         encode() runs); encode() unless the model keeps some state across frames."""
         self.encode(image)
+
+    def latent(self, state: Tensor | None = None) -> Tensor | None:
+        """What PyTTI's latent losses compare [1,c,h,w] (get_latent_tensor): of the current
+        parameters, differentiable, or of a latent_state() moved by a warp; None without one."""
+        return None
+
+    def latent_state(self) -> Tensor | None:
+        """A detached copy of what latent() is computed from, to keep and warp later."""
+        return None
+
+    def latent_target(self, image: Tensor) -> Tensor:
+        """The latent an image encodes to, detached (PyTTI's make_latent); direct_latent models."""
+        raise NotImplementedError
 
     def ready(self) -> None:
         """Called once the starting image is set (noise, or the encoded init image)."""

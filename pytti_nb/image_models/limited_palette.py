@@ -24,6 +24,7 @@ class LimitedPalette(ImageModel):
     """P palettes of K colours; decode picks one colour per parameter pixel."""
 
     default_lr = 0.02  # PyTTI's
+    latent_strength = 0.1  # PyTTI's (pixel.py 205): its flow loss's latent part
 
     def __init__(
         self,
@@ -179,6 +180,15 @@ class LimitedPalette(ImageModel):
         self.normalization_weight = settings.palette_normalization_weight
         self.palette_lr = settings.palette_learning_rate
         self.reencode_mode = settings.palette_reencode
+
+    def latent(self, state: Tensor | None = None) -> Tensor:
+        """Levels and palette choices [1,1+P,h,w] (PyTTI's get_image_tensor, pixel.py 295-296,
+        which its flow loss compares), or a kept latent_state()."""
+        return torch.cat((self.value, self.logits), 1) if state is None else state
+
+    def latent_state(self) -> Tensor:
+        """A copy of the levels and palette choices."""
+        return self.latent().detach().clone()
 
     def spatial_parameters(self) -> list[nn.Parameter]:
         """Brightness levels and palette choices move together, so colours follow the content."""

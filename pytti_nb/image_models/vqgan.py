@@ -18,6 +18,9 @@ EMA_DECAY = 0.99  # PyTTI's
 class VQGANImage(ImageModel):
     """A latent grid for a loaded models.vqgan_net.VQGAN (kept out of the state_dict)."""
 
+    direct_latent = True  # PyTTI's preferred loss is LatentLoss (vqgan.py 207-211)
+    latent_strength = 1.0  # PyTTI's (vqgan.py 178)
+
     def __init__(
         self,
         width: int,
@@ -62,6 +65,22 @@ class VQGANImage(ImageModel):
         rgb = resize_image(image.to(self.z), self.height, self.width).clamp(0, 1)
         self.z.copy_(self.vqgan.encode(rgb))
         self.reset_average()
+
+    def latent(self, state: Tensor | None = None) -> Tensor:
+        """The quantised codes [1,e,h,w] (PyTTI's get_latent_tensor, vqgan.py 198-205): of z,
+        with its straight-through gradient, or of a kept latent_state()."""
+        return self.vqgan.quantize(self.z if state is None else state)
+
+    def latent_state(self) -> Tensor:
+        """A copy of the continuous latent."""
+        return self.z.detach().clone()
+
+    @torch.no_grad()
+    def latent_target(self, image: Tensor) -> Tensor:
+        """The quantised codes of the image's encoding at the output size (PyTTI's make_latent,
+        vqgan.py 233-244)."""
+        rgb = resize_image(image.to(self.z), self.height, self.width).clamp(0, 1)
+        return self.vqgan.quantize(self.vqgan.encode(rgb))
 
     @torch.no_grad()
     def reset_average(self) -> None:

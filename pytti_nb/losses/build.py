@@ -16,6 +16,7 @@ from .stabilization import (
     DirectStabilization,
     EdgeStabilization,
     FlowStabilization,
+    LatentStabilization,
     SemanticStabilization,
 )
 from .terms import DirectTarget, ScenePrompts, SemanticInit, Smoothing
@@ -29,9 +30,14 @@ PIXEL_STABILIZATION = {
 }
 
 
-def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
-    """Every loss term of a run, each with its targets embedded (text embeddings are cached)."""
+def build_terms(run_plan, perceptors, assets, device, depth_model=None, image_model=None) -> list:
+    """Every loss term of a run, each with its targets embedded (text embeddings are cached).
+
+    With direct_loss pytti, an image model whose PyTTI direct loss is latent (VQGAN) gets
+    PyTTI's LatentLoss, its targets' codes encoded here, once.
+    """
     off, weights = run_plan.off, run_plan.weights
+    latent_model = _latent_model(run_plan.settings, image_model)
     embedder = ImageEmbedder.of(run_plan.settings)
     scenes = [
         [build_target(p, perceptors, assets, device, embedder) for p in scene.prompts]
@@ -59,32 +65,71 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None) -> list:
                 _pixel_mask(w, assets, device),
                 video_mask=_video(w.mask),
                 until_animation=True,
+                **_latent_of(init, latent_model),
             )  # fmt: skip
         )
     for k, d in enumerate(run_plan.direct_prompts):
         target = to_tensor(assets.rgb[d.path], device)
         mask = mask_tensor(d.mask, assets, device) if d.mask.kind.is_file else None
         terms.append(
-            DirectTarget(f"direct_{k}", target, d.weight, d.stop, mask, video_mask=_video(d.mask))
+            DirectTarget(
+                f"direct_{k}",
+                target,
+                d.weight,
+                d.stop,
+                mask,
+                video_mask=_video(d.mask),
+                **_latent_of(target, latent_model),
+            )  # fmt: skip
         )
-    terms += _stabilization(run_plan, perceptors, assets, device, init, depth_model, embedder)
+    terms += _stabilization(
+        run_plan, perceptors, assets, device, init, depth_model, embedder, image_model
+    )
     return terms
 
 
-def _stabilization(run_plan, perceptors, assets, device, init, depth_model, embedder) -> list:
+def _latent_model(settings, image_model):
+    """The image model when the run takes PyTTI's latent direct loss (VQGAN, direct_loss:
+    pytti), else None."""
+    if settings.direct_loss != "pytti" or image_model is None:
+        return None
+    return image_model if image_model.direct_latent else None
+
+
+def _latent_of(target, latent_model) -> dict:
+    """DirectTarget's arguments for PyTTI's LatentLoss: the target's codes and the model."""
+    if latent_model is None:
+        return {}
+    return {"latent": latent_model.latent_target(target), "image_model": latent_model}
+
+
+def _stabilization(
+    run_plan, perceptors, assets, device, init, depth_model, embedder, image_model
+) -> list:
     """The stabilisation terms that are on; before the first frame they compare with the init
     image when there is one (PyTTI)."""
-    off, weights, out = run_plan.off, run_plan.weights, []
+    s, off, weights, out = run_plan.settings, run_plan.off, run_plan.weights, []
+    latent_model = _latent_model(s, image_model)
     for setting, term in PIXEL_STABILIZATION.items():
         if setting not in off:
             w = weights[setting]
             mask = _pixel_mask(w, assets, device)
+            name = stabilization_term(setting)
+            if term is DirectStabilization and latent_model is not None:
+                out.append(LatentStabilization(name, w, latent_model, mask=mask, reference=init))
+                continue
             extra = {"depth_model": depth_model} if term is DepthStabilization else {}
-            out.append(term(stabilization_term(setting), w, mask=mask, reference=init, **extra))
-    flowing = run_plan.settings.animation_mode in FLOWING
-    if flowing and "flow_stabilization_weight" not in off:
+            out.append(term(name, w, mask=mask, reference=init, **extra))
+    if s.animation_mode in FLOWING and "flow_stabilization_weight" not in off:
         w = weights["flow_stabilization_weight"]
-        out.append(FlowStabilization(w, mask=_pixel_mask(w, assets, device)))
+        out.append(
+            FlowStabilization(
+                w,
+                mask=_pixel_mask(w, assets, device),
+                image_model=_flow_latent_model(s, image_model),
+                pytti_3d=s.flow_stabilization_3d == "pytti",
+            )
+        )
     if "semantic_stabilization_weight" not in off:
         w = weights["semantic_stabilization_weight"]
         target = _clip_target("stabilization", w, perceptors, assets, device)
@@ -93,6 +138,14 @@ def _stabilization(run_plan, perceptors, assets, device, init, depth_model, embe
             references = {p: embedder(p, init) for p in perceptors}
         out.append(SemanticStabilization(target, perceptors, embedder, references))
     return out
+
+
+def _flow_latent_model(settings, image_model):
+    """The image model when Video Source's flow loss has PyTTI's latent part (direct_loss:
+    pytti and a model with a latent_strength: VQGAN 1, Limited Palette 0.1), else None."""
+    if settings.direct_loss != "pytti" or settings.animation_mode != "Video Source":
+        return None
+    return image_model if image_model is not None and image_model.latent_strength else None
 
 
 def stabilization_term(setting: str) -> str:

@@ -10,6 +10,8 @@ import torch
 from ..lang.prompts import MaskKind
 from ..perception.targets import guidance_loss, refresh_video_mask
 from . import functional as F
+from .latent import latent_loss, latent_mse
+from .target_flow import target_flow_scale
 from .terms import CutoutTerm, ImageTerm
 
 
@@ -70,6 +72,32 @@ class DirectStabilization(PixelStabilization):
         return F.hsv(image)
 
 
+class LatentStabilization(PixelStabilization):
+    """PyTTI's LatentLoss to the warped previous frame (VQGAN, direct_loss: pytti): its codes,
+    encoded once per frame, and its pixels (LatentLossClass.py 63-71)."""
+
+    def __init__(self, name, weight, image_model, mask=None, reference=None):
+        self.image_model = image_model
+        super().__init__(name, weight, mask, reference)
+
+    @torch.no_grad()
+    def prepare(self, image):
+        """The reference's pixels and codes (PyTTI's make_latent)."""
+        return {"rgb": image, "latent": self.image_model.latent_target(image)}
+
+    def loss(self, image, ctx):
+        """Stopped, weighted LatentLoss between the image (and its codes) and the reference."""
+        if self.reference is None:
+            return None
+        w = ctx.value(self.weight.weight)
+        if w == 0:
+            return None
+        ref = self.reference
+        latent = self.image_model.latent()
+        raw = latent_loss(image, ref["rgb"], latent, ref["latent"], self.mask)
+        return F.stopped(raw, w, ctx.value(self.weight.stop))
+
+
 class EdgeStabilization(PixelStabilization):
     """Loss between Sobel edges of the image and of the warped previous frame (cheap)."""
 
@@ -113,19 +141,34 @@ class FlowStabilization(ImageTerm):
     Video Source: one target per long-term sample, the previous outputs moved by the source
     video's flow; 3D: the moved previous frame where the optical flow agrees with the
     camera's. Both are set once per frame; each target is weighted and stopped as PyTTI's.
+    Given the image model (direct_loss: pytti), a Video Source target adds the model's
+    latent_strength times the latent MSE to the moved previous latent (PyTTI's
+    OpticalFlowLoss); with pytti_3d, a 3D target's MSE is scaled each frame into PyTTI's
+    TargetFlowLoss (losses/target_flow.py).
     """
 
     name = "stabilization_flow"
 
-    def __init__(self, weight, mask=None):
+    def __init__(self, weight, mask=None, *, image_model=None, pytti_3d=False):
         self.weight, self.mask = weight, mask  # weight: prompts.TargetWeight
+        self.image_model, self.pytti_3d = image_model, pytti_3d
         self.targets = []  # [(target image, reliability mask)], from the frame's references
+        self.latents = []  # per target, the moved previous latent (Video Source, pytti)
+        self.scales = []  # per target, the factor to PyTTI's TargetFlowLoss (3D)
 
     def on_frame(self, refs, ctx):
-        """Take this frame's flow targets (and its mask image, for a video mask)."""
+        """Take this frame's flow targets (and its mask image, for a video mask); in 3D, each
+        target's factor to PyTTI's TargetFlowLoss, computed whatever the mode, once."""
         self.targets = list(refs.flow_targets)
+        self.latents = list(refs.flow_latents) if self.image_model is not None else []
         if self.weight.mask.kind is MaskKind.VIDEO:
             self.mask = refs.mask(self.weight.mask)
+        self.scales = []
+        if refs.camera_flow is not None:
+            self.scales = [
+                target_flow_scale(target, reliable, refs.camera_flow, self.mask)
+                for target, reliable in self.targets
+            ]
 
     def loss(self, image, ctx):
         """Sum over the targets of the stopped, weighted, masked MSE."""
@@ -135,20 +178,36 @@ class FlowStabilization(ImageTerm):
         if w == 0:
             return None
         stop = ctx.value(self.weight.stop)
+        latent = self.image_model.latent() if any(x is not None for x in self.latents) else None
         total = None
-        for target, reliable in self.targets:
+        for k, (target, reliable) in enumerate(self.targets):
             mask = reliable if self.mask is None else reliable * self.mask
-            part = F.stopped(F.masked_mse(image, target, mask), w, stop)
+            raw = F.masked_mse(image, target, mask)
+            if latent is not None and self.latents[k] is not None:
+                strength = self.image_model.latent_strength
+                raw = raw + strength * latent_mse(latent, self.latents[k], mask)
+            if self.pytti_3d and self.scales:
+                raw = raw * self.scales[k]
+            part = F.stopped(raw, w, stop)
             total = part if total is None else total + part
         return total
 
     def state_dict(self):
-        """The frame's targets and masks."""
-        return {"targets": [list(pair) for pair in self.targets]} if self.targets else {}
+        """The frame's targets and masks, latents and factors."""
+        if not self.targets:
+            return {}
+        state = {"targets": [list(pair) for pair in self.targets]}
+        if self.latents:
+            state["latents"] = list(self.latents)
+        if self.scales:
+            state["scales"] = list(self.scales)
+        return state
 
     def load_state_dict(self, state):
         """Restore the targets."""
         self.targets = [tuple(pair) for pair in state.get("targets", [])]
+        self.latents = list(state.get("latents", [])) if self.image_model is not None else []
+        self.scales = list(state.get("scales", []))
 
 
 class SemanticStabilization(CutoutTerm):

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from ..perception.targets import guidance_loss, refresh_video_mask
 from . import functional as F
+from .latent import latent_loss
 
 MASK_OFF_BELOW = 0.001  # a direct target whose mask is this empty is off (PyTTI)
 
@@ -64,14 +65,27 @@ class Smoothing(ImageTerm):
 
 
 class DirectTarget(ImageTerm):
-    """HSV pixel loss toward a fixed image, with PyTTI's weight, stop and optional mask."""
+    """HSV pixel loss toward a fixed image, with PyTTI's weight, stop and optional mask; or,
+    given the target's latent and the image model, PyTTI's LatentLoss (VQGAN, direct_loss:
+    pytti)."""
 
     def __init__(
-        self, name, target, weight, stop, mask=None, *, video_mask=None, until_animation=False
+        self,
+        name,
+        target,
+        weight,
+        stop,
+        mask=None,
+        *,
+        video_mask=None,
+        until_animation=False,
+        latent=None,
+        image_model=None,
     ):
         self.name, self.target, self.weight, self.stop = name, target, weight, stop
         self.video_mask = video_mask  # the prompts.Mask of a video mask, whose frames follow
         self.until_animation = until_animation  # init targets only shape the first image
+        self.latent, self.image_model = latent, image_model  # the target's codes, computed once
         self._set_mask(mask)
 
     def _set_mask(self, mask):
@@ -85,13 +99,18 @@ class DirectTarget(ImageTerm):
             self._set_mask(refs.mask(self.video_mask))
 
     def loss(self, image, ctx):
-        """Stopped, weighted HSV MSE to the target (masked after the HSV conversion)."""
+        """Stopped, weighted HSV MSE to the target (masked after the HSV conversion), or
+        PyTTI's LatentLoss when the term has the target's latent."""
         if self.empty or (self.until_animation and ctx.animating):
             return None
         w = ctx.value(self.weight)
         if w == 0:
             return None
-        return F.stopped(F.hsv_mse(image, self.target, self.mask), w, ctx.value(self.stop))
+        if self.latent is None:
+            raw = F.hsv_mse(image, self.target, self.mask)
+        else:
+            raw = latent_loss(image, self.target, self.image_model.latent(), self.latent, self.mask)
+        return F.stopped(raw, w, ctx.value(self.stop))
 
 
 class ScenePrompts(CutoutTerm):
