@@ -274,9 +274,12 @@ DEPARTURES = (
         "make_mask passes (size, pos) to mask functions declared (pos, size) (Perceptor/"
         "Prompt.py 48, 52-53, 297): `_r`, `_l`, `_u`, `_d` test size + pos/2, `_n` and `_f` the "
         "cutout's position, image masks the region from size to size + pos",
-        "each cutout's centre, size and region, as the masks are documented",
-        "PyTTI's is a bug",
-        "ours: each mask named covers other cutouts than it did in PyTTI",
+        "`mask_geometry: cutout` by default: each cutout's centre, size and region, as the "
+        "masks are documented; `pytti` is PyTTI's (video masks read the cutout's own region in "
+        "both, as in PyTTI)",
+        "PyTTI's is a bug, but its look is the one the file was tuned by eye on",
+        f"{_imported('mask_geometry')}: each mask named covers the cutouts it did in PyTTI "
+        "(`cutout` for the documented ones)",
         lambda p: p.masked({*POSITION_MASKS, MaskKind.IMAGE}, pixel=False),
     ),
     Departure(

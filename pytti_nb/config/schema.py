@@ -165,6 +165,14 @@ class Settings:
         "(location, PyTTI's), or with the image's mean embedding (mean).",
         choices=("location", "mean"), steerable=True,
     )  # fmt: skip
+    mask_geometry: str = setting(
+        "cutout", P, "choice", "Where letter masks (_r _l _u _d _n _f) and image masks look: "
+        "cutout (each cutout's own centre, size and area, as PyTTI documents them) or pytti "
+        "(PyTTI's code, which swapped each cutout's size and position: a large crop counts as "
+        "right and down wherever it is, and an image mask reads the box from the crop's size to "
+        "its size plus its position). Video masks read the cutout's own area in both.",
+        choices=("cutout", "pytti"), steerable=True, pytti_value="pytti",
+    )  # fmt: skip
     # Image
     image_model: str = setting(
         "Unlimited Palette", IM, "choice", "How the image is represented: free RGB pixels, a few "

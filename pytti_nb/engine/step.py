@@ -2,6 +2,8 @@
 the decoder, the guarded optimiser step; retried with finer micro-batches when the device runs
 out of memory. The stage names are the benchmark's rows (bench.py)."""
 
+import dataclasses
+
 import torch
 
 from ..config.settings import replace
@@ -78,7 +80,7 @@ def train_step(session, ctx) -> dict:
 def cutouts(session, image, n: int, perceptor):
     """n random augmented cutouts of the image at the perceptor's input size."""
     s = session.settings
-    return make_cutouts(
+    cuts = make_cutouts(
         image,
         n,
         perceptor.input_size,
@@ -88,6 +90,7 @@ def cutouts(session, image, n: int, perceptor):
         augs=session.augs,
         generator=session.rng,
     )
+    return dataclasses.replace(cuts, mask_geometry=s.mask_geometry)
 
 
 def _cutout_losses(session, rgb_leaf, ctx) -> dict:

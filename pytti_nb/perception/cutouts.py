@@ -65,6 +65,8 @@ class Cutouts:
     sizes: Tensor  # [n] crop side as a fraction of the image's max side, before jitter
     thetas: Tensor  # [n,2,3] affines used (grid_sample's normalised coords), to sample masks alike
     border_mode: str = "clamp"
+    image_size: tuple = (1, 1)  # (height, width) of the image cut, in pixels
+    mask_geometry: str = "cutout"  # how prompt masks read this geometry (setting mask_geometry)
     _centers_on_cpu: Tensor | None = field(default=None, repr=False, compare=False)
 
     def centers_on_cpu(self) -> Tensor:
@@ -119,7 +121,8 @@ def make_cutouts(
         crops = _color_jitter(crops, u[:, 7:10], augs.color_jitter)
     crops = _add_noise(crops, u[:, 10], augs.noise, generator)
     centers = torch.stack((cx / width, cy / height), dim=1)
-    return Cutouts(crops, centers, sides / max(height, width), thetas, border_mode)
+    sizes = sides / max(height, width)
+    return Cutouts(crops, centers, sizes, thetas, border_mode, image_size=(height, width))
 
 
 def crop_with_thetas(

@@ -17,6 +17,7 @@ import torch
 from ..lang.prompts import LETTER_MASK_CUTOFF, MaskKind
 from ..losses import functional as losses
 from .cutouts import CutoutAugs, make_cutouts, mask_weights
+from .pytti_masks import box_table, swapped_box_weights, swapped_measures
 
 LOCATION_OFFSET = 0.7  # PyTTI's LocationAwareMCIP adds this to every matched distance
 MASK_OFF_BELOW = 0.001  # an image mask this empty turns its prompt off (PyTTI)
@@ -33,6 +34,7 @@ class Target:
     embeds: dict  # Perceptor -> Tensor[k,d]
     mask_image: torch.Tensor | None = None  # [1,1,H,W] for image masks
     mask_norm: torch.Tensor | None = None  # sqrt(mean of the mask); 0 turns the prompt off
+    mask_table: torch.Tensor | None = None  # mask_image's summed-area table (PyTTI geometry)
     mask_embeds: dict | None = None  # Perceptor -> Tensor[1,d] for semantic masks
     centres: dict = field(default_factory=dict)  # Perceptor -> [m,2] of an image's cutouts
 
@@ -128,7 +130,7 @@ def with_mask(target, perceptors, assets, device) -> Target:
 def _set_mask_image(target, mask) -> None:
     """A target's mask image and its normaliser sqrt(mean), computed once (no sync); a mask
     emptier than MASK_OFF_BELOW gets 0, which turns the prompt off (PyTTI)."""
-    target.mask_image = mask
+    target.mask_image, target.mask_table = mask, None  # the table is made when first needed
     mean = mask.mean()
     target.mask_norm = torch.where(mean < MASK_OFF_BELOW, 0.0, mean.clamp_min(1e-6).sqrt())
 
@@ -145,15 +147,24 @@ def mask_of(target, perceptor, emb, cuts, ctx):
     if kind is MaskKind.ALL:
         return None, None
     cutoff = ctx.value(target.mask.cutoff) if target.mask.cutoff is not None else None
+    # PyTTI's letter and image masks read the cutouts' geometry swapped (pytti_masks); its
+    # video masks did not
+    pytti = cuts.mask_geometry == "pytti" and kind is not MaskKind.VIDEO
     if kind.is_file:
+        if pytti:
+            if target.mask_table is None:  # once per mask image
+                target.mask_table = box_table(target.mask_image)
+            weights = swapped_box_weights(target.mask_table, cuts)
+        else:
+            weights = mask_weights(target.mask_image, cuts)
         # PyTTI divides by sqrt(mean mask) so small masks are not starved of gradient
         norm = target.mask_norm
-        weights = mask_weights(target.mask_image, cuts) / norm.clamp_min(1e-6)
-        return None, torch.where(norm > 0, weights, 0.0)
+        return None, torch.where(norm > 0, weights / norm.clamp_min(1e-6), 0.0)
     if kind is MaskKind.SEMANTIC:
         return losses.semantic_mask_stops(emb, target.mask_embeds[perceptor], cutoff), None
     cutoff = LETTER_MASK_CUTOFF if cutoff is None else cutoff
-    return losses.position_mask_stops(cuts.centers, cuts.sizes, kind, cutoff), None
+    centers, sizes = swapped_measures(cuts) if pytti else (cuts.centers, cuts.sizes)
+    return losses.position_mask_stops(centers, sizes, kind, cutoff), None
 
 
 def distances(target, perceptor, emb, cuts):
