@@ -302,3 +302,19 @@ def test_video_sources_flow_loss_adds_pyttis_latent_part(
     for a, b in zip(ours, theirs, strict=True):
         assert (a is None) == (b is None)
         assert a is None or torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_the_import_report_names_the_masks_and_flow_losses_that_still_differ():
+    from pytti_nb.config.pytti_import import import_pytti
+
+    file = {
+        "scenes": "a castle", "image_model": "VQGAN", "animation_mode": "2D",
+        "direct_image_prompts": "castle.png:1_mask.png | sky.png:1",
+        "direct_stabilization_weight": "2",
+    }  # fmt: skip
+    _, notes = import_pytti(file, [])
+    (line,) = [n for n in notes if "[latent-loss]" in n]
+    assert "castle.png:1_mask.png" in line and "sky.png" not in line
+    assert "direct_stabilization_weight" not in line and "direct_loss: pytti" in line
+    _, notes = import_pytti({**file, "direct_image_prompts": "sky.png:1"}, [])
+    assert not [n for n in notes if "[latent-loss]" in n]  # PyTTI's loss exactly

@@ -192,3 +192,12 @@ def test_a_3d_run_scales_its_flow_target_each_frame(tmp_path):
     term = session.term("stabilization_flow")
     assert len(term.scales) == len(term.targets) == 1
     assert math.isfinite(float(term.scales[0])) and float(term.scales[0]) > 0
+
+
+def test_the_import_report_says_the_3d_flow_weight_is_converted():
+    from pytti_nb.config.pytti_import import import_pytti
+
+    data = {"scenes": "a room", "animation_mode": "3D", "flow_stabilization_weight": "2"}
+    _, notes = import_pytti(data, [])
+    (line,) = [n for n in notes if "[flow-3d]" in n]
+    assert "flow_stabilization_weight '2'" in line and "converted each frame" in line

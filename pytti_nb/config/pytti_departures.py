@@ -142,12 +142,14 @@ def _flow(p: Places) -> list[str]:
 
 
 def _latent_losses(p: Places) -> list[str]:
-    """VQGAN's direct, init and stabilisation losses; Video Source's flow loss with a latent."""
-    found = []
-    if _vqgan(p):
-        found += [place for place, _ in p.direct]
-        found += _weights(p, "direct_init_weight", "direct_stabilization_weight")
-    if (_vqgan(p) or _lp(p)) and _mode(p, "Video Source"):
+    """Where PyTTI's latent losses still differ: VQGAN's direct losses with an image or video
+    mask (its pixel part's mask went through the codes), a VQGAN Video Source's flow loss (its
+    target codes come from the moved latent, not a re-encode)."""
+    if not _vqgan(p):
+        return []
+    masked = p.masked({MaskKind.IMAGE, MaskKind.VIDEO}, clip=False)
+    found = [place for place in masked if place.startswith("direct_")]
+    if _mode(p, "Video Source"):
         found += _weights(p, "flow_stabilization_weight")
     return found
 
@@ -359,12 +361,20 @@ DEPARTURES = (
     ),
     Departure(
         "latent-loss",
-        "VQGAN: direct, init and stabilisation losses",
-        "LatentLoss: latent MSE / 2 + pixel MSE / 10; Video Source's flow loss adds "
-        "latent_strength x latent MSE (1 for VQGAN, 0.1 for Limited Palette)",
-        "an HSV pixel MSE",
-        "issue 19: PyTTI's is being adopted for imports",
-        "PyTTI's losses, once issue 19 lands; ours until then",
+        "VQGAN's direct losses; the latent part of Video Source's flow loss",
+        "LatentLoss for VQGAN's direct prompts, init and direct stabilisation: latent MSE / 2 + "
+        "RGB MSE / 10 (LatentLossClass.py 63-71), the pixel part's mask taken through the "
+        "codes' grid and back (get_loss stores the resized mask with the overridden set_mask); "
+        "Video Source's flow loss adds latent_strength x latent MSE (1 for VQGAN, 0.1 for "
+        "Limited Palette; OpticalFlowLossClass.py 473-476), VQGAN's target codes those of the "
+        "re-encoded moved picture",
+        "`direct_loss: hsv`: an HSV pixel MSE for every image model, no latent part; "
+        "`direct_loss: pytti`: PyTTI's, the mask as given, VQGAN's flow target codes those of "
+        "the moved latent (its warp moves the latent)",
+        "a weight means the same for every image model and VQGAN checkpoint (a latent MSE's "
+        "scale is its codebook's); the mask's round trip is a bug",
+        f"{_imported('direct_loss')}, PyTTI's losses: a mask named stays sharp in the pixel "
+        "part, a flow loss named takes the moved latent's codes",
         _latent_losses,
     ),
     Departure(
@@ -449,12 +459,17 @@ DEPARTURES = (
     Departure(
         "flow-3d",
         "3D flow stabilisation",
-        "TargetFlowLoss: the image's optical flow against the previous frame, every step, "
-        "against the camera's, divided by its mean square",
+        "TargetFlowLoss: GMA's flow (3 iterations, with gradients) from the previous frame to "
+        "the image, every step, against the camera's: MSE / the camera flow's mean square m "
+        "(OpticalFlowLossClass.py 156-159, 178-199; NaN when the camera stands still)",
         "a pixel MSE toward the moved previous frame where the frames' flow agrees with the "
-        "camera's, computed once per frame",
-        "issue 19: PyTTI's is being adopted for imports",
-        "PyTTI's loss, once issue 19 lands; ours until then",
+        "camera's, set once per frame; `flow_stabilization_3d: pytti` scales it each frame by "
+        "1 / (G m), G the frame's gradient energy: PyTTI's loss to first order in the flow "
+        "error (within 50% on synthetic scenes), m floored at 0.25 px^2",
+        "a step's cost stays bounded (PyTTI ran a flow model forward and backward every step; "
+        "DIS, the offline model, has no gradient), and the weights keep PyTTI's meaning",
+        f"{_imported('flow_stabilization_3d')}: the weight and stop mean PyTTI's, converted "
+        "each frame, to first order",
         _flow_3d,
     ),
     Departure(
