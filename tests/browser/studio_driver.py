@@ -87,14 +87,21 @@ def wait_seen(page, key: str, pattern: str, timeout_ms: int) -> str:
     return next(t for t in seen_texts(page, key)[1:] if re.search(pattern, t, re.IGNORECASE))
 
 
+def watch_run(page) -> None:
+    """Start recording the status and progress lines of the render about to start, so that
+    wait_step and wait_outcome never read what the last render left there."""
+    watch_text(page, "run", STATUS)
+    watch_text(page, "run-progress", PROGRESS)
+
+
 def wait_step(page, at_least: int, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
-    """Wait until the progress line shows step `at_least` or later."""
+    """Wait until the progress line of the render being watched shows step `at_least` or later."""
     page.wait_for_function(
-        r"""([sel, n]) => {
-          const m = /step (\d+)\s*\/\s*\d+/.exec(document.querySelector(sel)?.textContent ?? '');
+        r"""([k, n]) => window.__pyttiTexts[k].slice(1).some((t) => {
+          const m = /step (\d+)\s*\/\s*\d+/.exec(t);
           return m !== null && Number(m[1]) >= n;
-        }""",
-        arg=[PROGRESS, at_least],
+        })""",
+        arg=["run-progress", at_least],
         timeout=timeout_ms,
         polling=50,
     )
@@ -112,7 +119,8 @@ def current_preview(page) -> str | None:
 
 
 def start_render(page, prompt: str) -> str | None:
-    """Type `prompt` into the scenes box, start watching the preview, press Render."""
+    """Type `prompt` into the scenes box, start watching the preview and the render (watch_run),
+    press Render."""
     studio = page.locator(STUDIO).first
     studio.scroll_into_view_if_needed()
     scenes = page.locator(SCENES).first
@@ -120,8 +128,22 @@ def start_render(page, prompt: str) -> str | None:
     scenes.press("Tab")  # blur, so a continuous_update=False textarea sends its value too
     before = current_preview(page)
     page.evaluate(WATCH_PREVIEW_JS, PREVIEW)
+    watch_run(page)
     page.locator(RENDER).first.click()
     return before
+
+
+# How a render ends on the status line: "... saved in FOLDER · done" (or "· stopped"), or an
+# error; a render that fails is reported at once, not after RENDER_TIMEOUT_MS.
+ENDED = r"· (done|stopped)\b|^\s*error:"
+
+
+def wait_outcome(page, word: str) -> str:
+    """Wait until the render being watched (watch_run) ends; assert it ended with `word`
+    (done, stopped) and return the status line."""
+    text = wait_seen(page, "run", ENDED, RENDER_TIMEOUT_MS)
+    assert re.search(rf"· {word}\b", text), f"the render did not end {word!r}: {text!r}"
+    return text
 
 
 def wait_text(page, selector: str, pattern: str, timeout_ms: int) -> None:
@@ -143,9 +165,9 @@ def render_to_end(page, total_steps: int, prompt: str = PROMPT) -> int:
 
 
 def wait_end(page, total_steps: int) -> None:
-    """Wait until the progress shows the last step and the status says the render is done."""
-    wait_text(page, PROGRESS, rf"\b{total_steps}\s*/\s*{total_steps}\b", RENDER_TIMEOUT_MS)
-    wait_text(page, STATUS, r"\bdone\b", RENDER_TIMEOUT_MS)
+    """Wait until the render being watched is done; the progress shows its last step."""
+    wait_outcome(page, "done")
+    wait_text(page, PROGRESS, rf"\b{total_steps}\s*/\s*{total_steps}\b", 10_000)
 
 
 def render_then_stop(page) -> None:
@@ -158,7 +180,7 @@ def render_then_stop(page) -> None:
         polling=100,
     )
     page.locator(STOP).first.click()
-    wait_text(page, STATUS, r"\bstopped\b", RENDER_TIMEOUT_MS)
+    wait_outcome(page, "stopped")
 
 
 def text_of(page, selector: str) -> str:
@@ -332,6 +354,8 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
 
 def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
     """Start a render, Stop it, resume it from its run folder to the end; returns the folder."""
+    from playwright.sync_api import expect
+
     apply_settings_text(page, tiny_settings(scenes=prompt, steps_per_scene=steps, save_every=20))
     before = start_render(page, prompt)
     page.wait_for_function(
@@ -341,7 +365,7 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
         polling=50,
     )
     page.locator(STOP).first.click()
-    wait_text(page, STATUS, r"\b(stopped|done)\b", RENDER_TIMEOUT_MS)
+    wait_outcome(page, "stopped")
     run_dir = run_dir_in_status(page, "stopped")
     stopped_at = checkpoint_step(run_dir)
     assert 0 < stopped_at < steps, f"stopped at step {stopped_at} of {steps}"
@@ -349,9 +373,11 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
 
     open_files_section(page)
     folder = page.locator(RESUME_PATH).first
-    assert folder.input_value() == str(run_dir), "Resume does not offer the run just stopped"
+    # Resume offers the run just stopped (its own widget message, just after the status line's)
+    expect(folder).to_have_value(str(run_dir), timeout=10_000)
     folder.fill(str(run_dir))  # as a person pastes the folder of a stopped run
     watch_text(page, "files", FILES_MESSAGE)
+    watch_run(page)
     page.locator(RESUME).first.click()
     message = wait_seen(page, "files", r"resuming|error", 30_000)
     assert f"resuming {run_dir}" in message, message
@@ -432,6 +458,9 @@ def sweep_seeds(page, seeds: int) -> None:
     button.wait_for(state="visible")
     page.locator(SWEEP_SEEDS).first.fill(str(seeds))
     page.locator(SWEEP_SEEDS).first.press("Enter")
+    watch_text(page, "sweep", SWEEP_LOG)
     button.click()
-    wait_text(page, SWEEP_LOG, r"sweep done", SWEEP_TIMEOUT_MS)
+    # how it ended: "sweep done: ..." (failed, stopped), or "error: ..." when it could not run
+    said = wait_seen(page, "sweep", r"sweep (done|failed|stopped):|error:", SWEEP_TIMEOUT_MS)
+    assert "sweep done:" in said and "error:" not in said, f"the sweep's log: {said}"
     page.locator(SWEEP_SHEET).first.wait_for(state="visible", timeout=10_000)

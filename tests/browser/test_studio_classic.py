@@ -77,7 +77,10 @@ def test_the_studio_renders_with_the_demo_perceptor_and_stops_in_the_classic_not
 
     render_then_stop(page)
     assert re.search(r"\bstopped\b", text_of(page, STATUS))
-    assert page.locator(RENDER).first.is_enabled(), "Render stays disabled after Stop"
+    # the buttons follow the status line in their own widget messages: wait for them
+    from playwright.sync_api import expect
+
+    expect(page.locator(RENDER).first).to_be_enabled(timeout=10_000)  # not disabled after Stop
 
     png = max((run_dir / "frames").glob("*.png"))
     reload_settings_from_png(page, png, decoy="something else entirely")

@@ -44,9 +44,14 @@ from studio_driver import (
     text_of,
     wait_end,
     wait_step,
+    watch_run,
 )
 
 pytestmark = pytest.mark.browser
+
+
+# The status bar's kernel item: "Python 3 (ipykernel) | Idle" ("No Kernel | ..." before one).
+KERNEL_IDLE = re.compile(r"^\s*(?!No Kernel)\S.* \| Idle\s*$")
 
 
 def run_all_cells(page) -> None:
@@ -73,8 +78,10 @@ def lab_page(lab_server, chromium):
     """The notebook open in JupyterLab, every cell run, the studio showing."""
     page = new_page(chromium)
     page.goto(f"{lab_server.url}/lab/tree/pyttitools.ipynb?token={TOKEN}")
-    # Run All before the kernel is up starts a second kernel and loses cells; wait, as people do.
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+    # Run All before the kernel is up starts a second kernel and loses cells; wait, as people do,
+    # until the status bar says the notebook's kernel is idle. (The toolbar's execution indicator
+    # says idle from the start, with no kernel yet: Run All then does nothing.)
+    page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE).wait_for(timeout=120_000)
     run_all_cells(page)
     page.locator(STUDIO).first.wait_for(timeout=STUDIO_TIMEOUT_MS)
     yield page
@@ -147,6 +154,7 @@ if os.environ.get("PYTTI_SAVE_SCREENSHOTS") == "1":
         settings.update(scenes=PROMPT, steps_per_scene=steps)
         apply_settings_text(studio, yaml.safe_dump(settings, sort_keys=False))
         close_files_section(studio)
+        watch_run(studio)  # for wait_step and wait_end
         studio.locator(RENDER).first.click()
         wait_step(studio, steps - 20)
         panel = studio.locator(STUDIO).first
