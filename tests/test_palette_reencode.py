@@ -157,3 +157,11 @@ def test_a_video_source_run_keeps_its_palettes_between_cuts_and_encodes_at_the_c
     last = source(video, 9)[0]  # frame 8 shows source frame 9: its brightness, as PyTTI's
     expected = pytti_encode_value((last.permute(1, 2, 0).numpy() * 255).round())
     np.testing.assert_allclose(r.image.value[0, 0].detach().numpy(), expected, atol=1e-4)
+
+
+def test_imports_get_pyttis_reencode():
+    from pytti_nb.config.pytti_import import import_pytti
+
+    data = {"scenes": "a", "image_model": "Limited Palette", "animation_mode": "Video Source"}
+    ours, _ = import_pytti(data, [])
+    assert ours["palette_reencode"] == "pytti"
