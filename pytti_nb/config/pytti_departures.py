@@ -340,9 +340,12 @@ DEPARTURES = (
         "palette-reencode",
         "Limited Palette: re-encoding Video Source frames",
         "locks the palette, sets only the brightness to the frame's luminance and keeps the "
-        "warped palette choices (a full encode only at a scene cut)",
+        "warped palette choices (a full encode only at a scene cut); then unlocks a "
+        "target_palette unless lock_palette is set, its colours shown at half brightness "
+        "(pixel.py 256, 285)",
         "`palette_reencode: refit` by default: the palettes take three k-means steps toward "
-        "the frame, each pixel its nearest colour; `pytti` is PyTTI's",
+        "the frame, each pixel its nearest colour; `pytti` is PyTTI's; a target palette stays "
+        "locked",
         "refit follows the frame's colours; PyTTI's keeps the palettes still",
         _imported("palette_reencode"),
         lambda p: _when(
