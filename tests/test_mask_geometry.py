@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pytti_nb.lang.prompts import LETTER_MASKS, Mask, MaskKind
-from pytti_nb.perception.cutouts import Cutouts, make_cutouts
+from pytti_nb.perception.cutouts import NO_JITTER, Cutouts, make_cutouts
 from pytti_nb.perception.targets import Target, _set_mask_image, mask_of
 
 HEIGHT, WIDTH = 30, 40  # the image the cutouts are cut from; masks are drawn at this size
@@ -172,7 +172,7 @@ def test_video_masks_keep_the_cutout_geometry_in_pytti_mode():
     image = torch.rand(1, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(0))
     cuts = make_cutouts(
         image, 16, 8, cut_pow=1.0, border=0.1, border_mode="black",
-        augs=dataclasses.replace(_no_augs(), noise=0.0), generator=torch.Generator().manual_seed(1),
+        augs=NO_JITTER, generator=torch.Generator().manual_seed(1),
     )  # fmt: skip
     video = target(Mask(kind=MaskKind.VIDEO, path="m.mp4"), drawn_mask())
     still = target(Mask(kind=MaskKind.IMAGE, path="m.png"), drawn_mask())
@@ -189,12 +189,6 @@ def test_pyttis_boxes_are_the_cutouts_own_on_a_wide_image():
     got_pos, got_size = pytti_boxes(our_cutouts(pos, size, "pytti"))
     np.testing.assert_allclose(got_pos.numpy(), pos, atol=1e-6)
     np.testing.assert_allclose(got_size.numpy(), size, atol=1e-6)
-
-
-def _no_augs():
-    from pytti_nb.perception.cutouts import NO_JITTER
-
-    return NO_JITTER
 
 
 def test_a_render_reads_its_masks_in_the_geometry_its_settings_name(tmp_path, monkeypatch):
