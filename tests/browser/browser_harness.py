@@ -171,11 +171,20 @@ class Server:
         """The end of the server's log."""
         return Path(self.log).read_text(errors="replace")[-n:]
 
-    def stop(self):
-        """SIGTERM the server (it shuts its kernels down), then SIGKILL its group if it hangs."""
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, *, wait: bool = True):
+        """SIGTERM the server (it shuts its kernels down); with `wait`, wait until it exits.
+
+        A kernel that imported torch takes seconds to exit (jupyter_client sends it SIGTERM
+        only after half its shutdown_wait_time), so the fixtures do not wait here: they tell
+        the server to stop and wait_stopped() at the end of the session.
+        """
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        if wait:
+            self.wait_stopped()
+
+    def wait_stopped(self):
+        """Wait for a server told to stop to exit; SIGKILL its group if it hangs."""
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -188,6 +197,10 @@ class PageLog:
 
     def __init__(self):
         """Start with nothing recorded."""
+        self.forget()
+
+    def forget(self):
+        """Forget what was recorded (a page shared by several tests: each checks its own)."""
         self.console_errors = []  # (text, url of the script or resource)
         self.page_errors = []
         self.blocked = []

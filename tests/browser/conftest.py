@@ -19,8 +19,8 @@ from browser_harness import (
     free_port,
     jupyter_env,
     make_studio_copy,
-    new_page,
 )
+from studio_driver import assert_clean_console
 
 
 def pytest_configure(config):
@@ -52,13 +52,48 @@ def chromium():
         browser.close()
 
 
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark a test whose setup or call failed, for check_page's screenshot."""
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+@pytest.fixture(scope="session")
+def stopping_servers():
+    """Servers told to stop, whose exit the session waits for at its end (not each module)."""
+    servers = []
+    yield servers
+    for server in servers:
+        server.wait_stopped()
+
+
+def stop_later(server: Server, stopping: list) -> None:
+    """Tell `server` to stop now; the session waits for it at its end."""
+    server.stop(wait=False)
+    stopping.append(server)
+
+
 @pytest.fixture
-def page(chromium, tmp_path):
-    """A fresh browser context and page; its PageLog is `page.pytti_log`."""
-    pg = new_page(chromium)
-    yield pg
-    pg.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-    pg.context.close()
+def check_page(request, tmp_path):
+    """Register a shared page for checks after the test (its setup included), as a function of
+    the page and what its console may show: then the page's screenshot goes to
+    tmp_path/last.png if the test failed, and its console is checked and forgotten (each test
+    answers for the errors made while it ran)."""
+    pages = []
+    yield lambda page, allowed: pages.append((page, allowed))
+    for page, allowed in pages:
+        if request.node.stash.get(FAILED, False):
+            page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+        try:
+            assert_clean_console(page.pytti_log, allowed)
+        finally:
+            page.pytti_log.forget()
 
 
 def jupyter_server(tmp_path, app: str, settings: str = TINY_SETTINGS) -> Server:
@@ -98,25 +133,28 @@ def jupyter_server(tmp_path, app: str, settings: str = TINY_SETTINGS) -> Server:
 # Module scope: starting JupyterLab, its kernel and the notebook costs far more than a test, so
 # the JupyterLab tests share one server (and one open notebook, see test_studio_jupyterlab.py).
 @pytest.fixture(scope="module")
-def lab_server(tmp_path_factory):
+def lab_server(tmp_path_factory, stopping_servers):
     """JupyterLab on 127.0.0.1 serving a fresh studio copy; yields the Server."""
     server = jupyter_server(tmp_path_factory.mktemp("lab"), "jupyterlab")
     yield server
-    server.stop()
+    stop_later(server, stopping_servers)
 
 
 @pytest.fixture(scope="module")
-def classic_server(tmp_path_factory):
+def classic_server(tmp_path_factory, stopping_servers):
     """The classic Notebook (6.5, Colab's generation of front end) on 127.0.0.1 serving a fresh
     studio copy whose settings leave the perceptor at its default; yields the Server."""
     server = jupyter_server(tmp_path_factory.mktemp("classic"), "notebook", CLASSIC_SETTINGS)
     yield server
-    server.stop()
+    stop_later(server, stopping_servers)
 
 
-@pytest.fixture
-def voila_server(tmp_path):
+# Module scope: Voila starts a fresh kernel for every GET of its page, so the tests stay apart
+# by page (or share one, see test_studio_voila.py) while the server starts once.
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory, stopping_servers):
     """Voila on 127.0.0.1 serving a fresh studio copy as an app; yields the Server."""
+    tmp_path = tmp_path_factory.mktemp("voila")
     workdir = tmp_path / "work"
     notebook = make_studio_copy(workdir)
     port = free_port()
@@ -141,4 +179,4 @@ def voila_server(tmp_path):
         log=tmp_path / "voila.log",
     )
     yield server
-    server.stop()
+    stop_later(server, stopping_servers)

@@ -27,7 +27,6 @@ from studio_driver import (
     STUDIO,
     STUDIO_TIMEOUT_MS,
     apply_settings_text,
-    assert_clean_console,
     close_files_section,
     is_shared_noise,
     make_idle,
@@ -89,12 +88,11 @@ def lab_page(lab_server, chromium):
 
 
 @pytest.fixture
-def studio(lab_page, tmp_path):
-    """The shared studio page, idle; its screenshot goes to tmp_path/last.png afterwards."""
+def studio(lab_page, check_page):
+    """The shared studio page, idle; afterwards its console is checked (and shot if it failed)."""
+    check_page(lab_page, is_shared_noise)  # JupyterLab adds no noise
     make_idle(lab_page)
-    yield lab_page
-    lab_page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-    assert_clean_console(lab_page.pytti_log, is_shared_noise)  # JupyterLab adds no noise
+    return lab_page
 
 
 def test_studio_renders_and_stops_in_jupyterlab(lab_server, studio, tmp_path):
