@@ -17,13 +17,10 @@ from pytti_nb.config.clock import StepContext
 from pytti_nb.config.plan import plan_run
 from pytti_nb.config.pytti_import import from_pytti
 from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.render import snapshots
-from pytti_nb.engine.session import Session
 from pytti_nb.lang.prompts import parse_target_weight
 from pytti_nb.losses.functional import masked_mse
 from pytti_nb.losses.stabilization import FlowStabilization
 from pytti_nb.losses.target_flow import target_flow_scale
-from pytti_nb.models import ModelCache
 
 pytestmark = pytest.mark.numerics
 
@@ -179,19 +176,26 @@ def test_an_imported_3d_file_weighs_flow_as_pytti_did():
     assert from_dict({"scenes": "a room"}).flow_stabilization_3d == "pixel"
 
 
-def test_a_3d_run_scales_its_flow_target_each_frame(tmp_path):
+def test_a_3d_frame_hands_the_camera_flow_to_the_term():
+    from pytti_nb.animation.animator import CameraAnimator
+    from pytti_nb.image_models import UnlimitedPalette
+    from pytti_nb.models.flow import DisFlow
+
     settings = {
-        "scenes": "a red circle", "perceptors": ["demo"], "width": 32, "height": 32,
-        "pixel_size": 1, "cutouts": 1, "steps_per_scene": 2, "steps_per_frame": 1, "seed": 1,
-        "device": "cpu", "animation_mode": "3D", "depth_model": "none", "flow_model": "dis",
-        "translate_x": "4", "lock_camera": False, "flow_stabilization_weight": "1",
-        "flow_stabilization_3d": "pytti", "output_root": str(tmp_path),
+        "scenes": "a red circle", "width": 32, "height": 32, "pixel_size": 1,
+        "animation_mode": "3D", "depth_model": "none", "flow_model": "dis", "translate_x": "4",
+        "lock_camera": False, "flow_stabilization_weight": "1", "flow_stabilization_3d": "pytti",
     }  # fmt: skip
-    session = Session(plan_run(from_dict(settings)), ModelCache())
-    list(snapshots(session))
-    term = session.term("stabilization_flow")
-    assert len(term.scales) == len(term.targets) == 1
-    assert math.isfinite(float(term.scales[0])) and float(term.scales[0]) > 0
+    run_plan = plan_run(from_dict(settings), check_models=False)
+    animator = CameraAnimator(run_plan, "cpu", flow_model=DisFlow())
+    image = UnlimitedPalette(32, 32, generator=torch.Generator().manual_seed(0))
+    ctx = run_plan.clock.at(run_plan.clock.frame_start_step(0))
+    refs = animator.begin_frame(image, None, ctx)
+    assert refs.camera_flow.shape == (2, 32, 32) and float(refs.camera_flow.abs().max()) > 0
+    term = FlowStabilization(run_plan.weights["flow_stabilization_weight"], pytti_3d=True)
+    term.on_frame(refs, ctx)
+    (target, reliable), (scale,) = term.targets[0], term.scales
+    assert torch.equal(scale, target_flow_scale(target, reliable, refs.camera_flow))
 
 
 def test_the_import_report_says_the_3d_flow_weight_is_converted():
