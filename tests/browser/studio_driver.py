@@ -32,6 +32,11 @@ SWEEP_TIMEOUT_MS = 300_000  # Ray's start, then two tiny renders in its workers
 
 STUDIO_TIMEOUT_MS = 240_000  # kernel start + torch import + Run All on two busy cores
 RENDER_TIMEOUT_MS = 240_000
+# A render steered mid-run is stopped once a save point shows the edit: it never gets this far.
+STEER_STEPS = 1000
+# Stopped as the preview first changes (step 2; Stop lands about 6 steps later on two busy
+# cores), then resumed to its end.
+RESUME_STEPS = 60
 PROMPT = "a yellow square on a blue background"
 # Many scenes make a run long enough (scenes x steps_per_scene) to press Stop in the middle.
 LONG_PROMPT = " || ".join(f"a {c} square" for c in ("red", "green", "blue", "white") * 8)
@@ -291,38 +296,39 @@ def upload_settings_file(page, path: Path) -> None:
 # -- what the issue asks of a person, step by step -------------------------------------------
 
 
-def steer_prompt_mid_run(
-    page, old: str, new: str, *, steps: int = 200, save_every: int = 20
-) -> Path:
+def steer_prompt_mid_run(page, old: str, new: str, *, save_every: int = 10) -> Path:
     """Render `old`, replace it with `new` in the scenes box mid-run; proves the run took it.
 
     The frame PNGs record the settings in force when each was saved, so the frames before the
-    step the status names carry `old` and the rest `new`. Returns the run folder.
+    step the status names carry `old` and the rest `new`. The render is long enough never to
+    end by itself first; once a save point past the edit is rendered, Stop ends it (saving a
+    last frame). Returns the run folder.
     """
     apply_settings_text(
-        page, tiny_settings(scenes=old, steps_per_scene=steps, save_every=save_every)
+        page, tiny_settings(scenes=old, steps_per_scene=STEER_STEPS, save_every=save_every)
     )
     watch_text(page, "status", STATUS)
     start_render(page, old)
     wait_step(page, save_every + 2)  # past the first save point: frame 1 holds `old`
     page.locator(SCENES).first.fill(new)  # typed while the render runs
-    wait_end(page, steps)
-    run_dir = run_dir_in_status(page, "done")
-    texts = seen_texts(page, "status")
-    applied = [
-        int(m.group(1)) for t in texts if (m := re.search(r"live edit applied at step (\d+)", t))
-    ]
+    said = wait_seen(page, "status", rf"live edit applied at step \d+|{ENDED}", RENDER_TIMEOUT_MS)
+    applied = re.search(r"live edit applied at step (\d+)", said)
     assert applied, (
         "the status never said the live edit was applied (did the render end "
-        f"before the edit reached the kernel?); it said: {texts}"
+        f"before the edit reached the kernel?); it said: {seen_texts(page, 'status')}"
     )
-    at = applied[0]
-    assert save_every < at <= steps, f"the edit was applied at step {at}"
+    at = int(applied.group(1))
+    assert save_every < at < STEER_STEPS, f"the edit was applied at step {at}"
+    saved_after = -(-at // save_every) * save_every  # the first save point from step `at` on
+    wait_step(page, saved_after)
+    page.locator(STOP).first.click()
+    wait_outcome(page, "stopped")
+    run_dir = run_dir_in_status(page, "stopped")
     frames = frame_metadata(run_dir)
     scenes = [(m["step"], m["settings"]["scenes"]) for m in frames]
     expected = [(step, old if step < at else new) for step, _ in scenes]
     assert scenes == expected, f"frames' (step, scenes) with the edit applied at step {at}"
-    assert scenes[0] == (save_every, old) and scenes[-1] == (steps, new), scenes
+    assert scenes[0] == (save_every, old) and (saved_after, new) in scenes, scenes
     assert page.locator(SCENES).first.input_value() == new, "the scenes box lost the edit"
     return run_dir
 
@@ -352,7 +358,7 @@ def reload_settings_from_png(page, png: Path, decoy: str) -> None:
     assert not differ, f"settings (shown, in the PNG) that did not load: {differ}"
 
 
-def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
+def stop_then_resume(page, prompt: str, *, steps: int = RESUME_STEPS) -> Path:
     """Start a render, Stop it, resume it from its run folder to the end; returns the folder."""
     from playwright.sync_api import expect
 
@@ -390,7 +396,7 @@ def stop_then_resume(page, prompt: str, *, steps: int = 100) -> Path:
     return run_dir
 
 
-def render_animation(page, prompt: str, *, frames: int = 6, steps_per_frame: int = 4) -> Path:
+def render_animation(page, prompt: str, *, frames: int = 4, steps_per_frame: int = 2) -> Path:
     """Render a small 2D animation to the end: the progress line counts its frames, and the
     finished video appears in the studio and plays. Returns the run folder."""
     steps = frames * steps_per_frame

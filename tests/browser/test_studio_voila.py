@@ -86,7 +86,7 @@ def test_studio_steers_reloads_and_resumes_in_voila(app):
     )
     first_frame = min((run_dir / "frames").glob("*.png"))  # saved before the edit
     reload_settings_from_png(app, first_frame, decoy="something else entirely")
-    assert run_dir_in_status(app, "done") == run_dir
+    assert run_dir_in_status(app, "stopped") == run_dir
     stop_then_resume(app, "a white star on a black sky")
 
 
