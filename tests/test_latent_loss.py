@@ -302,6 +302,11 @@ def test_video_sources_flow_loss_adds_pyttis_latent_part(
     for a, b in zip(ours, theirs, strict=True):
         assert (a is None) == (b is None)
         assert a is None or torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+    # a resumed run has the frame's latent targets and the outputs' latents to look back at
+    resumed = Session(run_plan, models, resume=session.state_dict())
+    again = resumed.term("stabilization_flow").latents
+    assert all(torch.equal(a, b) for a, b in zip(again, term.latents, strict=True))
+    assert set(resumed.animator.kept_latents) == set(session.animator.kept_latents) == {-1, 0}
 
 
 def test_the_import_report_names_the_masks_and_flow_losses_that_still_differ():
