@@ -264,11 +264,14 @@ def apply_settings_text(page, text: str) -> None:
     """Paste settings YAML into the "copy settings" box and press "Apply pasted"."""
     open_files_section(page)
     page.locator(SETTINGS_YAML).first.fill(text)
+    watch_text(page, "files", FILES_MESSAGE)
     page.locator(APPLY_YAML).first.click()
-    # Applied, the studio shows every setting in the box; failing, it says why underneath.
+    # Applied, the studio shows every setting in the box, then says so underneath (the message
+    # comes in its own widget message, after the box's); failing, it says why.
     page.wait_for_function(
-        """([box, message, pasted]) => document.querySelector(box).value !== pasted
-             || /error/i.test(document.querySelector(message).textContent)""",
+        """([box, message, pasted]) => (document.querySelector(box).value !== pasted
+             && /applied the pasted settings/i.test(document.querySelector(message).textContent))
+             || window.__pyttiTexts.files.slice(1).some((t) => /error/i.test(t))""",
         arg=[SETTINGS_YAML, FILES_MESSAGE, text],
         timeout=30_000,
         polling=100,
