@@ -63,6 +63,9 @@ def test_a_warp_moves_the_image_in_pixel_space():
 
 
 def test_the_fourier_image_paints_the_prompted_colour(tmp_path):
+    # its background darkens late (0.30 to 0.36 at 100 steps, 0.15 to 0.21 at 150): at 125,
+    # over seeds 3 to 5, native and ATEN_CPU_CAPABILITY=default kernels, red's share 0.18 to
+    # 0.20, its channel 0.74 to 0.77, the background 0.23 to 0.27
     settings = {
         "scenes": "a red circle on a black background",
         "perceptors": ["demo"],
@@ -71,11 +74,11 @@ def test_the_fourier_image_paints_the_prompted_colour(tmp_path):
         "height": 24,
         "pixel_size": 4,
         "cutouts": 16,
-        "steps_per_scene": 150,
+        "steps_per_scene": 125,
         "cutout_noise": 0.1,
         "seed": 3,
         "save_every": 0,
-        "display_every": 150,
+        "display_every": 125,
         "device": "cpu",
         "output_root": str(tmp_path),
     }

@@ -133,6 +133,9 @@ def models():
 
 
 def test_a_render_paints_the_prompt_with_no_more_colours_than_the_palettes(models, tmp_path):
+    # 8 cutouts for 120 steps (0.4 of 16 for 150): a larger step and strong smoothing darken
+    # the background in time. Over seeds 3 to 5, native and ATEN_CPU_CAPABILITY=default
+    # kernels: 12 colours, red's share 0.11 to 0.21, the background 0.22 to 0.27
     settings = {
         "scenes": "a red circle on a black background",
         "perceptors": ["demo"],
@@ -144,13 +147,14 @@ def test_a_render_paints_the_prompt_with_no_more_colours_than_the_palettes(model
         "width": 20,
         "height": 20,
         "pixel_size": 4,
-        "cutouts": 16,
-        "steps_per_scene": 150,
+        "cutouts": 8,
+        "steps_per_scene": 120,
+        "learning_rate": 0.04,
         "cutout_noise": 0.1,
-        "smoothing_weight": 0.05,
+        "smoothing_weight": 1.0,
         "seed": 3,
         "save_every": 0,
-        "display_every": 150,
+        "display_every": 120,
         "device": "cpu",
         "output_root": str(tmp_path),
     }

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from vqgan_fixtures import save_taming_checkpoint
-from vqgan_training import colour_blocks, tiny_config, train_tiny_vqgan
+from vqgan_training import colour_blocks, tiny_config
 
 from pytti_nb.models import ModelCache, download, network, vqgan_checkpoint, vqgan_sources
 from pytti_nb.models.vqgan import build_vqgan, check_vqgan_model, load_vqgan_model
@@ -281,9 +281,9 @@ def test_decode_maps_to_zero_one_unclamped_and_differentiably():
 # ---------------------------------------------------------------------------------- round trip
 
 
-def test_a_trained_tiny_vqgan_reconstructs_a_held_out_image():
-    # ~250 Adam steps of 8 images: about 7 s on one CPU thread
-    torch.manual_seed(0)
+def test_a_trained_tiny_vqgan_reconstructs_a_held_out_image(trained_vqgan):
+    # the tests' trained model (vqgan_training: 250 Adam steps of 8 images), through its file
+    torch.manual_seed(0)  # the weights its training started from
     untrained_model = build_vqgan(tiny_config())
     held_out = colour_blocks(torch.Generator().manual_seed(9), 8)
 
@@ -291,7 +291,8 @@ def test_a_trained_tiny_vqgan_reconstructs_a_held_out_image():
         with torch.no_grad():
             return F.mse_loss(model.decode(model.quantize(model.encode(held_out))), held_out).item()
 
-    untrained, trained = error(untrained_model), error(train_tiny_vqgan())
+    trained_model = load_vqgan_model(str(trained_vqgan), device="cpu")
+    untrained, trained = error(untrained_model), error(trained_model)
     assert trained < 0.04 and trained < untrained / 4, (trained, untrained)
 
 

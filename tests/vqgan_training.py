@@ -27,7 +27,7 @@ def tiny_config(n_embed=8):
 
 
 def train_tiny_vqgan(steps=250, seed=0):
-    """The tiny VQGAN after `steps` Adam steps on batches of 8 block images (about 7 s)."""
+    """The tiny VQGAN after `steps` Adam steps on batches of 8 block images (about 15 s)."""
     torch.manual_seed(seed)
     model = build_vqgan(tiny_config())
     data = torch.Generator().manual_seed(seed)
@@ -35,7 +35,7 @@ def train_tiny_vqgan(steps=250, seed=0):
         z = model.encode(colour_blocks(data, 16)).movedim(1, -1).reshape(-1, model.e_dim)
         model.codebook.copy_(z[torch.randperm(len(z), generator=data)[: model.n_codes]])
     weights = [p for n, p in model.named_parameters() if not n.startswith("quantize.")]
-    optimiser = torch.optim.Adam(weights, lr=3e-3)
+    optimiser = torch.optim.Adam(weights, lr=3e-3, foreach=True)  # the same bits, a little sooner
     for _ in range(steps):
         x = colour_blocks(data, 8)
         z = model.encode(x)
