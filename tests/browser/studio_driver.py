@@ -236,9 +236,18 @@ def checkpoint_step(run_dir: Path) -> int:
 
 def make_idle(page) -> None:
     """Stop a render an earlier (failed) test may have left running, so each test starts idle."""
-    if page.locator(STOP).first.is_enabled():
-        page.locator(STOP).first.click()
-        wait_text(page, STATUS, r"\b(stopped|done|error)\b", RENDER_TIMEOUT_MS)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    stop = page.locator(STOP).first
+    if stop.is_enabled():
+        # The status line says "done" in one widget message and Stop is disabled in the next,
+        # so a render that just ended can show Stop enabled here and disabled a moment later.
+        try:
+            stop.click(timeout=5_000)
+        except PlaywrightTimeout:
+            pass
+    expect(stop).to_be_disabled(timeout=RENDER_TIMEOUT_MS)
 
 
 # -- the "Settings files, copy & resume" section --------------------------------------------
