@@ -282,6 +282,7 @@ def _save_point(writer, session, snap, versions, steered) -> None:
         "save_number": snap.save_number,
         "frame": snap.frame,
         "t": snap.t,
+        "key_frame": snap.key_frame,
         "versions": versions,
     }
     if snap.motion:

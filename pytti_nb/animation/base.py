@@ -52,6 +52,7 @@ class Animator:
         self.run_plan, self.device = run_plan, device
         self.values = {}  # what made the current frame: motion values, depth range, ...
         self.notes = []  # how the animation had to be carried out, for the run's report
+        self.last_warp = None  # the warp of the last frame change (cadence warps back by it)
 
     def steer(self, run_plan) -> None:
         """Follow a live edit: new motion values from the next frame on."""
@@ -73,6 +74,7 @@ class Animator:
 
     def _warp(self, image_model, warp, optimizer, timer):
         """Warp the image model, noting once when it can only decode, warp and encode."""
+        self.last_warp = warp
         with timer("frame_warp"):
             moved_parameters = image_model.warp(warp, optimizer)
         if not moved_parameters and not self.notes:

@@ -15,6 +15,7 @@ from torch import Tensor
 SAMPLING_MODES = ("nearest", "bilinear", "bicubic")
 INFILL_MODES = ("mirror", "wrap", "black", "smear")
 _PADDING = {"mirror": "reflection", "black": "zeros", "smear": "border"}
+INVERSE_ITERATIONS = 12  # of a displacement field's inverse: error shrinks geometrically
 WRAP_PAD = 2  # pixels of circular padding: enough for bicubic's 4x4 taps at the seam
 
 
@@ -44,6 +45,25 @@ class Warp:
         """Warp a [b,c,h,w] tensor (an image, parameters or their Adam moments)."""
         grid = self.grid_at(x.shape[-2], x.shape[-1], x.device).expand(x.shape[0], -1, -1, -1)
         return sample(x, grid, self.infill, sampling or self.sampling)
+
+    def inverse(self) -> "Warp":
+        """The warp back: it moves the new frame onto the old one (cadence's backward warp).
+
+        An affine map inverts exactly; a displacement field by fixed-point iteration, which
+        converges wherever the motion changes by less than a pixel per pixel (camera moves,
+        optical flow between neighbouring frames)."""
+        if self.affine is not None:
+            full = torch.cat([self.affine.double(), self.affine.new_tensor([[0, 0, 1]]).double()])
+            back = torch.linalg.inv(full)[:2].to(self.affine.dtype)
+            return Warp(sampling=self.sampling, infill=self.infill, affine=back)
+        shift = self.displacement.permute(0, 3, 1, 2)  # [1,2,h,w]
+        height, width = shift.shape[-2:]
+        grid = identity_grid(height, width, shift.device)
+        edge = "wrap" if self.infill == "wrap" else "smear"  # the field goes on past the edge
+        back = -self.displacement
+        for _ in range(INVERSE_ITERATIONS):  # back(x) = -shift(x + back(x))
+            back = -sample(shift, grid + back, edge, "bilinear").permute(0, 2, 3, 1)
+        return Warp(sampling=self.sampling, infill=self.infill, displacement=back)
 
 
 def sample(x: Tensor, grid: Tensor, infill: str, sampling: str) -> Tensor:

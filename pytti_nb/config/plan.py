@@ -134,6 +134,7 @@ def plan_run(
         width, height = _vqgan_size(s, width, height, check_models, problems, missing)
     _check_batches(s, problems)
     clock = _clock(s, scenes, video, audio, problems)
+    _check_cadence(s, clock, problems)
     absent = {m.path for m, _ in prompt_masks(scenes, direct, weights) if gone(m.path)}
     masks = mask_videos(s, scenes, direct, weights, clock, previous, problems, absent)
     off = check_values_over_run(clock, scenes, direct, schedules, weights, problems, unknown)
@@ -311,6 +312,16 @@ def _clock(s, scenes, video, audio, problems) -> Clock:
         )
         raise SettingsError(problems)
     return clock
+
+
+def _check_cadence(s, clock, problems) -> None:
+    """A cadence leaves key frames in the run: it is at most the run's animation frames."""
+    if s.cadence > 1 and s.cadence > clock.frames:
+        made = f"makes {clock.frames} animation frame(s)" if clock.frames else "is not animated"
+        problems.append(
+            f"cadence: {s.cadence} optimises every {s.cadence}th frame, but the run {made}; "
+            f"use 1 to {max(clock.frames, 1)} (1 optimises every frame)"
+        )
 
 
 def _check_init_weights(s, off, has_video, problems) -> None:

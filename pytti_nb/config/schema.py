@@ -359,6 +359,12 @@ class Settings:
     frames_per_second: float = setting(
         12.0, A, "float", "Frames per second of t and of the video.", min=0.01, max=240.0,
     )  # fmt: skip
+    cadence: int = setting(
+        1, A, "int", "Optimise every Nth animation frame (a key frame, steps_per_frame steps); "
+        "the frames between are the key frames before and after, warped along the motion and "
+        "blended (Deforum's cadence). 1 optimises every frame, as PyTTI.",
+        min=1, max=1000, visible_when={"animation_mode": ANIMATED},
+    )  # fmt: skip
     translate_x: str = setting(
         "0", A, "motion", "Pixels per frame the picture moves right (2D); camera move in 3D.",
         simple=True, steerable=True, visible_when={"animation_mode": MOVING},

@@ -25,6 +25,7 @@ from ..perception.cutouts import CutoutAugs
 from ..perception.targets import to_tensor
 from ..timing import StageTimer
 from .assets import Assets, load_assets
+from .cadence import Cadence
 from .frames import FrameReader
 from .guard import FiniteGuard
 from .optim import build_optimizer, set_learning_rate
@@ -69,6 +70,7 @@ class Session:
         self.guard = FiniteGuard(self.device)
         self.adjustments = []  # what the run changed by itself (finer micro-batches)
         self.step = 0
+        self.cadence = Cadence.of(s)  # None unless only every Nth frame is optimised
         self.timer = StageTimer(self.device, enabled=False)  # the benchmark switches it on
         self._pending = None  # (RunPlan, Assets, depth model) from steer(), for the next step
         if resume is not None:
@@ -223,6 +225,7 @@ class Session:
             "terms": _to_cpu({name: state for name, state in terms.items() if state}),
             "animator": self.animator.state_dict() if self.animator is not None else {},
             "guard": self.guard.state_dict(),
+            **({"cadence": self.cadence.state_dict()} if self.cadence is not None else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -236,6 +239,8 @@ class Session:
         if self.animator is not None:
             self.animator.load_state_dict(state.get("animator", {}))
         self.guard.load_state_dict(state.get("guard", {}))
+        if self.cadence is not None:
+            self.cadence.load_state_dict(state.get("cadence", {}), self.device)
         self.step = int(state["step"])
 
 
