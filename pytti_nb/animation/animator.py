@@ -19,8 +19,8 @@ from .warp import Warp
 class CameraAnimator(Animator):
     """Moves the image between frames: PyTTI's 2D affine, or a 3D camera over estimated depth."""
 
-    def __init__(self, run_plan, device, depth_model=None, flow_model=None):
-        super().__init__(run_plan, device)
+    def __init__(self, run_plan, device, depth_model=None, flow_model=None, assets=None):
+        super().__init__(run_plan, device, assets)
         self.depth_model, self.flow_model = depth_model, flow_model
         self._check_depth_range(run_plan)
 
@@ -36,7 +36,8 @@ class CameraAnimator(Animator):
                 raise SettingsError(problems)
 
     def move(self, image_model, optimizer, ctx, timer, media) -> FrameRefs:
-        """Warp by the frame's motion; the moved image is the stabilisation reference."""
+        """Warp by the frame's motion; the moved (colour-matched) image is the stabilisation
+        reference."""
         s = self.run_plan.settings
         flow = None
         if s.animation_mode == "2D":
@@ -50,7 +51,7 @@ class CameraAnimator(Animator):
             warp, flow = self._camera_warp(image_model, ctx, timer)
         before = image_model.decode().detach().clamp(0, 1) if self._wants_flow() else None
         self._warp(image_model, warp, optimizer, timer)
-        reference = image_model.decode().detach().clamp(0, 1)
+        reference = self._moved(image_model)
         flow_targets = []
         if before is not None:
             with timer("frame_flow"):
@@ -100,11 +101,12 @@ class CameraAnimator(Animator):
         return consistency_mask(forward, backward) * agree
 
 
-def build_animator(run_plan, device, depth_model=None, flow_model=None):
-    """The animator of a plan's animation mode (None when it renders a still image)."""
+def build_animator(run_plan, device, depth_model=None, flow_model=None, assets=None):
+    """The animator of a plan's animation mode (None when it renders a still image); `assets`
+    holds a color_coherence image."""
     mode = run_plan.settings.animation_mode
     if mode == "off":
         return None
     if mode == "Video Source":
-        return VideoSourceAnimator(run_plan, device, flow_model)
-    return CameraAnimator(run_plan, device, depth_model, flow_model)
+        return VideoSourceAnimator(run_plan, device, flow_model, assets)
+    return CameraAnimator(run_plan, device, depth_model, flow_model, assets)

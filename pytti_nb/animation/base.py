@@ -9,6 +9,7 @@ import torch
 from ..losses.functional import sobel_edges
 from ..perception.targets import to_tensor
 from ..timing import no_timer
+from .colour import colour_coherence
 
 
 class FrameRefs:
@@ -48,10 +49,12 @@ class FrameRefs:
 class Animator:
     """What every animator shares: the plan in force, notes and the frame's values."""
 
-    def __init__(self, run_plan, device):
+    def __init__(self, run_plan, device, assets=None):
         self.run_plan, self.device = run_plan, device
         self.values = {}  # what made the current frame: motion values, depth range, ...
         self.notes = []  # how the animation had to be carried out, for the run's report
+        # color_coherence (None when off); an image anchor is read from the run's assets
+        self.colour = colour_coherence(run_plan.settings, device, assets)
         self.last_warp = None  # the warp of the last frame change (cadence warps back by it)
 
     def steer(self, run_plan) -> None:
@@ -63,7 +66,10 @@ class Animator:
         """Move the image (and its optimiser moments) into the new frame; its references.
 
         `media` is the frame's decoded video frames and masks (engine.frames.FrameMedia), read
-        ahead of the loop; None for a run without per-frame media."""
+        ahead of the loop; None for a run without per-frame media. Under color_coherence the
+        moved image is colour-matched before it becomes the frame's references."""
+        if self.colour is not None:
+            self.colour.start_frame(image_model, ctx)
         refs = self.move(image_model, optimizer, ctx, timer, media)
         refs._masks = media.masks if media is not None else {}
         return refs
@@ -83,13 +89,24 @@ class Animator:
                 "decoded, warped and encoded again, and its optimiser moments restart"
             )
 
+    def _moved(self, image_model):
+        """The image right after the frame's warp, detached in [0,1]: colour-matched first
+        (the image model set to it) under color_coherence."""
+        if self.colour is None:
+            return image_model.decode().detach().clamp(0, 1)
+        return self.colour.apply(image_model)
+
     def state_dict(self) -> dict:
-        """The current frame's values (they go into every saved image's metadata)."""
-        return {
-            "values": {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
-        }
+        """The current frame's values and the colour anchor (they go into the checkpoint)."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
+        state = {"values": values}
+        if self.colour is not None:
+            state["colour"] = self.colour.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore state_dict()."""
         values = state.get("values", {})
         self.values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if self.colour is not None:
+            self.colour.load_state_dict(state.get("colour", {}))

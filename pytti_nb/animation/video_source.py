@@ -9,6 +9,8 @@ frames back too, moved by the flow from their source frames, each where no neare
 already is (Ruder et al. 2016); those outputs are kept in memory (and in the checkpoint).
 The direct, edge, depth and semantic stabilisation losses compare with the source frame.
 The source frames come decoded with each frame's media (engine.frames), read ahead of the loop.
+color_coherence matches the moved image's colours before any re-encode: a re-encoded frame
+starts from the video's own colours.
 """
 
 import torch
@@ -22,8 +24,8 @@ from .flow import SCENE_CUT, consistency_mask, flow_warp
 class VideoSourceAnimator(Animator):
     """Moves the image along the source video's optical flow."""
 
-    def __init__(self, run_plan, device, flow_model):
-        super().__init__(run_plan, device)
+    def __init__(self, run_plan, device, flow_model, assets=None):
+        super().__init__(run_plan, device, assets)
         self.flow_model = flow_model
         self.samples = run_plan.settings.flow_long_term_samples
         self.kept = {}  # output frame index -> its image at its end [1,3,H,W]
@@ -57,7 +59,7 @@ class VideoSourceAnimator(Animator):
             warp = flow_warp(backward, s.sampling_mode, s.infill_mode)
             if j == 0:
                 self._warp(image_model, warp, optimizer, timer)  # the image follows the video
-                target = image_model.decode().detach().clamp(0, 1)
+                target = self._moved(image_model)  # colour-matched under color_coherence
                 # PyTTI's latent target: the model's latent right after the move (set_flow,
                 # OpticalFlowLossClass.py 394-408), before any re-encode
                 latent = image_model.latent().detach() if latents else None

@@ -10,6 +10,7 @@ from ..io.images import check_image_file
 from ..io.model_folder import cache_dir_of
 from ..media.video import file_stamp
 from .clock import Clock
+from .frame_output import check_frame_output, coherence_image
 from .run_media import (
     audio_bands,
     mask_videos,
@@ -85,6 +86,8 @@ class RunPlan:
         """(path, 'rgb' or 'gray') of every image the run reads: init, prompts and masks."""
         s = self.settings
         files = [(s.init_image, "rgb")] if s.init_image else []
+        if coherence_image(s):
+            files.append((coherence_image(s), "rgb"))
         if self.target_palette:
             files.append((self.target_palette, "rgb"))
         for path, where in referenced_files(self.scenes, self.direct_prompts, self.weights):
@@ -129,6 +132,7 @@ def plan_run(
     if init_size is None and (gone(s.init_image) or following and gone(s.video_path)):
         init_size = STAND_IN_SIZE
     _check_prompt_images(scenes, direct, weights, images)
+    check_frame_output(s, images, problems)
     width, height = _resolve_size(s, init_size, problems)
     if s.image_model == "VQGAN":
         width, height = _vqgan_size(s, width, height, check_models, problems, missing)

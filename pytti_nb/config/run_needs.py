@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import PyttiError, shown, shown_path
 from ..io.model_folder import cache_dir_of
 from ..lang.prompts import MaskKind
+from .frame_output import coherence_image
 from .run_media import prompt_masks, referenced_files
 
 MAX_FILES = 12  # media files the report names one by one (then how many more, and how many here)
@@ -104,6 +105,8 @@ def media_files(run_plan) -> list[tuple[str, str]]:
     """(label, path) of every image, video and sound file the run reads, each once."""
     s = run_plan.settings
     found = [("init_image", s.init_image)] if s.init_image else []
+    if coherence_image(s):
+        found.append(("color_coherence", coherence_image(s)))
     if run_plan.target_palette:
         found.append(("target_palette", run_plan.target_palette))
     if s.animation_mode == "Video Source" and s.video_path:

@@ -438,6 +438,12 @@ class Settings:
         "momentum with the picture so it follows the content.",
         visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
+    color_coherence: str = setting(
+        "off", A, "text", "Hold every frame's colours to an anchor after its warp: off, first "
+        "(each scene's first animation frame) or an image path; matches each LAB channel's "
+        "mean and spread, so the optimiser starts the frame from the corrected colours.",
+        visible_when={"animation_mode": ANIMATED}, placeholder="off, first or path/to/image.png",
+    )  # fmt: skip
     video_path: str = setting(
         "", A, "path", "The video a Video Source animation follows (its first frame starts the "
         "image unless init_image is set).", simple=True,

@@ -48,7 +48,7 @@ class Session:
         self.terms = []
         assets = load_assets(run_plan, run_plan.output_size)
         self.animator = build_animator(
-            run_plan, self.device, self.depth_model, self._load_flow_model(run_plan)
+            run_plan, self.device, self.depth_model, self._load_flow_model(run_plan), assets
         )
         self.image = build_image_model(
             s,
