@@ -8,14 +8,15 @@ from test_animation import phase_shift
 
 from pytti_nb.config.clock import Clock
 from pytti_nb.config.plan import plan_run
-from pytti_nb.config.settings import from_dict
-from pytti_nb.engine.cadence import Cadence
+from pytti_nb.config.settings import from_dict, replace
+from pytti_nb.engine.cadence import Cadence, steps_left
 from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
 from pytti_nb.errors import SettingsError
 from pytti_nb.io.png_meta import read_png_metadata
 from pytti_nb.models import ModelCache
 from pytti_nb.run import prepare_run, run_snapshots
+from pytti_nb.ui.preview import schedule_chart
 
 pytestmark = [pytest.mark.numerics]
 
@@ -134,3 +135,50 @@ def test_a_cadence_above_the_run_s_frames_is_refused_by_name(mode):
     settings = {"animation_mode": mode, "steps_per_scene": 10, "steps_per_frame": 2, "cadence": 6}
     with pytest.raises(SettingsError, match=r"cadence: 6 .*(5 animation frame|not animated)"):
         plan_run(from_dict({"scenes": "a red circle", "perceptors": ["demo"], **settings}))
+
+
+@pytest.fixture(scope="module")
+def drift_video(tmp_path_factory):
+    """Noise drifting two pixels a frame, 16x16, 8 frames."""
+    from media import write_video
+
+    texture = np.random.default_rng(0).integers(0, 256, (16, 40, 3), np.uint8)
+    path = tmp_path_factory.mktemp("video") / "drift.mp4"
+    write_video(path, [np.ascontiguousarray(texture[:, 2 * i : 2 * i + 16]) for i in range(8)], 12)
+    return path
+
+
+MODES = {
+    "3D": {"animation_mode": "3D", "depth_model": "none", "translate_z_3d": 20},
+    "Video Source": {"animation_mode": "Video Source", "flow_model": "dis"},
+    "Limited Palette": {"animation_mode": "2D", "image_model": "Limited Palette"},
+    "FFT": {"animation_mode": "2D", "image_model": "FFT", "rotate_2d": 5},
+}
+
+
+@pytest.mark.parametrize("case", MODES)
+def test_every_mode_and_image_model_renders_and_resumes_at_a_cadence(
+    case, tmp_path, models, drift_video
+):
+    settings = animation(
+        tmp_path, width=16, height=16, steps_per_scene=5, steps_per_frame=1, save_every=1,
+        cadence=2, translate_x=1, video_path=str(drift_video), **MODES[case],
+    )  # fmt: skip
+    resumed = assert_resumes_exactly(settings, models, lambda s: s.frame == 1)
+    assert [(s.frame, s.key_frame) for s in resumed] == [(2, True), (3, False), (4, True)]
+
+
+def test_the_estimate_counts_only_the_key_frames_steps(tmp_path, models):
+    settings = animation(tmp_path, pre_animation_steps=3, steps_per_scene=21)  # frames 0-8
+    session = Session(plan_run(from_dict(settings)), models)
+    assert steps_left(session) == 3 + 3 * 2  # before the animation, then key frames 0, 4, 8
+    session.step = 12  # within key frame 4 (steps 11 and 12)
+    assert steps_left(session) == 1 + 2
+
+
+def test_the_schedule_preview_marks_the_key_frames(tmp_path):
+    settings = from_dict(animation(tmp_path, translate_x="sin(t)"))
+    chart, _ = schedule_chart(settings)
+    assert chart.count("class='mark'") == 3 and "key frames (the dashed lines) 0, 4, 8" in chart
+    chart, _ = schedule_chart(replace(settings, cadence=1))
+    assert "class='mark'" not in chart and "key frames" not in chart

@@ -139,3 +139,15 @@ class Clock:
     def frame_start_step(self, frame: int) -> int:
         """The step at which animation frame `frame` starts."""
         return self.pre_animation_steps + frame * self.steps_per_frame
+
+    def is_key_frame(self, frame: int, cadence: int) -> bool:
+        """Whether the optimiser runs on animation frame `frame` under a cadence: every
+        cadence-th frame, each scene's first and the run's last (the rest are warped)."""
+        if frame <= 0 or frame % cadence == 0 or frame >= self.frames - 1:
+            return True
+        before, start = self.frame_start_step(frame - 1), self.frame_start_step(frame)
+        return self.scene_at(before) != self.scene_at(start)
+
+    def key_frames(self, cadence: int) -> list[int]:
+        """The animation frames the optimiser runs on under a cadence (every one at 1)."""
+        return [f for f in range(self.frames) if self.is_key_frame(f, cadence)]

@@ -54,10 +54,7 @@ class Cadence:
 
     def is_key(self, clock, frame: int) -> bool:
         """Whether the optimiser runs on `frame`: every Nth, a scene's first and the last."""
-        if frame <= 0 or frame % self.every == 0 or frame >= clock.frames - 1:
-            return True
-        starts = clock.frame_start_step(frame - 1), clock.frame_start_step(frame)
-        return clock.scene_at(starts[0]) != clock.scene_at(starts[1])
+        return clock.is_key_frame(frame, self.every)
 
     @property
     def first(self) -> int:
@@ -139,6 +136,20 @@ class Cadence:
             Pending(**{**p, "image": np.asarray(p["image"]), "values": _tuples(p["values"])})
             for p in state.get("pending", [])
         ]
+
+
+def steps_left(session) -> int:
+    """The optimisation steps the session has still to run: under a cadence, those before the
+    animation and of the key frames (the in-between frames' steps are skipped)."""
+    clock, cadence = session.run_plan.clock, session.cadence
+    total = clock.total_steps
+    if cadence is None or not clock.frames:
+        return total - session.step
+    left = max(min(clock.pre_animation_steps, total) - session.step, 0)
+    for frame in clock.key_frames(cadence.every):
+        start = max(clock.frame_start_step(frame), session.step)
+        left += max(min(clock.frame_start_step(frame + 1), total) - start, 0)
+    return left
 
 
 def _is_point(session, done: int) -> bool:

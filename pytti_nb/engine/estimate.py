@@ -20,6 +20,7 @@ from PIL import Image
 from ..config.schema import MOVING
 from ..timing import synchronize
 from . import step
+from .cadence import steps_left
 
 PROBE_STEPS = 3  # timed steps at least (fewer, down to one, under 30 steps), after a warm-up
 PROBE_MIN_S = 0.5  # ...and until this long has been timed: tiny steps are noisy one by one
@@ -80,7 +81,7 @@ def estimate_run(session) -> Estimate:
     finally:
         session.load_state_dict(state)
     s, clock = session.settings, session.run_plan.clock
-    remaining = clock.total_steps - session.step
+    remaining = steps_left(session)  # a cadence skips the steps of the frames between keys
     frames = max(clock.frames - max(clock.at(session.step).frame, 0), 0) if frame_s else 0
     saves, displays = _points(session.step, clock.total_steps, s.save_every, s.display_every)
     save_s = _save_seconds(session.run_plan.output_size)

@@ -18,8 +18,11 @@ PALETTE = (
 MAX_POINTS = 400  # longer series are thinned: the chart is a few hundred pixels wide
 
 
-def line_chart_svg(series: dict, *, width=360, height=140, title="", x_label="step") -> str:
-    """An SVG chart of named (xs, ys) series sharing axes, with a legend and min/max labels."""
+def line_chart_svg(
+    series: dict, *, width=360, height=140, title="", x_label="step", marks=()
+) -> str:
+    """An SVG chart of named (xs, ys) series sharing axes, with a legend and min/max labels;
+    `marks` are x positions drawn as dashed vertical lines (cadence's key frames)."""
     finite = {name: _finite_points(xs, ys) for name, (xs, ys) in series.items()}
     finite = {name: pts for name, pts in finite.items() if pts}
     if not finite:
@@ -52,6 +55,12 @@ def line_chart_svg(series: dict, *, width=360, height=140, title="", x_label="st
         _label(left + pw, height - 16, _fmt(x1), "end"),
         _label(left + pw / 2, height - 16, x_label, "middle"),
     ]
+    for x in _thin([m for m in marks if x0 <= m <= x1]):
+        at = px(x, y0)[0]
+        body.append(
+            f"<line class='mark' x1='{at:.1f}' y1='{top}' x2='{at:.1f}' y2='{top + ph}' "
+            "stroke='#999' stroke-dasharray='2,2'/>"
+        )
     for k, pts in enumerate(finite.values()):
         colour = PALETTE[k % len(PALETTE)]
         coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in (px(x, y) for x, y in _thin(pts)))

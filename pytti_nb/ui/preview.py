@@ -13,6 +13,7 @@ from .plots import line_chart_svg
 PREVIEW_MIN_WIDTH = 256  # tiny renders are enlarged (nearest) so their pixels can be seen
 JPEG_QUALITY = 85
 SCHEDULE_SAMPLES = 200
+KEY_FRAMES_LISTED = 12  # the schedule preview lists a cadence's first key frames
 
 
 def preview_jpeg(image: np.ndarray) -> bytes:
@@ -82,17 +83,39 @@ def _charts(run_plan) -> str:
     series = schedule_series(run_plan)
     if series:
         charts.append(line_chart_svg(series, width=560, height=180, title="schedules over the run"))
+    keys = key_frames(run_plan)
+    marks = {"x_label": "frame", "marks": keys or ()}
     audio = audio_series(run_plan)
     if audio:
         title = f"audio bands per frame, 0 to 1: {', '.join(audio)}"
-        charts.append(line_chart_svg(audio, width=560, height=140, title=title, x_label="frame"))
+        charts.append(line_chart_svg(audio, width=560, height=140, title=title, **marks))
     motion = motion_series(run_plan)
     if motion:
         title = f"camera motion per frame (pixels, degrees): {', '.join(motion)}"
-        charts.append(line_chart_svg(motion, width=560, height=180, title=title, x_label="frame"))
+        charts.append(line_chart_svg(motion, width=560, height=180, title=title, **marks))
+    if keys is not None:
+        charts.append(_key_frames_text(run_plan, keys, audio or motion))
     if not charts:
         return "<i>Every weight and stop is constant over the run.</i>"
     return "<br>".join(charts)
+
+
+def key_frames(run_plan) -> list[int] | None:
+    """The frames a cadence optimises (None without one: every frame is optimised)."""
+    cadence, clock = run_plan.settings.cadence, run_plan.clock
+    return clock.key_frames(cadence) if cadence > 1 and clock.frames else None
+
+
+def _key_frames_text(run_plan, keys: list[int], charted) -> str:
+    """One line naming a cadence's key frames (the dashed lines of the per-frame charts)."""
+    shown = ", ".join(map(str, keys[:KEY_FRAMES_LISTED])) + (
+        ", ..." if len(keys) > KEY_FRAMES_LISTED else ""
+    )
+    where = " (the dashed lines)" if charted else ""
+    return html.escape(
+        f"cadence {run_plan.settings.cadence}: {len(keys)} of {run_plan.clock.frames} frames "
+        f"are optimised, key frames{where} {shown}; the rest are warped from them"
+    )
 
 
 def schedule_series(run_plan, samples: int = SCHEDULE_SAMPLES) -> dict:
