@@ -20,6 +20,7 @@ from .errors import (
 )
 from .io.bounded import path_problem
 from .io.checkpoint import checkpoint_path, has_checkpoint, save_checkpoint
+from .io.model_folder import cache_dir_of
 from .io.run_folder import FRAMES_DIR, check_writable, claim_run_dir
 from .io.run_writer import RunWriter
 from .io.versions import environment_versions
@@ -86,7 +87,7 @@ def prepare_run(
     run_dir, lock, passed_over = claim_run_dir(root, s.file_namespace, s.allow_overwrite)
     created, writer = not any(run_dir.iterdir()), None
     try:
-        writer = _writer(checked, run_dir, overwrite=s.allow_overwrite, lock=lock)
+        writer = _writer(checked, run_dir, overwrite=s.allow_overwrite, lock=lock, models=models)
         writer.write_settings(to_yaml(s))
     except BaseException:
         lock.release()
@@ -118,7 +119,8 @@ def _resume_job(run_dir: Path, models) -> Job:
     where = f"checkpoint {shown_path(checkpoint_path(run_dir))}"
     check_resume_state(state, checked.total_steps, where)
     check_writable(run_dir)
-    writer = _writer(checked, run_dir, overwrite=False)  # the lock: no render is writing there
+    # the lock: no render is writing there
+    writer = _writer(checked, run_dir, overwrite=False, models=models)
     try:
         check_own_checkpoint(state, writer, where)
         check_saved_settings(writer, checked.settings)
@@ -137,8 +139,9 @@ def _remove_empty(run_dir: Path) -> None:
         run_dir.rmdir()
 
 
-def _writer(run_plan, run_dir, *, overwrite, lock=None) -> RunWriter:
-    """The run folder's writer: frames, settings, the video (with the run's sound), the GIF."""
+def _writer(run_plan, run_dir, *, overwrite, lock=None, models=None) -> RunWriter:
+    """The run folder's writer: frames, settings, the video (with the run's sound, its frames
+    interpolated under interpolate_output), the GIF."""
     s = run_plan.settings
     audio = (s.input_audio, s.input_audio_offset) if run_plan.audio is not None else None
     return RunWriter(
@@ -148,7 +151,22 @@ def _writer(run_plan, run_dir, *, overwrite, lock=None) -> RunWriter:
         gif=s.save_gif,
         audio=audio,
         lock=lock,
+        interpolate=s.interpolate_output,
+        flow=lambda: _interpolation_flow(s, models),
     )
+
+
+def _interpolation_flow(s, models):
+    """(flow estimator, device) of interpolate_output: loaded when the video is made, after
+    the render (RAFT through the model cache, on the run's device; DIS on the CPU)."""
+    from .device import pick_device
+    from .models import ModelCache
+
+    device = pick_device(s.device) if s.interpolate_flow != "dis" else "cpu"
+    flow = (models or ModelCache()).flow(
+        s.interpolate_flow, device=device, cache_dir=cache_dir_of(s)
+    )
+    return flow, device
 
 
 def make_session(job: Job, models=None):

@@ -1,4 +1,4 @@
-"""Checks of color_coherence, before any model loads."""
+"""Checks of color_coherence and interpolate_output, before any model loads."""
 
 from ..errors import shown
 from .schema import ANIMATED
@@ -14,10 +14,22 @@ def coherence_image(s) -> str:
     return s.color_coherence
 
 
+def interpolation_flow(s) -> str | None:
+    """The flow model interpolate_output loads at the end of the run (None without one)."""
+    return s.interpolate_flow if s.interpolate_output > 1 else None
+
+
 def check_frame_output(s, images, problems) -> None:
-    """The color_coherence image is a readable image (images: plan._ImageChecks)."""
+    """The color_coherence image is a readable image (images: plan._ImageChecks); an
+    interpolated video needs animation frames to interpolate between."""
     value = s.color_coherence
     if s.animation_mode in ANIMATED and not value:
         problems.append(f"{COHERENCE_WHERE}: {shown(value)} is empty; give off, first or a path")
     elif coherence_image(s):
         images.size(value, COHERENCE_WHERE)
+    if s.interpolate_output > 1 and s.animation_mode not in ANIMATED:
+        problems.append(
+            f"interpolate_output: {s.interpolate_output} interpolates between animation frames, "
+            f"but animation_mode is {shown(s.animation_mode)} (a still image); set it to 1 or "
+            "choose an animation mode"
+        )

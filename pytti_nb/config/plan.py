@@ -10,7 +10,7 @@ from ..io.images import check_image_file
 from ..io.model_folder import cache_dir_of
 from ..media.video import file_stamp
 from .clock import Clock
-from .frame_output import check_frame_output, coherence_image
+from .frame_output import check_frame_output, coherence_image, interpolation_flow
 from .run_media import (
     audio_bands,
     mask_videos,
@@ -146,6 +146,11 @@ def plan_run(
     scale, models = pixel_scale(s), needed_models(s, off)
     known = {k: v for k, v in motion.items() if not _reads(v, unknown)}
     _check_animation(s, clock, known, off, models, height * scale, problems, check_models, missing)
+    if check_models and interpolation_flow(s) not in (None, "dis"):
+        from ..models.flow_weights import check_flow_model
+
+        args = (check_flow_model, interpolation_flow(s), cache_dir_of(s))
+        _attempt_model(problems, missing, "interpolate_flow", *args)
     if problems:
         raise SettingsError(problems + missing)
     if missing:

@@ -79,6 +79,7 @@ ANIMATION_MODES = ("off", "2D", "3D", "Video Source")
 MOVING = ("2D", "3D")  # modes with camera motion
 ANIMATED = ("2D", "3D", "Video Source")
 FLOWING = ("3D", "Video Source")  # modes with an optical-flow loss
+INTERPOLATE_MAX = 8  # interpolate_output's largest factor
 
 
 def setting(default, group, kind, help, **meta):
@@ -443,6 +444,17 @@ class Settings:
         "(each scene's first animation frame) or an image path; matches each LAB channel's "
         "mean and spread, so the optimiser starts the frame from the corrected colours.",
         visible_when={"animation_mode": ANIMATED}, placeholder="off, first or path/to/image.png",
+    )  # fmt: skip
+    interpolate_output: int = setting(
+        1, A, "int", "Write the video at this many times frames_per_second, the frames between "
+        "two saved frames made by optical-flow interpolation (the saved PNGs are untouched); "
+        "1 writes the saved frames only.", min=1, max=INTERPOLATE_MAX,
+    )  # fmt: skip
+    interpolate_flow: str = setting(
+        "dis", A, "choice", "Optical flow of interpolate_output: OpenCV's DIS (classical, no "
+        "weights, offline) or torchvision's RAFT (weights downloaded once into the model cache).",
+        choices=("dis", "raft_small", "raft_large"),
+        visible_when={"interpolate_output": tuple(range(2, INTERPOLATE_MAX + 1))}, models=True,
     )  # fmt: skip
     video_path: str = setting(
         "", A, "path", "The video a Video Source animation follows (its first frame starts the "

@@ -49,9 +49,13 @@ class RunWriter:
         gif: bool = False,
         audio=None,
         lock: RunLock | None = None,
+        interpolate: int = 1,
+        flow=None,
     ):
         """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run.
-        `lock` is the folder's lock when the caller holds it already (claim_run_dir)."""
+        `lock` is the folder's lock when the caller holds it already (claim_run_dir). With
+        `interpolate` N > 1 the MP4 plays at N times `fps`, the frames between saves made by
+        optical flow: `flow()` gives (loads) the (estimator, device) when the video is made."""
         is_number = isinstance(fps, (int, float)) and not isinstance(fps, bool)
         if not (is_number and math.isfinite(fps) and fps > 0):
             raise OutputError(f"frames_per_second must be a positive number, got {shown(fps)}")
@@ -64,6 +68,7 @@ class RunWriter:
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
         self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
+        self.interpolate, self.flow = interpolate, flow  # interpolate_output; its flow loader
         self.last_save = None  # the saved image written last, if any
         self.written = []  # every file this writer wrote, so discard() can take them back
         self.record = None  # what the folder's render wrote (RunRecord)
@@ -223,13 +228,18 @@ class RunWriter:
 
     def finish(self) -> Path | None:
         """Assemble `<run folder name>.mp4` (and .gif) from all saves, each one frame of the
-        video; the MP4's path, or None when there are fewer than two. Releases the lock."""
+        video (the MP4 with in-betweens under interpolate_output); the MP4's path, or None
+        when there are fewer than two. Releases the lock."""
         try:
             frames = self.save_paths()
             if len(frames) < 2:
                 return None
             self._inside(self.run_dir)
-            assemble_video(frames, self.video_path, fps=self.fps)
+            flow, device = self.flow() if self.interpolate > 1 else (None, "cpu")
+            assemble_video(
+                frames, self.video_path, fps=self.fps * self.interpolate,
+                interpolate=self.interpolate, flow=flow, device=device,
+            )  # fmt: skip
             self.recorded(self.video_path)  # the silent video is ours even if the mux fails
             if self.audio is not None:
                 mux_audio(self.video_path, *self.audio, seconds=len(frames) / self.fps)

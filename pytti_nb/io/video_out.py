@@ -1,5 +1,6 @@
 """A run's saved images encoded as an H.264 MP4 (with its sound, when it has one) and an
-animated GIF, each written atomically; the images are streamed, one in memory at a time."""
+animated GIF, each written atomically; the images are streamed, one in memory at a time (two
+when interpolate_output makes frames between them)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 from PIL import Image
 
 from ..errors import MediaError, OutputError, shown_path
 from .atomic import atomic_path
+from .interpolate import inbetweens
 from .run_folder import write_error
 
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
@@ -27,8 +30,12 @@ def frame_image(path: Path, size: tuple[int, int], even: tuple[int, int]) -> byt
         return im.convert("RGB").crop((0, 0, *even)).tobytes()
 
 
-def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> None:
-    """Encode frames (in the given order) to an H.264 yuv420p MP4, written atomically."""
+def assemble_video(
+    frame_paths: list[Path], video_path: Path, *, fps: float, interpolate: int = 1, flow=None,
+    device="cpu",
+) -> None:  # fmt: skip
+    """Encode frames (in the given order) to an H.264 yuv420p MP4, written atomically; with
+    `interpolate` N > 1, N - 1 frames made by `flow` (models.flow) between each two, at `fps`."""
     try:
         with Image.open(frame_paths[0]) as im:
             size = im.size
@@ -57,12 +64,31 @@ def assemble_video(frame_paths: list[Path], video_path: Path, *, fps: float) -> 
             )
             writer.send(None)
             try:
-                for path in frame_paths:  # streamed: only one frame is in memory at a time
-                    writer.send(frame_image(path, size, even))
+                for raw in _stream(frame_paths, size, even, interpolate, flow, device):
+                    writer.send(raw)
             finally:
                 writer.close()  # waits for ffmpeg to finish (or stops it after an error)
     except (OSError, RuntimeError) as e:
         raise write_error("video", video_path, e) from e
+
+
+def _stream(frame_paths, size, even, interpolate, flow, device):
+    """The raw frames of the video: each saved frame, read when it is needed; with interpolate
+    N > 1, N - 1 in-betweens before each but the first, and the last frame held N times, so
+    every saved frame keeps its time (save k at k / frames_per_second)."""
+    previous = None
+    for path in frame_paths:
+        raw = frame_image(path, size, even)
+        if previous is not None and interpolate > 1:
+            a, b = (
+                np.frombuffer(x, np.uint8).reshape(even[1], even[0], 3) for x in (previous, raw)
+            )
+            for between in inbetweens(flow, a, b, interpolate, device):
+                yield between.tobytes()
+        yield raw
+        previous = raw
+    for _ in range(interpolate - 1):
+        yield previous
 
 
 DISK_WORDS = ("No space left", "Permission denied", "Read-only file system", "Disk quota")
