@@ -13,7 +13,6 @@ from PIL import Image
 
 from ..errors import MediaError, OutputError, shown_path
 from .atomic import atomic_path
-from .interpolate import inbetweens
 from .run_folder import write_error
 
 VIDEO_CRF = 17  # x264 constant quality; 17 is visually lossless at a fraction of crf 1's size
@@ -80,6 +79,8 @@ def _stream(frame_paths, size, even, interpolate, flow, device):
     for path in frame_paths:
         raw = frame_image(path, size, even)
         if previous is not None and interpolate > 1:
+            from .interpolate import inbetweens  # torch: only a video that interpolates
+
             a, b = (
                 np.frombuffer(x, np.uint8).reshape(even[1], even[0], 3) for x in (previous, raw)
             )
