@@ -4,6 +4,8 @@ At every frame start an animator moves the image into the new frame (on the devi
 the loss terms the frame's references, each computed at most once per frame.
 """
 
+import dataclasses
+
 import torch
 
 from ..losses.functional import sobel_edges
@@ -80,6 +82,8 @@ class Animator:
 
     def _warp(self, image_model, warp, optimizer, timer):
         """Warp the image model, noting once when it can only decode, warp and encode."""
+        if self.run_plan.settings.seamless:  # a seamless image wraps in 2D, 3D and Video Source
+            warp = dataclasses.replace(warp, infill="wrap")
         self.last_warp = warp
         with timer("frame_warp"):
             moved_parameters = image_model.warp(warp, optimizer)

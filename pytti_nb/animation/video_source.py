@@ -19,6 +19,7 @@ from ..perception.targets import to_tensor
 from ..timing import no_timer
 from .base import Animator, FrameRefs
 from .flow import SCENE_CUT, consistency_mask, flow_warp
+from .warp import infill_of
 
 
 class VideoSourceAnimator(Animator):
@@ -56,7 +57,7 @@ class VideoSourceAnimator(Animator):
                 forward = self.flow_model(start, following)
                 backward = self.flow_model(following, start)
                 reliable = consistency_mask(forward, backward)
-            warp = flow_warp(backward, s.sampling_mode, s.infill_mode)
+            warp = flow_warp(backward, s.sampling_mode, infill_of(s))
             if j == 0:
                 self._warp(image_model, warp, optimizer, timer)  # the image follows the video
                 target = self._moved(image_model)  # colour-matched under color_coherence

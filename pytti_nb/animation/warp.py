@@ -66,6 +66,11 @@ class Warp:
         return Warp(sampling=self.sampling, infill=self.infill, displacement=back)
 
 
+def infill_of(settings) -> str:
+    """The infill a run's warps use: wrap for a seamless image, whatever infill_mode says."""
+    return "wrap" if settings.seamless else settings.infill_mode
+
+
 def sample(x: Tensor, grid: Tensor, infill: str, sampling: str) -> Tensor:
     """grid_sample with PyTTI's infill modes; wrap samples a circularly padded copy."""
     if infill == "wrap":

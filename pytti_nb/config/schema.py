@@ -434,6 +434,14 @@ class Settings:
         choices=("mirror", "wrap", "black", "smear"), steerable=True,
         visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
+    seamless: bool = setting(
+        False, A, "bool", "Make the image tile without seams, the left edge continuing the right "
+        "and the top the bottom (textures, wallpapers, endless pans): cutouts, their "
+        "augmentations and smoothing wrap around the borders, and so does every warp, so "
+        "border_mode, cutout_border and infill_mode are read as wrap. Pans stay seamless; a "
+        "frame's zoom or turn opens a faint seam that the frame's steps close.",
+        simple=True,
+    )  # fmt: skip
     reset_lr_each_frame: bool = setting(
         False, A, "bool", "Restart the optimiser every frame (PyTTI's default); off warps its "
         "momentum with the picture so it follows the content.",

@@ -89,6 +89,7 @@ def cutouts(session, image, n: int, perceptor):
         border_mode=s.border_mode,
         augs=session.augs,
         generator=session.rng,
+        seamless=s.seamless,
     )
     return dataclasses.replace(cuts, mask_geometry=s.mask_geometry)
 

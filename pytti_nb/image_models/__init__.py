@@ -71,7 +71,7 @@ def build_image_model(
             lock=s.lock_palette,
             reencode=s.palette_reencode,
         ),
-        "VQGAN": lambda: dict(vqgan=vqgan),
+        "VQGAN": lambda: dict(vqgan=vqgan, seamless=s.seamless),
         "FFT": lambda: dict(decay=s.fft_decay),
     }.get(name, dict)()
     cls = IMAGE_MODELS[name]

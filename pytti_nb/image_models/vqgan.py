@@ -5,7 +5,15 @@ factor f). Each step quantises it to the nearest codebook vectors (straight-thro
 and decodes once, however many cutouts follow. As in PyTTI, the image shown and saved decodes
 an exponential moving average of z (decay 0.99, bias-corrected), which smooths the jitter of
 the codes the optimiser flips between.
+
+A seamless image runs the VQGAN's padded convolutions with circular padding (the network's
+only border-aware parts: attention and group norm see the whole grid either way), so the
+latent grid is a torus: rolling it by a code rolls the picture by f pixels, and the picture's
+left edge continues its right as any two neighbouring codes do. The encoder's stride-2
+downsampling keeps taming's own zero pad on the right and bottom.
 """
+
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +38,7 @@ class VQGANImage(ImageModel):
         generator: torch.Generator,
         device: torch.device | str = "cpu",
         vqgan,
+        seamless: bool = False,
     ):
         # PyTTI: the output is width*pixel_size rounded down to the model's factor f
         f = vqgan.factor
@@ -39,6 +48,7 @@ class VQGANImage(ImageModel):
         super().__init__(tokens_w * f, tokens_h * f, 1)
         self.__dict__["vqgan"] = vqgan  # a plain attribute: frozen weights are not run state
         self.default_lr = vqgan.default_lr
+        self.seamless = seamless
         z = vqgan.random_latent(tokens_h, tokens_w, generator).to(device=device)
         self.z = nn.Parameter(z.float())
         self.register_buffer("biased", torch.zeros_like(self.z))
@@ -48,7 +58,9 @@ class VQGANImage(ImageModel):
 
     def _decode(self, z: Tensor) -> Tensor:
         """Quantise (straight-through) and decode a latent to [1,3,H,W] in [0,1]."""
-        return clamp_with_grad(self.vqgan.decode(self.vqgan.quantize(z)), 0.0, 1.0)
+        with circular(self.vqgan, self.seamless):
+            rgb = self.vqgan.decode(self.vqgan.quantize(z))
+        return clamp_with_grad(rgb, 0.0, 1.0)
 
     def decode(self) -> Tensor:
         """The training image: the current latent, decoded."""
@@ -63,7 +75,8 @@ class VQGANImage(ImageModel):
     def encode(self, image: Tensor) -> None:
         """The VQGAN encoder's latent of the image at the output size; the average restarts."""
         rgb = resize_image(image.to(self.z), self.height, self.width).clamp(0, 1)
-        self.z.copy_(self.vqgan.encode(rgb))
+        with circular(self.vqgan, self.seamless):
+            self.z.copy_(self.vqgan.encode(rgb))
         self.reset_average()
 
     def latent(self, state: Tensor | None = None) -> Tensor:
@@ -80,7 +93,8 @@ class VQGANImage(ImageModel):
         """The quantised codes of the image's encoding at the output size (PyTTI's make_latent,
         vqgan.py 233-244)."""
         rgb = resize_image(image.to(self.z), self.height, self.width).clamp(0, 1)
-        return self.vqgan.quantize(self.vqgan.encode(rgb))
+        with circular(self.vqgan, self.seamless):
+            return self.vqgan.quantize(self.vqgan.encode(rgb))
 
     @torch.no_grad()
     def reset_average(self) -> None:
@@ -120,3 +134,24 @@ class VQGANImage(ImageModel):
     def param_groups(self, lr: float) -> list[dict]:
         """The latent: the model's only parameter."""
         return [{"name": "image", "params": [self.z], "lr": lr}]
+
+
+@contextmanager
+def circular(network: nn.Module, on: bool = True):
+    """Inside the block, the network's zero-padded convolutions pad circularly (seamless).
+
+    The loaded network is shared by every run of the model cache, so the padding is restored on
+    leaving; autograd keeps what the forward pass padded, so backward runs fine outside.
+    """
+    convs = [
+        m
+        for m in (network.modules() if on else ())
+        if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros" and any(m.padding)
+    ]
+    for conv in convs:
+        conv.padding_mode = "circular"
+    try:
+        yield
+    finally:
+        for conv in convs:
+            conv.padding_mode = "zeros"

@@ -53,7 +53,7 @@ def build_terms(run_plan, perceptors, assets, device, depth_model=None, image_mo
         target.see({p: embedder(p, init) for p in perceptors})
         terms.append(SemanticInit(target))
     if "smoothing_weight" not in off:
-        terms.append(Smoothing(run_plan.schedules["smoothing_weight"]))
+        terms.append(Smoothing(run_plan.schedules["smoothing_weight"], run_plan.settings.seamless))
     if init is not None and "direct_init_weight" not in off:
         w = weights["direct_init_weight"]
         terms.append(

@@ -118,8 +118,13 @@ def spherical_dist_rows(a: Tensor, b: Tensor) -> Tensor:
     return 2 * torch.atan2((a - b).norm(dim=-1), (a + b).norm(dim=-1)).square()
 
 
-def tv_loss(image: Tensor) -> Tensor:
-    """Mean squared horizontal plus vertical neighbour difference, edges replicated (PyTTI TV)."""
+def tv_loss(image: Tensor, wrap: bool = False) -> Tensor:
+    """Mean squared horizontal plus vertical neighbour difference, edges replicated (PyTTI TV);
+    with `wrap` (a seamless image) the last column's neighbour is the first, likewise rows."""
+    if wrap:  # the seams are differences like any other, so smoothing heals them too
+        dx = image.roll(-1, dims=-1) - image
+        dy = image.roll(-1, dims=-2) - image
+        return (dx.square() + dy.square()).mean()
     x = F.pad(image, (0, 1, 0, 1), mode="replicate")
     dx = x[..., :-1, 1:] - x[..., :-1, :-1]
     dy = x[..., 1:, :-1] - x[..., :-1, :-1]

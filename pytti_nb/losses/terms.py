@@ -55,13 +55,13 @@ class Smoothing(ImageTerm):
 
     name = "smoothing"
 
-    def __init__(self, weight):
-        self.weight = weight
+    def __init__(self, weight, wrap: bool = False):
+        self.weight, self.wrap = weight, wrap  # wrap: a seamless image, whose seams count too
 
     def loss(self, image, ctx):
         """Weight times the TV loss."""
         w = ctx.value(self.weight)
-        return None if w == 0 else w * F.tv_loss(image)
+        return None if w == 0 else w * F.tv_loss(image, self.wrap)
 
 
 class DirectTarget(ImageTerm):

@@ -86,6 +86,7 @@ def make_cutouts(
     border_mode: str,
     augs: CutoutAugs,
     generator: torch.Generator,
+    seamless: bool = False,
 ) -> Cutouts:
     """Sample `n` random augmented crops of `image` resized to `size` (PyTTI sampler, vectorised).
 
@@ -99,15 +100,20 @@ def make_cutouts(
         border_mode: one of BORDER_MODES, how over-edge crops are filled.
         augs: augmentation strengths.
         generator: the only source of randomness; must live on the image's device.
+        seamless: the image tiles: crops wrap around its borders whatever `border_mode` says,
+            and their centres range over the whole image, so as many straddle a seam as
+            cover any other place (`border` is not read).
     """
     _check(n, size, border, border_mode)
+    if seamless:
+        border_mode = "wrap"
     height, width = image.shape[-2:]
     dev = image.device
     # Fixed draw order (uniforms, normals, noise) keeps runs bit-reproducible for a generator state.
     u = torch.rand(n, 11, generator=generator, device=dev)  # one column per random quantity
     normal = torch.randn(n, generator=generator, device=dev)
     sides, cx, cy = _place_crops(
-        normal, u[:, 0:2], height, width, size, cut_pow, border, border_mode
+        normal, u[:, 0:2], height, width, size, cut_pow, border, border_mode, seamless
     )
     if augs.chain == "pytti":
         v = torch.rand(n, PYTTI_DRAWS, generator=generator, device=dev)
@@ -266,12 +272,14 @@ def _pytti_erase(x: Tensor, v: Tensor) -> Tensor:
     return x * (~box).to(x.dtype)[:, None]
 
 
-def _place_crops(normal, u, height, width, size, cut_pow, border, border_mode):
+def _place_crops(normal, u, height, width, size, cut_pow, border, border_mode, seamless=False):
     """Crop sides and centres in pixels: PyTTI's side = short_side * clip(N(0.8, 0.3),
     size / short_side, 1) ** cut_pow, so the largest crop is the short side's square."""
     short = min(height, width)
     min_frac = min(size / short, 1.0)
     sides = short * (0.8 + 0.3 * normal).clamp(min_frac, 1.0) ** cut_pow  # [n]
+    if seamless:  # a torus has no edges: centres uniform over it, crops wrap across the seams
+        return sides, u[:, 0] * width, u[:, 1] * height
     # Centres range so that crops pass the edges by at most `border` of the image size.
     cx = width / 2 + (u[:, 0] - 0.5) * (width * (1 + 2 * border) - sides).clamp(min=0)
     cy = height / 2 + (u[:, 1] - 0.5) * (height * (1 + 2 * border) - sides).clamp(min=0)
