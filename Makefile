@@ -33,7 +33,7 @@ demo: $(RUNTIME)
 # Two workers, each taking whole test files (module fixtures such as a JupyterLab server or a
 # Ray instance start once).
 test: $(DEV)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 # Colab's own package versions on Python 3.13 (tools/colab_env.sh builds .venv-colab), the
 # install checked against them, and the tests that must hold there; CI runs it after `test`.

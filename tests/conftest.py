@@ -14,8 +14,38 @@ for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(threads, "1")
 
 
+# The slowest files, slowest first. `make test` hands whole files to two xdist workers in
+# collection order (--no-loadscope-reorder: xdist would otherwise start the files with the
+# most tests first, which leaves these few-test, long files to the end, run by one worker
+# while the other idles). Starting them first leaves only short files for the tail.
+SLOW_FIRST = (
+    "test_sweep.py",
+    "browser/test_studio_jupyterlab.py",
+    "browser/test_studio_voila.py",
+    "test_sweep_hostile.py",
+    "test_cli.py",
+    "test_hostile.py",
+    "test_guidance_inputs.py",
+    "test_render_e2e.py",
+    "test_optimizers.py",
+    "test_vqgan_models.py",
+    "test_share.py",
+    "test_notebook.py",
+    "test_colab_notebook.py",
+    "test_limited_palette.py",
+    "test_ui_studio.py",
+    "test_faults.py",
+    "test_fourier.py",
+    "test_hostile_fuzz.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Leave the Colab-only tests out (deselected, never skipped) outside that environment."""
+    """Leave the Colab-only tests out (deselected, never skipped) outside that environment;
+    start the slowest files first."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    tests = os.path.dirname(__file__)
+    items.sort(key=lambda item: rank.get(os.path.relpath(item.path, tests), len(rank)))
     if os.environ.get("PYTTI_COLAB_ENV") == "1":
         return
     colab = [item for item in items if item.get_closest_marker("colab_env")]
@@ -85,11 +115,21 @@ def tiny_vqgan(tmp_path_factory):
 def trained_vqgan(tmp_path_factory):
     """A tiny f2 VQGAN trained for a few seconds on colour blocks (vqgan_training), saved as a
     taming checkpoint: its encode and decode mean something, as a real model's do."""
+    from filelock import FileLock
     from vqgan_fixtures import save_taming_checkpoint
     from vqgan_training import train_tiny_vqgan
 
-    folder = tmp_path_factory.mktemp("trained-vqgan")
-    save_taming_checkpoint(train_tiny_vqgan(), folder / "blocks.ckpt", folder / "blocks.yaml")
+    # Trained once per run: under xdist the workers share their run's temporary folder, and
+    # the first to get here trains (about 15 s of CPU) while the other waits for its file.
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    folder = root / "trained-vqgan"
+    with FileLock(str(root / "trained-vqgan.lock")):
+        if not (folder / "blocks.ckpt").is_file():
+            part = root / "trained-vqgan.part"
+            part.mkdir(exist_ok=True)
+            save_taming_checkpoint(train_tiny_vqgan(), part / "blocks.ckpt", part / "blocks.yaml")
+            part.rename(folder)
     return folder / "blocks.ckpt"
 
 
