@@ -13,24 +13,13 @@ and mu nearly one: motion that reads them is refused (relative_depth_problems).
 
 import math
 
-from ..config.schema import MOTION_KINDS, MOVING, schema
+from ..config.schema import motion_names
 from ..errors import ExpressionError, PyttiError, RenderHalted, shown
 from ..lang.schedules import parse_time_value, parse_time_vector
 from ..models.depth_config import METRIC_EXAMPLE
 
 MAX_MOTION = 1e9  # largest motion value (pixels, degrees, quaternion component) at any frame
 DEPTH_NAMES = ("r", "R", "mu")
-
-
-def motion_names(mode: str) -> tuple[str, ...]:
-    """The motion settings a mode uses: those of a motion kind the panel shows in that mode."""
-    if mode not in MOVING:
-        return ()
-    return tuple(
-        info.name
-        for info in schema()
-        if info.kind in MOTION_KINDS and mode in info.visible_when.get("animation_mode", ())
-    )
 
 
 MOTION_2D = motion_names("2D")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..lang.prompts import MaskKind
-from .pytti_places import DEPTH_NAMES, POSITION_MASKS, Places, motion_names
-from .schema import ANIMATED, Settings, schema_by_name
+from .pytti_places import DEPTH_NAMES, POSITION_MASKS, Places
+from .schema import ANIMATED, Settings, motion_names, schema_by_name
 
 MAX_PLACES = 4  # places one report line names (then how many more)
 REPORT_PREFIX = "differs from PyTTI"

@@ -158,13 +158,6 @@ FILE_SETTINGS = tuple(
 _INFO = {info.name: info for info in schema()}
 
 
-def motion_names(mode: str) -> tuple[str, ...]:
-    """The motion settings a mode shows, in the schema's order."""
-    return tuple(
-        i.name for i in schema() if i.kind in MOTION_KINDS and i.visible({"animation_mode": mode})
-    )
-
-
 def _quiet(parse, *args, **kwargs):
     """A parser's result, or None where it fails (the plan reports why)."""
     try:

@@ -636,6 +636,17 @@ def names_where(**meta) -> tuple[str, ...]:
     )
 
 
+def motion_names(mode: str) -> tuple[str, ...]:
+    """The motion settings a mode uses (those of a motion kind shown in that mode), in order."""
+    if mode not in MOVING:
+        return ()
+    return tuple(
+        info.name
+        for info in _SCHEMA
+        if info.kind in MOTION_KINDS and info.visible({"animation_mode": mode})
+    )
+
+
 def _read_schema() -> tuple[SettingInfo, ...]:
     """Build the SettingInfo of every field once (the schema never changes at run time)."""
     out = []
