@@ -67,6 +67,7 @@ STAGES = (
     "optimizer",
 )
 IMAGE_MODEL_STAGES = ("decode", "decode_backward", "optimizer")
+CADENCE_ROUNDS = 2  # --cadence renders each animation this many times, interleaved
 RANDOM = "random"  # --depth-model, --flow-model: the default model's architecture, random weights
 
 
@@ -196,8 +197,9 @@ def best_of(fns: dict, device, repeats: int) -> dict:
     return {name: min(values) for name, values in times.items()}
 
 
-def build_session(args, workdir) -> Session:
-    """A session at the benchmark's size with a random-weight perceptor."""
+def build_session(args, workdir, perceptor=None, **changes) -> Session:
+    """A session at the benchmark's size with a random-weight perceptor (`perceptor`, or a new
+    one), its settings changed by `changes`."""
     device = pick_device(args.device)
     dtype = resolve_precision(args.precision, device)
     animation = {}
@@ -247,10 +249,12 @@ def build_session(args, workdir) -> Session:
             "device": device.type,
             "precision": PRECISION_NAMES[dtype],
             **animation,
+            **changes,
         }
     )
     # plan_run() checks the model name without loading weights; the weights here are random
-    return Session(plan_run(settings), _Prebuilt(random_perceptor(args.model, device, dtype)))
+    perceptor = perceptor or random_perceptor(args.model, device, dtype)
+    return Session(plan_run(settings), _Prebuilt(perceptor))
 
 
 def perceptor_alone(session: Session):
@@ -285,6 +289,12 @@ def main(argv=None) -> None:
         "--animation", choices=("2D", "3D", "Video Source"), help="also time per-frame work"
     )
     parser.add_argument("--steps-per-frame", type=int, default=50)
+    parser.add_argument(
+        "--cadence",
+        type=int,
+        help="with --animation: also render 4 x cadence + 1 frames at cadence 1 and at this "
+        "cadence and compare their wall time per output frame",
+    )
     parser.add_argument(
         "--image-model",
         default="Unlimited Palette",
@@ -376,6 +386,8 @@ def run(args, workdir) -> None:
     )
     if args.animation:
         print_frame_costs(r, args, step_s)
+        if args.cadence:
+            print_cadence(r, args, workdir)
         analysed = audio_analysis_seconds(workdir)
         print(
             f"\naudio analysis, once per run: a 60 s sound in 3 bands takes {1000 * analysed:.0f} ms"
@@ -418,6 +430,33 @@ def print_frame_costs(r: Session, args, step_s: float) -> None:
     print(
         f"\nper-frame share at {steps} steps per frame: {frame_s / (step_s * steps):.2%} (goal <= 5%)"
     )
+
+
+def print_cadence(r: Session, args, workdir) -> None:
+    """Render the same animation at cadence 1 and at --cadence; print each one's wall time per
+    output frame (the engine's snapshots, every frame saved; no files written), the best of
+    CADENCE_ROUNDS interleaved renders."""
+    frames = 4 * args.cadence + 1  # whole windows: key frames 0, N, 2N, 3N and 4N
+    spf = args.steps_per_frame
+    changes = dict(steps_per_scene=frames * spf, save_every=spf, display_every=0)
+    cadences = tuple(dict.fromkeys((1, args.cadence)))
+    results = {c: (float("inf"), 0) for c in cadences}  # -> (s per output frame, key frames)
+    for _ in range(CADENCE_ROUNDS):  # interleaved, the best of each: load only adds time
+        for cadence in cadences:
+            session = build_session(args, workdir, r.perceptors[0], cadence=cadence, **changes)
+            synchronize(session.device)
+            start = time.perf_counter()
+            made = sum(1 for snap in snapshots(session) if snap.save_number is not None)
+            synchronize(session.device)
+            per = min(results[cadence][0], (time.perf_counter() - start) / made)
+            results[cadence] = (per, len(session.run_plan.clock.key_frames(cadence)))
+    print(
+        f"\ncadence, {args.animation}: {frames} frames of {spf} steps, wall time per output frame"
+    )
+    print("| cadence | frames optimised | s per output frame | vs cadence 1 |")
+    print("|---|---|---|---|")
+    for cadence, (per, keys) in results.items():
+        print(f"| {cadence} | {keys} of {frames} | {per:.3f} | {per / results[1][0]:.2f} |")
 
 
 if __name__ == "__main__":

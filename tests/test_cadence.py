@@ -63,6 +63,13 @@ def test_every_frame_moves_by_the_motion_and_key_frames_bound_each_window(tmp_pa
     assert {phase_shift(a, b) for a, b in zip(frames, frames[1:], strict=False)} == {(4, 0)}
 
 
+def test_saves_fall_on_the_frames_they_would_without_cadence(tmp_path, models):
+    settings = animation(tmp_path, save_every=4, display_every=0)  # every other frame, and last
+    snaps = list(snapshots(Session(plan_run(from_dict(settings)), models)))
+    assert [(s.frame, s.save_number) for s in snaps] == [(1, 1), (3, 2), (5, 3), (7, 4), (8, 5)]
+    assert snaps[-1].final and snaps[-1].key_frame
+
+
 def test_in_between_frames_blend_the_key_frames_moved_to_them(tmp_path, models):
     # the optimiser changes each key frame: an in-between frame lies between the two key frames,
     # moved to it, nearer the one it is nearer in time

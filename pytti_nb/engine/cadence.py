@@ -69,11 +69,16 @@ class Cadence:
         clock, animator = session.run_plan.clock, session.animator
         key = next(f for f in range(ctx.frame, clock.frames) if self.is_key(clock, f))
         self.key, self.forward, self.inverse, self.values = key, [], [], []
+        picture = session.image.display().detach().clamp(0, 1)  # key frame a
         for frame in range(ctx.frame, key):
             at = clock.at(clock.frame_start_step(frame))
             media = session.media.at(frame) if session.media is not None else None
             animator.begin_frame(session.image, session.optimizer, at, session.timer, media)
-            self.forward.append(session.image.display().detach().clamp(0, 1))
+            if animator.values.get("reencoded"):  # a Video Source frame started from the video:
+                picture = animator.last_warp.apply(picture).clamp(0, 1)  # key a moved on
+            else:  # the image model is key a moved on (its colours matched, if asked)
+                picture = session.image.display().detach().clamp(0, 1)
+            self.forward.append(picture)
             self.inverse.append(animator.last_warp.inverse())
             self.values.append(dict(animator.values))
         session.step = clock.frame_start_step(key)
@@ -105,8 +110,10 @@ class Cadence:
         for i in range(a + 1, b):
             start, end = clock.frame_start_step(i), clock.frame_start_step(i + 1)
             dones = [done for done in range(start + 1, end + 1) if _is_point(session, done)]
-            image = _to_uint8(made[i])
-            self.pending.append(Pending(i, image, self.values[i - self.first], False, {}, dones))
+            if dones:  # a frame with no display or save point is not shown
+                image = _to_uint8(made[i])
+                values = self.values[i - self.first]
+                self.pending.append(Pending(i, image, values, False, {}, dones))
         if key_points:
             image = _to_uint8(session.image.display())
             values = dict(session.animator.values)

@@ -48,7 +48,7 @@ def snapshots(session, should_stop=lambda: False, between_steps=None):
     the end (or at should_stop()). between_steps(session), called after every other step (no
     GPU sync), returns True where its caller wants a snapshot there too (a UI's turn)."""
     mark = (time.perf_counter(), session.step)
-    yield from _owed(session, mark)  # 0. frames a resumed cadence window still owes the output
+    mark = yield from _owed(session, mark)  # 0. frames a resumed cadence window still owes
     while session.step < session.run_plan.total_steps:
         # 1. a live edit's plan takes over between two steps
         session.apply_pending()
