@@ -435,11 +435,11 @@ class Settings:
         visible_when={"animation_mode": ANIMATED},
     )  # fmt: skip
     seamless: bool = setting(
-        False, A, "bool", "Make the image tile without seams, the left edge continuing the right "
-        "and the top the bottom (textures, wallpapers, endless pans): cutouts, their "
-        "augmentations and smoothing wrap around the borders, and so does every warp, so "
-        "border_mode, cutout_border and infill_mode are read as wrap. Pans stay seamless; a "
-        "frame's zoom or turn opens a faint seam that the frame's steps close.",
+        False, A, "bool", "Make the picture tile, its left edge continuing the right and its top "
+        "the bottom (textures, wallpapers, endless pans): cutouts are placed anywhere and wrap "
+        "across the edges (border_mode and cutout_border are not read), smoothing wraps, and so "
+        "does every warp (infill_mode is read as wrap). A pan keeps the tile exact; a zoom or "
+        "turn cannot, and leaves a seam for the steps to mend.",
         simple=True,
     )  # fmt: skip
     reset_lr_each_frame: bool = setting(
