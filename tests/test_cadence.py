@@ -189,3 +189,20 @@ def test_the_schedule_preview_marks_the_key_frames(tmp_path):
     assert chart.count("class='mark'") == 3 and "key frames (the dashed lines) 0, 4, 8" in chart
     chart, _ = schedule_chart(replace(settings, cadence=1))
     assert "class='mark'" not in chart and "key frames" not in chart
+
+
+def test_cadence_is_on_the_animation_tab_in_animation_modes():
+    from pytti_nb.ui.compat import titles_of
+    from pytti_nb.ui.panel import SettingsPanel
+
+    def tab_of(mode):
+        panel = SettingsPanel(from_dict({"animation_mode": mode}))
+        panel.advanced.value = True
+        pages = zip(titles_of(panel.tabs), panel.tabs.children, strict=True)
+        names = {
+            title: [row.children[0].description for row in page.children] for title, page in pages
+        }
+        return [title for title, shown in names.items() if "cadence" in shown]
+
+    assert tab_of("2D") == ["Animation"] and tab_of("Video Source") == ["Animation"]
+    assert tab_of("off") == []
