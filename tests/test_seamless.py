@@ -18,6 +18,7 @@ from pytti_nb.engine.render import snapshots
 from pytti_nb.engine.session import Session
 from pytti_nb.errors import SettingsError
 from pytti_nb.image_models import VQGANImage
+from pytti_nb.losses.functional import sobel_edges, tv_loss
 from pytti_nb.models import ModelCache
 from pytti_nb.models.vqgan import build_vqgan
 from pytti_nb.perception.cutouts import CutoutAugs, crop_with_thetas, make_cutouts
@@ -102,6 +103,18 @@ def test_cutouts_straddle_the_seams_as_often_as_the_middle(axis):
     seam, middle = straddling(True)
     assert middle > 10 and seam > 0.5 * middle
     assert straddling(False)[0] == 0  # border_mode clamp alone keeps crops off the seam
+
+
+def test_smoothing_and_edges_see_no_border_on_a_seamless_image():
+    # on a torus every place is like every other: rolling the picture rolls the edges and
+    # leaves the smoothing loss as it was; with the borders padded it does neither
+    image = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(0))
+    rolled = image.roll((3, 5), dims=(-2, -1))
+    edges = sobel_edges(image, wrap=True).roll((3, 5), dims=(-2, -1))
+    assert torch.allclose(sobel_edges(rolled, wrap=True), edges, atol=1e-6)
+    assert torch.allclose(tv_loss(rolled, wrap=True), tv_loss(image, wrap=True), atol=1e-6)
+    assert not torch.allclose(sobel_edges(rolled), edges, atol=1e-2)
+    assert not torch.allclose(tv_loss(rolled), tv_loss(image), atol=1e-3)
 
 
 def test_seamless_reads_bad_values_before_anything_loads():

@@ -119,6 +119,8 @@ def _stabilization(
                 out.append(LatentStabilization(name, w, latent_model, mask=mask, reference=init))
                 continue
             extra = {"depth_model": depth_model} if term is DepthStabilization else {}
+            if term is EdgeStabilization:
+                extra = {"wrap": s.seamless}  # a seamless image's edges run across its seams
             out.append(term(name, w, mask=mask, reference=init, **extra))
     if s.animation_mode in FLOWING and "flow_stabilization_weight" not in off:
         w = weights["flow_stabilization_weight"]

@@ -158,10 +158,14 @@ def masked_mse(a: Tensor, b: Tensor, mask: Tensor | None = None) -> Tensor:
     return F.mse_loss(a * mask, b * mask)
 
 
-def sobel_edges(rgb: Tensor) -> Tensor:
-    """[2b,1,H,W] horizontal then vertical Sobel/8 edges of the grey image (PyTTI EdgeLoss)."""
+def sobel_edges(rgb: Tensor, wrap: bool = False) -> Tensor:
+    """[2b,1,H,W] horizontal then vertical Sobel/8 edges of the grey image (PyTTI EdgeLoss);
+    with `wrap` (a seamless image) the edges across the seams are read, not zero padding."""
     grey = (rgb * rgb.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     dx = rgb.new_tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]) / 8
     kernels = torch.stack((dx, dx.T))[:, None]  # [2,1,3,3]: d/dx, d/dy
-    edges = F.conv2d(grey, kernels, padding=1)  # [b,2,H,W]
+    if wrap:
+        edges = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="circular"), kernels)  # [b,2,H,W]
+    else:
+        edges = F.conv2d(grey, kernels, padding=1)
     return torch.cat((edges[:, :1], edges[:, 1:]))

@@ -99,20 +99,26 @@ class LatentStabilization(PixelStabilization):
 
 
 class EdgeStabilization(PixelStabilization):
-    """Loss between Sobel edges of the image and of the warped previous frame (cheap)."""
+    """Loss between Sobel edges of the image and of the warped previous frame (cheap); `wrap`
+    (a seamless image) reads the edges across the seams."""
+
+    def __init__(self, name, weight, mask=None, reference=None, wrap: bool = False):
+        self.wrap = wrap  # before the base class prepares the reference with it
+        super().__init__(name, weight, mask, reference)
 
     @torch.no_grad()
     def prepare(self, image):
         """Edges of the reference."""
-        return F.sobel_edges(image)
+        return F.sobel_edges(image, self.wrap)
 
     def reference_from(self, refs):
-        """The frame's edges, computed once for every term that needs them."""
-        return refs.edges()
+        """The frame's edges, computed once for every term that needs them (the frame's shared
+        ones are zero-padded: a seamless image's are computed here, once per frame)."""
+        return self.prepare(refs.image) if self.wrap else refs.edges()
 
     def measure(self, image):
         """Edges of the image."""
-        return F.sobel_edges(image)
+        return F.sobel_edges(image, self.wrap)
 
 
 class DepthStabilization(PixelStabilization):
