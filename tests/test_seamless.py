@@ -117,6 +117,22 @@ def test_smoothing_and_edges_see_no_border_on_a_seamless_image():
     assert not torch.allclose(tv_loss(rolled), tv_loss(image), atol=1e-3)
 
 
+def test_seamless_is_on_the_animation_tab_for_stills_and_animations():
+    from pytti_nb.ui.compat import titles_of
+    from pytti_nb.ui.panel import SettingsPanel
+
+    def tabs_of(mode):  # the simple view: seamless is one of the settings most people touch
+        panel = SettingsPanel(from_dict({"animation_mode": mode}))
+        pages = zip(titles_of(panel.tabs), panel.tabs.children, strict=True)
+        return [
+            title
+            for title, page in pages
+            if "seamless" in [row.children[0].description for row in page.children]
+        ]
+
+    assert tabs_of("off") == ["Animation"] and tabs_of("2D") == ["Animation"]
+
+
 def test_seamless_reads_bad_values_before_anything_loads():
     with pytest.raises(SettingsError) as caught:
         from_dict({"seamless": "sometimes"})
