@@ -114,7 +114,7 @@ def test_adam_fits_a_target_at_default_lr():
 
 def test_registry_and_interface():
     assert UnlimitedPalette.default_lr == 0.02 and issubclass(UnlimitedPalette, ImageModel)
-    assert list(IMAGE_MODELS) == ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT"]
+    assert list(IMAGE_MODELS) == ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT", "Pyramid"]
     with pytest.raises(TypeError):
         IMAGE_MODELS["x"] = UnlimitedPalette  # immutable registry
     assert _model().regularizers() == {}

@@ -66,6 +66,7 @@ PAIRS = [
     ("Limited Palette", "Adamax"),
     ("FFT", "Adam"),
     ("VQGAN", "RAdam"),
+    ("Pyramid", "AdamW"),
 ]
 
 
@@ -114,7 +115,9 @@ def test_resume_is_exact_with_every_model_and_optimiser(
 
 
 @pytest.mark.parametrize("mode", ["2D", "3D"])
-@pytest.mark.parametrize("image_model", ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT"])
+@pytest.mark.parametrize(
+    "image_model", ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT", "Pyramid"]
+)
 def test_an_animation_moves_the_picture_of_every_image_model(
     tiny, models, trained_vqgan, image_model, mode, tmp_path
 ):

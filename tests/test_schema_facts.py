@@ -23,8 +23,8 @@ KNOWN = {
     ("models/flow_weights.py", ("dis", "raft_small", "raft_large")): "checked: flow_model",
     ("models/flow_weights.py", ("raft_small", "raft_large")): "torchvision's weights of the RAFT models",
     ("engine/optim.py", ("Adam", "AdamW", "RAdam", "NAdam", "Adamax", "SGD")): "checked",
-    ("image_models/__init__.py", ("Unlimited Palette", "Limited Palette", "VQGAN", "FFT")): "checked",
-    ("image_models/__init__.py", ("Limited Palette", "VQGAN", "FFT")): "each model's options",
+    ("image_models/__init__.py", ("Unlimited Palette", "Limited Palette", "VQGAN", "FFT", "Pyramid")): "checked",
+    ("image_models/__init__.py", ("Limited Palette", "VQGAN", "FFT", "Pyramid")): "each model's options",
     ("perception/perceptors.py", ("fp32", "fp16", "bf16")): "checked: precision",
     ("losses/build.py", (
         "direct_stabilization_weight", "edge_stabilization_weight", "depth_stabilization_weight",

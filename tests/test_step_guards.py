@@ -184,7 +184,9 @@ def _state(r) -> dict:
 
 
 @pytest.mark.parametrize("sync_free", [False, True], ids=["read-the-flag", "undo-on-device"])
-@pytest.mark.parametrize("model", ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT"])
+@pytest.mark.parametrize(
+    "model", ["Unlimited Palette", "Limited Palette", "VQGAN", "FFT", "Pyramid"]
+)
 def test_a_skipped_step_changes_nothing_it_would_have(tiny, models, tiny_vqgan, sync_free, model):
     changes = {"image_model": model, "display_every": 1, "save_every": 0}
     if model == "VQGAN":

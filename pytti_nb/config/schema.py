@@ -178,8 +178,10 @@ class Settings:
     image_model: str = setting(
         "Unlimited Palette", IM, "choice", "How the image is represented: free RGB pixels, a few "
         "small palettes (pixel art, posters), VQGAN's latent codes (painterly textures), or a "
-        "decorrelated Fourier image (FFT: smooth, natural colour).",
-        choices=("Unlimited Palette", "Limited Palette", "VQGAN", "FFT"), simple=True,
+        "decorrelated Fourier image (FFT: smooth, natural colour), or a Pyramid (the same "
+        "image at every power-of-two resolution from 1x1 up, summed: coherent shapes where "
+        "free pixels find noise that only the perceptor reads as the prompt).",
+        choices=("Unlimited Palette", "Limited Palette", "VQGAN", "FFT", "Pyramid"), simple=True,
         models=True,
     )  # fmt: skip
     vqgan_model: str = setting(
@@ -274,7 +276,8 @@ class Settings:
     )  # fmt: skip
     learning_rate: float = setting(
         None, IM, "float", "Optimiser step size; empty uses the image model's default (0.02 for "
-        "the palettes, 0.5 for FFT, 0.1 for VQGAN, 0.15 for its Gumbel model openimages).",
+        "the palettes, 0.05 for Pyramid, 0.5 for FFT, 0.1 for VQGAN, 0.15 for its Gumbel model "
+        "openimages).",
         min=1e-6, max=10_000.0, optional=True, simple=True, steerable=True,
     )  # fmt: skip
     optimizer: str = setting(
@@ -321,10 +324,28 @@ class Settings:
         min=0.0, max=1.0, steerable=True,
     )  # fmt: skip
     augmentations: str = setting(
-        "gentle", CU, "choice", "Per-crop augmentations: gentle (the three settings below) or "
+        "gentle", CU, "choice", "Per-crop augmentations: gentle (the three settings below), "
         "pytti (PyTTI's chain: flips, 30-degree turns and shifts, perspective, colour jitter, "
-        "random erasing).", choices=("gentle", "pytti"), steerable=True,
+        "random erasing) or das (Direct Ascent Synthesis': the whole image shifted, wrapping, "
+        "by up to 1/12 of its side, Gaussian noise and a per-channel colour scale and offset, "
+        "set by das_noise and das_color; crops wrap and cutout_noise is not read).",
+        choices=("gentle", "pytti", "das"), steerable=True,
         pytti_value="pytti",
+    )  # fmt: skip
+    das_noise: str = setting(
+        "0.1", CU, "schedule", "das: std of the Gaussian noise added to every crop at the "
+        "start of each scene (falls over the scene as das_decay says); schedule.",
+        steerable=True, visible_when={"augmentations": ("das",)},
+    )  # fmt: skip
+    das_color: str = setting(
+        "0.1", CU, "schedule", "das: largest change of each crop's per-channel colour scale "
+        "(1 +- it) and offset (+- it) at the start of each scene (falls as das_decay says); "
+        "schedule.", steerable=True, visible_when={"augmentations": ("das",)},
+    )  # fmt: skip
+    das_decay: float = setting(
+        1.0, CU, "float", "das: how much of das_noise and das_color is gone by the end of each "
+        "scene, falling linearly from its first step (1: to nothing, 0: no decay).",
+        min=0.0, max=1.0, steerable=True, visible_when={"augmentations": ("das",)},
     )  # fmt: skip
     cutout_flip: float = setting(
         0.5, CU, "float", "Probability that a crop is mirrored.",

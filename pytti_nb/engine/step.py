@@ -77,8 +77,9 @@ def train_step(session, ctx) -> dict:
     return values
 
 
-def cutouts(session, image, n: int, perceptor):
-    """n random augmented cutouts of the image at the perceptor's input size."""
+def cutouts(session, image, n: int, perceptor, ctx=None):
+    """n random augmented cutouts of the image at the perceptor's input size (at step ctx:
+    the das augmentations' strengths follow their schedules)."""
     s = session.settings
     cuts = make_cutouts(
         image,
@@ -87,11 +88,24 @@ def cutouts(session, image, n: int, perceptor):
         cut_pow=s.cut_pow,
         border=s.cutout_border,
         border_mode=s.border_mode,
-        augs=session.augs,
+        augs=das_augs(session, ctx) if s.augmentations == "das" else session.augs,
         generator=session.rng,
         seamless=s.seamless,
     )
     return dataclasses.replace(cuts, mask_geometry=s.mask_geometry)
+
+
+def das_augs(session, ctx):
+    """The session's augmentations with das_noise and das_color at this step, each scaled down
+    linearly over its scene by das_decay (none without a step: image prompts' cutouts)."""
+    s, schedules = session.settings, session.run_plan.schedules
+    if ctx is None:
+        return session.augs
+    done = (ctx.step - ctx.scene * s.steps_per_scene) / s.steps_per_scene  # of the scene
+    left = max(1.0 - s.das_decay * done, 0.0)
+    noise = max(ctx.value(schedules["das_noise"]), 0.0) * left
+    colour = max(ctx.value(schedules["das_color"]), 0.0) * left
+    return dataclasses.replace(session.augs, das_noise=noise, das_color=colour)
 
 
 def _cutout_losses(session, rgb_leaf, ctx) -> dict:
@@ -104,7 +118,7 @@ def _cutout_losses(session, rgb_leaf, ctx) -> dict:
     for perceptor in session.perceptors:
         for _ in range(n_micro):
             with timer("cutouts"):
-                cuts = cutouts(session, rgb_leaf, per_micro, perceptor)
+                cuts = cutouts(session, rgb_leaf, per_micro, perceptor, ctx)
             with timer("perceptor_forward"):
                 emb = perceptor.encode_image(cuts.images)  # [n,d]
             with timer("loss"):

@@ -9,6 +9,7 @@ from ..errors import SettingsError, shown
 from .base import ImageModel, clamp_with_grad, resize_image
 from .fourier import FourierImage
 from .limited_palette import LimitedPalette
+from .pyramid import PyramidImage
 from .unlimited_palette import UnlimitedPalette
 from .vqgan import VQGANImage
 
@@ -19,6 +20,7 @@ IMAGE_MODELS = MappingProxyType(
         "Limited Palette": LimitedPalette,
         "VQGAN": VQGANImage,
         "FFT": FourierImage,
+        "Pyramid": PyramidImage,
     }
 )
 assert tuple(IMAGE_MODELS) == schema_by_name()["image_model"].choices, "schema and registry differ"
@@ -28,6 +30,7 @@ __all__ = [
     "FourierImage",
     "ImageModel",
     "LimitedPalette",
+    "PyramidImage",
     "UnlimitedPalette",
     "VQGANImage",
     "build_image_model",
@@ -73,6 +76,7 @@ def build_image_model(
         ),
         "VQGAN": lambda: dict(vqgan=vqgan, seamless=s.seamless),
         "FFT": lambda: dict(decay=s.fft_decay),
+        "Pyramid": lambda: dict(seamless=s.seamless),
     }.get(name, dict)()
     cls = IMAGE_MODELS[name]
     scale = s.pixel_size if pixel_size is None else pixel_size

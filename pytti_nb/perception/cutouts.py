@@ -41,6 +41,10 @@ class CutoutAugs:
         0.01  # max brightness offset, saturation change and hue turn (of a full turn)
     )
     chain: str = "gentle"  # or "pytti": PyTTI's kornia chain (only `noise` is read then)
+    # the "das" chain's strengths at this step (set per step from the das_* schedules); it
+    # reads neither the fields above nor `noise`
+    das_noise: float = 0.0  # std of the Gaussian noise added to every crop
+    das_color: float = 0.0  # largest per-channel colour scale change and offset
 
     @classmethod
     def of(cls, settings) -> "CutoutAugs":
@@ -115,7 +119,17 @@ def make_cutouts(
     sides, cx, cy = _place_crops(
         normal, u[:, 0:2], height, width, size, cut_pow, border, border_mode, seamless
     )
-    if augs.chain == "pytti":
+    if augs.chain == "das":
+        v = torch.rand(n, DAS_DRAWS, generator=generator, device=dev)
+        thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, NO_JITTER, border_mode)
+        thetas, border_mode = _das_shift(thetas, v[:, :2]), "wrap"
+        crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode)
+        crops = _das_colour(crops, v[:, 2:8], augs.das_color)
+        crops = _das_noise(crops, augs.das_noise, generator)
+        # where each crop's content now comes from, as the shifted image is cut
+        cx = (thetas[:, 0, 2] + 1).remainder(2) / 2 * width
+        cy = (thetas[:, 1, 2] + 1).remainder(2) / 2 * height
+    elif augs.chain == "pytti":
         v = torch.rand(n, PYTTI_DRAWS, generator=generator, device=dev)
         thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, NO_JITTER, border_mode)
         crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode, _pytti_warp(v))
@@ -125,7 +139,8 @@ def make_cutouts(
         thetas = _thetas(sides, cx, cy, u[:, 2:7], height, width, augs, border_mode)
         crops = crop_with_thetas(image, thetas.to(image.dtype), size, border_mode)
         crops = _color_jitter(crops, u[:, 7:10], augs.color_jitter)
-    crops = _add_noise(crops, u[:, 10], augs.noise, generator)
+    if augs.chain != "das":
+        crops = _add_noise(crops, u[:, 10], augs.noise, generator)
     centers = torch.stack((cx / width, cy / height), dim=1)
     sizes = sides / max(height, width)
     return Cutouts(crops, centers, sizes, thetas, border_mode, image_size=(height, width))
@@ -206,6 +221,36 @@ def _check(n: int, size: int, border: float, border_mode: str) -> None:
 NO_JITTER = CutoutAugs(flip=0, rotate=0, translate=0, scale=0, noise=0, color_jitter=0)
 PYTTI_DRAWS = 22  # uniform numbers per crop, one column per random quantity
 _CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+
+
+# Direct Ascent Synthesis' augmentations (Fort and Whitaker, arXiv 2502.07753): the whole image
+# shifted, wrapping, by up to 28 pixels of its 336 (1/12 of the side) each way, then noise and a
+# per-channel colour scale and offset; the paper's code draws its noise uniform, the issue asks
+# for Gaussian noise
+DAS_SHIFT = 1 / 12
+DAS_DRAWS = 8  # uniform numbers per crop: a shift (2), colour scales (3) and offsets (3)
+
+
+def _das_shift(thetas: Tensor, u: Tensor) -> Tensor:
+    """The crop affines moved by a random whole-image shift (normalised units: 2 = the side)."""
+    shift = 2 * DAS_SHIFT * (2 * u - 1)  # [n,2] as (x, y)
+    return torch.cat((thetas[:, :, :2], thetas[:, :, 2:] + shift[:, :, None]), dim=2)
+
+
+def _das_colour(x: Tensor, u: Tensor, amount: float) -> Tensor:
+    """Each crop's channels scaled by 1 +- amount and offset by +- amount, per channel."""
+    if amount == 0:
+        return x
+    scale = (1 + amount * (2 * u[:, :3] - 1)).view(-1, 3, 1, 1).to(x.dtype)
+    offset = (amount * (2 * u[:, 3:] - 1)).view(-1, 3, 1, 1).to(x.dtype)
+    return x * scale + offset
+
+
+def _das_noise(x: Tensor, std: float, generator: torch.Generator) -> Tensor:
+    """Gaussian noise of one std on every crop."""
+    if std == 0:
+        return x
+    return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def _pytti_warp(v: Tensor) -> Tensor:
