@@ -5,13 +5,15 @@ Parameters: `palette` [K,P,3] (K colours in each of P palettes, stored times 2, 
 brightness level) and `logits` [1,P,h,w] (which palette). The picture shows exactly
 palette[round(value*(K-1))] of the most likely palette; the gradient is PyTTI's soft one, half
 that and half a blend of the two nearest levels across all palettes weighted by softmax(logits).
+Unlike PyTTI's, a colour channel or a level on the edge of its range keeps its gradient back
+into it, so the starting ramp's black and white, and whatever reaches 0 or 1, can move again.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import ImageModel, resize_image
+from .base import ImageModel, clamp_with_grad, resize_image
 from .palette_fit import brightness, fit_palettes, nearest, refine, sort_by_brightness
 
 INERTIA = 2.0  # PyTTI's pallet_inertia: palette parameters are colours times this
@@ -75,14 +77,22 @@ class LimitedPalette(ImageModel):
         """The palettes as colours [K,P,3] in [0,1], each sorted dark to bright."""
         if self._locked:
             return self.target
-        return sort_by_brightness((self.palette / INERTIA).clamp(0, 1))
+        # update's clamp puts every channel pushed past 0 or 1 on it, where torch's clamp passes
+        # no gradient: the start's black and white, and any channel that reached 0 or 1 later,
+        # stayed there for good (the demo's prompts painted black-and-white noise)
+        return sort_by_brightness(clamp_with_grad(self.palette / INERTIA, 0.0, 1.0))
 
     def decode(self) -> Tensor:
         """The palette image [1,3,height*pixel_size,width*pixel_size] (PyTTI's decode)."""
         palette = self.colours()  # [K,P,3]
         size, palettes, _ = palette.shape
-        levels = self.value.flatten().clamp(0, 1) * (size - 1)  # [N]
-        low, high = levels.floor().long(), levels.ceil().long()
+        # update's clamp puts every value pushed past 0 or 1 on it, where PyTTI's gradient is 0
+        # (clamp's, and floor and ceil coinciding): those pixels stuck at black and white for
+        # good (67% of them after 100 steps of the demo's settings). Here the clamp passes the
+        # gradient back into range and a value on a level blends it with the next
+        levels = clamp_with_grad(self.value.flatten(), 0.0, 1.0) * (size - 1)  # [N]
+        low = levels.detach().floor().clamp(0, max(size - 2, 0)).long()
+        high = (low + 1).clamp(max=size - 1)
         logits = self.logits[0].flatten(1)  # [P,N], channels first: every op below is contiguous
         shown = palette[levels.round().long(), logits.argmax(0)].T  # [3,N]: K*P colours at most
         # the soft colour: each level mixed over the palettes by softmax(logits), as one
