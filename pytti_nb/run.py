@@ -390,12 +390,17 @@ def run_to_completion(
         if progress:
             bar.write(estimate.describe())
         started = time.monotonic()
+        loss = "-"
         for snap in run_snapshots(job, session=session, should_stop=should_stop):
-            bar.update(snap.step - bar.n)
+            # a cadence's in-between frames come out after their key frame's steps, with no
+            # losses of their own: the bar neither steps back nor shows a loss of 0 for them
+            bar.update(max(snap.step - bar.n, 0))
             shown = {"scene": f"{snap.scene + 1}/{len(job.run_plan.scenes)}"}
             if job.run_plan.clock.animated:
                 shown["frame"] = f"{snap.frame + 1}/{job.run_plan.clock.frames}"
-            bar.set_postfix(**shown, loss=f"{snap.losses.get('total', 0.0):.3f}")
+            if snap.key_frame:
+                loss = f"{snap.losses.get('total', 0.0):.3f}"
+            bar.set_postfix(**shown, loss=loss)
             saved += snap.save_number is not None
     seconds = time.monotonic() - started
     job.writer.write_cost({"estimate": estimate.as_dict(), "seconds": seconds})

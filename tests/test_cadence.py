@@ -129,6 +129,29 @@ def test_png_metadata_says_which_frames_were_key_frames(tmp_path, models):
     assert keys == {0: True, 1: False, 2: False, 3: False, 4: True}
 
 
+def test_the_progress_bar_never_steps_back_or_shows_an_in_between_frame_s_loss(
+    tmp_path, models, monkeypatch
+):
+    import tqdm.auto
+
+    from pytti_nb.run import run_to_completion
+
+    seen = []
+
+    class Recording(tqdm.auto.tqdm):
+        def set_postfix(self, **shown):
+            seen.append((self.n, shown["frame"], shown["loss"]))
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    job = prepare_run(settings=from_dict(animation(tmp_path, steps_per_scene=10)))
+    run_to_completion(job, models=models)
+    steps, frames, losses = zip(*seen, strict=True)
+    assert frames == ("1/5", "2/5", "3/5", "4/5", "5/5")  # the in-between frames, in order
+    assert list(steps) == sorted(steps) and steps[-1] == 10
+    # the in-between frames (losses of their own: none) keep showing the last key frame's loss
+    assert losses[1:4] == (losses[0],) * 3 and float(losses[0]) > 0
+
+
 def test_key_frames_are_every_nth_each_scenes_first_and_the_last():
     # two scenes of 7 frames (3 steps a frame); scene 2 starts at frame 7
     settings = from_dict({"animation_mode": "2D", "steps_per_scene": 21, "steps_per_frame": 3})
