@@ -20,10 +20,11 @@ estimated time (estimate.py's probe) against the time it took.
 With --cadence N (and --animation) it also renders 4N + 1 frames at cadence 1 and at cadence
 N and compares their wall time per output frame.
 
-With --image-model it times that image model (Limited Palette, FFT, or VQGAN with the imagenet
-model's architecture and random weights, saved as a taming checkpoint and loaded through the
-same path as a download) and reports the image model's own cost (decode, the backward through
-it, regularisers and the optimiser step) against the perceptor's forward and backward.
+With --image-model it times that image model (Limited Palette, FFT, Pyramid, or VQGAN with the
+imagenet model's architecture and random weights, saved as a taming checkpoint and loaded
+through the same path as a download) and reports the image model's own cost (decode, the
+backward through it, regularisers and the optimiser step) against the perceptor's forward and
+backward.
 """
 
 import argparse
