@@ -19,7 +19,13 @@ def main(argv=None) -> None:
 
         ray = import_ray()
         context = ray.init(
-            address="local", include_dashboard=False, object_store_memory=int(argv[0]), **QUIET
+            address="local",
+            include_dashboard=False,
+            object_store_memory=int(argv[0]),
+            # Ray would start a worker per core for this process's own job, which runs nothing
+            # (the sweep connects as another job): about 4 s of CPU each, for nothing
+            _system_config={"prestart_worker_first_driver": False},
+            **QUIET,
         )
         signal.signal(signal.SIGTERM, _exit)  # Ray's own handler would leave its agents
         info = {"address": context.address_info["gcs_address"], "pid": os.getpid()}
