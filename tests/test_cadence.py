@@ -183,16 +183,19 @@ MODES = {
     "Video Source": {"animation_mode": "Video Source", "flow_model": "dis"},
     "Limited Palette": {"animation_mode": "2D", "image_model": "Limited Palette"},
     "FFT": {"animation_mode": "2D", "image_model": "FFT", "rotate_2d": 5},
+    "Pyramid": {"animation_mode": "2D", "image_model": "Pyramid", "zoom_x_2d": 1},
+    "VQGAN": {"animation_mode": "2D", "image_model": "VQGAN"},
 }
 
 
 @pytest.mark.parametrize("case", MODES)
 def test_every_mode_and_image_model_renders_and_resumes_at_a_cadence(
-    case, tmp_path, models, drift_video
+    case, tmp_path, models, drift_video, tiny_vqgan
 ):
     settings = animation(
         tmp_path, width=16, height=16, steps_per_scene=5, steps_per_frame=1, save_every=1,
-        cadence=2, translate_x=1, video_path=str(drift_video), **MODES[case],
+        cadence=2, translate_x=1, video_path=str(drift_video), vqgan_model=str(tiny_vqgan),
+        **MODES[case],
     )  # fmt: skip
     resumed = assert_resumes_exactly(settings, models, lambda s: s.frame == 1)
     assert [(s.frame, s.key_frame) for s in resumed] == [(2, True), (3, False), (4, True)]
