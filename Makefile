@@ -23,8 +23,12 @@ $(RUNTIME): requirements.txt pyproject.toml
 	$(PIP) --no-deps -e .
 	touch $@
 
+# Ray's own processes (its dashboard agent above all) must start within Ray's hard-coded
+# timeouts; compiling Ray's modules on their first import made the raylet give up on a fresh
+# clone's first sweep test, so they are compiled here (about 8 s).
 $(DEV): $(RUNTIME) requirements-dev.txt
 	$(PIP) -r requirements-dev.txt
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c "import importlib.util as u; print(u.find_spec('ray').submodule_search_locations[0])")" > /dev/null
 	touch $@
 
 demo: $(RUNTIME)
