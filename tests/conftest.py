@@ -95,17 +95,9 @@ def _tiny_depth_model(tmp_path_factory, kind):
 def tiny_vqgan(tmp_path_factory):
     """A tiny VQGAN (f4, 16 codes, random weights) saved as a taming checkpoint and config;
     its .ckpt path is a vqgan_model setting that loads through the same path as a download."""
-    from vqgan_fixtures import save_taming_checkpoint
+    from vqgan_fixtures import save_taming_checkpoint, tiny_random_vqgan
 
-    from pytti_nb.models.vqgan import build_vqgan
-
-    torch.manual_seed(0)
-    ddconfig = dict(
-        double_z=False, z_channels=8, resolution=16, in_channels=3, out_ch=3, ch=32,
-        ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[], dropout=0.0,
-    )  # fmt: skip
-    params = {"embed_dim": 4, "n_embed": 16, "ddconfig": ddconfig}
-    model = build_vqgan({"model": {"target": "taming.models.vqgan.VQModel", "params": params}})
+    model = tiny_random_vqgan()
     folder = tmp_path_factory.mktemp("vqgan")
     save_taming_checkpoint(model, folder / "tiny.ckpt", folder / "tiny.yaml")
     return folder / "tiny.ckpt"

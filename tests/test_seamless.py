@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from vqgan_fixtures import tiny_random_vqgan
 
 from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
@@ -20,7 +21,6 @@ from pytti_nb.errors import SettingsError
 from pytti_nb.image_models import VQGANImage
 from pytti_nb.losses.functional import sobel_edges, tv_loss
 from pytti_nb.models import ModelCache
-from pytti_nb.models.vqgan import build_vqgan
 from pytti_nb.perception.cutouts import CutoutAugs, crop_with_thetas, make_cutouts
 
 pytestmark = [pytest.mark.numerics]
@@ -157,20 +157,9 @@ def test_a_seamless_pan_brings_content_in_at_the_other_edge(mode, tmp_path, mode
     assert np.abs(half - first).mean() > 0.1  # it did move
 
 
-def tiny_vqgan():
-    """A tiny f4 VQGAN with random weights (as the conftest fixture's, kept in memory)."""
-    torch.manual_seed(0)
-    ddconfig = dict(
-        double_z=False, z_channels=8, resolution=16, in_channels=3, out_ch=3, ch=32,
-        ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[], dropout=0.0,
-    )  # fmt: skip
-    params = {"embed_dim": 4, "n_embed": 16, "ddconfig": ddconfig}
-    return build_vqgan({"model": {"target": "taming.models.vqgan.VQModel", "params": params}})
-
-
 @torch.no_grad()
 def test_a_seamless_vqgan_decodes_its_latent_grid_as_a_torus():
-    vqgan = tiny_vqgan()
+    vqgan = tiny_random_vqgan()
 
     def rolled_difference(seamless):
         """How far decoding the latent rolled by one code is from the picture rolled by f."""

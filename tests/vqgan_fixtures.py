@@ -13,6 +13,19 @@ from pytti_nb.models.vqgan_checkpoint import FIRST_STAGE_PREFIX
 from pytti_nb.models.vqgan_config import TARGET_GUMBEL, TARGET_TRANSFORMER, TARGET_VQ, TARGETS
 
 
+def tiny_random_vqgan():
+    """A tiny f4 VQGAN (16 codes) with seeded random weights: the tests' stand-in model."""
+    from pytti_nb.models.vqgan import build_vqgan
+
+    torch.manual_seed(0)
+    ddconfig = dict(
+        double_z=False, z_channels=8, resolution=16, in_channels=3, out_ch=3, ch=32,
+        ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[], dropout=0.0,
+    )  # fmt: skip
+    params = {"embed_dim": 4, "n_embed": 16, "ddconfig": ddconfig}
+    return build_vqgan({"model": {"target": "taming.models.vqgan.VQModel", "params": params}})
+
+
 def first_stage_config(model) -> dict:
     """The taming config ({'target', 'params'}) of a VQGAN's autoencoder."""
     params: dict[str, Any] = {

@@ -47,8 +47,11 @@ class PixelStabilization(ImageTerm):
         w = ctx.value(self.weight.weight)
         if w == 0:
             return None
-        raw = F.masked_mse(self.measure(image), self.reference, self.mask)
-        return F.stopped(raw, w, ctx.value(self.weight.stop))
+        return F.stopped(self.distance(image), w, ctx.value(self.weight.stop))
+
+    def distance(self, image):
+        """Masked MSE between measure(image) and the reference."""
+        return F.masked_mse(self.measure(image), self.reference, self.mask)
 
     def state_dict(self):
         """The current reference."""
@@ -85,17 +88,10 @@ class LatentStabilization(PixelStabilization):
         """The reference's pixels and codes (PyTTI's make_latent)."""
         return {"rgb": image, "latent": self.image_model.latent_target(image)}
 
-    def loss(self, image, ctx):
-        """Stopped, weighted LatentLoss between the image (and its codes) and the reference."""
-        if self.reference is None:
-            return None
-        w = ctx.value(self.weight.weight)
-        if w == 0:
-            return None
+    def distance(self, image):
+        """LatentLoss between the image (and its codes) and the reference."""
         ref = self.reference
-        latent = self.image_model.latent()
-        raw = latent_loss(image, ref["rgb"], latent, ref["latent"], self.mask)
-        return F.stopped(raw, w, ctx.value(self.weight.stop))
+        return latent_loss(image, ref["rgb"], self.image_model.latent(), ref["latent"], self.mask)
 
 
 class EdgeStabilization(PixelStabilization):
