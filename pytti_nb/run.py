@@ -1,10 +1,12 @@
 """A run on disk: prepare its folder, consume the engine's frames, save PNGs, checkpoints, video."""
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .animation.base import plain_values
 from .config.files import read_render_settings
 from .config.overrides import apply_overrides
 from .config.plan import RunPlan, plan_dict, plan_run
@@ -152,13 +154,15 @@ def _writer(run_plan, run_dir, *, overwrite, lock=None, models=None) -> RunWrite
         audio=audio,
         lock=lock,
         interpolate=s.interpolate_output,
-        flow=lambda: _interpolation_flow(s, models),
+        between=lambda: _interpolation(s, models),
     )
 
 
-def _interpolation_flow(s, models):
-    """(flow estimator, device) of interpolate_output: loaded when the video is made, after
-    the render (RAFT through the model cache, on the run's device; DIS on the CPU)."""
+def _interpolation(s, models):
+    """interpolate_output's maker of frames between two saves, `between(a, b, N)`: its flow
+    loaded when the video is made, after the render (RAFT through the model cache, on the
+    run's device; DIS on the CPU)."""
+    from .animation.interpolate import inbetweens
     from .device import pick_device
     from .models import ModelCache
 
@@ -166,7 +170,7 @@ def _interpolation_flow(s, models):
     flow = (models or ModelCache()).flow(
         s.interpolate_flow, device=device, cache_dir=cache_dir_of(s)
     )
-    return flow, device
+    return functools.partial(inbetweens, flow, device=device)
 
 
 def make_session(job: Job, models=None):
@@ -304,10 +308,7 @@ def _save_point(writer, session, snap, versions, steered) -> None:
         "versions": versions,
     }
     if snap.motion:
-        # rotate_3d is a tuple; JSON stores it as a list
-        metadata["motion"] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in snap.motion.items()
-        }
+        metadata["motion"] = plain_values(snap.motion)  # rotate_3d, a tuple: a list in JSON
     if snap.audio:
         metadata["audio"] = snap.audio
     writer.write_save(snap.save_number, snap.image, metadata)

@@ -1,11 +1,14 @@
 """interpolate_output: the video plays N times as many frames, the new ones made by optical flow
 between the saved frames, which stay as they are."""
 
+from functools import partial
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
 from tiny import tiny_settings
 
+from pytti_nb.animation.interpolate import inbetweens
 from pytti_nb.config.plan import plan_run
 from pytti_nb.config.settings import from_dict
 from pytti_nb.errors import SettingsError
@@ -48,7 +51,11 @@ def read_video(path):
 def test_each_new_frame_puts_the_square_at_the_midpoint(tmp_path):
     lefts = [8 + STEP * k for k in range(FRAMES)]
     writer = RunWriter(
-        tmp_path / "run", fps=4, overwrite=False, interpolate=2, flow=lambda: (DisFlow(), "cpu")
+        tmp_path / "run",
+        fps=4,
+        overwrite=False,
+        interpolate=2,
+        between=lambda: partial(inbetweens, DisFlow()),
     )
     saved = [writer.write_save(k + 1, square_frame(x), {}) for k, x in enumerate(lefts)]
     before = [p.read_bytes() for p in saved]

@@ -48,6 +48,16 @@ class FrameRefs:
         return 1 - m if mask.inverted else m
 
 
+def plain_values(values: dict) -> dict:
+    """Animator values with tuples (rotate_3d) as lists: a checkpoint's and JSON's types."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def tuple_values(values: dict) -> dict:
+    """plain_values() undone."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
 class Animator:
     """What every animator shares: the plan in force, notes and the frame's values."""
 
@@ -102,15 +112,13 @@ class Animator:
 
     def state_dict(self) -> dict:
         """The current frame's values and the colour anchor (they go into the checkpoint)."""
-        values = {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
-        state = {"values": values}
+        state = {"values": plain_values(self.values)}
         if self.colour is not None:
             state["colour"] = self.colour.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore state_dict()."""
-        values = state.get("values", {})
-        self.values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        self.values = tuple_values(state.get("values", {}))
         if self.colour is not None:
             self.colour.load_state_dict(state.get("colour", {}))

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..animation.base import plain_values, tuple_values
 from ..animation.warp import Warp
-from .render import _to_uint8
+from .render import _to_uint8, points_at
 
 
 @dataclass
@@ -109,7 +110,7 @@ class Cadence:
             made[i] = self.forward[i - self.first] * (1 - weight) + moved * weight
         for i in range(a + 1, b):
             start, end = clock.frame_start_step(i), clock.frame_start_step(i + 1)
-            dones = [done for done in range(start + 1, end + 1) if _is_point(session, done)]
+            dones = [d for d in range(start + 1, end + 1) if any(points_at(session.settings, d))]
             if dones:  # a frame with no display or save point is not shown
                 image = _to_uint8(made[i])
                 values = self.values[i - self.first]
@@ -126,9 +127,13 @@ class Cadence:
             "key": self.key,
             "forward": [x.cpu().clone() for x in self.forward],
             "inverse": [_warp_state(w) for w in self.inverse],
-            "values": [_plain(v) for v in self.values],
+            "values": [plain_values(v) for v in self.values],
             "pending": [
-                {**asdict(p), "image": torch.from_numpy(p.image.copy()), "values": _plain(p.values)}
+                {
+                    **asdict(p),
+                    "image": torch.from_numpy(p.image.copy()),
+                    "values": plain_values(p.values),
+                }
                 for p in self.pending
             ],
         }
@@ -138,9 +143,9 @@ class Cadence:
         self.key = state.get("key")
         self.forward = [torch.as_tensor(x).to(device) for x in state.get("forward", [])]
         self.inverse = [_warp_of(w) for w in state.get("inverse", [])]
-        self.values = [_tuples(v) for v in state.get("values", [])]
+        self.values = [tuple_values(v) for v in state.get("values", [])]
         self.pending = [
-            Pending(**{**p, "image": np.asarray(p["image"]), "values": _tuples(p["values"])})
+            Pending(**{**p, "image": np.asarray(p["image"]), "values": tuple_values(p["values"])})
             for p in state.get("pending", [])
         ]
 
@@ -159,13 +164,6 @@ def steps_left(session) -> int:
     return left
 
 
-def _is_point(session, done: int) -> bool:
-    """Whether a display or save point falls after `done` steps (as render._points counts)."""
-    s = session.settings
-    save = s.save_every > 0 and done % s.save_every == 0
-    return save or (s.display_every > 0 and done % s.display_every == 0)
-
-
 def _warp_state(warp: Warp) -> dict:
     """A Warp as checkpoint-safe values."""
     field = warp.affine if warp.affine is not None else warp.displacement
@@ -181,13 +179,3 @@ def _warp_of(state: dict) -> Warp:
     """The Warp of _warp_state() (Warp.apply moves it to the image's device)."""
     kind = "affine" if state["affine"] else "displacement"
     return Warp(sampling=state["sampling"], infill=state["infill"], **{kind: state["field"]})
-
-
-def _plain(values: dict) -> dict:
-    """Animator values with tuples as lists (a checkpoint's and JSON's types)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-
-
-def _tuples(values: dict) -> dict:
-    """_plain() undone."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

@@ -117,10 +117,15 @@ def _owed(session, mark):
 
 def _points(session, stopping: bool) -> tuple[bool, bool, bool]:
     """(the end, a save point, a display point) after the session's last step; the end saves."""
-    s, done = session.settings, session.step
-    final = stopping or done == session.run_plan.total_steps
-    save = final or (s.save_every > 0 and done % s.save_every == 0)
-    return final, save, s.display_every > 0 and done % s.display_every == 0
+    final = stopping or session.step == session.run_plan.total_steps
+    save, display = points_at(session.settings, session.step)
+    return final, final or save, display
+
+
+def points_at(settings, done: int) -> tuple[bool, bool]:
+    """(a save point, a display point) after `done` steps of the run's timeline."""
+    save = settings.save_every > 0 and done % settings.save_every == 0
+    return save, settings.display_every > 0 and done % settings.display_every == 0
 
 
 def _snapshot(session, ctx, losses, per_step, final, save, between) -> Snapshot:
@@ -141,8 +146,7 @@ def _snapshot(session, ctx, losses, per_step, final, save, between) -> Snapshot:
 def _made_snapshot(session, item, done, per_step, final) -> Snapshot:
     """A cadence frame's snapshot at one of its points, `done` steps into the run's timeline."""
     ctx = session.run_plan.clock.at(done - 1)
-    s = session.settings
-    save = final or (s.save_every > 0 and done % s.save_every == 0)
+    save = final or points_at(session.settings, done)[0]
     return _package(
         session, ctx, image=item.image, losses=item.losses, per_step=per_step, save=save,
         motion=item.values, final=final, step=done, key_frame=item.key,

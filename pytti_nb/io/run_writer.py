@@ -50,12 +50,13 @@ class RunWriter:
         audio=None,
         lock: RunLock | None = None,
         interpolate: int = 1,
-        flow=None,
+        between=None,
     ):
         """Prepare `run_dir`; with `overwrite`, first remove files left there by an earlier run.
         `lock` is the folder's lock when the caller holds it already (claim_run_dir). With
         `interpolate` N > 1 the MP4 plays at N times `fps`, the frames between saves made by
-        optical flow: `flow()` gives (loads) the (estimator, device) when the video is made."""
+        optical flow: `between()` gives (loads) the maker of those frames (`between(a, b, N)`:
+        animation.interpolate.inbetweens with its flow) when the video is made."""
         is_number = isinstance(fps, (int, float)) and not isinstance(fps, bool)
         if not (is_number and math.isfinite(fps) and fps > 0):
             raise OutputError(f"frames_per_second must be a positive number, got {shown(fps)}")
@@ -68,7 +69,7 @@ class RunWriter:
         self.video_path = self.run_dir / f"{self.run_dir.name}.mp4"
         self.gif_path = self.run_dir / f"{self.run_dir.name}.gif" if gif else None
         self.audio = audio  # (sound file, offset in seconds) to put into the video, or None
-        self.interpolate, self.flow = interpolate, flow  # interpolate_output; its flow loader
+        self.interpolate, self.between = interpolate, between  # interpolate_output, its loader
         self.last_save = None  # the saved image written last, if any
         self.written = []  # every file this writer wrote, so discard() can take them back
         self.record = None  # what the folder's render wrote (RunRecord)
@@ -235,10 +236,10 @@ class RunWriter:
             if len(frames) < 2:
                 return None
             self._inside(self.run_dir)
-            flow, device = self.flow() if self.interpolate > 1 else (None, "cpu")
+            between = self.between() if self.interpolate > 1 else None
             assemble_video(
                 frames, self.video_path, fps=self.fps * self.interpolate,
-                interpolate=self.interpolate, flow=flow, device=device,
+                interpolate=self.interpolate, between=between,
             )  # fmt: skip
             self.recorded(self.video_path)  # the silent video is ours even if the mux fails
             if self.audio is not None:

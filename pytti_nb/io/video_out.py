@@ -30,11 +30,11 @@ def frame_image(path: Path, size: tuple[int, int], even: tuple[int, int]) -> byt
 
 
 def assemble_video(
-    frame_paths: list[Path], video_path: Path, *, fps: float, interpolate: int = 1, flow=None,
-    device="cpu",
-) -> None:  # fmt: skip
+    frame_paths: list[Path], video_path: Path, *, fps: float, interpolate: int = 1, between=None
+) -> None:
     """Encode frames (in the given order) to an H.264 yuv420p MP4, written atomically; with
-    `interpolate` N > 1, N - 1 frames made by `flow` (models.flow) between each two, at `fps`."""
+    `interpolate` N > 1, the N - 1 frames `between(a, b, N)` makes (uint8 HxWx3 arrays:
+    animation.interpolate) between each two, at `fps`."""
     try:
         with Image.open(frame_paths[0]) as im:
             size = im.size
@@ -63,7 +63,7 @@ def assemble_video(
             )
             writer.send(None)
             try:
-                for raw in _stream(frame_paths, size, even, interpolate, flow, device):
+                for raw in _stream(frame_paths, size, even, interpolate, between):
                     writer.send(raw)
             finally:
                 writer.close()  # waits for ffmpeg to finish (or stops it after an error)
@@ -71,7 +71,7 @@ def assemble_video(
         raise write_error("video", video_path, e) from e
 
 
-def _stream(frame_paths, size, even, interpolate, flow, device):
+def _stream(frame_paths, size, even, interpolate, between):
     """The raw frames of the video: each saved frame, read when it is needed; with interpolate
     N > 1, N - 1 in-betweens before each but the first, and the last frame held N times, so
     every saved frame keeps its time (save k at k / frames_per_second)."""
@@ -79,13 +79,11 @@ def _stream(frame_paths, size, even, interpolate, flow, device):
     for path in frame_paths:
         raw = frame_image(path, size, even)
         if previous is not None and interpolate > 1:
-            from .interpolate import inbetweens  # torch: only a video that interpolates
-
             a, b = (
                 np.frombuffer(x, np.uint8).reshape(even[1], even[0], 3) for x in (previous, raw)
             )
-            for between in inbetweens(flow, a, b, interpolate, device):
-                yield between.tobytes()
+            for made in between(a, b, interpolate):
+                yield made.tobytes()
         yield raw
         previous = raw
     for _ in range(interpolate - 1):
