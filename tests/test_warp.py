@@ -23,6 +23,15 @@ def test_whole_pixel_translation_moves_content_exactly():
     assert torch.allclose(out, torch.roll(x, shifts=(2, 3), dims=(2, 3)), atol=1e-5)
 
 
+@pytest.mark.parametrize("sampling", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("height, width", [(1, 1), (2, 3), (3, 2)])
+def test_wrap_moves_tensors_too_small_to_pad_exactly(height, width, sampling):
+    # a Pyramid's coarsest levels (1x1, 2x2, ...) are warped as the full picture is
+    x = torch.rand(2, 3, height, width)
+    out = translation(1, 1, width, height, sampling=sampling, infill="wrap").apply(x)
+    assert torch.allclose(out, torch.roll(x, shifts=(1, 1), dims=(2, 3)), atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("infill", "incoming"),
     [("black", 0.0), ("smear", "edge"), ("mirror", "mirror"), ("wrap", "wrap")],

@@ -75,8 +75,14 @@ def sample(x: Tensor, grid: Tensor, infill: str, sampling: str) -> Tensor:
     """grid_sample with PyTTI's infill modes; wrap samples a circularly padded copy."""
     if infill == "wrap":
         height, width = x.shape[-2:]
-        padded = F.pad(x, (WRAP_PAD,) * 4, mode="circular")
         folded = (grid + 1).remainder(2) - 1  # every position folded back into the image
+        if min(height, width) < 2 * WRAP_PAD:  # too small to pad circularly (a Pyramid's
+            # coarsest levels): sampled in the middle of 3x3 tiles of itself
+            tiles = x.repeat(1, 1, 3, 3)
+            return F.grid_sample(
+                tiles, folded / 3, mode=sampling, padding_mode="border", align_corners=False
+            )
+        padded = F.pad(x, (WRAP_PAD,) * 4, mode="circular")
         scale = grid.new_tensor([width / (width + 2 * WRAP_PAD), height / (height + 2 * WRAP_PAD)])
         return F.grid_sample(
             padded, folded * scale, mode=sampling, padding_mode="border", align_corners=False

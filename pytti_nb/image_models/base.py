@@ -142,19 +142,15 @@ class ImageModel(nn.Module):
                     optimizer.state.pop(p, None)
             return False
         for p in params:
-            p.copy_(self.warp_tensor(warp, p))
+            p.copy_(_warp_image_shaped(warp, p))
             state = optimizer.state.get(p, {}) if optimizer is not None else {}
             for key, value in state.items():
                 if torch.is_tensor(value) and value.shape == p.shape:
-                    warped = self.warp_tensor(warp, value)
+                    warped = _warp_image_shaped(warp, value)
                     # bicubic overshoots: moments that were never negative must stay so
                     state[key] = torch.where((value >= 0).all(), warped.clamp_min(0), warped)
         self.update()
         return True
-
-    def warp_tensor(self, warp, tensor: Tensor) -> Tensor:
-        """A spatial parameter (or its moment) warped: last two dims rows and columns."""
-        return _warp_image_shaped(warp, tensor)
 
 
 def _check_size(width: int, height: int, pixel_size: int) -> None:

@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..animation.warp import WRAP_PAD
 from .base import ImageModel, resize_image
 
 INIT_STD = 0.01  # each level starts near zero: a near-flat grey image, as the paper's
@@ -90,22 +89,6 @@ class PyramidImage(ImageModel):
             black = math.atanh(2 * EDGE - 1)
             self.levels[0].add_(outside * (black - self.raw()))
         return moved
-
-    def warp_tensor(self, warp, tensor: Tensor) -> Tensor:
-        """A level warped on its own grid; wrapping, the smallest levels (too small to pad
-        circularly) are sampled from 3x3 tiles of themselves."""
-        height, width = tensor.shape[-2:]
-        if warp.infill != "wrap" or min(height, width) >= 2 * WRAP_PAD:
-            return super().warp_tensor(warp, tensor)
-        grid = warp.grid_at(height, width, tensor.device)
-        folded = (grid + 1).remainder(2) - 1  # every position folded back into the level
-        return F.grid_sample(
-            tensor.repeat(1, 1, 3, 3),
-            folded / 3,
-            mode=warp.sampling,
-            padding_mode="border",
-            align_corners=False,
-        )
 
     def _upsample(self, level: Tensor) -> Tensor:
         """A level bicubically upsampled to the full size; seamless: wrapping at the borders."""
