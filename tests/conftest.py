@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import shared_ray
 import torch
 from tiny import TINY
 
@@ -38,6 +39,16 @@ SLOW_FIRST = (
     "test_fourier.py",
     "test_hostile_fuzz.py",
 )
+
+
+def pytest_configure(config):
+    """Start the run's shared Ray instance (shared_ray) before the test processes exist."""
+    shared_ray.start(config)
+
+
+def pytest_unconfigure(config):
+    """End it with the run."""
+    shared_ray.stop(config)
 
 
 def pytest_collection_modifyitems(config, items):

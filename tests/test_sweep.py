@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_ray
 import yaml
 from forked import Forked
 from PIL import Image
@@ -31,15 +32,16 @@ GRID = {"steps_per_scene": [4, LONG], "learning_rate": [0.05, 0.2]}
 
 @pytest.fixture(scope="module")
 def ray_address():
-    """One local Ray instance for the module, as the sweep command starts it."""
+    """The run's local Ray instance (shared_ray: started as the sweep command starts one),
+    connected to as the sweep command connects to --address."""
     # Ray comes with requirements-dev.txt; under CI a missing Ray is a failure, never a skip
     ray = pytest.importorskip("ray") if not os.environ.get("CI") else __import__("ray")
-    from pytti_nb.sweep.runner import start_ray
+    from pytti_nb.sweep.cluster import connect
 
-    local = start_ray()
-    yield ray.get_runtime_context().gcs_address
+    address = shared_ray.address()
+    connect(address)
+    yield address
     ray.shutdown()
-    local.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def pool(killed):
     after the killed sweep, whose own workers needed the two cores)."""
     from pytti_nb.sweep.pool import start_pool
 
-    with start_pool() as workers:
+    with start_pool(count=2) as workers:
         yield workers
 
 

@@ -89,6 +89,29 @@ def test_an_address_where_no_cluster_answers_is_a_clear_error_before_ray_connect
     assert code == cli.EXIT_BAD_INPUT and "nothing listens at" in err
 
 
+def test_ray_address_in_the_environment_is_the_cluster_and_its_errors_name_it(
+    no_local_cluster, tmp_path, capsys, monkeypatch
+):
+    """Without --address a sweep goes where RAY_ADDRESS points (as Ray itself does), checked as
+    an --address is and named as what it is; --address still wins over it."""
+    ray, _ = no_local_cluster
+    connects = []
+    monkeypatch.setattr(ray, "init", lambda *a, **k: connects.append(k.get("address")))
+    path, out = write_sweep(tmp_path), tmp_path / "out"
+    port, other = closed_port(), closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    code, err = sweep([path, "--out", out], capsys)
+    assert code == cli.EXIT_BAD_INPUT, err
+    assert err.startswith(f"error: RAY_ADDRESS '127.0.0.1:{port}': no Ray cluster there"), err
+    assert "nothing listens at" in err and "unset RAY_ADDRESS for a local Ray instance" in err
+    monkeypatch.setenv("RAY_ADDRESS", "head:port")
+    code, err = sweep([path, "--out", out], capsys)
+    assert code == cli.EXIT_BAD_INPUT and "RAY_ADDRESS 'head:port': not HOST:PORT" in err, err
+    code, err = sweep([path, "--out", out, "--address", f"127.0.0.1:{other}"], capsys)
+    assert err.startswith(f"error: --address '127.0.0.1:{other}': no Ray cluster there"), err
+    assert connects == [] and not out.exists()
+
+
 class _Silent:
     """A TCP server that accepts connections and never answers (a port that is not Ray's)."""
 

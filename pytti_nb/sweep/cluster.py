@@ -28,8 +28,8 @@ AUTH_MODE = "RAY_AUTH_MODE"
 QUIET = {"logging_level": logging.ERROR, "log_to_driver": False}
 ADDRESS_HELP = (
     "give the head node's HOST:PORT (the GCS port, 6379 unless `ray start --head --port` set "
-    "another), 'auto' for the cluster this machine belongs to, or leave --address out for a "
-    "local Ray instance"
+    "another), 'auto' for the cluster this machine belongs to, or {leave} for a local Ray "
+    "instance"
 )
 
 
@@ -53,45 +53,64 @@ def import_ray():
     return ray
 
 
-def connect(address: str, should_stop=lambda: False) -> None:
+def _help(named: str) -> str:
+    """What to give instead of a bad address, where it came from."""
+    return ADDRESS_HELP.format(leave=_leave(named))
+
+
+def _leave(named: str) -> str:
+    """How to ask for a local instance instead of the address `named` gave."""
+    return "unset RAY_ADDRESS" if named == "RAY_ADDRESS" else f"leave {named} out"
+
+
+def chosen_address(address=None) -> tuple[str | None, str]:
+    """The cluster to render on and what named it: `address` (the --address option), else
+    RAY_ADDRESS (Ray's own convention, as ray.init reads it), else None for a local instance."""
+    if address:
+        return address, "--address"
+    return os.environ.get("RAY_ADDRESS", "").strip() or None, "RAY_ADDRESS"
+
+
+def connect(address: str, should_stop=lambda: False, named: str = "--address") -> None:
     """Connect this process to the Ray cluster at `address` ('auto': the one this machine
-    belongs to), or raise ClusterError within about PROBE_S when nothing answers there."""
+    belongs to), or raise ClusterError within about PROBE_S when nothing answers there; errors
+    name where the address came from (`named`: the option, or RAY_ADDRESS)."""
     ray = import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    target = _resolved(str(address).strip())
-    host, port = split_address(target.split("://", 1)[-1], address)
-    _probe(host, port, address, should_stop)
+    target = _resolved(str(address).strip(), named)
+    host, port = split_address(target.split("://", 1)[-1], address, named)
+    _probe(host, port, address, should_stop, named)
     with _bounded_retries():
         error = _in_thread(
             lambda: ray.init(address=target, **QUIET), CONNECT_S, should_stop, "connecting to Ray"
         )
     if error is not None:
         raise ClusterError(
-            f"--address {shown(address)}: Ray did not connect to {target} "
-            f"({_first_line(error)}); is it a Ray cluster's GCS port? {ADDRESS_HELP}"
+            f"{named} {shown(address)}: Ray did not connect to {target} "
+            f"({_first_line(error)}); is it a Ray cluster's GCS port? {_help(named)}"
         )
 
 
-def check_address(address) -> None:
-    """Raise ClusterError for an --address that is neither HOST:PORT, ray://HOST:PORT nor auto."""
+def check_address(address, named: str = "--address") -> None:
+    """Raise ClusterError for an address that is neither HOST:PORT, ray://HOST:PORT nor auto."""
     text = str(address).strip()
     if text != "auto":
-        split_address(text.split("://", 1)[-1], address)
+        split_address(text.split("://", 1)[-1], address, named)
 
 
-def split_address(text: str, given) -> tuple[str, int]:
+def split_address(text: str, given, named: str = "--address") -> tuple[str, int]:
     """HOST and PORT of 'HOST:PORT' ('[v6]:PORT' too), or ClusterError naming what is wrong."""
     host, sep, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ClusterError(f"--address {shown(given)}: not HOST:PORT; {ADDRESS_HELP}")
+        raise ClusterError(f"{named} {shown(given)}: not HOST:PORT; {_help(named)}")
     return host, int(port)
 
 
-def _resolved(address: str) -> str:
+def _resolved(address: str, named: str) -> str:
     """The address Ray will connect to: 'auto' looked up, a loopback host made this machine's
     reachable IP (as ray.init does, so that the probe tries what Ray tries)."""
-    check_address(address)  # before Ray, which logs a traceback for a bad one
+    check_address(address, named)  # before Ray, which logs a traceback for a bad one
     if "://" in address:  # Ray Client (ray://HOST:PORT): connected to as given
         return address
     from ray._private import services
@@ -100,16 +119,14 @@ def _resolved(address: str) -> str:
         return services.canonicalize_bootstrap_address(address)
     except ConnectionError:
         raise ClusterError(
-            f"--address {shown(address)}: no Ray cluster runs on this machine; start one "
-            "(`ray start --head`) or leave --address out for a local Ray instance"
+            f"{named} {shown(address)}: no Ray cluster runs on this machine; start one "
+            f"(`ray start --head`) or {_leave(named)} for a local Ray instance"
         ) from None
     except (ValueError, OSError) as e:
-        raise ClusterError(
-            f"--address {shown(address)}: {_first_line(e)}; {ADDRESS_HELP}"
-        ) from None
+        raise ClusterError(f"{named} {shown(address)}: {_first_line(e)}; {_help(named)}") from None
 
 
-def _probe(host: str, port: int, given, should_stop) -> None:
+def _probe(host: str, port: int, given, should_stop, named: str) -> None:
     """Raise ClusterError unless HOST:PORT accepts a TCP connection within PROBE_S."""
 
     def attempt():
@@ -127,7 +144,7 @@ def _probe(host: str, port: int, given, should_stop) -> None:
         why = f"{host}:{port} did not answer within {PROBE_S:g} s"
     else:
         why = f"{host}:{port} cannot be reached ({_first_line(error)})"
-    raise ClusterError(f"--address {shown(given)}: no Ray cluster there: {why}; {ADDRESS_HELP}")
+    raise ClusterError(f"{named} {shown(given)}: no Ray cluster there: {why}; {_help(named)}")
 
 
 def _in_thread(call, timeout: float, should_stop, doing: str):
@@ -179,8 +196,9 @@ class LocalRay:
     """A local Ray instance for one sweep, started by head.py in its own process group; it ends
     when closed, or when this process ends in any way (head.py sees its stdin close)."""
 
-    def __init__(self, object_store_bytes: int, should_stop=lambda: False):
-        """Start the instance and wait until it is up (ClusterError when it cannot start)."""
+    def __init__(self, object_store_bytes: int, should_stop=lambda: False, cpus: int | None = None):
+        """Start the instance and wait until it is up (ClusterError when it cannot start); it
+        schedules on `cpus` logical cores (default: this machine's)."""
         self._auth = _auth_mode("token")  # as ray.init for a local instance, unless set
         self._log = tempfile.TemporaryFile()
         env = {
@@ -189,7 +207,8 @@ class LocalRay:
         }
         env.pop("RAY_ADDRESS", None)  # a local instance, whatever the environment names
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytti_nb.sweep.head", str(object_store_bytes)],
+            [sys.executable, "-m", "pytti_nb.sweep.head", str(object_store_bytes)]
+            + ([str(cpus)] if cpus else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

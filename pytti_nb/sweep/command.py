@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="the Ray cluster to render on (its head node's HOST:PORT, or 'auto' for the one "
         "this machine belongs to); one that does not answer within seconds is an error (exit "
-        "2); default: a local Ray instance for this sweep, ended with it (even when killed)",
+        "2); default: the cluster RAY_ADDRESS names when it is set (as for Ray itself), else a "
+        "local Ray instance for this sweep, ended with it (even when killed)",
     )
     parser.add_argument(
         "--out",

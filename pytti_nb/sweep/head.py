@@ -1,7 +1,7 @@
-"""A sweep's local Ray instance: `python -m pytti_nb.sweep.head OBJECT_STORE_BYTES`, started by
-cluster.LocalRay in a process group of its own. It starts Ray, prints its address as one JSON
-line, and waits for its stdin to close: when the sweep ends, or its process dies in any way
-(even killed with SIGKILL). Then it shuts Ray down and kills what is left of its group (Ray's
+"""A sweep's local Ray instance: `python -m pytti_nb.sweep.head OBJECT_STORE_BYTES [CPUS]`,
+started by cluster.LocalRay in a process group of its own. It starts Ray, prints its address as
+one JSON line, and waits for its stdin to close: when the sweep ends, or its process dies in any
+way (even killed with SIGKILL). Then it shuts Ray down and kills what is left of its group (Ray's
 agents would otherwise outlive a killed sweep for minutes)."""
 
 import json
@@ -22,6 +22,7 @@ def main(argv=None) -> None:
             address="local",
             include_dashboard=False,
             object_store_memory=int(argv[0]),
+            num_cpus=int(argv[1]) if len(argv) > 1 else None,  # None: this machine's cores
             # Ray would start a worker per core for this process's own job, which runs nothing
             # (the sweep connects as another job): about 4 s of CPU each, for nothing
             _system_config={"prestart_worker_first_driver": False},

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import OutputError, SettingsError, shown, shown_path
 from ..io.run_folder import RunLock, check_writable
 from .checks import check_renders
-from .cluster import ClusterError, LocalRay, check_address, connect, import_ray
+from .cluster import ClusterError, LocalRay, check_address, chosen_address, connect, import_ray
 from .manifest import MANIFEST_NAME, Manifest, now, read_manifest
 from .pool import WORKER_RESTARTS
 from .sheet import SHEET_NAME, Tile, columns_for, is_sheet, write_sheet
@@ -61,8 +61,8 @@ def run_sweep(
         raise SettingsError(
             [f"--cpus-per-render {cpus_per_render}, --workers {workers}: give 1 or more"]
         )
-    if address and pool is None:
-        check_address(address)  # at once, not after every render is checked
+    if pool is None and chosen_address(address)[0]:
+        check_address(*chosen_address(address))  # at once, not after every render is checked
     say = report or (lambda line: None)
     created = not os.path.lexists(spec.out)  # (lexists is False for a name too long)
     with contextlib.ExitStack() as held:
@@ -187,10 +187,12 @@ def ray_session(address=None, should_stop=lambda: False):
 
 
 def start_ray(address=None, should_stop=lambda: False):
-    """Connect to the cluster at `address`, or start a small, quiet local Ray instance and
-    connect to it; the local instance (cluster.LocalRay: close it to end it), or None."""
+    """Connect to the cluster at `address` (else RAY_ADDRESS's), or start a small, quiet local
+    Ray instance and connect to it; the local instance (cluster.LocalRay: close it to end it),
+    or None."""
+    address, named = chosen_address(address)
     if address:
-        connect(address, should_stop)
+        connect(address, should_stop, named)
         return None
     for tries_left in reversed(range(START_TRIES)):
         try:

@@ -9,6 +9,7 @@ import os
 import sys
 
 import pytest
+import shared_ray
 from browser_harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -169,11 +170,14 @@ def voila_server(tmp_path_factory, stopping_servers):
         "--Voila.port_retries=0",
         '--VoilaConfiguration.extension_denylist=["jupyterlab-jupytext"]',
     ]
+    env = jupyter_env(tmp_path / "jupyter")
+    if shared_ray.ENV in os.environ:  # the studio's sweeps go where RAY_ADDRESS says
+        env["RAY_ADDRESS"] = os.environ[shared_ray.ENV]
     # Voila runs the notebook on every GET of "/", so readiness is probed on another path.
     server = Server(
         cmd,
         workdir=workdir,
-        env=jupyter_env(tmp_path / "jupyter"),
+        env=env,
         url=f"http://127.0.0.1:{port}",
         ready_path="/favicon.ico",
         log=tmp_path / "voila.log",
