@@ -377,6 +377,10 @@ def run_to_completion(
     from .engine.estimate import duration
 
     done = job.resume_state["step"] if job.resume_state else 0
+    # models load (and may download) before the bar starts: one that cannot be had is an
+    # error on its own line, not one under an empty progress bar
+    session = make_session(job, models)
+    estimate = probe_cost(job, session)
     bar = tqdm(
         total=job.run_plan.total_steps,
         initial=done,
@@ -386,8 +390,6 @@ def run_to_completion(
     )
     saved = 0
     with bar:
-        session = make_session(job, models)
-        estimate = probe_cost(job, session)
         if progress:
             bar.write(estimate.describe())
         started = time.monotonic()

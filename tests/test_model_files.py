@@ -21,7 +21,7 @@ from test_perceptors import TINY_RESNET, TINY_VIT, _write_local_dir
 from tiny import TINY
 from vqgan_fixtures import save_taming_checkpoint
 
-from pytti_nb.errors import PerceptorError, shown
+from pytti_nb.errors import ModelUnavailable, PerceptorError, shown
 from pytti_nb.models import ModelCache, depth, network, vqgan, vqgan_checkpoint
 from pytti_nb.models import depth_config as depth_checks
 from pytti_nb.models.depth import load_depth_model
@@ -606,6 +606,26 @@ def test_validate_names_depth_model_and_the_bad_entry_with_exit_2(tmp_path):
         path = settings_file(tmp_path, animation_mode="3D", depth_model=str(folder))
         err = refused(2, "validate", path)
         assert "depth_model:" in err and f"{key} {shown(value)}" in err
+
+
+def test_a_depth_download_that_fails_partway_is_a_missing_model_with_exit_3(tmp_path, monkeypatch):
+    """The hub answered at validation, then the download broke: the machine lacks the model
+    (exit 3, as offline), not bad settings (exit 2)."""
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(network, "reachable", lambda *a, **k: True)
+
+    def broken(*args, **kwargs):
+        raise OSError("Connection broken: IncompleteRead(1048576 bytes read, 98566912 more)")
+
+    monkeypatch.setattr(hub, "hf_hub_download", broken)
+    spec = "depth-anything/Depth-Anything-V2-Small-hf"
+    with pytest.raises(ModelUnavailable, match="IncompleteRead"):
+        load_depth_model(spec, device="cpu", cache_dir=str(tmp_path / "cache"))
+    path = settings_file(
+        tmp_path, animation_mode="3D", depth_model=spec, models_cache_dir=str(tmp_path / "cache")
+    )
+    err = refused(3, "render", path)
+    assert f"depth_model {shown(spec)} could not be loaded" in err and "IncompleteRead" in err
 
 
 def test_a_bad_preprocessor_stops_loading_before_the_model_is_read(tmp_path, tiny_depth_model):

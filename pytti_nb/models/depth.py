@@ -28,6 +28,7 @@ from .depth_config import (
     CONFIG,
     PREPROCESSOR,
     DepthModelError,
+    DepthModelUnavailable,
     check_config,
     check_depth_model,
     preprocessing,
@@ -115,7 +116,10 @@ def load_depth_model(spec: str, *, device, cache_dir: str | None = None) -> Dept
     except PyttiError:
         raise
     except Exception as e:  # transformers and the hub raise OSError, ValueError, HTTP errors...
-        raise DepthModelError(
+        # a hub download that failed (the hub's and requests' errors are OSErrors) is the
+        # machine lacking the model, as offline is; a folder that does not load is the setting's
+        fetched = isinstance(e, OSError) and not Path(spec).expanduser().is_dir()
+        raise (DepthModelUnavailable if fetched else DepthModelError)(
             f"depth_model {shown(spec)} could not be loaded: {e}; " + ALTERNATIVES
         ) from e
     return DepthEstimator(spec, model, device=device, **settings)
