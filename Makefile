@@ -26,8 +26,13 @@ $(RUNTIME): requirements.txt pyproject.toml
 # Ray's own processes (its dashboard agent above all) must start within Ray's hard-coded
 # timeouts; compiling Ray's modules on their first import made the raylet give up on a fresh
 # clone's first sweep test, so they are compiled here (about 8 s).
+# rfc3987-syntax (an extra of jsonschema that Jupyter's packages ask for) builds an Earley parser
+# when jsonschema is imported: 2.5 s of CPU in every process that imports Ray or a Jupyter
+# server (seven per Ray start, one per sweep worker), for IRI format checks nothing here makes.
+# Without it jsonschema leaves those formats unchecked.
 $(DEV): $(RUNTIME) requirements-dev.txt
 	$(PIP) -r requirements-dev.txt
+	$(BIN)/pip uninstall --quiet --yes rfc3987-syntax
 	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c "import importlib.util as u; print(u.find_spec('ray').submodule_search_locations[0])")" > /dev/null
 	touch $@
 
