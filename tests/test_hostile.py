@@ -158,8 +158,8 @@ def test_the_anchor_bomb_in_a_real_process_stays_within_memory(tmp_path):
         ("long.yaml", yaml.safe_dump({**TINY, "scenes": "a" * 100_000}), "at most 20000"),
         ("prompts.yaml", yaml.safe_dump({**TINY, "scenes": "|".join("a" * 9000)}), "at most 2000"),
         ("scenes.yaml", yaml.safe_dump({**TINY, "scenes": "||".join("a" * 1500)}), "at most 1000"),
-        ("keys.yaml", "".join(f"k{i}: 1\n" for i in range(5000)), "more problem(s)"),
-        ("list.yaml", yaml.safe_dump({"perceptors": ["demo"] * 10_000}), "at most 32"),
+        ("keys.yaml", "".join(f"k{i}: 1\n" for i in range(1000)), "more problem(s)"),
+        ("list.yaml", yaml.safe_dump({"perceptors": ["demo"] * 1000}), "at most 32"),
         ("cyclic.yaml", "scenes: &a [*a]", "contains itself"),
     ],
 )
