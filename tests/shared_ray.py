@@ -14,12 +14,11 @@ import pytest
 
 ENV = "PYTTI_TEST_RAY_ADDRESS"
 FAILED = "PYTTI_TEST_RAY_ERROR"
-# the files that render on it: one instance costs about 27 s of CPU to start
+# the files that render on it: each Ray start costs seconds of CPU in several processes
 USERS = ("test_sweep.py", "browser/test_studio_voila.py")
 # logical cores: test_sweep's kept pool (2 workers) and the Voila studio's 2-seed sweep may run
 # at the same time; with the machine's 2, the second would wait for the first to end
 CPUS = 4
-TRIES = 2
 KEY = pytest.StashKey()
 
 
@@ -29,17 +28,14 @@ def start(config) -> None:
         return
     if importlib.util.find_spec("ray") is None:  # test_sweep says so itself (fails under CI)
         return
-    from pytti_nb.sweep.cluster import ClusterError, LocalRay
-    from pytti_nb.sweep.runner import OBJECT_STORE_BYTES
+    from pytti_nb.sweep.cluster import ClusterError
+    from pytti_nb.sweep.runner import start_local
 
-    for tries_left in reversed(range(TRIES)):
-        try:
-            local = LocalRay(OBJECT_STORE_BYTES, cpus=CPUS)
-            break
-        except ClusterError as e:
-            if not tries_left:
-                os.environ[FAILED] = str(e)
-                return
+    try:
+        local = start_local(cpus=CPUS)  # as the sweep command starts one
+    except ClusterError as e:
+        os.environ[FAILED] = str(e)
+        return
     config.stash[KEY] = local
     os.environ[ENV] = local.address
 

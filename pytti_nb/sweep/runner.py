@@ -61,8 +61,9 @@ def run_sweep(
         raise SettingsError(
             [f"--cpus-per-render {cpus_per_render}, --workers {workers}: give 1 or more"]
         )
-    if pool is None and chosen_address(address)[0]:
-        check_address(*chosen_address(address))  # at once, not after every render is checked
+    chosen, named = chosen_address(address)
+    if chosen and pool is None:
+        check_address(chosen, named)  # at once, not after every render is checked
     say = report or (lambda line: None)
     created = not os.path.lexists(spec.out)  # (lexists is False for a name too long)
     with contextlib.ExitStack() as held:
@@ -186,6 +187,16 @@ def ray_session(address=None, should_stop=lambda: False):
                 local.close()
 
 
+def start_local(should_stop=lambda: False, cpus: int | None = None) -> LocalRay:
+    """A new small, quiet local Ray instance (tried START_TRIES times), not connected to."""
+    for tries_left in reversed(range(START_TRIES)):
+        try:
+            return LocalRay(OBJECT_STORE_BYTES, should_stop, cpus)
+        except ClusterError:
+            if not tries_left:
+                raise
+
+
 def start_ray(address=None, should_stop=lambda: False):
     """Connect to the cluster at `address` (else RAY_ADDRESS's), or start a small, quiet local
     Ray instance and connect to it; the local instance (cluster.LocalRay: close it to end it),
@@ -194,13 +205,7 @@ def start_ray(address=None, should_stop=lambda: False):
     if address:
         connect(address, should_stop, named)
         return None
-    for tries_left in reversed(range(START_TRIES)):
-        try:
-            local = LocalRay(OBJECT_STORE_BYTES, should_stop)
-            break
-        except ClusterError:
-            if not tries_left:
-                raise
+    local = start_local(should_stop)
     try:
         connect(local.address, should_stop)
     except ClusterError as e:
